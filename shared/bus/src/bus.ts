@@ -1,0 +1,174 @@
+import amqplib, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
+import { DEAD_LETTER_EXCHANGE, EXCHANGE, HEADERS } from "@umos/contracts";
+import { UnavailableError, type Logger, type Probe } from "@umos/runtime";
+import { createConsumer, type Registration } from "./consumer";
+import type { BusMessage, ConsumeOptions, Consumer, MessageHandler, PublishOptions, Publisher } from "./message";
+import { declareTopology, type QueueType } from "./topology";
+
+export interface BusOptions {
+  url: string;
+  /** Shown as the connection name in RabbitMQ's management UI. */
+  name: string;
+  queueType: QueueType;
+  prefetch: number;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+  /** Retryable failures of one message before it is dead-lettered. */
+  maxAttempts: number;
+  /** How long a publish waits for a lost connection to come back before it fails. */
+  publishWaitMs?: number;
+  log: Logger;
+}
+
+export interface Bus extends Publisher {
+  consume(options: ConsumeOptions, handler: MessageHandler): Promise<Consumer>;
+  /** Publishes a copy to iot.dlx with the reason in headers; the caller then acks the original. */
+  deadLetter(message: BusMessage, code: string, reason: string, queue: string): Promise<void>;
+  isConnected(): boolean;
+  readonly probe: Probe;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to RabbitMQ, declares the topology of DESIGN §2 and keeps both alive: after a broker
+ * restart it reconnects with backoff, declares again and re-attaches every consumer.
+ */
+export async function connectBus(options: BusOptions): Promise<Bus> {
+  const { log } = options;
+  const registrations = new Set<Registration>();
+  let model: ChannelModel | null = null;
+  let publishChannel: ConfirmChannel | null = null;
+  let blocked: Promise<void> | null = null;
+  let closing = false;
+  let waiters: Array<() => void> = [];
+
+  const connection = await amqplib.connect(options.url, {
+    clientProperties: { connection_name: options.name },
+    recovery: {
+      initialDelay: options.reconnectInitialMs,
+      maxDelay: options.reconnectMaxMs,
+      maxRetries: Infinity,
+      // Fail fast at start-up so a wrong URL stops the deployment instead of hanging it.
+      initialMaxRetries: 5,
+      setup: async (next: ChannelModel) => {
+        const channel = await next.createConfirmChannel();
+        await declareTopology(channel, options.queueType);
+        watchChannel(next, channel, "publisher");
+        channel.on("drain", () => (blocked = null));
+        publishChannel = channel;
+        model = next;
+        for (const registration of registrations) await registration.attach(next);
+      },
+    },
+  });
+  connection.on("connect", () => {
+    log.info("connected to RabbitMQ");
+    for (const wake of waiters.splice(0)) wake();
+  });
+  connection.on("disconnect", (err: Error) => {
+    model = null;
+    publishChannel = null;
+    if (!closing) log.warn("lost RabbitMQ connection; reconnecting", { err });
+  });
+  connection.on("reconnect-scheduled", (info: { attempt: number; delay: number }) =>
+    log.info("reconnect scheduled", { attempt: info.attempt, delayMs: info.delay }),
+  );
+  connection.on("error", (err: Error) => log.warn("RabbitMQ connection error", { err }));
+  log.info("connected to RabbitMQ");
+
+  /** A channel closed under a live connection (a broker-side channel error) is rebuilt by recycling the connection. */
+  function watchChannel(owner: ChannelModel, channel: Channel, role: string): () => void {
+    channel.on("error", (err: Error) => log.warn(`${role} channel error`, { err }));
+    const onClose = () => {
+      if (closing || model !== owner) return;
+      log.warn(`${role} channel closed; recycling the connection`);
+      owner.close().catch(() => {});
+    };
+    channel.on("close", onClose);
+    return () => channel.off("close", onClose);
+  }
+
+  function whenConnected(): Promise<void> {
+    if (publishChannel) return Promise.resolve();
+    const waitMs = options.publishWaitMs ?? 5000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters = waiters.filter((w) => w !== wake);
+        reject(new UnavailableError(`RabbitMQ unreachable for ${waitMs} ms`));
+      }, waitMs);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      waiters.push(wake);
+    });
+  }
+
+  async function publishTo(exchange: string, routingKey: string, body: Uint8Array, opts: PublishOptions): Promise<void> {
+    if (closing) throw new UnavailableError("bus is closing");
+    if (!publishChannel) await whenConnected();
+    if (blocked) await blocked;
+    const channel = publishChannel;
+    if (!channel) throw new UnavailableError("RabbitMQ connection lost before publishing");
+    const content = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    return new Promise<void>((resolve, reject) => {
+      const writable = channel.publish(
+        exchange,
+        routingKey,
+        content,
+        {
+          persistent: opts.persistent ?? true,
+          messageId: opts.messageId,
+          contentType: opts.contentType,
+          headers: opts.headers,
+        },
+        (err: unknown) => (err ? reject(new UnavailableError(`RabbitMQ did not confirm ${routingKey}: ${String(err)}`)) : resolve()),
+      );
+      // amqplib buffers past a full socket; wait for 'drain' before the next write rather than grow without bound.
+      if (!writable && !blocked) blocked = new Promise((r) => channel.once("drain", () => r()));
+    });
+  }
+
+  const bus: Bus = {
+    publish: (routingKey, body, opts = {}) => publishTo(EXCHANGE, routingKey, body, opts),
+
+    deadLetter: (message, code, reason, queue) =>
+      publishTo(DEAD_LETTER_EXCHANGE, message.routingKey, message.body, {
+        messageId: message.messageId,
+        contentType: message.contentType,
+        headers: {
+          ...message.headers,
+          [HEADERS.deadLetterCode]: code,
+          [HEADERS.deadLetterReason]: reason.slice(0, 1024),
+          [HEADERS.deadLetterQueue]: queue,
+        },
+      }),
+
+    async consume(consumeOptions, handler) {
+      const registration = createConsumer({
+        ...consumeOptions,
+        prefetch: consumeOptions.prefetch ?? options.prefetch,
+        maxAttempts: options.maxAttempts,
+        retryDelayMs: options.reconnectInitialMs,
+        handler,
+        bus,
+        log,
+        watch: watchChannel,
+        unregister: () => registrations.delete(registration),
+      });
+      registrations.add(registration);
+      if (model) await registration.attach(model);
+      return registration;
+    },
+
+    isConnected: () => publishChannel !== null,
+    probe: { name: "rabbitmq", check: () => publishChannel !== null },
+
+    async close() {
+      for (const registration of [...registrations]) await registration.stop();
+      closing = true;
+      await connection.close().catch(() => {});
+    },
+  };
+  return bus;
+}

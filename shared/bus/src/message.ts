@@ -1,0 +1,37 @@
+/** A message as a consumer sees it; the body is the payload bytes, untouched. */
+export interface BusMessage {
+  routingKey: string;
+  body: Buffer;
+  headers: Record<string, unknown>;
+  messageId: string | undefined;
+  contentType: string | undefined;
+  /** A hint only (RabbitMQ reliability guide): this delivery may have been seen before. */
+  redelivered: boolean;
+}
+
+export interface PublishOptions {
+  messageId?: string;
+  contentType?: string;
+  headers?: Record<string, unknown>;
+  /** Default true: written to disk on durable queues. Live-only traffic may pass false. */
+  persistent?: boolean;
+}
+
+export interface Publisher {
+  /** Resolves once the broker confirmed the message; rejects if it nacked or the connection died first. */
+  publish(routingKey: string, body: Uint8Array, options?: PublishOptions): Promise<void>;
+}
+
+export type MessageHandler = (message: BusMessage) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** A durable queue of the topology, or `{ wsInstance }` for a replica's own exclusive queue. */
+  queue: string | { wsInstance: string };
+  /** Deliveries in flight to this consumer; defaults to the bus's prefetch. */
+  prefetch?: number;
+}
+
+export interface Consumer {
+  /** Stops taking deliveries and waits for those in flight to settle. */
+  stop(): Promise<void>;
+}

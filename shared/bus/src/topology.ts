@@ -1,0 +1,51 @@
+import type { Channel } from "amqplib";
+import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, QUEUES, wsQueueName } from "@umos/contracts";
+
+export type QueueType = "classic" | "quorum";
+
+/** The durable work queues and what each is bound to (DESIGN §2). */
+export const WORK_QUEUES: ReadonlyArray<{ queue: string; binding: string }> = [
+  { queue: QUEUES.uplink, binding: "iot.*.device.#" },
+  { queue: QUEUES.downlink, binding: "iot.*.service.#" },
+  { queue: QUEUES.gateway, binding: "iot.*.gateway.#" },
+];
+
+export const WS_BINDING = "iot.*.event.#";
+
+/**
+ * Declares the whole spine. Idempotent: asserting an existing exchange or queue with the same
+ * arguments is a no-op, so every service runs it at every (re)connect.
+ */
+export async function declareTopology(channel: Channel, queueType: QueueType): Promise<void> {
+  await channel.assertExchange(EXCHANGE, "topic", { durable: true });
+  await channel.assertExchange(DEAD_LETTER_EXCHANGE, "topic", { durable: true });
+  await channel.assertQueue(DEAD_LETTER_QUEUE, { durable: true, arguments: queueArguments(queueType, false) });
+  await channel.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, "#");
+  for (const { queue, binding } of WORK_QUEUES) {
+    await channel.assertQueue(queue, { durable: true, arguments: queueArguments(queueType, true) });
+    await channel.bindQueue(queue, EXCHANGE, binding);
+  }
+}
+
+/**
+ * One iot-ws replica's queue: exclusive and non-durable, since live push needs no disk and
+ * persistence is the broker's largest per-message cost (FINDINGS.md). It dies with its connection.
+ */
+export async function declareWsQueue(channel: Channel, instance: string): Promise<string> {
+  const queue = wsQueueName(instance);
+  await channel.assertQueue(queue, {
+    exclusive: true,
+    durable: false,
+    autoDelete: true,
+    arguments: { "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE },
+  });
+  await channel.bindQueue(queue, EXCHANGE, WS_BINDING);
+  return queue;
+}
+
+function queueArguments(queueType: QueueType, deadLetters: boolean): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  if (queueType === "quorum") args["x-queue-type"] = "quorum";
+  if (deadLetters) args["x-dead-letter-exchange"] = DEAD_LETTER_EXCHANGE;
+  return args;
+}

@@ -1,0 +1,79 @@
+import type { Static, TObject } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+/** A configuration that cannot run: every bad key, one line each, named by its dotted path. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+export interface ConfigSource {
+  /** Parsed file contents (YAML or JSON), before overrides. */
+  file: unknown;
+  /** Where the file came from, for messages. */
+  fileName: string;
+  /** Environment; keys `${prefix}_A__B_C` override `a.bC`. */
+  env: Record<string, string | undefined>;
+  prefix: string;
+}
+
+/**
+ * Resolves file, then environment overrides, then schema defaults; coerces strings from the
+ * environment to the schema's types; validates; returns a deep-frozen object. Reports every bad key
+ * at once so an operator fixes them in one go.
+ */
+export function resolveConfig<S extends TObject>(schema: S, source: ConfigSource): Static<S> {
+  const problems: string[] = [];
+  const merged = structuredClone(isRecord(source.file) ? source.file : {}) as Record<string, unknown>;
+  if (source.file != null && !isRecord(source.file)) problems.push(`${source.fileName}: expected a mapping at the top level`);
+
+  const origin = new Map<string, string>();
+  for (const [name, raw] of Object.entries(source.env)) {
+    if (raw === undefined || !name.startsWith(source.prefix + "_")) continue;
+    const path = envKeyToPath(name.slice(source.prefix.length + 1));
+    if (path.length === 0) continue;
+    setPath(merged, path, raw);
+    origin.set(path.join("."), name);
+  }
+
+  const withDefaults = Value.Default(schema, merged);
+  const converted = Value.Convert(schema, withDefaults);
+  for (const error of Value.Errors(schema, converted)) {
+    const key = error.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
+    const from = origin.get(key) ? ` (from ${origin.get(key)})` : ` (in ${source.fileName})`;
+    problems.push(`config key ${key}: ${error.message}${from}`);
+  }
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  return deepFreeze(converted as Static<S>);
+}
+
+/** `RABBITMQ__URL` -> ["rabbitmq", "url"]; `UPLINK__BATCH_SIZE` -> ["uplink", "batchSize"]. */
+export function envKeyToPath(key: string): string[] {
+  return key
+    .split("__")
+    .filter(Boolean)
+    .map((segment) => segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const segment of path.slice(0, -1)) {
+    if (!isRecord(node[segment])) node[segment] = {};
+    node = node[segment] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

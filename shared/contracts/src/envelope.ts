@@ -1,0 +1,35 @@
+import { Type as T, type Static } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { VENDORS } from "./routing";
+
+/**
+ * The normalized message every stage after decoding carries (DESIGN §2): JSON
+ * `{ id, ts, vendor, deviceId, kind, data, correlationId? }`.
+ */
+export const EnvelopeSchema = T.Object({
+  /** UUIDv7 given at the edge, kept end to end. */
+  id: T.String({ minLength: 1 }),
+  /** Device time in ms since the epoch, or receipt time when the device sent none. */
+  ts: T.Number(),
+  vendor: T.Union(VENDORS.map((v) => T.Literal(v))),
+  deviceId: T.String({ minLength: 1 }),
+  kind: T.String({ minLength: 1 }),
+  data: T.Unknown(),
+  correlationId: T.Optional(T.String()),
+});
+
+export type Envelope = Static<typeof EnvelopeSchema>;
+
+export const envelopeChecker = TypeCompiler.Compile(EnvelopeSchema);
+
+/** Kinds of normalized messages. */
+export const KINDS = {
+  propertyReport: "property.report",
+  eventReport: "event.report",
+  serviceCall: "service.call",
+  propertySet: "property.set",
+  serviceReply: "service.reply",
+  statusOnline: "status.online",
+  statusOffline: "status.offline",
+  commandStatus: "command.status",
+} as const;

@@ -1,0 +1,16 @@
+export {
+  VENDORS,
+  isVendor,
+  EXCHANGE,
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  QUEUES,
+  HEADERS,
+  wsQueueName,
+  routingKey,
+  parseRoutingKey,
+  type Vendor,
+  type Stage,
+  type ParsedRoutingKey,
+} from "./routing";
+export { EnvelopeSchema, envelopeChecker, KINDS, type Envelope } from "./envelope";

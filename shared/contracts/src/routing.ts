@@ -1,0 +1,58 @@
+/** Vendors UMOS speaks. Adding one is a folder in shared/vendors and a member here. */
+export const VENDORS = ["dji", "tuya", "generic"] as const;
+export type Vendor = (typeof VENDORS)[number];
+
+export function isVendor(value: string): value is Vendor {
+  return (VENDORS as readonly string[]).includes(value);
+}
+
+/** The stage a message is at (DESIGN §2); the third segment of its routing key. */
+export type Stage = "device" | "event" | "service" | "gateway";
+
+export const EXCHANGE = "iot";
+export const DEAD_LETTER_EXCHANGE = "iot.dlx";
+export const DEAD_LETTER_QUEUE = "iot-dead-letter";
+
+export const QUEUES = {
+  uplink: "iot-uplink-queue",
+  downlink: "iot-downlink-queue",
+  gateway: "iot-gateway-queue",
+} as const;
+
+/** Each iot-ws replica's own queue: every replica sees all validated traffic. */
+export const wsQueueName = (instance: string) => `iot-ws-queue.${instance}`;
+
+/** `iot.{vendor}.{stage}.{action}`; the action may hold dots. */
+export function routingKey(vendor: Vendor, stage: Stage, action: string): string {
+  return `iot.${vendor}.${stage}.${action}`;
+}
+
+export interface ParsedRoutingKey {
+  vendor: Vendor;
+  stage: Stage;
+  action: string;
+}
+
+export function parseRoutingKey(key: string): ParsedRoutingKey | undefined {
+  const [prefix, vendor, stage, ...action] = key.split(".");
+  if (prefix !== "iot" || !vendor || !isVendor(vendor) || action.length === 0) return undefined;
+  if (stage !== "device" && stage !== "event" && stage !== "service" && stage !== "gateway") return undefined;
+  return { vendor, stage, action: action.join(".") };
+}
+
+/**
+ * AMQP metadata (DESIGN §2). message-id and content-type travel in the AMQP basic properties
+ * `messageId` and `contentType`; the rest are headers, kept few and short because every header
+ * costs broker CPU per message (FINDINGS.md: four headers cost 11%).
+ */
+export const HEADERS = {
+  deviceId: "x-device-id",
+  vendor: "x-vendor",
+  mqttTopic: "x-mqtt-topic",
+  receivedAt: "x-received-at",
+  traceparent: "traceparent",
+  tracestate: "tracestate",
+  deadLetterReason: "x-dead-letter-reason",
+  deadLetterCode: "x-dead-letter-code",
+  deadLetterQueue: "x-dead-letter-queue",
+} as const;

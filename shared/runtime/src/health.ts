@@ -1,0 +1,43 @@
+/** A named readiness check; `check` resolves true when the dependency is usable. */
+export interface Probe {
+  name: string;
+  check(): boolean | Promise<boolean>;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, "up" | "down" | "timeout">;
+}
+
+/** Runs every probe at once, each raced against `timeoutMs`, so one hung dependency cannot hang /ready. */
+export async function readiness(probes: Probe[], timeoutMs = 1000): Promise<Readiness> {
+  const results = await Promise.all(
+    probes.map(async (probe) => {
+      let timer: Timer | undefined;
+      const timeout = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), timeoutMs);
+      });
+      try {
+        const outcome = await Promise.race([Promise.resolve(probe.check()).then((ok) => (ok ? "up" : "down")), timeout]);
+        return [probe.name, outcome] as const;
+      } catch {
+        return [probe.name, "down"] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  const checks = Object.fromEntries(results) as Readiness["checks"];
+  return { ready: results.every(([, outcome]) => outcome === "up"), checks };
+}
+
+/** Answers GET /health (the process lives) and GET /ready (its dependencies are up); undefined for other paths. */
+export async function healthResponse(request: Request, probes: Probe[]): Promise<Response | undefined> {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/health") return Response.json({ status: "ok" });
+  if (pathname === "/ready") {
+    const result = await readiness(probes);
+    return Response.json(result, { status: result.ready ? 200 : 503 });
+  }
+  return undefined;
+}

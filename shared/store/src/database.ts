@@ -1,0 +1,51 @@
+import postgres from "postgres";
+import type { Probe } from "@umos/runtime";
+
+export type Sql = postgres.Sql;
+
+export interface DatabaseOptions {
+  url: string;
+  maxConnections: number;
+}
+
+export interface Database {
+  sql: Sql;
+  probe: Probe;
+  close(): Promise<void>;
+}
+
+export function openDatabase(options: DatabaseOptions): Database {
+  const sql = postgres(options.url, {
+    max: options.maxConnections,
+    onnotice: () => {},
+    // Timestamps and counts come back as JS values, never strings (FINDINGS.md: bigint is a string otherwise).
+    types: { bigint: postgres.BigInt },
+    transform: { undefined: null },
+  });
+  return {
+    sql,
+    probe: {
+      name: "postgres",
+      check: async () => {
+        await sql`select 1`;
+        return true;
+      },
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+/** Creates the database named in `url` if it does not exist (development convenience). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql`select 1 from pg_database where datname = ${name}`;
+    if (!row) await sql.unsafe(`create database "${name.replaceAll('"', '""')}"`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

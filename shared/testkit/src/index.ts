@@ -1,0 +1,14 @@
+export {
+  freePort,
+  rabbitmqctl,
+  createVhost,
+  createDatabase,
+  startMosquitto,
+  waitForPort,
+  eventually,
+  RABBITMQ_HOST,
+  POSTGRES_URL,
+  type TestVhost,
+  type TestDatabase,
+  type TestMosquitto,
+} from "./services";

@@ -1,0 +1,127 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+
+/**
+ * Test isolation on the real services: each test gets its own RabbitMQ vhost, its own PostgreSQL
+ * database and its own Mosquitto on a free port, and removes them afterwards.
+ */
+
+export const RABBITMQ_HOST = process.env.TEST_RABBITMQ_HOST ?? "127.0.0.1:5672";
+export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+const uid = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+
+export async function freePort(): Promise<number> {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = server.port;
+  server.stop(true);
+  return port;
+}
+
+export async function rabbitmqctl(...args: string[]): Promise<string> {
+  const proc = Bun.spawn(["rabbitmqctl", "-q", ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${err || out}`);
+  return out;
+}
+
+export interface TestVhost {
+  name: string;
+  url: string;
+  dispose(): Promise<void>;
+}
+
+export async function createVhost(): Promise<TestVhost> {
+  const name = `umos-test-${uid()}`;
+  await rabbitmqctl("add_vhost", name);
+  await rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*");
+  return {
+    name,
+    url: `amqp://guest:guest@${RABBITMQ_HOST}/${encodeURIComponent(name)}`,
+    dispose: async () => void (await rabbitmqctl("delete_vhost", name)),
+  };
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  dispose(): Promise<void>;
+}
+
+export async function createDatabase(): Promise<TestDatabase> {
+  const name = `umos_test_${uid()}`;
+  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    dispose: async () => {
+      const sql = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`drop database if exists ${name} with (force)`);
+      await sql.end();
+    },
+  };
+}
+
+export interface TestMosquitto {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts Mosquitto with the project's own config (deployments/mosquitto) on a free port. */
+export async function startMosquitto(): Promise<TestMosquitto> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), "umos-mosquitto-"));
+  const base = await Bun.file(resolve(import.meta.dir, "../../../deployments/mosquitto/mosquitto.conf")).text();
+  const conf = base
+    .replace(/^listener .*$/m, `listener ${port} 127.0.0.1`)
+    .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`);
+  await Bun.write(join(dir, "mosquitto.conf"), conf);
+  const proc = Bun.spawn(["mosquitto", "-c", join(dir, "mosquitto.conf")], { stdout: "ignore", stderr: "pipe" });
+  await waitForPort(port, 5000);
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      socket.end();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+      await Bun.sleep(20);
+    }
+  }
+}
+
+/** Polls until `check` returns a value other than undefined/false, or fails with the last error. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = "condition"): Promise<Exclude<T, undefined | false>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+    await Bun.sleep(25);
+  }
+}
