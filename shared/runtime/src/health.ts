@@ -41,3 +41,18 @@ export async function healthResponse(request: Request, probes: Probe[]): Promise
   }
   return undefined;
 }
+
+export interface HealthServerOptions {
+  host?: string;
+  port: number;
+  probes: Probe[];
+}
+
+/** The health port of a service with no other HTTP surface. */
+export function serveHealth(options: HealthServerOptions) {
+  return Bun.serve({
+    hostname: options.host ?? "0.0.0.0",
+    port: options.port,
+    fetch: async (request) => (await healthResponse(request, options.probes)) ?? new Response("not found", { status: 404 }),
+  });
+}

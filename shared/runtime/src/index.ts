@@ -1,5 +1,5 @@
 export { createLogger, silentLogger, type Logger, type LogLevel, type LogFormat, type LogFields } from "./logger";
 export { UmosError, InvalidInputError, NotFoundError, ConflictError, UnavailableError } from "./errors";
-export { readiness, healthResponse, type Probe, type Readiness } from "./health";
+export { readiness, healthResponse, serveHealth, type Probe, type Readiness, type HealthServerOptions } from "./health";
 export { runService, type Service } from "./lifecycle";
 export { backoffDelay } from "./backoff";

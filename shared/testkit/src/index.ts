@@ -12,3 +12,4 @@ export {
   type TestDatabase,
   type TestMosquitto,
 } from "./services";
+export { testEnv, testConfig, type TestEndpoints } from "./config";

@@ -1,0 +1,59 @@
+/**
+ * QoS 1 PUBACKs in the order the PUBLISH packets arrived ([MQTT-4.6.0-2]), released as soon as
+ * every earlier message is confirmed, so confirms are pipelined instead of one round trip each.
+ */
+export interface AckOrder {
+  /** Records an arrived QoS 1 PUBLISH; call the returned function once it is safe to acknowledge. */
+  receive(packetId: number): () => void;
+  /** Messages received and not yet acknowledged. */
+  readonly pending: number;
+  /** Forgets everything: the connection is gone and the broker will redeliver. */
+  reset(): void;
+}
+
+interface Slot {
+  packetId: number;
+  done: boolean;
+}
+
+export function createAckOrder(sendAcks: (packetIds: number[]) => void): AckOrder {
+  let slots: Slot[] = [];
+  let head = 0;
+  // Bumped by reset(): completions of a dead connection's messages must not ack on the new one.
+  let generation = 0;
+
+  const flush = () => {
+    const start = head;
+    while (head < slots.length && slots[head]!.done) head++;
+    if (head === start) return;
+    sendAcks(slots.slice(start, head).map((s) => s.packetId));
+    if (head === slots.length) {
+      slots = [];
+      head = 0;
+    } else if (head > 4096) {
+      slots = slots.slice(head);
+      head = 0;
+    }
+  };
+
+  return {
+    receive(packetId) {
+      const slot = { packetId, done: false };
+      const mine = generation;
+      slots.push(slot);
+      return () => {
+        if (mine !== generation || slot.done) return;
+        slot.done = true;
+        flush();
+      };
+    },
+    get pending() {
+      return slots.length - head;
+    },
+    reset() {
+      slots = [];
+      head = 0;
+      generation++;
+    },
+  };
+}
