@@ -31,34 +31,45 @@ export interface MessagePage {
  */
 export async function writeBatch(sql: Sql, entries: LogEntry[]): Promise<Set<string>> {
   if (entries.length === 0) return new Set();
-  const rows = entries.map(({ envelope: e, dedupeKey, receivedAt }) => ({
-    id: e.id,
-    device_id: e.deviceId,
-    dedupe_key: dedupeKey,
-    vendor: e.vendor,
-    kind: e.kind,
-    ts: new Date(e.ts),
-    received_at: new Date(receivedAt),
-    data: e.data as never,
-    correlation_id: e.correlationId ?? null,
-  }));
+  // Column arrays through unnest(): one statement with a fixed parameter count whatever the batch size.
+  // JSON goes as text[] and is cast per row: as jsonb[] postgres.js would encode each element twice.
+  const log = {
+    id: entries.map((e) => e.envelope.id),
+    deviceId: entries.map((e) => e.envelope.deviceId),
+    dedupeKey: entries.map((e) => e.dedupeKey),
+    vendor: entries.map((e) => e.envelope.vendor),
+    kind: entries.map((e) => e.envelope.kind),
+    ts: entries.map((e) => new Date(e.envelope.ts).toISOString()),
+    receivedAt: entries.map((e) => new Date(e.receivedAt).toISOString()),
+    data: entries.map((e) => JSON.stringify(e.envelope.data ?? null)),
+    correlationId: entries.map((e) => e.envelope.correlationId ?? null),
+  };
   const state = latestState(entries);
   const seen = lastSeen(entries);
 
   return sql.begin(async (tx) => {
     const inserted = await tx<{ id: string }[]>`
-      insert into message_log ${tx(rows)} on conflict do nothing returning id`;
-    if (state.length > 0) {
+      insert into message_log (id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id)
+      select id, device_id, dedupe_key, vendor, kind, ts, received_at, data::jsonb, correlation_id
+      from unnest(${log.id}::uuid[], ${log.deviceId}::text[], ${log.dedupeKey}::text[], ${log.vendor}::text[],
+        ${log.kind}::text[], ${log.ts}::timestamptz[], ${log.receivedAt}::timestamptz[], ${log.data}::text[], ${log.correlationId}::text[])
+        as v(id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id)
+      on conflict do nothing
+      returning id`;
+    if (state.deviceId.length > 0) {
       await tx`
-        insert into device_state ${tx(state)}
+        insert into device_state (device_id, property, value, reported_at)
+        select device_id, property, value::jsonb, reported_at
+        from unnest(${state.deviceId}::text[], ${state.property}::text[], ${state.value}::text[], ${state.reportedAt}::timestamptz[])
+          as v(device_id, property, value, reported_at)
         on conflict (device_id, property) do update set value = excluded.value, reported_at = excluded.reported_at
         where device_state.reported_at <= excluded.reported_at`;
     }
     await tx`
       update devices d set
         last_seen_at = greatest(d.last_seen_at, v.seen),
-        online = coalesce(v.online, true)
-      from unnest(${seen.ids}::text[], ${seen.times}::timestamptz[], ${seen.online}::boolean[]) as v(id, seen, online)
+        online = coalesce(v.online::boolean, true)
+      from unnest(${seen.ids}::text[], ${seen.times}::timestamptz[], ${seen.online}::text[]) as v(id, seen, online)
       where d.id = v.id`;
     return new Set(inserted.map((r) => r.id));
   });
@@ -82,17 +93,23 @@ export async function pageMessages(
 
 /** One row per (device, property), the newest report in the batch winning: Postgres refuses two updates of one row in one statement. */
 function latestState(entries: LogEntry[]) {
-  const latest = new Map<string, { device_id: string; property: string; value: never; reported_at: Date }>();
+  const latest = new Map<string, { deviceId: string; property: string; value: unknown; ts: number }>();
   for (const { envelope } of entries) {
     if (envelope.kind !== "property.report" || typeof envelope.data !== "object" || envelope.data === null) continue;
     for (const [property, value] of Object.entries(envelope.data)) {
       const key = `${envelope.deviceId}\u0000${property}`;
       const current = latest.get(key);
-      if (current && current.reported_at.getTime() > envelope.ts) continue;
-      latest.set(key, { device_id: envelope.deviceId, property, value: value as never, reported_at: new Date(envelope.ts) });
+      if (current && current.ts > envelope.ts) continue;
+      latest.set(key, { deviceId: envelope.deviceId, property, value, ts: envelope.ts });
     }
   }
-  return [...latest.values()];
+  const rows = [...latest.values()];
+  return {
+    deviceId: rows.map((r) => r.deviceId),
+    property: rows.map((r) => r.property),
+    value: rows.map((r) => JSON.stringify(r.value ?? null)),
+    reportedAt: rows.map((r) => new Date(r.ts).toISOString()),
+  };
 }
 
 function lastSeen(entries: LogEntry[]) {
@@ -106,7 +123,8 @@ function lastSeen(entries: LogEntry[]) {
   }
   return {
     ids: [...byDevice.keys()],
-    times: [...byDevice.values()].map((v) => new Date(v.time)),
-    online: [...byDevice.values()].map((v) => v.online),
+    times: [...byDevice.values()].map((v) => new Date(v.time).toISOString()),
+    // As text: postgres.js sends a JS boolean array as a scalar.
+    online: [...byDevice.values()].map((v) => (v.online === null ? null : String(v.online))),
   };
 }
