@@ -1,0 +1,51 @@
+import type { BusMessage } from "@umos/bus";
+import { HEADERS, parseRoutingKey } from "@umos/contracts";
+import type { Logger } from "@umos/runtime";
+import { messageFrame } from "./protocol";
+import type { Subscriptions } from "./subscriptions";
+
+/** The part of a WebSocket the fan-out needs (STYLE §10: narrow seams, not all of ServerWebSocket). */
+export interface Client {
+  send(frame: string): number;
+  close(code: number, reason: string): void;
+  bufferedAmount(): number;
+  readonly subscriptions: Subscriptions;
+}
+
+/** RFC 6455 §7.4.1: 1008 policy violation, the nearest standard code for "you read too slowly". */
+export const SLOW_CONSUMER_CLOSE = 1008;
+
+/**
+ * Pushes each validated message to every client whose subscriptions take it. A client whose unsent
+ * backlog passes `maxBufferedBytes` is disconnected with a reason instead of holding the others up.
+ */
+export function createFanout(maxBufferedBytes: number, log: Logger) {
+  const clients = new Set<Client>();
+  let dropped = 0;
+
+  return {
+    clients,
+    get slowConsumersDropped() {
+      return dropped;
+    },
+
+    async deliver(message: BusMessage): Promise<void> {
+      if (clients.size === 0) return;
+      const route = parseRoutingKey(message.routingKey);
+      const deviceId = message.headers[HEADERS.deviceId];
+      if (!route || typeof deviceId !== "string") return log.warn("ignoring an event without routing or device", { routingKey: message.routingKey });
+      const delivery = { deviceId, vendor: route.vendor, kind: route.action };
+      let frame: string | undefined;
+      for (const client of clients) {
+        if (!client.subscriptions.matches(delivery)) continue;
+        frame ??= messageFrame(message.routingKey, message.body.toString("utf8"));
+        client.send(frame);
+        if (client.bufferedAmount() > maxBufferedBytes) {
+          clients.delete(client);
+          dropped++;
+          client.close(SLOW_CONSUMER_CLOSE, `slow consumer: more than ${maxBufferedBytes} bytes unread`);
+        }
+      }
+    },
+  };
+}
