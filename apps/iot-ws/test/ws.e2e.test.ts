@@ -100,7 +100,7 @@ describe("iot-ws", () => {
     const slow = net.connect(ws.port, "127.0.0.1");
     const received: Buffer[] = [];
     let closed = false;
-    slow.on("data", (d) => received.push(d));
+    slow.on("data", (d: Buffer) => received.push(d));
     slow.on("close", () => (closed = true));
     await new Promise((r) => slow.once("connect", r));
     slow.write(

@@ -1,6 +1,11 @@
 import { Type as T, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { VENDORS } from "./routing";
+import type { Vendor } from "./routing";
+
+/** The vendors as a schema; the assignment below fails to compile if it drifts from VENDORS. */
+export const VendorSchema = T.Union([T.Literal("dji"), T.Literal("tuya"), T.Literal("generic")]);
+const _sameVendors: [Static<typeof VendorSchema>, Vendor] = ["" as Vendor, "" as Static<typeof VendorSchema>];
+void _sameVendors;
 
 /**
  * The normalized message every stage after decoding carries (DESIGN §2): JSON
@@ -11,7 +16,7 @@ export const EnvelopeSchema = T.Object({
   id: T.String({ minLength: 1 }),
   /** Device time in ms since the epoch, or receipt time when the device sent none. */
   ts: T.Number(),
-  vendor: T.Union(VENDORS.map((v) => T.Literal(v))),
+  vendor: VendorSchema,
   deviceId: T.String({ minLength: 1 }),
   kind: T.String({ minLength: 1 }),
   data: T.Unknown(),

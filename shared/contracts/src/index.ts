@@ -13,4 +13,4 @@ export {
   type Stage,
   type ParsedRoutingKey,
 } from "./routing";
-export { EnvelopeSchema, envelopeChecker, KINDS, type Envelope } from "./envelope";
+export { EnvelopeSchema, VendorSchema, envelopeChecker, KINDS, type Envelope } from "./envelope";
