@@ -13,3 +13,4 @@ export {
   type TestMosquitto,
 } from "./services";
 export { testEnv, testConfig, type TestEndpoints } from "./config";
+export { startPlatform, SERVICES, type RunningPlatform, type ServiceName } from "./platform";
