@@ -3,3 +3,4 @@ export { UmosError, InvalidInputError, NotFoundError, ConflictError, Unavailable
 export { readiness, healthResponse, serveHealth, type Probe, type Readiness, type HealthServerOptions } from "./health";
 export { runService, type Service } from "./lifecycle";
 export { backoffDelay } from "./backoff";
+export { runMain } from "./entrypoint";

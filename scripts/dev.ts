@@ -1,0 +1,61 @@
+/**
+ * `bun run dev`: the five services against the configured brokers (configs/config.dev.yaml unless
+ * UMOS_ENV or --config say otherwise), with each line of output prefixed by its service. Creates
+ * the PostgreSQL database if it is missing. Ctrl-C stops them all, each draining its work.
+ */
+import { ConfigError, loadConfig } from "@umos/config";
+import { ensureDatabase } from "@umos/store";
+
+const SERVICES = ["api", "ws", "uplink", "downlink", "gateway"] as const;
+const COLORS = [36, 35, 33, 32, 34];
+
+const config = await loadConfig().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : String(err));
+  process.exit(2);
+});
+await ensureDatabase(config.postgres.url).catch((err: unknown) => {
+  console.error(`cannot reach PostgreSQL at ${new URL(config.postgres.url).host}: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
+
+const root = new URL("..", import.meta.url).pathname;
+let stopping = false;
+const children = SERVICES.map((name, i) => {
+  const tag = `\x1b[${COLORS[i]}m${`iot-${name}`.padEnd(13)}\x1b[0m|`;
+  const child = Bun.spawn(["bun", `apps/iot-${name}/src/main.ts`, ...process.argv.slice(2)], {
+    cwd: root,
+    env: process.env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  void prefixLines(child.stdout, tag, process.stdout);
+  void prefixLines(child.stderr, tag, process.stderr);
+  void child.exited.then((code) => {
+    if (stopping) return;
+    console.error(`${tag} exited with code ${code}; stopping the others`);
+    void stopAll(1);
+  });
+  return child;
+});
+
+async function stopAll(exitCode: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) child.kill("SIGTERM");
+  await Promise.all(children.map((c) => c.exited));
+  process.exit(exitCode);
+}
+
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+
+async function prefixLines(stream: ReadableStream<Uint8Array>, tag: string, out: NodeJS.WriteStream): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    const lines = (pending + decoder.decode(chunk, { stream: true })).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) out.write(`${tag} ${line}\n`);
+  }
+  if (pending) out.write(`${tag} ${pending}\n`);
+}
