@@ -38,7 +38,9 @@ afterAll(async () => {
   await Promise.all([vhost?.dispose(), database?.dispose(), broker?.stop()]);
 });
 
-const api = (path: string, init?: { method?: string; body?: unknown }) =>
+/** Response bodies, asserted field by field below. */
+type Json = any;
+const api = (path: string, init?: { method?: string; body?: unknown }): Promise<{ status: number; json(): Promise<Json> }> =>
   fetch(platform.apiUrl + path, {
     method: init?.method ?? "GET",
     headers: init?.body === undefined ? {} : { "content-type": "application/json" },
