@@ -13,7 +13,7 @@ let ch: amqplib.ConfirmChannel;
 
 beforeAll(async () => {
   vhost = await createVhost();
-  ws = createApp(testConfig({ rabbitmqUrl: vhost.url }, { UMOS_WS__MAX_BUFFERED_BYTES: "65536" }), { log: silentLogger });
+  ws = createApp(testConfig({ rabbitmqUrl: vhost.url }, { UMOS_WS__MAX_BUFFERED_BYTES: String(1024 * 1024) }), { log: silentLogger });
   await ws.start();
   conn = await amqplib.connect(vhost.url);
   ch = await conn.createConfirmChannel();
@@ -119,6 +119,7 @@ describe("iot-ws", () => {
       await Promise.all(Array.from({ length: 500 }, (_, j) => publishEvent("flood", "property.report", { n: i + j, blob })));
     }
     await eventually(() => fast.frames.filter((f) => f.type === "message").length === total, 20_000, "fast client got everything");
+    expect(fast.socket.readyState).toBe(WebSocket.OPEN);
     slow.resume();
     await eventually(() => closed, 10_000, "slow client disconnected");
     const stream = Buffer.concat(received);
