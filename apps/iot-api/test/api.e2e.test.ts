@@ -4,11 +4,12 @@ import postgres from "postgres";
 import { EXCHANGE } from "@umos/contracts";
 import { silentLogger } from "@umos/runtime";
 import { createDatabase, createVhost, eventually, testConfig, type TestDatabase, type TestVhost } from "@umos/testkit";
-import { createApp, type ApiApp } from "../src/app";
+import type { App } from "@umos/runtime";
+import { createApp } from "../src/app";
 
 let vhost: TestVhost;
 let database: TestDatabase;
-let api: ApiApp;
+let api: App;
 let base: string;
 
 beforeAll(async () => {

@@ -1,62 +1,36 @@
-import { connectBus, type Bus, type BusMessage, type Consumer } from "@umos/bus";
+import { connectServiceBus, type BusMessage } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { KINDS, QUEUES, envelopeChecker, type Envelope } from "@umos/contracts";
-import { InvalidInputError, serveHealth, type Logger, type Service } from "@umos/runtime";
-import { commandRepository, migrate, openDatabase, type Database } from "@umos/store";
+import { InvalidInputError, serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
+import { commandRepository, openMigratedDatabase } from "@umos/store";
 import { createCommandDispatch } from "./command-dispatch";
 import { createReplyCorrelation } from "./reply-correlation";
-
-export interface DownlinkDeps {
-  log: Logger;
-}
-
-export interface DownlinkApp extends Service {
-  readonly port: number;
-}
 
 type KindHandler = (envelope: Envelope, message: BusMessage) => Promise<void>;
 
 /** iot-downlink: turns commands into vendor frames and follows each until the device answers. */
-export function createApp(config: UmosConfig, deps: DownlinkDeps): DownlinkApp {
-  const { log } = deps;
-  let db: Database | undefined;
-  let bus: Bus | undefined;
-  let consumer: Consumer | undefined;
-  let server: ReturnType<typeof serveHealth> | undefined;
-
-  return {
-    get port() {
-      return server?.port ?? config.downlink.port;
-    },
-
-    async start() {
-      db = openDatabase(config.postgres);
-      await migrate(db.sql, log);
-      bus = await connectBus({ ...config.rabbitmq, name: `iot-downlink@${config.instance}`, log: log.child("bus") });
-      const commands = commandRepository(db.sql);
-      const dispatch = createCommandDispatch(bus, commands);
-      const handlers: Record<string, KindHandler> = {
-        [KINDS.serviceCall]: dispatch,
-        [KINDS.propertySet]: dispatch,
-        [KINDS.serviceReply]: createReplyCorrelation(bus, commands, log),
-      };
-      consumer = await bus.consume({ queue: QUEUES.downlink }, async (message) => {
-        const envelope = readEnvelope(message);
-        const handler = handlers[envelope.kind];
-        if (!handler) throw new InvalidInputError("unsupported_kind", `iot-downlink takes no '${envelope.kind}' messages`);
-        await handler(envelope, message);
-      });
-      server = serveHealth({ port: config.downlink.port, probes: [bus.probe, db.probe] });
-      log.info("iot-downlink ready", { port: server.port });
-    },
-
-    async stop() {
-      server?.stop(true);
-      await consumer?.stop();
-      await bus?.close();
-      await db?.close();
-    },
-  };
+export function createApp(config: UmosConfig, { log }: AppDeps): App {
+  return serviceApp(log, config.downlink.port, async (resources) => {
+    const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
+    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-downlink", config.instance, log), (b) => b.close());
+    const commands = commandRepository(db.sql);
+    const dispatch = createCommandDispatch(bus, commands);
+    const handlers: Record<string, KindHandler> = {
+      [KINDS.serviceCall]: dispatch,
+      [KINDS.propertySet]: dispatch,
+      [KINDS.serviceReply]: createReplyCorrelation(bus, commands, log),
+    };
+    const consumer = await bus.consume({ queue: QUEUES.downlink }, async (message) => {
+      const envelope = readEnvelope(message);
+      const handler = handlers[envelope.kind];
+      if (!handler) throw new InvalidInputError("unsupported_kind", `iot-downlink takes no '${envelope.kind}' messages`);
+      await handler(envelope, message);
+    });
+    resources.use(consumer, (c) => c.stop());
+    const server = resources.use(serveHealth({ port: config.downlink.port, probes: [bus.probe, db.probe] }), (s) => s.stop(true));
+    log.info("iot-downlink ready", { port: server.port });
+    return server.port!;
+  });
 }
 
 function readEnvelope(message: BusMessage): Envelope {

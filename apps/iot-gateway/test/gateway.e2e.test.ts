@@ -5,7 +5,8 @@ import mqtt from "mqtt";
 import { DEAD_LETTER_QUEUE, EXCHANGE, HEADERS, QUEUES } from "@umos/contracts";
 import { silentLogger } from "@umos/runtime";
 import { createVhost, eventually, startMosquitto, testConfig, testEnv, type TestMosquitto, type TestVhost } from "@umos/testkit";
-import { createApp, type GatewayApp } from "../src/app";
+import type { App } from "@umos/runtime";
+import { createApp } from "../src/app";
 
 let vhost: TestVhost;
 let broker: TestMosquitto;
@@ -31,7 +32,7 @@ async function drainQueue(queue: string) {
 }
 
 describe("iot-gateway, in process", () => {
-  let gateway: GatewayApp;
+  let gateway: App;
   beforeAll(async () => {
     gateway = createApp(testConfig({ rabbitmqUrl: vhost.url, mqttUrl: broker.url }), { log: silentLogger });
     await gateway.start();

@@ -1,55 +1,29 @@
-import { connectBus, type Bus, type Consumer } from "@umos/bus";
+import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
-import { serveHealth, type Logger, type Service } from "@umos/runtime";
-import { deviceRepository, migrate, openDatabase, writeBatch, type Database } from "@umos/store";
+import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
+import { deviceRepository, openMigratedDatabase, writeBatch, type LogEntry } from "@umos/store";
 import { createBatcher } from "./batcher";
 import { createDeviceDirectory } from "./device-directory";
 import { createUplinkProcessor } from "./processor";
 
-export interface UplinkDeps {
-  log: Logger;
-}
-
-export interface UplinkApp extends Service {
-  readonly port: number;
-}
-
 /** iot-uplink: decodes, checks and stores device frames and republishes them normalized. */
-export function createApp(config: UmosConfig, deps: UplinkDeps): UplinkApp {
-  const { log } = deps;
-  let db: Database | undefined;
-  let bus: Bus | undefined;
-  let consumer: Consumer | undefined;
-  let server: ReturnType<typeof serveHealth> | undefined;
-
-  return {
-    get port() {
-      return server?.port ?? config.uplink.port;
-    },
-
-    async start() {
-      db = openDatabase(config.postgres);
-      await migrate(db.sql, log);
-      bus = await connectBus({ ...config.rabbitmq, name: `iot-uplink@${config.instance}`, log: log.child("bus") });
-      const sql = db.sql;
-      const processFrame = createUplinkProcessor({
-        publisher: bus,
-        directory: createDeviceDirectory(deviceRepository(sql)),
-        store: createBatcher((entries) => writeBatch(sql, entries), { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs }),
-        maxFrameBytes: config.uplink.maxFrameBytes,
-        dedupeWindowMs: config.uplink.dedupeWindowMs,
-      });
-      consumer = await bus.consume({ queue: QUEUES.uplink }, processFrame);
-      server = serveHealth({ port: config.uplink.port, probes: [bus.probe, db.probe] });
-      log.info("iot-uplink ready", { port: server.port });
-    },
-
-    async stop() {
-      server?.stop(true);
-      await consumer?.stop();
-      await bus?.close();
-      await db?.close();
-    },
-  };
+export function createApp(config: UmosConfig, { log }: AppDeps): App {
+  return serviceApp(log, config.uplink.port, async (resources) => {
+    const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
+    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-uplink", config.instance, log), (b) => b.close());
+    const sql = db.sql;
+    const store = createBatcher((entries: LogEntry[]) => writeBatch(sql, entries), { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs });
+    const processFrame = createUplinkProcessor({
+      publisher: bus,
+      directory: createDeviceDirectory(deviceRepository(sql)),
+      store,
+      maxFrameBytes: config.uplink.maxFrameBytes,
+      dedupeWindowMs: config.uplink.dedupeWindowMs,
+    });
+    resources.use(await bus.consume({ queue: QUEUES.uplink }, processFrame), (c) => c.stop());
+    const server = resources.use(serveHealth({ port: config.uplink.port, probes: [bus.probe, db.probe] }), (s) => s.stop(true));
+    log.info("iot-uplink ready", { port: server.port });
+    return server.port!;
+  });
 }

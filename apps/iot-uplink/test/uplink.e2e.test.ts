@@ -4,11 +4,12 @@ import postgres from "postgres";
 import { DEAD_LETTER_QUEUE, EXCHANGE, HEADERS } from "@umos/contracts";
 import { createLogger, silentLogger } from "@umos/runtime";
 import { createDatabase, createVhost, eventually, testConfig, type TestDatabase, type TestVhost } from "@umos/testkit";
-import { createApp, type UplinkApp } from "../src/app";
+import type { App } from "@umos/runtime";
+import { createApp } from "../src/app";
 
 let vhost: TestVhost;
 let database: TestDatabase;
-let uplink: UplinkApp;
+let uplink: App;
 let sql: postgres.Sql;
 let conn: amqplib.ChannelModel;
 let ch: amqplib.ConfirmChannel;

@@ -4,10 +4,11 @@ import amqplib from "amqplib";
 import { EXCHANGE, HEADERS } from "@umos/contracts";
 import { silentLogger } from "@umos/runtime";
 import { createVhost, eventually, testConfig, type TestVhost } from "@umos/testkit";
-import { createApp, type WsApp } from "../src/app";
+import type { App } from "@umos/runtime";
+import { createApp } from "../src/app";
 
 let vhost: TestVhost;
-let ws: WsApp;
+let ws: App;
 let conn: amqplib.ChannelModel;
 let ch: amqplib.ConfirmChannel;
 

@@ -172,3 +172,13 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   };
   return bus;
 }
+
+/** The bus of one UMOS service, named `<service>@<instance>` in RabbitMQ's connection list. */
+export function connectServiceBus(
+  config: Omit<BusOptions, "name" | "log">,
+  service: string,
+  instance: string,
+  log: Logger,
+): Promise<Bus> {
+  return connectBus({ ...config, name: `${service}@${instance}`, log: log.child("bus") });
+}

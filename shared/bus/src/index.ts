@@ -1,3 +1,3 @@
-export { connectBus, type Bus, type BusOptions } from "./bus";
+export { connectBus, connectServiceBus, type Bus, type BusOptions } from "./bus";
 export { declareTopology, declareWsQueue, WORK_QUEUES, WS_BINDING, type QueueType } from "./topology";
 export type { BusMessage, PublishOptions, Publisher, MessageHandler, ConsumeOptions, Consumer } from "./message";

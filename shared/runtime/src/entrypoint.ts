@@ -1,12 +1,12 @@
 import { ConfigError, loadConfig, type UmosConfig } from "@umos/config";
-import { runService, type Service } from "./lifecycle";
-import { createLogger, type Logger } from "./logger";
+import { runService, type AppDeps, type Service } from "./lifecycle";
+import { createLogger } from "./logger";
 
 /**
  * The whole of a service's main.ts: load and validate the configuration (a bad key stops the
  * process with one line naming it, exit code 2), make the logger, run until SIGTERM.
  */
-export async function runMain(name: string, createApp: (config: UmosConfig, deps: { log: Logger }) => Service): Promise<void> {
+export async function runMain(name: string, createApp: (config: UmosConfig, deps: AppDeps) => Service): Promise<void> {
   let config: UmosConfig;
   try {
     config = await loadConfig();

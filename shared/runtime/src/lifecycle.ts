@@ -40,3 +40,61 @@ export async function runService(service: Service, log: Logger, shutdownTimeoutM
     process.exit(1);
   }
 }
+
+/** What createApp receives besides the configuration. */
+export interface AppDeps {
+  log: Logger;
+}
+
+/** A started service and the port it actually bound (config may ask for 0). */
+export interface App extends Service {
+  readonly port: number;
+}
+
+/**
+ * Everything a service opened, closed in reverse order: the HTTP port first, then consumers
+ * (draining in-flight work), then the bus, then the database.
+ */
+export function resourceStack(log: Logger) {
+  const closers: Array<() => unknown> = [];
+  return {
+    use<T>(resource: T, close: (resource: T) => unknown): T {
+      closers.push(() => close(resource));
+      return resource;
+    },
+    async closeAll(): Promise<void> {
+      while (closers.length > 0) {
+        try {
+          await closers.pop()!();
+        } catch (err) {
+          log.warn("error while closing", { err });
+        }
+      }
+    },
+  };
+}
+
+export type ResourceStack = ReturnType<typeof resourceStack>;
+
+/**
+ * The shape every service shares: `start` opens what it needs through the resource stack and
+ * returns the port it bound; stop closes all of it in reverse order.
+ */
+export function serviceApp(log: Logger, configuredPort: number, start: (resources: ResourceStack) => Promise<number>): App {
+  const resources = resourceStack(log);
+  let port = configuredPort;
+  return {
+    get port() {
+      return port;
+    },
+    async start() {
+      try {
+        port = await start(resources);
+      } catch (err) {
+        await resources.closeAll(); // what opened before the failure must not hold the process open
+        throw err;
+      }
+    },
+    stop: () => resources.closeAll(),
+  };
+}

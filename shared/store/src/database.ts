@@ -1,5 +1,6 @@
 import postgres from "postgres";
-import type { Probe } from "@umos/runtime";
+import type { Logger, Probe } from "@umos/runtime";
+import { migrate } from "./migrate";
 
 export type Sql = postgres.Sql;
 
@@ -48,4 +49,16 @@ export async function ensureDatabase(url: string): Promise<void> {
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/** Opens the pool and brings the schema up to date; what every service that stores starts with. */
+export async function openMigratedDatabase(options: DatabaseOptions, log: Logger): Promise<Database> {
+  const db = openDatabase(options);
+  try {
+    await migrate(db.sql, log);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
 }
