@@ -7,11 +7,17 @@ export const DeviceId = t.String({ pattern: "^[A-Za-z0-9._:-]{1,128}$", descript
 export const Vendor = VendorSchema;
 export const Metadata = t.Record(t.String(), t.Unknown(), { description: "Free-form labels and attributes" });
 
+export const ModelRef = t.Object(
+  { id: t.String(), version: t.Optional(t.Integer({ minimum: 1, description: "omitted: the model's latest version" })) },
+  { additionalProperties: false },
+);
+
 export const Device = t.Object({
   id: t.String(),
   vendor: Vendor,
   name: t.String(),
   metadata: t.Record(t.String(), t.Unknown()),
+  model: t.Nullable(t.Object({ id: t.String(), version: t.Integer() })),
   online: t.Boolean(),
   lastSeenAt: t.Nullable(t.Date()),
   createdAt: t.Date(),

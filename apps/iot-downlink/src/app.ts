@@ -3,34 +3,41 @@ import type { UmosConfig } from "@umos/config";
 import { KINDS, QUEUES, envelopeChecker, type Envelope } from "@umos/contracts";
 import { InvalidInputError, serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { commandRepository, openMigratedDatabase } from "@umos/store";
-import { createCommandDispatch } from "./command-dispatch";
+import { startCommandScheduler } from "./command-scheduler";
+import { createCommandSender } from "./command-sender";
 import { createReplyCorrelation } from "./reply-correlation";
 
-type KindHandler = (envelope: Envelope, message: BusMessage) => Promise<void>;
-
-/** iot-downlink: turns commands into vendor frames and follows each until the device answers. */
+/** iot-downlink: turns commands into vendor frames and follows each until the device answers or it times out. */
 export function createApp(config: UmosConfig, { log }: AppDeps): App {
   return serviceApp(log, config.downlink.port, async (resources) => {
     const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
     const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-downlink", config.instance, log), (b) => b.close());
     const commands = commandRepository(db.sql);
-    const dispatch = createCommandDispatch(bus, commands);
-    const handlers: Record<string, KindHandler> = {
-      [KINDS.serviceCall]: dispatch,
-      [KINDS.propertySet]: dispatch,
-      [KINDS.serviceReply]: createReplyCorrelation(bus, commands, log),
+    const send = createCommandSender(bus, commands, log);
+    const correlate = createReplyCorrelation(bus, commands, log);
+    // One table to dispatch: the kinds on iot.*.service.#.
+    const handlers: Record<string, (envelope: Envelope) => Promise<void>> = {
+      [KINDS.serviceCall]: (envelope) => send(commandIdOf(envelope)),
+      [KINDS.propertySet]: (envelope) => send(commandIdOf(envelope)),
+      [KINDS.serviceReply]: correlate,
     };
+    resources.use(startCommandScheduler(commands, bus, send, config.downlink.sweepIntervalMs, log), (s) => s.stop());
     const consumer = await bus.consume({ queue: QUEUES.downlink }, async (message) => {
       const envelope = readEnvelope(message);
       const handler = handlers[envelope.kind];
       if (!handler) throw new InvalidInputError("unsupported_kind", `iot-downlink takes no '${envelope.kind}' messages`);
-      await handler(envelope, message);
+      await handler(envelope);
     });
     resources.use(consumer, (c) => c.stop());
     const server = resources.use(serveHealth({ port: config.downlink.port, probes: [bus.probe, db.probe] }), (s) => s.stop(true));
     log.info("iot-downlink ready", { port: server.port });
     return server.port!;
   });
+}
+
+function commandIdOf(envelope: Envelope): string {
+  if (!envelope.correlationId) throw new InvalidInputError("missing_correlation", "a command without correlationId cannot be tracked");
+  return envelope.correlationId;
 }
 
 function readEnvelope(message: BusMessage): Envelope {

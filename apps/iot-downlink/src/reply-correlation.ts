@@ -1,22 +1,27 @@
-import type { BusMessage, Publisher } from "@umos/bus";
+import { publishStatus, type Publisher } from "@umos/bus";
 import type { Envelope } from "@umos/contracts";
 import type { Logger } from "@umos/runtime";
 import type { CommandRepository } from "@umos/store";
-import { publishCommandStatus } from "./status-events";
 
-/** A device's reply: code 0 acks the command with the device's output, any other code fails it. */
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A device's reply to a sent command: code 0 acks it with the device's output, any other code fails
+ * it. A reply after the timeout, a duplicate or a stranger changes nothing: the command's state is
+ * final once it left `sent`, and the message log still holds the reply.
+ */
 export function createReplyCorrelation(publisher: Publisher, commands: CommandRepository, log: Logger) {
-  return async function correlate(envelope: Envelope, _message: BusMessage): Promise<void> {
+  return async function correlate(envelope: Envelope): Promise<void> {
     const reply = envelope.data as { code: number; output: unknown };
     const commandId = envelope.correlationId ?? "";
-    const status = reply.code === 0 ? "acked" : "failed";
-    const detail = { output: reply.output, reason: reply.code === 0 ? undefined : `device answered code ${reply.code}` };
-    const updated = /^[0-9a-f-]{36}$/i.test(commandId) ? await commands.transition(commandId, ["queued", "sent"], status, detail) : undefined;
+    const acked = reply.code === 0;
+    const detail = { output: reply.output, reason: acked ? undefined : `the device answered code ${reply.code}` };
+    const updated = UUID.test(commandId) ? await commands.transition(commandId, ["sent"], acked ? "acked" : "failed", detail) : undefined;
     if (!updated) {
-      // A late, duplicate or foreign reply: nothing waits for it; the message log still holds it.
-      log.info("reply matches no open command", { deviceId: envelope.deviceId, correlationId: commandId });
+      log.info("reply matches no command waiting for one", { deviceId: envelope.deviceId, correlationId: commandId });
       return;
     }
-    await publishCommandStatus(publisher, updated);
+    await publishStatus(publisher, updated);
   };
 }

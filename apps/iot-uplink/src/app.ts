@@ -2,9 +2,11 @@ import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { deviceRepository, openMigratedDatabase, writeBatch, type LogEntry } from "@umos/store";
+import { deviceRepository, openMigratedDatabase, thingModelRepository, writeBatch, type LogEntry } from "@umos/store";
+import { createModelCache } from "@umos/thing-model";
 import { createBatcher } from "./batcher";
 import { createDeviceDirectory } from "./device-directory";
+import { startPresenceSweep } from "./presence";
 import { createUplinkProcessor } from "./processor";
 
 /** iot-uplink: decodes, checks and stores device frames and republishes them normalized. */
@@ -13,14 +15,18 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
     const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
     const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-uplink", config.instance, log), (b) => b.close());
     const sql = db.sql;
+    const devices = deviceRepository(sql);
+    const thingModels = thingModelRepository(sql);
     const store = createBatcher((entries: LogEntry[]) => writeBatch(sql, entries), { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs });
     const processFrame = createUplinkProcessor({
       publisher: bus,
-      directory: createDeviceDirectory(deviceRepository(sql)),
+      directory: createDeviceDirectory(devices),
+      models: createModelCache((id, version) => thingModels.get(id, version)),
       store,
       maxFrameBytes: config.uplink.maxFrameBytes,
       dedupeWindowMs: config.uplink.dedupeWindowMs,
     });
+    resources.use(startPresenceSweep(devices, bus, { silenceMs: config.presence.silenceMs, intervalMs: config.presence.sweepIntervalMs }, log), (s) => s.stop());
     resources.use(await bus.consume({ queue: QUEUES.uplink }, processFrame), (c) => c.stop());
     const server = resources.use(serveHealth({ port: config.uplink.port, probes: [bus.probe, db.probe] }), (s) => s.stop(true));
     log.info("iot-uplink ready", { port: server.port });

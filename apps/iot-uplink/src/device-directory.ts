@@ -1,27 +1,28 @@
 import type { Vendor } from "@umos/contracts";
 import { InvalidInputError } from "@umos/runtime";
-import type { DeviceRepository } from "@umos/store";
+import type { DeviceRepository, DeviceRoute } from "@umos/store";
 
 /**
- * Which devices exist, cached so the hot path does not query per message. Known devices are kept
- * for `ttlMs`; unknown ones only briefly, so a device registered a moment ago is seen soon.
+ * Which devices exist and which thing model each follows, cached so the hot path does not query per
+ * message. Known devices are kept for `ttlMs` (a model change reaches the uplink within it);
+ * unknown ones only briefly, so a device registered a moment ago is seen soon.
  */
-export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 30_000, unknownTtlMs = 2_000) {
-  const cache = new Map<string, { vendor: Vendor | null; expires: number }>();
-  const lookups = new Map<string, Promise<Vendor | null>>();
+export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 10_000, unknownTtlMs = 2_000) {
+  const cache = new Map<string, { route: DeviceRoute | null; expires: number }>();
+  const lookups = new Map<string, Promise<DeviceRoute | null>>();
 
-  async function vendorOf(deviceId: string): Promise<Vendor | null> {
+  function routeOf(deviceId: string): Promise<DeviceRoute | null> {
     const hit = cache.get(deviceId);
-    if (hit && hit.expires > Date.now()) return hit.vendor;
+    if (hit && hit.expires > Date.now()) return Promise.resolve(hit.route);
     let lookup = lookups.get(deviceId);
     if (!lookup) {
       lookup = devices
-        .vendorsOf([deviceId])
+        .routes([deviceId])
         .then((found) => {
-          const vendor = found.get(deviceId) ?? null;
+          const route = found.get(deviceId) ?? null;
           if (cache.size > 200_000) cache.clear();
-          cache.set(deviceId, { vendor, expires: Date.now() + (vendor ? ttlMs : unknownTtlMs) });
-          return vendor;
+          cache.set(deviceId, { route, expires: Date.now() + (route ? ttlMs : unknownTtlMs) });
+          return route;
         })
         .finally(() => lookups.delete(deviceId));
       lookups.set(deviceId, lookup);
@@ -30,15 +31,16 @@ export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 30_000,
   }
 
   return {
-    /** Throws a permanent error for a device that is not registered, or registered as another vendor. */
-    async require(deviceId: string, vendor: Vendor): Promise<void> {
-      const registered = await vendorOf(deviceId);
-      if (registered === null) {
+    /** The device's route; a permanent error for a device that is not registered, or registered as another vendor. */
+    async require(deviceId: string, vendor: Vendor): Promise<DeviceRoute> {
+      const route = await routeOf(deviceId);
+      if (route === null) {
         throw new InvalidInputError("unknown_device", `device '${deviceId}' is not registered; register it with POST /api/v1/devices`);
       }
-      if (registered !== vendor) {
-        throw new InvalidInputError("vendor_mismatch", `device '${deviceId}' is registered as ${registered} but sent a ${vendor} frame`);
+      if (route.vendor !== vendor) {
+        throw new InvalidInputError("vendor_mismatch", `device '${deviceId}' is registered as ${route.vendor} but sent a ${vendor} frame`);
       }
+      return route;
     },
   };
 }

@@ -87,6 +87,27 @@ export const UmosConfigSchema = T.Object(
     downlink: T.Object(
       {
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8083 }),
+        /** How often timeouts, expiries and commands waiting for an offline device are checked. */
+        sweepIntervalMs: T.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    commands: T.Object(
+      {
+        /** From `sent` to the device's reply; a command's own `timeoutMs` overrides it. */
+        defaultTimeoutMs: T.Integer({ minimum: 100, default: 30_000 }),
+        maxTimeoutMs: T.Integer({ minimum: 100, default: 3_600_000 }),
+        /** How long a command may wait for an offline device before it expires unsent. */
+        defaultTtlMs: T.Integer({ minimum: 100, default: 86_400_000 }),
+        maxTtlMs: T.Integer({ minimum: 100, default: 604_800_000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    presence: T.Object(
+      {
+        /** A device silent this long is marked offline even without a last will. */
+        silenceMs: T.Integer({ minimum: 1000, default: 300_000 }),
+        sweepIntervalMs: T.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
       },
       { default: {}, additionalProperties: false },
     ),

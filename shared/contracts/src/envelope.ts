@@ -21,6 +21,8 @@ export const EnvelopeSchema = T.Object({
   kind: T.String({ minLength: 1 }),
   data: T.Unknown(),
   correlationId: T.Optional(T.String()),
+  /** What the device's thing model found wrong, on a message accepted under validation "flag". */
+  problems: T.Optional(T.Array(T.Object({ path: T.String(), message: T.String() }))),
 });
 
 export type Envelope = Static<typeof EnvelopeSchema>;

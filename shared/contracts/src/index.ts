@@ -14,3 +14,4 @@ export {
   type ParsedRoutingKey,
 } from "./routing";
 export { EnvelopeSchema, VendorSchema, envelopeChecker, KINDS, type Envelope } from "./envelope";
+export { commandStatusEvent, type CommandState } from "./command-status";

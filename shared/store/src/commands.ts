@@ -1,8 +1,9 @@
 import type { Vendor } from "@umos/contracts";
-import { NotFoundError } from "@umos/runtime";
-import type { Sql } from "./database";
+import { ConflictError, NotFoundError } from "@umos/runtime";
+import { json, type Sql } from "./database";
 
 export type CommandStatus = "queued" | "sent" | "acked" | "failed" | "timeout" | "cancelled" | "expired";
+export const OPEN_STATUSES: CommandStatus[] = ["queued", "sent"];
 
 export interface Command {
   id: string;
@@ -14,21 +15,91 @@ export interface Command {
   status: CommandStatus;
   output: unknown;
   reason: string | null;
+  timeoutMs: number;
+  expiresAt: Date | null;
+  sentAt: Date | null;
+  deadlineAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
-const columns = (sql: Sql) =>
-  sql`id, device_id as "deviceId", vendor, kind, service, params, status, output, reason, created_at as "createdAt", updated_at as "updatedAt"`;
+export interface Transition {
+  status: CommandStatus;
+  reason: string | null;
+  at: Date;
+}
+
+export interface NewCommand {
+  id: string;
+  deviceId: string;
+  vendor: Vendor;
+  kind: string;
+  service: string | null;
+  params: unknown;
+  timeoutMs: number;
+  ttlMs: number;
+  idempotencyKey?: string;
+}
+
+const columns = (sql: Sql, table = sql`commands`) => sql`
+  ${table}.id, ${table}.device_id as "deviceId", ${table}.vendor, ${table}.kind, ${table}.service, ${table}.params,
+  ${table}.status, ${table}.output, ${table}.reason, ${table}.timeout_ms as "timeoutMs", ${table}.expires_at as "expiresAt",
+  ${table}.sent_at as "sentAt", ${table}.deadline_at as "deadlineAt", ${table}.created_at as "createdAt", ${table}.updated_at as "updatedAt"`;
 
 export function commandRepository(sql: Sql) {
+  /**
+   * Moves commands to `status` only from one of `from`, recording the transition; one statement, so
+   * two services racing for one command (a reply and a timeout, say) cannot both win.
+   */
+  function transitionQuery(
+    where: ReturnType<Sql>,
+    from: CommandStatus[],
+    status: CommandStatus,
+    detail: { output?: unknown; reason?: string; sentNow?: boolean } = {},
+  ) {
+    return sql`
+      with moved as (
+        update commands set status = ${status}, updated_at = now(),
+          output = coalesce(${detail.output === undefined ? null : json(sql, detail.output)}::jsonb, output),
+          reason = coalesce(${detail.reason ?? null}, reason),
+          sent_at = case when ${detail.sentNow ?? false} then now() else sent_at end,
+          deadline_at = case when ${detail.sentNow ?? false} then now() + make_interval(secs => timeout_ms / 1000.0) else deadline_at end
+        where ${where} and status = any(${from})
+        returning *
+      ), history as (
+        insert into command_transitions (command_id, status, reason) select id, status, ${detail.reason ?? null} from moved
+      )
+      select ${columns(sql, sql`moved`)} from moved`;
+  }
+
   return {
-    async create(command: { id: string; deviceId: string; vendor: Vendor; kind: string; service: string | null; params: unknown }): Promise<Command> {
-      const [row] = await sql<Command[]>`
-        insert into commands (id, device_id, vendor, kind, service, params, status)
-        values (${command.id}, ${command.deviceId}, ${command.vendor}, ${command.kind}, ${command.service}, ${sql.json(command.params as never)}, 'queued')
-        returning ${columns(sql)}`;
-      return row!;
+    /** Stores a queued command; with an idempotency key already used for this device, returns that command instead. */
+    async create(command: NewCommand, desired?: Record<string, unknown>): Promise<{ command: Command; replayed: boolean }> {
+      return sql.begin(async (tx) => {
+        const [created] = await tx<Command[]>`
+          insert into commands (id, device_id, vendor, kind, service, params, status, timeout_ms, expires_at, idempotency_key)
+          values (${command.id}, ${command.deviceId}, ${command.vendor}, ${command.kind}, ${command.service}, ${json(sql, command.params)},
+            'queued', ${command.timeoutMs}, now() + make_interval(secs => ${command.ttlMs} / 1000.0), ${command.idempotencyKey ?? null})
+          on conflict (device_id, idempotency_key) do nothing
+          returning ${columns(sql)}`;
+        if (!created) {
+          const [existing] = await tx<Command[]>`
+            select ${columns(sql)} from commands where device_id = ${command.deviceId} and idempotency_key = ${command.idempotencyKey!}`;
+          if (existing!.kind !== command.kind || existing!.service !== command.service) {
+            throw new ConflictError(`Idempotency-Key '${command.idempotencyKey}' was used for another command (${existing!.id})`);
+          }
+          return { command: existing!, replayed: true };
+        }
+        await tx`insert into command_transitions (command_id, status, reason) values (${created.id}, 'queued', null)`;
+        if (desired) {
+          const props = Object.keys(desired);
+          await tx`
+            insert into device_desired (device_id, property, value, command_id)
+            select ${command.deviceId}, p, (${json(sql, desired)}::jsonb) -> p, ${created.id} from unnest(${props}::text[]) as p
+            on conflict (device_id, property) do update set value = excluded.value, command_id = excluded.command_id, set_at = now()`;
+        }
+        return { command: created, replayed: false };
+      });
     },
 
     async get(id: string): Promise<Command> {
@@ -37,20 +108,60 @@ export function commandRepository(sql: Sql) {
       return row;
     },
 
-    /** Moves a command to `status` only from one of `from`; returns the command, or undefined if it was elsewhere. */
-    async transition(
-      id: string,
-      from: CommandStatus[],
-      status: CommandStatus,
-      detail: { output?: unknown; reason?: string } = {},
-    ): Promise<Command | undefined> {
-      const [row] = await sql<Command[]>`
-        update commands set status = ${status}, updated_at = now(),
-          output = coalesce(${detail.output === undefined ? null : sql.json(detail.output as never)}, output),
-          reason = coalesce(${detail.reason ?? null}, reason)
-        where id = ${id} and status = any(${from})
-        returning ${columns(sql)}`;
+    async history(id: string): Promise<Transition[]> {
+      return sql<Transition[]>`select status, reason, at from command_transitions where command_id = ${id} order by seq`;
+    },
+
+    /** Newest first; `before` is the last id of the previous page (ids are UUIDv7, so time-ordered). */
+    async listForDevice(deviceId: string, options: { limit: number; status?: CommandStatus; before?: string }): Promise<{ items: Command[]; nextCursor: string | null }> {
+      const rows = await sql<Command[]>`
+        select ${columns(sql)} from commands
+        where device_id = ${deviceId}
+          ${options.status ? sql`and status = ${options.status}` : sql``}
+          ${options.before ? sql`and id < ${options.before}` : sql``}
+        order by id desc limit ${options.limit + 1}`;
+      const items = rows.slice(0, options.limit);
+      return { items, nextCursor: rows.length > options.limit ? items[items.length - 1]!.id : null };
+    },
+
+    async transition(id: string, from: CommandStatus[], status: CommandStatus, detail: { output?: unknown; reason?: string } = {}): Promise<Command | undefined> {
+      const [row] = await sql<Command[]>`${transitionQuery(sql`id = ${id}`, from, status, detail)}`;
       return row;
+    },
+
+    /**
+     * Runs `send` for a queued, unexpired command of an online device while holding its row, then
+     * marks it sent; a command another replica holds is skipped. Returns the sent command, or
+     * undefined if there was nothing to send now (the device is offline: the command waits).
+     */
+    async sendQueued(id: string, send: (command: Command) => Promise<void>): Promise<Command | undefined> {
+      return sql.begin(async (tx) => {
+        const [command] = await tx<Command[]>`
+          select ${columns(sql)} from commands join devices d on d.id = commands.device_id
+          where commands.id = ${id} and commands.status = 'queued' and d.online and (commands.expires_at is null or commands.expires_at > now())
+          for update of commands skip locked`;
+        if (!command) return undefined;
+        await send(command);
+        const [sent] = await tx<Command[]>`${transitionQuery(sql`id = ${id}`, ["queued"], "sent", { sentNow: true })}`;
+        return sent;
+      });
+    },
+
+    /** Sent commands whose device did not answer in time. */
+    timeoutDue: () =>
+      sql<Command[]>`${transitionQuery(sql`deadline_at < now()`, ["sent"], "timeout", { reason: "the device did not answer within the command's timeout" })}`,
+
+    /** Queued commands whose TTL passed before they could be sent; they are never delivered. */
+    expireDue: () =>
+      sql<Command[]>`${transitionQuery(sql`expires_at < now()`, ["queued"], "expired", { reason: "the device was not reachable before the command's TTL ran out" })}`,
+
+    /** Queued commands of devices that are online now, oldest first. */
+    async queuedForOnlineDevices(limit: number): Promise<string[]> {
+      const rows = await sql<{ id: string }[]>`
+        select c.id from commands c join devices d on d.id = c.device_id
+        where c.status = 'queued' and d.online and (c.expires_at is null or c.expires_at > now())
+        order by c.id limit ${limit}`;
+      return rows.map((r) => r.id);
     },
   };
 }

@@ -62,3 +62,11 @@ export async function openMigratedDatabase(options: DatabaseOptions, log: Logger
   }
   return db;
 }
+
+/**
+ * A value for a jsonb parameter. postgres.js serializes a parameter by the type the server infers,
+ * so a JSON string sent to `$1::jsonb` would be encoded twice: pass the value itself.
+ */
+export function json(sql: Sql, value: unknown) {
+  return sql.json(value as postgres.JSONValue);
+}

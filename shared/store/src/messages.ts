@@ -6,6 +6,15 @@ export interface LogEntry {
   envelope: Envelope;
   dedupeKey: string;
   receivedAt: number;
+  /** What the thing model found wrong, for a message accepted under validation "flag". */
+  problems?: unknown[];
+}
+
+export interface BatchResult {
+  /** Ids of the entries that were new, not duplicates. */
+  fresh: Set<string>;
+  /** Devices that were offline and are online again because they sent something other than a status frame. */
+  cameOnline: { id: string; vendor: string }[];
 }
 
 export interface StoredMessage {
@@ -17,6 +26,7 @@ export interface StoredMessage {
   receivedAt: Date;
   data: unknown;
   correlationId: string | null;
+  problems: { path: string; message: string }[] | null;
 }
 
 export interface MessagePage {
@@ -29,8 +39,8 @@ export interface MessagePage {
  * property (never moved backwards in time), and each device's last-seen and online flag.
  * Returns the ids of the entries that were new.
  */
-export async function writeBatch(sql: Sql, entries: LogEntry[]): Promise<Set<string>> {
-  if (entries.length === 0) return new Set();
+export async function writeBatch(sql: Sql, entries: LogEntry[]): Promise<BatchResult> {
+  if (entries.length === 0) return { fresh: new Set(), cameOnline: [] };
   // Column arrays through unnest(): one statement with a fixed parameter count whatever the batch size.
   // JSON goes as text[] and is cast per row: as jsonb[] postgres.js would encode each element twice.
   const log = {
@@ -43,17 +53,19 @@ export async function writeBatch(sql: Sql, entries: LogEntry[]): Promise<Set<str
     receivedAt: entries.map((e) => new Date(e.receivedAt).toISOString()),
     data: entries.map((e) => JSON.stringify(e.envelope.data ?? null)),
     correlationId: entries.map((e) => e.envelope.correlationId ?? null),
+    problems: entries.map((e) => (e.problems && e.problems.length > 0 ? JSON.stringify(e.problems) : null)),
   };
   const state = latestState(entries);
   const seen = lastSeen(entries);
 
   return sql.begin(async (tx) => {
     const inserted = await tx<{ id: string }[]>`
-      insert into message_log (id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id)
-      select id, device_id, dedupe_key, vendor, kind, ts, received_at, data::jsonb, correlation_id
+      insert into message_log (id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id, problems)
+      select id, device_id, dedupe_key, vendor, kind, ts, received_at, data::jsonb, correlation_id, problems::jsonb
       from unnest(${log.id}::uuid[], ${log.deviceId}::text[], ${log.dedupeKey}::text[], ${log.vendor}::text[],
-        ${log.kind}::text[], ${log.ts}::timestamptz[], ${log.receivedAt}::timestamptz[], ${log.data}::text[], ${log.correlationId}::text[])
-        as v(id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id)
+        ${log.kind}::text[], ${log.ts}::timestamptz[], ${log.receivedAt}::timestamptz[], ${log.data}::text[], ${log.correlationId}::text[],
+        ${log.problems}::text[])
+        as v(id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id, problems)
       on conflict do nothing
       returning id`;
     if (state.deviceId.length > 0) {
@@ -65,13 +77,20 @@ export async function writeBatch(sql: Sql, entries: LogEntry[]): Promise<Set<str
         on conflict (device_id, property) do update set value = excluded.value, reported_at = excluded.reported_at
         where device_state.reported_at <= excluded.reported_at`;
     }
-    await tx`
-      update devices d set
-        last_seen_at = greatest(d.last_seen_at, v.seen),
-        online = coalesce(v.online::boolean, true)
-      from unnest(${seen.ids}::text[], ${seen.times}::timestamptz[], ${seen.online}::text[]) as v(id, seen, online)
-      where d.id = v.id`;
-    return new Set(inserted.map((r) => r.id));
+    // Every sub-statement sees the table as it was, so `prev` holds the state before this update.
+    const cameOnline = await tx<{ id: string; vendor: string }[]>`
+      with v as (
+        select * from unnest(${seen.ids}::text[], ${seen.times}::timestamptz[], ${seen.online}::text[]) as v(id, seen, online)
+      ), prev as (
+        select d.id, d.online as was from devices d join v on v.id = d.id
+      ), moved as (
+        update devices d set last_seen_at = greatest(d.last_seen_at, v.seen), online = coalesce(v.online::boolean, true)
+        from v where d.id = v.id
+        returning d.id, d.vendor, d.online
+      )
+      select moved.id, moved.vendor from moved join prev using (id) join v using (id)
+      where moved.online and not prev.was and v.online is null`;
+    return { fresh: new Set(inserted.map((r) => r.id)), cameOnline };
   });
 }
 
@@ -81,7 +100,7 @@ export async function pageMessages(
   options: { limit: number; before?: string; kind?: string },
 ): Promise<MessagePage> {
   const rows = await sql<StoredMessage[]>`
-    select id, device_id as "deviceId", vendor, kind, ts, received_at as "receivedAt", data, correlation_id as "correlationId"
+    select id, device_id as "deviceId", vendor, kind, ts, received_at as "receivedAt", data, correlation_id as "correlationId", problems
     from message_log
     where device_id = ${deviceId}
       ${options.before ? sql`and id < ${options.before}` : sql``}

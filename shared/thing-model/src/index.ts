@@ -9,3 +9,4 @@ export {
   type ThingService,
   type Param,
 } from "./definition";
+export { createModelCache, type ModelCache, type CachedModel, type ModelVersion } from "./model-cache";

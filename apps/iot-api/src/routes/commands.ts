@@ -1,78 +1,119 @@
 import { Elysia, t } from "elysia";
-import type { Publisher } from "@umos/bus";
-import { HEADERS, KINDS, routingKey, type Envelope } from "@umos/contracts";
-import { UnavailableError } from "@umos/runtime";
-import type { CommandRepository, DeviceRepository } from "@umos/store";
-import { ErrorBody } from "../schemas";
+import { publishStatus, type Publisher } from "@umos/bus";
+import { KINDS } from "@umos/contracts";
+import { ConflictError } from "@umos/runtime";
+import type { CommandRepository } from "@umos/store";
+import type { createCommandIntake } from "../command-intake";
 
-const Command = t.Object({
+import { ErrorBody, Limit } from "../schemas";
+
+const Status = t.Union([
+  t.Literal("queued"),
+  t.Literal("sent"),
+  t.Literal("acked"),
+  t.Literal("failed"),
+  t.Literal("timeout"),
+  t.Literal("cancelled"),
+  t.Literal("expired"),
+]);
+
+export const CommandSchema = t.Object({
   id: t.String(),
   deviceId: t.String(),
   vendor: t.String(),
-  kind: t.String(),
+  kind: t.String({ description: "service.call or property.set" }),
   service: t.Nullable(t.String()),
   params: t.Unknown(),
-  status: t.String(),
-  output: t.Unknown(),
+  status: Status,
+  output: t.Unknown({ description: "the device's answer, once acked or failed" }),
   reason: t.Nullable(t.String()),
+  timeoutMs: t.Integer(),
+  expiresAt: t.Nullable(t.Date()),
+  sentAt: t.Nullable(t.Date()),
+  deadlineAt: t.Nullable(t.Date()),
   createdAt: t.Date(),
   updatedAt: t.Date(),
 });
 
-export function commandRoutes(publisher: Publisher, devices: DeviceRepository, commands: CommandRepository) {
+const Accepted = t.Object({ id: t.String(), status: t.String() });
+
+export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, commands: CommandRepository, publisher: Publisher) {
   return new Elysia({ tags: ["commands"] })
     .post(
       "/api/v1/devices/:id/commands",
-      async ({ params, body, set }) => {
-        const device = await devices.get(params.id);
-        const command = await commands.create({
-          id: Bun.randomUUIDv7(),
-          deviceId: device.id,
-          vendor: device.vendor,
+      async ({ params, body, headers, set }) => {
+        const { command, replayed } = await submit(params.id, {
           kind: KINDS.serviceCall,
           service: body.service,
           params: body.params ?? {},
+          timeoutMs: body.timeoutMs,
+          ttlMs: body.ttlMs,
+          idempotencyKey: headers["idempotency-key"],
         });
-        const envelope: Envelope = {
-          id: Bun.randomUUIDv7(),
-          ts: Date.now(),
-          vendor: device.vendor,
-          deviceId: device.id,
-          kind: KINDS.serviceCall,
-          correlationId: command.id,
-          data: { service: body.service, params: body.params ?? {} },
-        };
-        try {
-          await publisher.publish(routingKey(device.vendor, "service", KINDS.serviceCall), Buffer.from(JSON.stringify(envelope)), {
-            messageId: envelope.id,
-            contentType: "application/json",
-            headers: { [HEADERS.deviceId]: device.id, [HEADERS.vendor]: device.vendor },
-          });
-        } catch (err) {
-          // Never leave a command queued that nothing will ever send.
-          await commands.transition(command.id, ["queued"], "failed", { reason: "the message bus did not accept the command" });
-          throw new UnavailableError(`command not queued: ${err instanceof Error ? err.message : String(err)}`);
-        }
         set.status = 202;
         set.headers.location = `/api/v1/commands/${command.id}`;
+        if (replayed) set.headers["idempotent-replayed"] = "true";
         return { id: command.id, status: command.status };
       },
       {
         params: t.Object({ id: t.String() }),
+        headers: t.Object({ "idempotency-key": t.Optional(t.String({ minLength: 1, maxLength: 128 })) }),
         body: t.Object(
           {
-            service: t.String({ minLength: 1, maxLength: 128, description: "Service identifier of the device's thing model" }),
-            params: t.Optional(t.Record(t.String(), t.Unknown())),
+            service: t.String({ minLength: 1, maxLength: 128, description: "a service identifier of the device's thing model" }),
+            params: t.Optional(t.Record(t.String(), t.Unknown(), { description: "checked against the service's inputData" })),
+            timeoutMs: t.Optional(t.Integer({ minimum: 100, description: "from sent to the device's answer" })),
+            ttlMs: t.Optional(t.Integer({ minimum: 100, description: "how long it may wait for an offline device" })),
           },
           { additionalProperties: false },
         ),
-        response: { 202: t.Object({ id: t.String(), status: t.String() }), 404: ErrorBody, 503: ErrorBody },
-        detail: { summary: "Send a command (service call) to a device; answers with the command id to follow" },
+        response: { 202: Accepted, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        detail: {
+          summary: "Send a command to a device",
+          description: "Answers 202 with the command id to follow. A retry with the same Idempotency-Key header returns the first command.",
+        },
       },
     )
-    .get("/api/v1/commands/:id", ({ params }) => commands.get(params.id), {
-      params: t.Object({ id: t.String({ format: "uuid" }) }),
-      response: { 200: Command, 404: ErrorBody },
-      detail: { summary: "A command and its current status" },
-    });
+    .get(
+      "/api/v1/devices/:id/commands",
+      ({ params, query }) => commands.listForDevice(params.id, { limit: query.limit ?? 50, status: query.status, before: query.before }),
+      {
+        params: t.Object({ id: t.String() }),
+        query: t.Object({ limit: t.Optional(Limit), status: t.Optional(Status), before: t.Optional(t.String({ format: "uuid" })) }),
+        response: t.Object({ items: t.Array(CommandSchema), nextCursor: t.Nullable(t.String()) }),
+        detail: { summary: "A device's commands, newest first, optionally of one status" },
+      },
+    )
+    .get(
+      "/api/v1/commands/:id",
+      async ({ params }) => {
+        const [command, history] = await Promise.all([commands.get(params.id), commands.history(params.id)]);
+        return { ...command, history };
+      },
+      {
+        params: t.Object({ id: t.String({ format: "uuid" }) }),
+        response: {
+          200: t.Composite([CommandSchema, t.Object({ history: t.Array(t.Object({ status: t.String(), reason: t.Nullable(t.String()), at: t.Date() })) })]),
+          404: ErrorBody,
+        },
+        detail: { summary: "A command, its status and every transition with its time and reason" },
+      },
+    )
+    .delete(
+      "/api/v1/commands/:id",
+      async ({ params }) => {
+        const cancelled = await commands.transition(params.id, ["queued"], "cancelled", { reason: "cancelled through the API" });
+        if (!cancelled) {
+          const current = await commands.get(params.id);
+          throw new ConflictError(`command '${params.id}' is ${current.status}; only a queued command can be cancelled`);
+        }
+        await publishStatus(publisher, cancelled);
+        return cancelled;
+      },
+      {
+        params: t.Object({ id: t.String({ format: "uuid" }) }),
+        response: { 200: CommandSchema, 404: ErrorBody, 409: ErrorBody },
+        detail: { summary: "Cancel a command that has not been sent yet" },
+      },
+    );
 }

@@ -1,8 +1,13 @@
 import { Elysia, t } from "elysia";
+import { KINDS } from "@umos/contracts";
 import type { DeviceRepository } from "@umos/store";
-import { Device, DeviceId, ErrorBody, Limit, Metadata, Vendor } from "../schemas";
+import type { createCommandIntake } from "../command-intake";
+import { Device, DeviceId, ErrorBody, Limit, Metadata, ModelRef, Vendor } from "../schemas";
 
-export function deviceRoutes(devices: DeviceRepository) {
+const Reported = t.Record(t.String(), t.Object({ value: t.Unknown(), reportedAt: t.Date() }));
+const Desired = t.Record(t.String(), t.Object({ value: t.Unknown(), setAt: t.Date(), commandId: t.Nullable(t.String()) }));
+
+export function deviceRoutes(devices: DeviceRepository, submit: ReturnType<typeof createCommandIntake>) {
   return new Elysia({ prefix: "/api/v1/devices", tags: ["devices"] })
     .post(
       "/",
@@ -13,37 +18,74 @@ export function deviceRoutes(devices: DeviceRepository) {
         return device;
       },
       {
-        body: t.Object({ id: DeviceId, vendor: Vendor, name: t.Optional(t.String({ maxLength: 256 })), metadata: t.Optional(Metadata) }, { additionalProperties: false }),
-        response: { 201: Device, 409: ErrorBody },
-        detail: { summary: "Register a device" },
+        body: t.Object(
+          { id: DeviceId, vendor: Vendor, name: t.Optional(t.String({ maxLength: 256 })), metadata: t.Optional(Metadata), model: t.Optional(ModelRef) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Device, 400: ErrorBody, 409: ErrorBody },
+        detail: { summary: "Register a device, optionally on a thing model" },
       },
     )
-    .get("/", ({ query }) => devices.list({ limit: query.limit ?? 50, after: query.after, vendor: query.vendor }), {
-      query: t.Object({ limit: t.Optional(Limit), after: t.Optional(t.String()), vendor: t.Optional(Vendor) }),
+    .get("/", ({ query }) => devices.list({ limit: query.limit ?? 50, after: query.after, vendor: query.vendor, online: query.online }), {
+      query: t.Object({ limit: t.Optional(Limit), after: t.Optional(t.String()), vendor: t.Optional(Vendor), online: t.Optional(t.Boolean()) }),
       response: t.Object({ items: t.Array(Device), nextCursor: t.Nullable(t.String()) }),
       detail: { summary: "List devices, paged by id (pass nextCursor as after)" },
     })
     .get(
       "/:id",
       async ({ params }) => {
-        const [device, state] = await Promise.all([devices.get(params.id), devices.state(params.id)]);
-        return { ...device, state };
+        const [device, state, desired] = await Promise.all([devices.get(params.id), devices.state(params.id), devices.desired(params.id)]);
+        return { ...device, state, desired, delta: delta(state, desired) };
       },
       {
         params: t.Object({ id: t.String() }),
         response: {
-          200: t.Composite([Device, t.Object({ state: t.Record(t.String(), t.Object({ value: t.Unknown(), reportedAt: t.Date() })) })]),
+          200: t.Composite([
+            Device,
+            t.Object({
+              state: Reported,
+              desired: Desired,
+              delta: t.Record(t.String(), t.Object({ desired: t.Unknown(), reported: t.Unknown() }), {
+                description: "properties whose desired value the device has not reported yet",
+              }),
+            }),
+          ]),
           404: ErrorBody,
         },
-        detail: { summary: "A device with its latest reported state" },
+        detail: { summary: "A device with its presence, reported state, desired state and the difference" },
       },
     )
     .patch("/:id", ({ params, body }) => devices.update(params.id, body), {
       params: t.Object({ id: t.String() }),
-      body: t.Object({ name: t.Optional(t.String({ maxLength: 256 })), metadata: t.Optional(Metadata) }, { additionalProperties: false }),
-      response: { 200: Device, 404: ErrorBody },
-      detail: { summary: "Rename a device or replace its metadata" },
+      body: t.Object(
+        { name: t.Optional(t.String({ maxLength: 256 })), metadata: t.Optional(Metadata), model: t.Optional(t.Nullable(ModelRef)) },
+        { additionalProperties: false },
+      ),
+      response: { 200: Device, 400: ErrorBody, 404: ErrorBody },
+      detail: { summary: "Rename a device, replace its metadata, or move it to another thing model version (null detaches it)" },
     })
+    .patch(
+      "/:id/properties",
+      async ({ params, body, headers, set }) => {
+        const { command, replayed } = await submit(params.id, {
+          kind: KINDS.propertySet,
+          service: null,
+          params: body,
+          idempotencyKey: headers["idempotency-key"],
+        });
+        set.status = 202;
+        set.headers.location = `/api/v1/commands/${command.id}`;
+        if (replayed) set.headers["idempotent-replayed"] = "true";
+        return { id: command.id, status: command.status };
+      },
+      {
+        params: t.Object({ id: t.String() }),
+        headers: t.Object({ "idempotency-key": t.Optional(t.String({ minLength: 1, maxLength: 128 })) }),
+        body: t.Record(t.String(), t.Unknown(), { minProperties: 1, description: "writable (rw) properties and their new values" }),
+        response: { 202: t.Object({ id: t.String(), status: t.String() }), 400: ErrorBody, 404: ErrorBody },
+        detail: { summary: "Set writable properties: checked against the thing model, sent as a property set and tracked like a command" },
+      },
+    )
     .delete(
       "/:id",
       async ({ params, set }) => {
@@ -52,4 +94,14 @@ export function deviceRoutes(devices: DeviceRepository) {
       },
       { params: t.Object({ id: t.String() }), detail: { summary: "Remove a device with its state, messages and commands" } },
     );
+}
+
+/** Desired values the device has not reported back (compared as JSON). */
+function delta(reported: Record<string, { value: unknown }>, desired: Record<string, { value: unknown }>) {
+  const out: Record<string, { desired: unknown; reported: unknown }> = {};
+  for (const [property, want] of Object.entries(desired)) {
+    const have = reported[property]?.value;
+    if (JSON.stringify(have) !== JSON.stringify(want.value)) out[property] = { desired: want.value, reported: have ?? null };
+  }
+  return out;
 }

@@ -12,6 +12,7 @@ const StoredMessage = t.Object({
   receivedAt: t.Date(),
   data: t.Unknown(),
   correlationId: t.Nullable(t.String()),
+  problems: t.Nullable(t.Array(t.Object({ path: t.String(), message: t.String() }), { description: "what the thing model found wrong (validation: flag)" })),
 });
 
 export function messageRoutes(sql: Sql, devices: DeviceRepository) {

@@ -1,0 +1,87 @@
+import type { Publisher } from "@umos/bus";
+import type { UmosConfig } from "@umos/config";
+import { HEADERS, KINDS, routingKey, type Envelope } from "@umos/contracts";
+import { InvalidInputError, UnavailableError } from "@umos/runtime";
+import type { Command, CommandRepository, Device, DeviceRepository } from "@umos/store";
+import type { ModelCache, Problem } from "@umos/thing-model";
+
+export interface CommandRequest {
+  kind: typeof KINDS.serviceCall | typeof KINDS.propertySet;
+  service: string | null;
+  params: Record<string, unknown>;
+  timeoutMs?: number;
+  ttlMs?: number;
+  idempotencyKey?: string;
+}
+
+/**
+ * How a command enters UMOS, for service calls and property sets alike: check it against the
+ * device's thing model, store it `queued` (with the desired values of a property set), and tell
+ * iot-downlink. A retry with the same Idempotency-Key returns the first command.
+ */
+export function createCommandIntake(
+  publisher: Publisher,
+  devices: DeviceRepository,
+  commands: CommandRepository,
+  models: ModelCache,
+  limits: UmosConfig["commands"],
+) {
+  return async function submit(deviceId: string, request: CommandRequest): Promise<{ command: Command; replayed: boolean }> {
+    const device = await devices.get(deviceId);
+    await checkAgainstModel(models, device, request);
+    const timeoutMs = bounded("timeoutMs", request.timeoutMs ?? limits.defaultTimeoutMs, limits.maxTimeoutMs);
+    const ttlMs = bounded("ttlMs", request.ttlMs ?? limits.defaultTtlMs, limits.maxTtlMs);
+    const { command, replayed } = await commands.create(
+      {
+        id: Bun.randomUUIDv7(),
+        deviceId: device.id,
+        vendor: device.vendor,
+        kind: request.kind,
+        service: request.service,
+        params: request.params,
+        timeoutMs,
+        ttlMs,
+        idempotencyKey: request.idempotencyKey,
+      },
+      request.kind === KINDS.propertySet ? request.params : undefined,
+    );
+    if (replayed) return { command, replayed };
+    const envelope: Envelope = {
+      id: Bun.randomUUIDv7(),
+      ts: Date.now(),
+      vendor: device.vendor,
+      deviceId: device.id,
+      kind: request.kind,
+      correlationId: command.id,
+      data: request.kind === KINDS.serviceCall ? { service: request.service, params: request.params } : request.params,
+    };
+    try {
+      await publisher.publish(routingKey(device.vendor, "service", request.kind), Buffer.from(JSON.stringify(envelope)), {
+        messageId: envelope.id,
+        contentType: "application/json",
+        headers: { [HEADERS.deviceId]: device.id, [HEADERS.vendor]: device.vendor },
+      });
+    } catch (err) {
+      // The command is stored; iot-downlink's scheduler still sends it once the device is online.
+      // Only a bus that is down for good would leave it queued until its TTL expires it.
+      if (!(err instanceof UnavailableError)) throw err;
+    }
+    return { command, replayed };
+  };
+}
+
+async function checkAgainstModel(models: ModelCache, device: Device, request: CommandRequest): Promise<void> {
+  if (!device.model) return;
+  const { model } = await models(device.model.id, device.model.version);
+  const problems: Problem[] =
+    request.kind === KINDS.serviceCall ? model.checkServiceCall(request.service!, request.params) : model.checkPropertySet(request.params);
+  if (problems.length > 0) {
+    const first = problems[0]!;
+    throw new InvalidInputError("invalid_command", `${first.path}: ${first.message}`, problems);
+  }
+}
+
+function bounded(name: string, value: number, max: number): number {
+  if (value > max) throw new InvalidInputError("invalid_command", `${name}: ${value} is above the maximum ${max}`);
+  return value;
+}

@@ -1,0 +1,40 @@
+import { publishStatus, type Publisher } from "@umos/bus";
+import type { Logger } from "@umos/runtime";
+import type { Command, CommandRepository } from "@umos/store";
+
+
+/**
+ * The clock of the command lifecycle (DESIGN §4): every `intervalMs` it times out sent commands
+ * whose device did not answer, expires queued ones whose TTL passed, and sends queued commands of
+ * devices that came online. State lives in PostgreSQL, so a restarted or second downlink carries on.
+ */
+export function startCommandScheduler(
+  commands: CommandRepository,
+  publisher: Publisher,
+  send: (commandId: string) => Promise<void>,
+  intervalMs: number,
+  log: Logger,
+) {
+  let running: Promise<void> = Promise.resolve();
+  const publishAll = (moved: Command[]) => Promise.all(moved.map((c) => publishStatus(publisher, c)));
+
+  const tick = async () => {
+    try {
+      await publishAll(await commands.timeoutDue());
+      await publishAll(await commands.expireDue());
+      for (const id of await commands.queuedForOnlineDevices(100)) await send(id);
+    } catch (err) {
+      log.warn("command sweep failed; the next one retries", { err });
+    }
+  };
+  const timer = setInterval(() => {
+    running = running.then(tick);
+  }, intervalMs);
+
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { publishStatus, type Publisher } from "@umos/bus";
+import { HEADERS, KINDS, routingKey, type Envelope } from "@umos/contracts";
+import { UmosError, type Logger } from "@umos/runtime";
+import type { Command, CommandRepository } from "@umos/store";
+import { adapterFor } from "@umos/vendors";
+
+
+/**
+ * Sends a stored command to its device if it can go now: queued, within its TTL, device online.
+ * The frame is built from the stored command, so the REST call's message and the scheduler's
+ * retry after the device comes online send the same thing. A command the vendor adapter cannot
+ * encode fails at once with the adapter's reason.
+ */
+export function createCommandSender(publisher: Publisher, commands: CommandRepository, log: Logger) {
+  return async function sendCommand(commandId: string): Promise<void> {
+    let refused: UmosError | undefined;
+    const sent = await commands.sendQueued(commandId, async (command) => {
+      let frame;
+      try {
+        frame = adapterFor(command.vendor).encode(toEnvelope(command));
+      } catch (err) {
+        if (!(err instanceof UmosError) || err.retryable) throw err;
+        refused = err;
+        return;
+      }
+      await publisher.publish(routingKey(command.vendor, "gateway", command.kind), frame.payload, {
+        messageId: Bun.randomUUIDv7(),
+        headers: { [HEADERS.mqttTopic]: frame.topic, [HEADERS.deviceId]: command.deviceId },
+      });
+    });
+    if (refused) {
+      const failed = await commands.transition(commandId, ["queued", "sent"], "failed", { reason: refused.message });
+      if (failed) await publishStatus(publisher, failed);
+      log.warn("command cannot be encoded", { commandId, reason: refused.message });
+      return;
+    }
+    if (sent) await publishStatus(publisher, sent);
+  };
+}
+
+function toEnvelope(command: Command): Envelope {
+  const data = command.kind === KINDS.serviceCall ? { service: command.service, params: command.params } : command.params;
+  return { id: command.id, ts: Date.now(), vendor: command.vendor, deviceId: command.deviceId, kind: command.kind, correlationId: command.id, data };
+}

@@ -1,0 +1,46 @@
+import { publishEnvelope, type Publisher } from "@umos/bus";
+import { KINDS, routingKey, type Vendor } from "@umos/contracts";
+import type { Logger } from "@umos/runtime";
+import type { DeviceRepository } from "@umos/store";
+
+
+/** Why UMOS thinks a device's presence changed: its own status frame, other traffic, or silence. */
+export type PresenceCause = "traffic" | "silence";
+
+export function publishPresence(publisher: Publisher, deviceId: string, vendor: Vendor, state: "online" | "offline", cause: PresenceCause): Promise<void> {
+  const kind = state === "online" ? KINDS.statusOnline : KINDS.statusOffline;
+  return publishEnvelope(publisher, routingKey(vendor, "event", kind), {
+    id: Bun.randomUUIDv7(),
+    ts: Date.now(),
+    vendor,
+    deviceId,
+    kind,
+    data: { state, cause },
+  });
+}
+
+/**
+ * Devices that die without a last will (or behind a broker that sends none) go offline after
+ * `silenceMs` without traffic: a sweep every `intervalMs` marks them and publishes status.offline.
+ * The update is atomic, so replicas sweeping at once report each device once.
+ */
+export function startPresenceSweep(devices: DeviceRepository, publisher: Publisher, options: { silenceMs: number; intervalMs: number }, log: Logger) {
+  let running: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(async () => {
+      try {
+        const silent = await devices.markSilentOffline(options.silenceMs);
+        await Promise.all(silent.map((d) => publishPresence(publisher, d.id, d.vendor, "offline", "silence")));
+        if (silent.length > 0) log.info("devices offline after silence", { count: silent.length, silenceMs: options.silenceMs });
+      } catch (err) {
+        log.warn("presence sweep failed; next sweep retries", { err });
+      }
+    });
+  }, options.intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
