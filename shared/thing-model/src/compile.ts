@@ -27,7 +27,7 @@ const definitionChecker = TypeCompiler.Compile(DefinitionSchema);
  * defaults filled. Throws InvalidInputError naming the first bad path.
  */
 export function validateDefinition(input: unknown): Definition {
-  const raw = Value.Default(DefinitionSchema, structuredClone(input));
+  const raw = Value.Default(DefinitionSchema, structuredClone(input)) as Definition;
   if (!definitionChecker.Check(raw)) {
     const first = definitionChecker.Errors(raw).First();
     throw new InvalidInputError("invalid_thing_model", `${first?.path || "/"}: ${first?.message ?? "invalid"}`, { path: first?.path });

@@ -58,11 +58,12 @@ export const ServiceSchema = T.Object(
   { additionalProperties: false },
 );
 
+/** What a client sends: any of the three lists may be left out. */
 export const DefinitionSchema = T.Object(
   {
-    properties: T.Array(PropertySchema, { maxItems: 1024, default: [] }),
-    events: T.Array(EventSchema, { maxItems: 256, default: [] }),
-    services: T.Array(ServiceSchema, { maxItems: 256, default: [] }),
+    properties: T.Optional(T.Array(PropertySchema, { maxItems: 1024, default: [] })),
+    events: T.Optional(T.Array(EventSchema, { maxItems: 256, default: [] })),
+    services: T.Optional(T.Array(ServiceSchema, { maxItems: 256, default: [] })),
   },
   { additionalProperties: false },
 );
@@ -72,4 +73,5 @@ export type Param = Static<typeof ParamSchema>;
 export type Property = Static<typeof PropertySchema>;
 export type ThingEvent = Static<typeof EventSchema>;
 export type ThingService = Static<typeof ServiceSchema>;
-export type Definition = Static<typeof DefinitionSchema>;
+/** A checked definition, every list present. */
+export type Definition = Required<Static<typeof DefinitionSchema>>;
