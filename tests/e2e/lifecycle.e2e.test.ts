@@ -2,17 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import amqplib from "amqplib";
 import mqtt from "mqtt";
 import { DEAD_LETTER_QUEUE, HEADERS } from "@umos/contracts";
-import {
-  createDatabase,
-  createVhost,
-  eventually,
-  startMosquitto,
-  startPlatform,
-  type RunningPlatform,
-  type TestDatabase,
-  type TestMosquitto,
-  type TestVhost,
-} from "@umos/testkit";
+import { eventually, startStack, type Json, type TestStack } from "@umos/testkit";
 
 /**
  * Thing models, the command lifecycle and presence, through all five services with a real MQTT
@@ -22,22 +12,15 @@ const SILENCE_MS = 1500;
 const PRESENCE_SWEEP_MS = 200;
 const KEEPALIVE_S = 1;
 
-let vhost: TestVhost;
-let database: TestDatabase;
-let broker: TestMosquitto;
-let platform: RunningPlatform;
+let stack: TestStack;
 const devices: mqtt.MqttClient[] = [];
 
 beforeAll(async () => {
-  [vhost, database, broker] = await Promise.all([createVhost(), createDatabase(), startMosquitto()]);
-  platform = await startPlatform(
-    { rabbitmqUrl: vhost.url, mqttUrl: broker.url, postgresUrl: database.url },
-    {
-      UMOS_DOWNLINK__SWEEP_INTERVAL_MS: "100",
-      UMOS_PRESENCE__SILENCE_MS: String(SILENCE_MS),
-      UMOS_PRESENCE__SWEEP_INTERVAL_MS: String(PRESENCE_SWEEP_MS),
-    },
-  );
+  stack = await startStack({
+    UMOS_DOWNLINK__SWEEP_INTERVAL_MS: "100",
+    UMOS_PRESENCE__SILENCE_MS: String(SILENCE_MS),
+    UMOS_PRESENCE__SWEEP_INTERVAL_MS: String(PRESENCE_SWEEP_MS),
+  });
   await post("/api/v1/thing-models", {
     id: "fan",
     name: "Ceiling fan",
@@ -61,23 +44,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(devices.map((d) => d.endAsync(true).catch(() => {})));
-  await platform?.stop();
-  await Promise.all([vhost?.dispose(), database?.dispose(), broker?.stop()]);
+  await stack?.dispose();
 });
 
-/** Response bodies, asserted field by field below. */
-type Json = any;
-async function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const res = await fetch(platform.apiUrl + path, {
-    method,
-    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-}
-const post = (path: string, body: unknown, headers?: Record<string, string>) => request("POST", path, body, headers);
-const get = (path: string) => request("GET", path);
+const post = (path: string, body: unknown, headers?: Record<string, string>) => stack.api.post(path, body, headers);
+const get = (path: string) => stack.api.get(path);
+const request = (method: string, path: string, body?: unknown) => stack.api.request(method, path, body);
+const dashboard = (subscription: Record<string, unknown>) => stack.dashboard(subscription);
 
 async function registerFan(id: string) {
   expect((await post("/api/v1/devices", { id, vendor: "generic", model: { id: "fan" } })).status).toBe(201);
@@ -85,7 +58,7 @@ async function registerFan(id: string) {
 
 /** A fan on MQTT: answers calls and property sets unless told to stay silent; announces itself online. */
 async function connectFan(id: string, options: { answer?: boolean; will?: boolean } = {}) {
-  const client = await mqtt.connectAsync(broker.url, {
+  const client = await mqtt.connectAsync(stack.broker.url, {
     clientId: `fan-${id}`,
     protocolVersion: 5,
     keepalive: KEEPALIVE_S,
@@ -114,18 +87,6 @@ async function commandReaches(id: string, status: string, timeoutMs = 10_000): P
   }, timeoutMs, `command ${id} ${status}`);
 }
 
-async function dashboard(subscription: Record<string, unknown>) {
-  const socket = new WebSocket(platform.wsUrl);
-  const frames: Json[] = [];
-  socket.onmessage = (e) => frames.push(JSON.parse(String(e.data)));
-  await new Promise((resolve, reject) => {
-    socket.onopen = resolve;
-    socket.onerror = reject;
-  });
-  socket.send(JSON.stringify({ type: "subscribe", ...subscription }));
-  await eventually(() => frames.some((f) => f.type === "subscribed"), 3000, "subscribed");
-  return { socket, messages: () => frames.filter((f) => f.type === "message").map((f) => f.message) };
-}
 
 describe("commands", () => {
   test("a command the device answers reads acked with its output; the dashboard saw sent then acked; the history has every step", async () => {
@@ -138,7 +99,7 @@ describe("commands", () => {
     expect(done.output).toEqual({ rpm: 600 });
     expect(done.history.map((h: Json) => h.status)).toEqual(["queued", "sent", "acked"]);
     await eventually(() => app.messages().length === 2, 5000, "two status events");
-    expect(app.messages().map((m) => m.data.status)).toEqual(["sent", "acked"]);
+    expect(app.messages().map((m: Json) => m.data.status)).toEqual(["sent", "acked"]);
     app.socket.close();
   }, 30_000);
 
@@ -207,7 +168,7 @@ describe("thing models and state", () => {
     await registerFan("fan-report");
     const fan = await connectFan("fan-report");
     await fan.client.publishAsync("generic/fan-report/property/report", JSON.stringify({ id: "r1", data: { temperature: 120 } }), { qos: 1 });
-    const conn = await amqplib.connect(vhost.url);
+    const conn = await amqplib.connect(stack.vhost.url);
     const ch = await conn.createChannel();
     const dead = await eventually(() => ch.get(DEAD_LETTER_QUEUE, { noAck: true }), 10_000, "dead letter");
     expect(dead.properties.headers?.[HEADERS.deadLetterCode]).toBe("model_violation");
@@ -284,6 +245,6 @@ describe("presence", () => {
     // fan-quiet stays connected but sends nothing (keepalive pings are not traffic UMOS sees).
     await eventually(async () => (await get("/api/v1/devices/fan-quiet")).body.online === false, SILENCE_MS + PRESENCE_SWEEP_MS + 3000, "fan-quiet offline");
     await eventually(() => app.messages().length === 2, 3000, "both offline events pushed");
-    expect(app.messages().map((m) => [m.deviceId, m.data.cause ?? "will"]).sort()).toEqual([["fan-gone", "will"], ["fan-quiet", "silence"]]);
+    expect(app.messages().map((m: Json) => [m.deviceId, m.data.cause ?? "will"]).sort()).toEqual([["fan-gone", "will"], ["fan-quiet", "silence"]]);
   }, 30_000);
 });

@@ -3,84 +3,44 @@ import amqplib from "amqplib";
 import mqtt from "mqtt";
 import postgres from "postgres";
 import { DEAD_LETTER_QUEUE, HEADERS } from "@umos/contracts";
-import {
-  createDatabase,
-  createVhost,
-  eventually,
-  startMosquitto,
-  startPlatform,
-  type RunningPlatform,
-  type TestDatabase,
-  type TestMosquitto,
-  type TestVhost,
-} from "@umos/testkit";
+import { eventually, startStack, type TestStack } from "@umos/testkit";
 
 /**
  * Both flows of the seed through all five services as separate processes, against the real
  * RabbitMQ, Mosquitto and PostgreSQL: an MQTT client plays the device, HTTP and WebSocket clients
  * play the app.
  */
-let vhost: TestVhost;
-let database: TestDatabase;
-let broker: TestMosquitto;
-let platform: RunningPlatform;
+let stack: TestStack;
 let sql: postgres.Sql;
 
 beforeAll(async () => {
-  [vhost, database, broker] = await Promise.all([createVhost(), createDatabase(), startMosquitto()]);
-  platform = await startPlatform({ rabbitmqUrl: vhost.url, mqttUrl: broker.url, postgresUrl: database.url });
-  sql = postgres(database.url, { max: 1, onnotice: () => {} });
+  stack = await startStack();
+  sql = postgres(stack.database.url, { max: 1, onnotice: () => {} });
 }, 60_000);
 
 afterAll(async () => {
   await sql?.end();
-  await platform?.stop();
-  await Promise.all([vhost?.dispose(), database?.dispose(), broker?.stop()]);
+  await stack?.dispose();
 });
 
-/** Response bodies, asserted field by field below. */
-type Json = any;
-const api = (path: string, init?: { method?: string; body?: unknown }): Promise<{ status: number; json(): Promise<Json> }> =>
-  fetch(platform.apiUrl + path, {
-    method: init?.method ?? "GET",
-    headers: init?.body === undefined ? {} : { "content-type": "application/json" },
-    body: init?.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-
-interface WsFrame {
-  type: string;
-  routingKey?: string;
-  message?: { id: string; deviceId: string; kind: string; data: Record<string, unknown>; correlationId?: string };
-}
-
-async function dashboard(subscription: Record<string, unknown>) {
-  const socket = new WebSocket(platform.wsUrl);
-  const frames: WsFrame[] = [];
-  socket.onmessage = (e) => frames.push(JSON.parse(String(e.data)));
-  await new Promise((resolve, reject) => {
-    socket.onopen = resolve;
-    socket.onerror = reject;
-  });
-  socket.send(JSON.stringify({ type: "subscribe", ...subscription }));
-  await eventually(() => frames.some((f) => f.type === "subscribed"), 3000, "subscribed");
-  return { socket, messages: () => frames.filter((f) => f.type === "message") };
-}
+const api = (path: string, init?: { method?: string; body?: unknown }) => stack.api.request(init?.method ?? "GET", path, init?.body);
+const dashboard = (subscription: Record<string, unknown>) => stack.dashboard(subscription);
 
 describe("device -> cloud", () => {
   test("a device's report reaches a subscribed WebSocket client as a validated envelope, and the message log holds it once", async () => {
     expect((await api("/api/v1/devices", { method: "POST", body: { id: "thermo-1", vendor: "generic" } })).status).toBe(201);
     const app = await dashboard({ devices: ["thermo-1"] });
-    const device = await mqtt.connectAsync(broker.url, { clientId: "thermo-1", protocolVersion: 5 });
+    const device = await mqtt.connectAsync(stack.broker.url, { clientId: "thermo-1", protocolVersion: 5 });
     await device.publishAsync("generic/thermo-1/property/report", JSON.stringify({ id: "r-1", ts: 1_750_000_000_000, data: { temperature: 21.5 } }), { qos: 1 });
 
     const [frame] = await eventually(() => (app.messages().length > 0 ? app.messages() : undefined), 10_000, "pushed to the dashboard");
     expect(frame!.routingKey).toBe("iot.generic.event.property.report");
-    expect(frame!.message).toMatchObject({ deviceId: "thermo-1", kind: "property.report", ts: 1_750_000_000_000, data: { temperature: 21.5 } });
+    expect(frame).toMatchObject({ deviceId: "thermo-1", kind: "property.report", ts: 1_750_000_000_000, data: { temperature: 21.5 } });
 
-    const log = await (await api("/api/v1/devices/thermo-1/messages")).json();
+    const log = await (await api("/api/v1/devices/thermo-1/messages")).body;
     expect(log.items).toHaveLength(1);
-    expect(log.items[0]).toMatchObject({ id: frame!.message!.id, kind: "property.report", data: { temperature: 21.5 } });
-    const state = await (await api("/api/v1/devices/thermo-1")).json();
+    expect(log.items[0]).toMatchObject({ id: frame!.id, kind: "property.report", data: { temperature: 21.5 } });
+    const state = await (await api("/api/v1/devices/thermo-1")).body;
     expect(state.state.temperature.value).toBe(21.5);
     expect(state.online).toBe(true);
 
@@ -91,10 +51,10 @@ describe("device -> cloud", () => {
   test("a malformed frame lands in iot-dead-letter with a reason header, and the services keep serving", async () => {
     await api("/api/v1/devices", { method: "POST", body: { id: "broken-1", vendor: "generic" } });
     const app = await dashboard({ devices: ["broken-1"] });
-    const device = await mqtt.connectAsync(broker.url, { clientId: "broken-1", protocolVersion: 5 });
+    const device = await mqtt.connectAsync(stack.broker.url, { clientId: "broken-1", protocolVersion: 5 });
     await device.publishAsync("generic/broken-1/property/report", "temperature=21.5", { qos: 1 });
 
-    const conn = await amqplib.connect(vhost.url);
+    const conn = await amqplib.connect(stack.vhost.url);
     const ch = await conn.createChannel();
     const dead = await eventually(() => ch.get(DEAD_LETTER_QUEUE, { noAck: true }), 10_000, "dead letter");
     expect(dead.content.toString()).toBe("temperature=21.5");
@@ -104,7 +64,7 @@ describe("device -> cloud", () => {
     await conn.close();
 
     await device.publishAsync("generic/broken-1/property/report", JSON.stringify({ id: "ok-1", data: { temperature: 20 } }), { qos: 1 });
-    await eventually(() => app.messages().some((f) => f.message!.kind === "property.report"), 10_000, "a good frame still flows");
+    await eventually(() => app.messages().some((f) => f.kind === "property.report"), 10_000, "a good frame still flows");
     app.socket.close();
     await device.endAsync();
   }, 30_000);
@@ -114,7 +74,7 @@ describe("cloud -> device", () => {
   test("a REST command reaches the device's MQTT subscription; the device's reply acks it, and the dashboard sees both", async () => {
     await api("/api/v1/devices", { method: "POST", body: { id: "valve-1", vendor: "generic" } });
     const app = await dashboard({ devices: ["valve-1"], kinds: ["command.status"] });
-    const device = await mqtt.connectAsync(broker.url, { clientId: "valve-1", protocolVersion: 5 });
+    const device = await mqtt.connectAsync(stack.broker.url, { clientId: "valve-1", protocolVersion: 5 });
     const calls: { correlationId: string; service: string; params: unknown; ts: number }[] = [];
     device.on("message", (topic, payload) => {
       if (topic !== "generic/valve-1/service/call") return;
@@ -125,22 +85,22 @@ describe("cloud -> device", () => {
     await device.subscribeAsync("generic/valve-1/service/call", { qos: 1 });
     // The birth message: commands go to devices that are online.
     await device.publishAsync("generic/valve-1/status", JSON.stringify({ state: "online" }), { qos: 1 });
-    await eventually(async () => (await (await api("/api/v1/devices/valve-1")).json()).online, 10_000, "device online");
+    await eventually(async () => (await (await api("/api/v1/devices/valve-1")).body).online, 10_000, "device online");
 
     const res = await api("/api/v1/devices/valve-1/commands", { method: "POST", body: { service: "open", params: { percent: 40 } } });
     expect(res.status).toBe(202);
-    const { id } = await res.json();
+    const { id } = res.body;
 
     await eventually(() => calls.length === 1, 10_000, "the device got the call");
     expect(calls[0]).toMatchObject({ correlationId: id, service: "open", params: { percent: 40 } });
 
     const done = await eventually(async () => {
-      const command = await (await api(`/api/v1/commands/${id}`)).json();
+      const command = await (await api(`/api/v1/commands/${id}`)).body;
       return command.status === "acked" ? command : undefined;
     }, 10_000, "command acked");
     expect(done.output).toEqual({ position: 40 });
     await eventually(() => app.messages().length === 2, 5000, "two status events");
-    expect(app.messages().map((f) => f.message!.data.status)).toEqual(["sent", "acked"]);
+    expect(app.messages().map((f) => f.data.status)).toEqual(["sent", "acked"]);
     app.socket.close();
     await device.endAsync();
   }, 30_000);
@@ -148,8 +108,7 @@ describe("cloud -> device", () => {
 
 describe("shutdown", () => {
   test("every service drains and exits cleanly on SIGTERM", async () => {
-    const codes = await platform.stop();
+    const codes = await stack.platform.stop();
     expect(codes).toEqual({ api: 0, ws: 0, uplink: 0, downlink: 0, gateway: 0 });
-    platform = undefined as unknown as RunningPlatform;
   }, 30_000);
 });

@@ -29,3 +29,17 @@ export const ErrorBody = t.Object({
 });
 
 export const Limit = t.Integer({ minimum: 1, maximum: 500, default: 50 });
+
+export const IdempotencyHeaders = t.Object({
+  "idempotency-key": t.Optional(t.String({ minLength: 1, maxLength: 128, description: "a retry with the same key returns the first command" })),
+});
+
+export const Accepted = t.Object({ id: t.String(), status: t.String() });
+
+/** 202 for a command taken in: where to follow it, and whether this was an idempotent replay. */
+export function accepted(set: { status?: number | string; headers: Record<string, unknown> }, result: { command: { id: string; status: string }; replayed: boolean }) {
+  set.status = 202;
+  set.headers.location = `/api/v1/commands/${result.command.id}`;
+  if (result.replayed) set.headers["idempotent-replayed"] = "true";
+  return { id: result.command.id, status: result.command.status };
+}

@@ -29,17 +29,10 @@ export interface Transition {
   at: Date;
 }
 
-export interface NewCommand {
-  id: string;
-  deviceId: string;
-  vendor: Vendor;
-  kind: string;
-  service: string | null;
-  params: unknown;
-  timeoutMs: number;
+export type NewCommand = Pick<Command, "id" | "deviceId" | "vendor" | "kind" | "service" | "params" | "timeoutMs"> & {
   ttlMs: number;
   idempotencyKey?: string;
-}
+};
 
 const columns = (sql: Sql, table = sql`commands`) => sql`
   ${table}.id, ${table}.device_id as "deviceId", ${table}.vendor, ${table}.kind, ${table}.service, ${table}.params,

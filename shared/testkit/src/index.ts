@@ -13,4 +13,5 @@ export {
   type TestMosquitto,
 } from "./services";
 export { testEnv, testConfig, type TestEndpoints } from "./config";
-export { startPlatform, SERVICES, type RunningPlatform, type ServiceName } from "./platform";
+export { startPlatform, startStack, SERVICES, type RunningPlatform, type ServiceName, type TestStack } from "./platform";
+export { jsonClient, wsDashboard, type Json, type JsonResponse } from "./clients";

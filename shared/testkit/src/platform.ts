@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
+import { jsonClient, wsDashboard } from "./clients";
 import { testEnv, type TestEndpoints } from "./config";
-import { eventually, freePort } from "./services";
+import { createDatabase, createVhost, eventually, freePort, startMosquitto, type TestDatabase, type TestMosquitto, type TestVhost } from "./services";
 
 export const SERVICES = ["api", "ws", "uplink", "downlink", "gateway"] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -43,4 +44,33 @@ export async function startPlatform(endpoints: TestEndpoints, extra: Record<stri
     throw err;
   }
   return { ports, apiUrl: `http://127.0.0.1:${ports.api}`, wsUrl: `ws://127.0.0.1:${ports.ws}/ws`, stop };
+}
+
+export interface TestStack {
+  vhost: TestVhost;
+  database: TestDatabase;
+  broker: TestMosquitto;
+  platform: RunningPlatform;
+  api: ReturnType<typeof jsonClient>;
+  dashboard(subscription: Record<string, unknown>): ReturnType<typeof wsDashboard>;
+  /** Stops the services (SIGTERM), then removes the vhost, the database and the broker. */
+  dispose(): Promise<void>;
+}
+
+/** A vhost, a database, a Mosquitto and the five services on them: what an end-to-end test runs against. */
+export async function startStack(extra: Record<string, string> = {}): Promise<TestStack> {
+  const [vhost, database, broker] = await Promise.all([createVhost(), createDatabase(), startMosquitto()]);
+  let platform: RunningPlatform | undefined;
+  const dispose = async () => {
+    await platform?.stop();
+    await Promise.all([vhost.dispose(), database.dispose(), broker.stop()]);
+  };
+  try {
+    platform = await startPlatform({ rabbitmqUrl: vhost.url, mqttUrl: broker.url, postgresUrl: database.url }, extra);
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  const running = platform;
+  return { vhost, database, broker, platform: running, api: jsonClient(running.apiUrl), dashboard: (s) => wsDashboard(running.wsUrl, s), dispose };
 }

@@ -5,7 +5,7 @@ import { ConflictError } from "@umos/runtime";
 import type { CommandRepository } from "@umos/store";
 import type { createCommandIntake } from "../command-intake";
 
-import { ErrorBody, Limit } from "../schemas";
+import { Accepted, accepted, ErrorBody, IdempotencyHeaders, Limit } from "../schemas";
 
 const Status = t.Union([
   t.Literal("queued"),
@@ -35,14 +35,12 @@ export const CommandSchema = t.Object({
   updatedAt: t.Date(),
 });
 
-const Accepted = t.Object({ id: t.String(), status: t.String() });
-
 export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, commands: CommandRepository, publisher: Publisher) {
   return new Elysia({ tags: ["commands"] })
     .post(
       "/api/v1/devices/:id/commands",
       async ({ params, body, headers, set }) => {
-        const { command, replayed } = await submit(params.id, {
+        const result = await submit(params.id, {
           kind: KINDS.serviceCall,
           service: body.service,
           params: body.params ?? {},
@@ -50,14 +48,11 @@ export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, co
           ttlMs: body.ttlMs,
           idempotencyKey: headers["idempotency-key"],
         });
-        set.status = 202;
-        set.headers.location = `/api/v1/commands/${command.id}`;
-        if (replayed) set.headers["idempotent-replayed"] = "true";
-        return { id: command.id, status: command.status };
+        return accepted(set, result);
       },
       {
         params: t.Object({ id: t.String() }),
-        headers: t.Object({ "idempotency-key": t.Optional(t.String({ minLength: 1, maxLength: 128 })) }),
+        headers: IdempotencyHeaders,
         body: t.Object(
           {
             service: t.String({ minLength: 1, maxLength: 128, description: "a service identifier of the device's thing model" }),

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { KINDS } from "@umos/contracts";
 import type { DeviceRepository } from "@umos/store";
 import type { createCommandIntake } from "../command-intake";
-import { Device, DeviceId, ErrorBody, Limit, Metadata, ModelRef, Vendor } from "../schemas";
+import { Accepted, accepted, Device, DeviceId, ErrorBody, IdempotencyHeaders, Limit, Metadata, ModelRef, Vendor } from "../schemas";
 
 const Reported = t.Record(t.String(), t.Object({ value: t.Unknown(), reportedAt: t.Date() }));
 const Desired = t.Record(t.String(), t.Object({ value: t.Unknown(), setAt: t.Date(), commandId: t.Nullable(t.String()) }));
@@ -67,22 +67,14 @@ export function deviceRoutes(devices: DeviceRepository, submit: ReturnType<typeo
     .patch(
       "/:id/properties",
       async ({ params, body, headers, set }) => {
-        const { command, replayed } = await submit(params.id, {
-          kind: KINDS.propertySet,
-          service: null,
-          params: body,
-          idempotencyKey: headers["idempotency-key"],
-        });
-        set.status = 202;
-        set.headers.location = `/api/v1/commands/${command.id}`;
-        if (replayed) set.headers["idempotent-replayed"] = "true";
-        return { id: command.id, status: command.status };
+        const result = await submit(params.id, { kind: KINDS.propertySet, service: null, params: body, idempotencyKey: headers["idempotency-key"] });
+        return accepted(set, result);
       },
       {
         params: t.Object({ id: t.String() }),
-        headers: t.Object({ "idempotency-key": t.Optional(t.String({ minLength: 1, maxLength: 128 })) }),
+        headers: IdempotencyHeaders,
         body: t.Record(t.String(), t.Unknown(), { minProperties: 1, description: "writable (rw) properties and their new values" }),
-        response: { 202: t.Object({ id: t.String(), status: t.String() }), 400: ErrorBody, 404: ErrorBody },
+        response: { 202: Accepted, 400: ErrorBody, 404: ErrorBody },
         detail: { summary: "Set writable properties: checked against the thing model, sent as a property set and tracked like a command" },
       },
     )
