@@ -18,6 +18,7 @@ export const Device = t.Object({
   name: t.String(),
   metadata: t.Record(t.String(), t.Unknown()),
   model: t.Nullable(t.Object({ id: t.String(), version: t.Integer() })),
+  parentId: t.Nullable(t.String({ description: "the gateway this device is reached through (from the gateway's topology reports)" })),
   online: t.Boolean(),
   lastSeenAt: t.Nullable(t.Date()),
   createdAt: t.Date(),

@@ -2,7 +2,8 @@ import { connectServiceBus, type BusMessage } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { KINDS, QUEUES, envelopeChecker, type Envelope } from "@umos/contracts";
 import { InvalidInputError, serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { commandRepository, openMigratedDatabase } from "@umos/store";
+import { commandRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
+import { createModelCache } from "@umos/thing-model";
 import { startCommandScheduler } from "./command-scheduler";
 import { createCommandSender } from "./command-sender";
 import { createReplyCorrelation } from "./reply-correlation";
@@ -13,7 +14,8 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
     const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
     const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-downlink", config.instance, log), (b) => b.close());
     const commands = commandRepository(db.sql);
-    const send = createCommandSender(bus, commands, log);
+    const thingModels = thingModelRepository(db.sql);
+    const send = createCommandSender(bus, commands, createModelCache((id, version) => thingModels.get(id, version)), log);
     const correlate = createReplyCorrelation(bus, commands, log);
     // One table to dispatch: the kinds on iot.*.service.#.
     const handlers: Record<string, (envelope: Envelope) => Promise<void>> = {

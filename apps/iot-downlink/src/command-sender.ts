@@ -2,6 +2,7 @@ import { publishStatus, type Publisher } from "@umos/bus";
 import { HEADERS, KINDS, routingKey, type Envelope } from "@umos/contracts";
 import { UmosError, type Logger } from "@umos/runtime";
 import type { Command, CommandRepository } from "@umos/store";
+import type { ModelCache } from "@umos/thing-model";
 import { adapterFor } from "@umos/vendors";
 
 
@@ -11,13 +12,14 @@ import { adapterFor } from "@umos/vendors";
  * retry after the device comes online send the same thing. A command the vendor adapter cannot
  * encode fails at once with the adapter's reason.
  */
-export function createCommandSender(publisher: Publisher, commands: CommandRepository, log: Logger) {
+export function createCommandSender(publisher: Publisher, commands: CommandRepository, models: ModelCache, log: Logger) {
   return async function sendCommand(commandId: string): Promise<void> {
     let refused: UmosError | undefined;
-    const sent = await commands.sendQueued(commandId, async (command) => {
+    const sent = await commands.sendQueued(commandId, async (command, device) => {
+      const definition = device.modelId === null ? null : (await models(device.modelId, device.modelVersion!)).definition;
       let frame;
       try {
-        frame = adapterFor(command.vendor).encode(toEnvelope(command));
+        frame = adapterFor(command.vendor).encode(toEnvelope(command), { definition, gatewayId: device.parentId });
       } catch (err) {
         if (!(err instanceof UmosError) || err.retryable) throw err;
         refused = err;

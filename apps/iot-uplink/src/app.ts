@@ -23,6 +23,7 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
       directory: createDeviceDirectory(devices),
       models: createModelCache((id, version) => thingModels.get(id, version)),
       store,
+      applyTopology: (gatewayId, subDevices) => devices.applyTopology(gatewayId, subDevices),
       maxFrameBytes: config.uplink.maxFrameBytes,
       dedupeWindowMs: config.uplink.dedupeWindowMs,
     });

@@ -1,16 +1,15 @@
 import { KINDS, type Envelope } from "@umos/contracts";
 import { InvalidInputError } from "@umos/runtime";
-import type { ModelRef } from "@umos/store";
-import type { ModelCache, Problem } from "@umos/thing-model";
+import type { CachedModel, Problem } from "@umos/thing-model";
 
 /**
  * Checks a decoded report against the device's thing model. Under validation "strict" a report
  * that breaks the model is refused (dead-lettered with the property and the rule); under "flag" it
  * is accepted and its problems travel with it.
  */
-export async function checkAgainstModel(models: ModelCache, ref: ModelRef | null, envelope: Envelope): Promise<Problem[]> {
-  if (ref === null) return [];
-  const { model, validation } = await models(ref.id, ref.version);
+export function checkAgainstModel(cached: CachedModel | null, envelope: Envelope): Problem[] {
+  if (cached === null) return [];
+  const { model, validation } = cached;
   let problems: Problem[] = [];
   if (envelope.kind === KINDS.propertyReport) {
     problems = model.checkPropertyReport(envelope.data as Record<string, unknown>);

@@ -4,8 +4,8 @@ import type { Logger } from "@umos/runtime";
 import type { DeviceRepository } from "@umos/store";
 
 
-/** Why UMOS thinks a device's presence changed: its own status frame, other traffic, or silence. */
-export type PresenceCause = "traffic" | "silence";
+/** Why UMOS thinks a device's presence changed: other traffic, silence, or its gateway's topology report. */
+export type PresenceCause = "traffic" | "silence" | "topology";
 
 export function publishPresence(publisher: Publisher, deviceId: string, vendor: Vendor, state: "online" | "offline", cause: PresenceCause): Promise<void> {
   const kind = state === "online" ? KINDS.statusOnline : KINDS.statusOffline;

@@ -1,15 +1,14 @@
 import { publishEnvelope, type BusMessage, type Publisher } from "@umos/bus";
-import { HEADERS, parseRoutingKey, routingKey } from "@umos/contracts";
+import { HEADERS, KINDS, parseRoutingKey, routingKey, type Vendor } from "@umos/contracts";
 import { InvalidInputError } from "@umos/runtime";
 import type { BatchResult, LogEntry } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
-import { adapterFor, type DecodedMessage, type RawFrame } from "@umos/vendors";
+import { adapterFor, type EncodedFrame, type RawFrame } from "@umos/vendors";
 import type { Batcher } from "./batcher";
 import { dedupeKey } from "./dedupe";
 import type { createDeviceDirectory } from "./device-directory";
 import { checkAgainstModel } from "./model-check";
 import { publishPresence } from "./presence";
-
 
 export interface UplinkParts {
   publisher: Publisher;
@@ -17,39 +16,56 @@ export interface UplinkParts {
   models: ModelCache;
   /** Writes log entries; resolves with what was new and which devices came back online. */
   store: Batcher<LogEntry, BatchResult>;
+  /** Records a gateway's sub-devices; returns those whose presence changed. */
+  applyTopology(gatewayId: string, subDevices: string[]): Promise<{ id: string; vendor: Vendor; online: boolean }[]>;
   maxFrameBytes: number;
   dedupeWindowMs: number;
 }
 
 /**
- * One raw device frame through the uplink: read, decode, check the device and its thing model,
- * store once, publish. A permanent problem throws InvalidInputError, which the bus turns into a
- * dead letter with its reason.
+ * One raw device frame through the uplink: read, check the device, decode with its vendor's
+ * adapter, convert to real values and check each message against its device's thing model, record
+ * topology, store once, publish, and answer the device where its protocol expects an answer. A
+ * permanent problem throws InvalidInputError, which the bus turns into a dead letter with its reason.
  */
 export function createUplinkProcessor(parts: UplinkParts) {
   return async function processFrame(message: BusMessage): Promise<void> {
     const frame = readFrame(message, parts.maxFrameBytes);
     const { vendor } = parseRoutingKey(message.routingKey)!;
-    const decoded = adapterFor(vendor).decode(frame);
-    const route = await parts.directory.require(frame.deviceId, vendor);
+    const adapter = adapterFor(vendor);
+    await parts.directory.require(frame.deviceId, vendor);
+    const decoded = adapter.decode(frame);
+
+    const presence = decoded.topology ? await parts.applyTopology(decoded.topology.gatewayId, decoded.topology.subDevices) : [];
     const entries: LogEntry[] = [];
-    for (const [i, m] of decoded.entries()) {
-      const problems = await checkAgainstModel(parts.models, route.model, m.envelope);
+    for (const [i, m] of decoded.messages.entries()) {
+      // A gateway's frame may speak for its sub-devices: each message is checked as its own device's.
+      const route = await parts.directory.require(m.envelope.deviceId, vendor);
+      const cached = route.model ? await parts.models(route.model.id, route.model.version) : null;
+      if (m.envelope.kind === KINDS.propertyReport) m.envelope.data = adapter.toReal(m.envelope.data as Record<string, unknown>, cached?.definition ?? null);
+      const problems = checkAgainstModel(cached, m.envelope);
       if (problems.length > 0) m.envelope.problems = problems;
       entries.push({ envelope: m.envelope, dedupeKey: dedupeKey(m, i, frame, parts.dedupeWindowMs), receivedAt: frame.receivedAt, problems });
     }
     const { fresh, cameOnline } = await parts.store.add(entries);
     // A duplicate frame is not published again; a redelivery is, since its first publish may have failed.
-    const toPublish = decoded.filter((m) => fresh.has(m.envelope.id) || message.redelivered);
+    const toPublish = decoded.messages.filter((m) => fresh.has(m.envelope.id) || message.redelivered);
     await Promise.all([
-      ...toPublish.map((m) => publishDecoded(parts.publisher, m)),
-      ...cameOnline.filter((d) => d.id === frame.deviceId).map(() => publishPresence(parts.publisher, frame.deviceId, vendor, "online", "traffic")),
+      ...toPublish.map((m) => publishEnvelope(parts.publisher, routingKey(vendor, m.stage, m.action), m.envelope)),
+      ...cameOnline.map((d) => publishPresence(parts.publisher, d.id, vendor, "online", "traffic")),
+      ...presence.map((d) => publishPresence(parts.publisher, d.id, d.vendor, d.online ? "online" : "offline", "topology")),
+      // Answered even for a duplicate: the device resends because it did not get our answer.
+      ...decoded.replies.map((reply) => answerDevice(parts.publisher, vendor, frame.deviceId, reply)),
     ]);
   };
 }
 
-function publishDecoded(publisher: Publisher, message: DecodedMessage): Promise<void> {
-  return publishEnvelope(publisher, routingKey(message.envelope.vendor, message.stage, message.action), message.envelope);
+/** Through the gateway like any downlink frame: iot.{v}.gateway.reply with the MQTT topic in a header. */
+function answerDevice(publisher: Publisher, vendor: Vendor, deviceId: string, reply: EncodedFrame): Promise<void> {
+  return publisher.publish(routingKey(vendor, "gateway", "reply"), reply.payload, {
+    messageId: Bun.randomUUIDv7(),
+    headers: { [HEADERS.mqttTopic]: reply.topic, [HEADERS.deviceId]: deviceId },
+  });
 }
 
 function readFrame(message: BusMessage, maxFrameBytes: number): RawFrame {

@@ -39,4 +39,6 @@ export const KINDS = {
   statusOnline: "status.online",
   statusOffline: "status.offline",
   commandStatus: "command.status",
+  /** A device asking the cloud for something (DJI `requests`). */
+  request: "request",
 } as const;

@@ -23,6 +23,13 @@ export interface Command {
   updatedAt: Date;
 }
 
+/** What sending a command needs of its device. */
+export interface CommandTarget {
+  parentId: string | null;
+  modelId: string | null;
+  modelVersion: number | null;
+}
+
 export interface Transition {
   status: CommandStatus;
   reason: string | null;
@@ -127,14 +134,16 @@ export function commandRepository(sql: Sql) {
      * marks it sent; a command another replica holds is skipped. Returns the sent command, or
      * undefined if there was nothing to send now (the device is offline: the command waits).
      */
-    async sendQueued(id: string, send: (command: Command) => Promise<void>): Promise<Command | undefined> {
+    async sendQueued(id: string, send: (command: Command, device: CommandTarget) => Promise<void>): Promise<Command | undefined> {
       return sql.begin(async (tx) => {
-        const [command] = await tx<Command[]>`
-          select ${columns(sql)} from commands join devices d on d.id = commands.device_id
+        const [row] = await tx<(Command & CommandTarget)[]>`
+          select ${columns(sql)}, d.parent_id as "parentId", d.model_id as "modelId", d.model_version as "modelVersion"
+          from commands join devices d on d.id = commands.device_id
           where commands.id = ${id} and commands.status = 'queued' and d.online and (commands.expires_at is null or commands.expires_at > now())
           for update of commands skip locked`;
-        if (!command) return undefined;
-        await send(command);
+        if (!row) return undefined;
+        const { parentId, modelId, modelVersion, ...command } = row;
+        await send(command, { parentId, modelId, modelVersion });
         const [sent] = await tx<Command[]>`${transitionQuery(sql`id = ${id}`, ["queued"], "sent", { sentNow: true })}`;
         return sent;
       });

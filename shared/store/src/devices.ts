@@ -13,6 +13,8 @@ export interface Device {
   name: string;
   metadata: Record<string, unknown>;
   model: ModelRef | null;
+  /** The gateway this device is reached through (a DJI aircraft's dock), from the gateway's topology reports. */
+  parentId: string | null;
   online: boolean;
   lastSeenAt: Date | null;
   createdAt: Date;
@@ -41,7 +43,7 @@ export interface DeviceRoute {
 type Row = Omit<Device, "model"> & { modelId: string | null; modelVersion: number | null };
 
 const columns = (sql: Sql) => sql`
-  id, vendor, name, metadata, model_id as "modelId", model_version as "modelVersion", online,
+  id, vendor, name, metadata, model_id as "modelId", model_version as "modelVersion", parent_id as "parentId", online,
   last_seen_at as "lastSeenAt", created_at as "createdAt", updated_at as "updatedAt"`;
 
 const toDevice = ({ modelId, modelVersion, ...rest }: Row): Device => ({
@@ -122,6 +124,35 @@ export function deviceRepository(sql: Sql) {
       const rows = await sql<{ property: string; value: unknown; setAt: Date; commandId: string | null }[]>`
         select property, value, set_at as "setAt", command_id as "commandId" from device_desired where device_id = ${id} order by property`;
       return Object.fromEntries(rows.map((r) => [r.property, { value: r.value, setAt: r.setAt, commandId: r.commandId }]));
+    },
+
+    /**
+     * A gateway's topology report: the listed sub-devices exist (registered on first sight, with the
+     * gateway's vendor), belong to the gateway and are online; its other sub-devices are offline.
+     * Returns the sub-devices whose presence changed.
+     */
+    async applyTopology(gatewayId: string, subDevices: string[]): Promise<{ id: string; vendor: Vendor; online: boolean }[]> {
+      return sql.begin(async (tx) => {
+        const changed = await tx<{ id: string; vendor: Vendor; online: boolean }[]>`
+          with gateway as (select id, vendor from devices where id = ${gatewayId}),
+          listed as (select unnest(${subDevices}::text[]) as id),
+          prev as (select d.id, d.online from devices d where d.parent_id = ${gatewayId} or d.id in (select id from listed)),
+          upserted as (
+            insert into devices (id, vendor, parent_id, online, last_seen_at)
+            select listed.id, gateway.vendor, gateway.id, true, now() from listed cross join gateway
+            on conflict (id) do update set parent_id = excluded.parent_id, online = true, last_seen_at = now(), updated_at = now()
+            returning id, vendor, online
+          ),
+          dropped as (
+            update devices set online = false, updated_at = now()
+            where parent_id = ${gatewayId} and online and id not in (select id from listed)
+            returning id, vendor, online
+          )
+          select c.id, c.vendor, c.online from (select * from upserted union all select * from dropped) c
+          left join prev on prev.id = c.id
+          where prev.online is distinct from c.online`;
+        return changed;
+      });
     },
 
     /** Marks offline every online device silent for longer than `silenceMs`; returns them. */

@@ -80,7 +80,7 @@ describe("model definitions", () => {
 
   test("impossible specs are refused when the model is saved, naming where", () => {
     expect(bad({ properties: [{ identifier: "t", accessMode: "r", dataType: { type: "int", specs: { min: 10, max: 1 } } }] })).toBe("properties[0].t: min 10 is above max 1");
-    expect(bad({ properties: [{ identifier: "m", accessMode: "r", dataType: { type: "enum", specs: { a: "x" } } }] })).toContain("enum value 'a'");
+    expect(bad({ properties: [{ identifier: "m", accessMode: "r", dataType: { type: "enum", specs: { "1": "x", a: "y" } } }] })).toContain("mix integers and names");
     expect(bad({ properties: [{ identifier: "t", accessMode: "r", dataType: { type: "int" } }, { identifier: "t", accessMode: "r", dataType: { type: "int" } }] })).toContain("appears twice");
     expect(bad({ properties: [{ identifier: "9lives", accessMode: "r", dataType: { type: "int" } }] })).toContain("/properties/0/identifier");
   });

@@ -34,13 +34,12 @@ export function dataTypeSchema(dataType: DataType, where: string, insideStruct =
       // TSL sends bool as 0/1; JSON devices send true/false. Both are the same value.
       return T.Union([T.Boolean(), T.Literal(0), T.Literal(1)]);
     case "enum": {
+      // TSL keys enums by integer; Tuya's enums are strings ("auto", "manual"). A model uses one or the other.
       const keys = Object.keys(specs);
       if (keys.length === 0) bad(where, "an enum needs at least one value in specs");
-      const values = keys.map((k) => {
-        const n = Number(k);
-        if (!Number.isInteger(n)) bad(where, `enum value '${k}' is not an integer`);
-        return T.Literal(n);
-      });
+      const numeric = keys.every((k) => /^-?[0-9]+$/.test(k));
+      if (!numeric && keys.some((k) => /^-?[0-9]+$/.test(k))) bad(where, `enum values mix integers and names: ${keys.join(", ")}`);
+      const values = keys.map((k) => T.Literal(numeric ? Number(k) : k));
       return values.length === 1 ? values[0]! : T.Union(values);
     }
     case "date":

@@ -12,8 +12,9 @@ export const DataTypeSchema = T.Object(
   {
     type: T.Union(DATA_TYPES.map((d) => T.Literal(d))),
     /**
-     * int/float/double: {min?, max?, step?, unit?, unitName?}; text: {size?} (max length, <= 10240);
-     * bool and enum: labels keyed by value ({"0": "off", "1": "on"}); struct: [{identifier, name, dataType}];
+     * int/float/double: {min?, max?, step?, unit?, unitName?, scale?} (scale: Tuya's wire value = real x 10^scale);
+     * text: {size?} (max length, <= 10240); bool and enum: labels keyed by value ({"0": "off", "1": "on"}, or
+     * Tuya's names {"auto": "auto"}); struct: [{identifier, name, dataType}];
      * array: {size, item: {type, specs?}}.
      */
     specs: T.Optional(T.Unknown()),

@@ -9,6 +9,7 @@ export interface ModelVersion {
 export interface CachedModel {
   model: CompiledModel;
   validation: "strict" | "flag";
+  definition: Definition;
 }
 
 const LIMIT = 10_000;
@@ -23,7 +24,11 @@ export function createModelCache(load: (id: string, version: number) => Promise<
     const ref = `${id}@${version}`;
     let entry = cache.get(ref);
     if (!entry) {
-      entry = load(id, version).then(({ definition, validation }) => ({ model: compileModel(definition as Definition, ref), validation }));
+      entry = load(id, version).then(({ definition, validation }) => ({
+        model: compileModel(definition as Definition, ref),
+        validation,
+        definition: definition as Definition,
+      }));
       entry.catch(() => cache.delete(ref)); // a failed load is tried again next time
       if (cache.size >= LIMIT) cache.delete(cache.keys().next().value!);
       cache.set(ref, entry);

@@ -1,2 +1,2 @@
 export { adapterFor, activeAdapters, routeTopic } from "./registry";
-export type { VendorAdapter, TopicRoute, RawFrame, DecodedMessage, EncodedFrame } from "./interface";
+export type { VendorAdapter, TopicRoute, RawFrame, Decoded, DecodedMessage, EncodedFrame, TargetContext } from "./interface";

@@ -1,23 +1,25 @@
 import type { Vendor } from "@umos/contracts";
-import { InvalidInputError } from "@umos/runtime";
+import { djiAdapter } from "./dji/adapter";
 import { genericAdapter } from "./generic/adapter";
+import { tuyaAdapter } from "./tuya/adapter";
 import type { TopicRoute, VendorAdapter } from "./interface";
 
-/** The adapter for a vendor; DJI and Tuya arrive with their own folders. */
+/** The adapter for a vendor: a fourth vendor is one folder and one case here. */
 export function adapterFor(vendor: Vendor): VendorAdapter {
   switch (vendor) {
     case "generic":
       return genericAdapter;
     case "dji":
+      return djiAdapter;
     case "tuya":
-      throw new InvalidInputError("vendor_not_supported", `the ${vendor} adapter is not available yet`);
+      return tuyaAdapter;
     default:
       return assertNever(vendor);
   }
 }
 
 /** Adapters the gateway subscribes for. */
-export const activeAdapters: readonly VendorAdapter[] = [genericAdapter];
+export const activeAdapters: readonly VendorAdapter[] = [genericAdapter, djiAdapter, tuyaAdapter];
 
 /** Which vendor and device a topic belongs to, or undefined for a topic UMOS does not take. */
 export function routeTopic(topic: string): TopicRoute | undefined {

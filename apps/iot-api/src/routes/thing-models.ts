@@ -1,7 +1,8 @@
 import { Elysia, t } from "elysia";
 import type { ThingModelRepository } from "@umos/store";
 import { DefinitionSchema, validateDefinition } from "@umos/thing-model";
-import { ErrorBody } from "../schemas";
+import { adapterFor } from "@umos/vendors";
+import { ErrorBody, Vendor } from "../schemas";
 
 const ModelId = t.String({ pattern: "^[A-Za-z0-9._-]{1,128}$" });
 const Validation = t.Union([t.Literal("strict"), t.Literal("flag")], {
@@ -24,6 +25,29 @@ export function thingModelRoutes(models: ThingModelRepository) {
         body: t.Object({ id: ModelId, ...Body }, { additionalProperties: false }),
         response: { 201: ThingModel, 400: ErrorBody, 409: ErrorBody },
         detail: { summary: "Create a thing model (version 1): properties, events and services in TSL form" },
+      },
+    )
+    .post(
+      "/import",
+      async ({ body, set }) => {
+        const input = { name: body.name, validation: body.validation, definition: adapterFor(body.vendor).importModel(body.document) };
+        const exists = await models.get(body.id).then(() => true, () => false);
+        set.status = exists ? 200 : 201;
+        return exists ? models.newVersion(body.id, input) : models.create(body.id, input);
+      },
+      {
+        body: t.Object(
+          {
+            id: ModelId,
+            name: t.Optional(t.String({ maxLength: 256 })),
+            validation: t.Optional(Validation),
+            vendor: Vendor,
+            document: t.Unknown({ description: "the vendor's own model: Tuya's thing/model/get_response (simple format), DJI's TSL-shaped specs, or a UMOS definition" }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: ThingModel, 201: ThingModel, 400: ErrorBody },
+        detail: { summary: "Import a vendor's thing model: version 1 of a new model, or the next version of an existing one" },
       },
     )
     .get("/", () => models.listLatest(), { response: t.Array(ThingModel), detail: { summary: "The latest version of every thing model" } })

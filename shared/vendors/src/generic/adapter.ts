@@ -1,4 +1,14 @@
+import { validateDefinition } from "@umos/thing-model";
 import type { VendorAdapter } from "../interface";
 import { decode, encode, routeTopic, uplinkFilters } from "./transform";
 
-export const genericAdapter: VendorAdapter = { vendor: "generic", uplinkFilters, routeTopic, decode, encode };
+/** The canonical protocol of DESIGN §10; its thing models are UMOS definitions as they are. */
+export const genericAdapter: VendorAdapter = {
+  vendor: "generic",
+  uplinkFilters,
+  routeTopic,
+  decode,
+  encode,
+  toReal: (properties) => properties,
+  importModel: validateDefinition,
+};

@@ -23,7 +23,7 @@ describe("generic topics", () => {
 
 describe("generic frames -> envelopes", () => {
   test("a property report keeps the device's ts and id", () => {
-    const [m] = decode(frame("property.report", { id: "r1", ts: 5, data: { t: 1 } }));
+    const [m] = decode(frame("property.report", { id: "r1", ts: 5, data: { t: 1 } })).messages;
     expect(m).toEqual({
       stage: "event",
       action: "property.report",
@@ -33,14 +33,14 @@ describe("generic frames -> envelopes", () => {
   });
 
   test("without ts the receipt time stands in", () => {
-    expect(decode(frame("property.report", { data: {} }))[0]!.envelope.ts).toBe(1_000);
+    expect(decode(frame("property.report", { data: {} })).messages[0]!.envelope.ts).toBe(1_000);
   });
 
   test("an event report, a reply and a status frame", () => {
-    expect(decode(frame("event.report", { event: "door", data: { open: true } }))[0]!.envelope).toMatchObject({ kind: "event.report", data: { event: "door", data: { open: true } } });
-    const [reply] = decode(frame("service.reply", { correlationId: "c", code: 3 }));
+    expect(decode(frame("event.report", { event: "door", data: { open: true } })).messages[0]!.envelope).toMatchObject({ kind: "event.report", data: { event: "door", data: { open: true } } });
+    const [reply] = decode(frame("service.reply", { correlationId: "c", code: 3 })).messages;
     expect(reply).toMatchObject({ stage: "service", action: "service.reply", envelope: { correlationId: "c", data: { code: 3, output: null } } });
-    expect(decode(frame("status", { state: "offline" }))[0]).toMatchObject({ stage: "event", action: "status.offline", envelope: { kind: "status.offline" } });
+    expect(decode(frame("status", { state: "offline" })).messages[0]).toMatchObject({ stage: "event", action: "status.offline", envelope: { kind: "status.offline" } });
   });
 
   test("bad frames are permanent errors naming what is wrong", () => {

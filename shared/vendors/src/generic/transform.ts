@@ -1,6 +1,9 @@
+import type { TSchema } from "@sinclair/typebox";
+import type { TypeCheck } from "@sinclair/typebox/compiler";
 import { KINDS, type Envelope } from "@umos/contracts";
 import { InvalidInputError } from "@umos/runtime";
-import type { DecodedMessage, EncodedFrame, RawFrame, TopicRoute } from "../interface";
+import type { Decoded, DecodedMessage, EncodedFrame, RawFrame, TopicRoute } from "../interface";
+import { jsonFrame, parseFrame } from "../wire";
 import { checkers, type UplinkAction } from "./wire";
 
 const PREFIX = "generic/";
@@ -23,16 +26,16 @@ export function routeTopic(topic: string): TopicRoute | undefined {
   return { vendor: "generic", deviceId: topic.slice(PREFIX.length, slash), action };
 }
 
-export function decode(frame: RawFrame): DecodedMessage[] {
+/** Generic frames carry no acknowledgements and no topology: one frame, one message. */
+export function decode(frame: RawFrame): Decoded {
+  return { messages: decodeMessages(frame), replies: [] };
+}
+
+function decodeMessages(frame: RawFrame): DecodedMessage[] {
   const action = frame.action as UplinkAction;
   const checker = checkers[action];
   if (!checker) throw new InvalidInputError("unknown_action", `generic devices send no '${frame.action}' frames`);
-  const body = parseJson(frame.payload, action);
-  if (!checker.Check(body)) {
-    const first = checker.Errors(body).First();
-    const where = first?.path || "/";
-    throw new InvalidInputError("invalid_frame", `generic ${action} frame: ${where}: ${first?.message ?? "invalid"}`);
-  }
+  const body = parseFrame(frame.payload, checker as TypeCheck<TSchema>, `generic ${action}`) as { ts?: number; id?: string };
   const base = { id: frame.messageId, ts: body.ts ?? frame.receivedAt, vendor: "generic" as const, deviceId: frame.deviceId };
   const deviceMessageId = body.id;
   switch (action) {
@@ -66,23 +69,13 @@ export function encode(envelope: Envelope): EncodedFrame {
   switch (envelope.kind) {
     case KINDS.serviceCall: {
       const data = envelope.data as { service: string; params?: unknown };
-      const frame = { correlationId, service: data.service, params: data.params ?? {}, ts: envelope.ts };
-      return { topic: `${topicBase}/service/call`, payload: Buffer.from(JSON.stringify(frame)) };
+      return jsonFrame(`${topicBase}/service/call`, { correlationId, service: data.service, params: data.params ?? {}, ts: envelope.ts });
     }
     case KINDS.propertySet: {
-      const frame = { correlationId, data: envelope.data, ts: envelope.ts };
-      return { topic: `${topicBase}/property/set`, payload: Buffer.from(JSON.stringify(frame)) };
+      return jsonFrame(`${topicBase}/property/set`, { correlationId, data: envelope.data, ts: envelope.ts });
     }
     default:
       throw new InvalidInputError("unsupported_kind", `generic devices take no '${envelope.kind}' messages`);
-  }
-}
-
-function parseJson(payload: Uint8Array, action: string): Record<string, unknown> & { ts?: number; id?: string } {
-  try {
-    return JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8"));
-  } catch {
-    throw new InvalidInputError("malformed_json", `generic ${action} frame is not valid JSON`);
   }
 }
 

@@ -1,0 +1,17 @@
+import { validateDefinition } from "@umos/thing-model";
+import type { VendorAdapter } from "../interface";
+import { decode, encode, routeTopic, uplinkFilters } from "./transform";
+
+/**
+ * DJI Cloud API docks, remote controllers and aircraft. DJI's own property, event and service
+ * specs use the TSL shape (PROTOCOLS.md §3), so its models import as UMOS definitions unchanged.
+ */
+export const djiAdapter: VendorAdapter = {
+  vendor: "dji",
+  uplinkFilters,
+  routeTopic,
+  decode,
+  encode,
+  toReal: (data) => data,
+  importModel: validateDefinition,
+};

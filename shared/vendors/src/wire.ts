@@ -1,0 +1,30 @@
+import type { TSchema, Static } from "@sinclair/typebox";
+import type { TypeCheck } from "@sinclair/typebox/compiler";
+import { InvalidInputError } from "@umos/runtime";
+import type { EncodedFrame } from "./interface";
+
+/** Parses a frame's JSON and checks it against its wire schema; the error names the path and the rule. */
+export function parseFrame<S extends TSchema>(payload: Uint8Array, checker: TypeCheck<S>, what: string): Static<S> {
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8"));
+  } catch {
+    throw new InvalidInputError("malformed_json", `${what} frame is not valid JSON`);
+  }
+  if (!checker.Check(body)) {
+    const first = checker.Errors(body).First();
+    throw new InvalidInputError("invalid_frame", `${what} frame: ${first?.path || "/"}: ${first?.message ?? "invalid"}`);
+  }
+  return body;
+}
+
+export function jsonFrame(topic: string, body: unknown): EncodedFrame {
+  return { topic, payload: Buffer.from(JSON.stringify(body)) };
+}
+
+/** Timestamps arrive as ms, as s (10 digits, Tuya), or as strings of either (DJI's own examples vary). */
+export function toMillis(value: unknown, fallback: number): number {
+  const n = typeof value === "string" ? Number(value) : typeof value === "number" ? value : Number.NaN;
+  if (!Number.isFinite(n) || n <= 0) return fallback;
+  return n < 1e11 ? Math.round(n * 1000) : Math.round(n);
+}
