@@ -40,7 +40,12 @@ describe("DJI dock with an aircraft", () => {
   test("topology, osd of dock and aircraft, an event answered, and a services call acked with its output", async () => {
     expect((await stack.api.post("/api/v1/devices", { id: "dock-1", vendor: "dji", name: "Dock 2" })).status).toBe(201);
     const app = await stack.dashboard({ vendors: ["dji"] });
-    const dock = await device("dock-1", ["thing/product/dock-1/services", "thing/product/dock-1/events_reply", "sys/product/dock-1/status_reply"]);
+    const dock = await device("dock-1", [
+      "thing/product/dock-1/services",
+      "thing/product/dock-1/events_reply",
+      "thing/product/dock-1/requests_reply",
+      "sys/product/dock-1/status_reply",
+    ]);
 
     const topo = { tid: "t-topo", bid: "b-topo", method: "update_topo", timestamp: Date.now(), data: { type: 98, sub_type: 0, sub_devices: [{ sn: "aircraft-1", type: 116, sub_type: 0, index: "A" }] } };
     await dock.publish("sys/product/dock-1/status", topo);
@@ -82,6 +87,14 @@ describe("DJI dock with an aircraft", () => {
     const toAircraft = await stack.api.post("/api/v1/devices/aircraft-1/commands", { service: "return_home" });
     await commandAcked(toAircraft.body.id);
     expect(dock.received.filter((r) => r.topic === "thing/product/dock-1/services").map((r) => r.body.method)).toEqual(["cover_open", "return_home"]);
+
+    // The dock asks for its configuration; an application answers through the API.
+    await dock.publish("thing/product/dock-1/requests", { tid: "t-req", bid: "b-req", timestamp: Date.now(), method: "config", data: { config_type: "json", config_scope: "product" } });
+    await eventually(() => app.messages().some((m: Json) => m.kind === "request" && m.data.tid === "t-req"), 10_000, "request pushed");
+    const answered = await stack.api.post("/api/v1/devices/dock-1/requests/t-req/reply", { result: 0, output: { ntp_server_host: "pool.ntp.org" } });
+    expect(answered.status).toBe(202);
+    expect((await dock.waitFor("thing/product/dock-1/requests_reply")).body).toMatchObject({ tid: "t-req", bid: "b-req", method: "config", data: { result: 0, output: { ntp_server_host: "pool.ntp.org" } } });
+    expect((await stack.api.post("/api/v1/devices/dock-1/requests/nope/reply", { result: 0 })).status).toBe(404);
 
     // An empty topology: the aircraft left the dock's reach.
     await dock.publish("sys/product/dock-1/status", { ...topo, tid: "t-topo-2", data: { ...topo.data, sub_devices: [] } });

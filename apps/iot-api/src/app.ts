@@ -11,6 +11,7 @@ import { toHttpError } from "./errors";
 import { commandRoutes } from "./routes/commands";
 import { deviceRoutes } from "./routes/devices";
 import { messageRoutes } from "./routes/messages";
+import { requestRoutes } from "./routes/requests";
 import { thingModelRoutes } from "./routes/thing-models";
 
 /** iot-api: the REST API (Elysia) with its OpenAPI document and UI, all served offline. */
@@ -44,6 +45,7 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
       .use(messageRoutes(db.sql, devices))
       .use(commandRoutes(submit, commands, bus))
       .use(thingModelRoutes(thingModels))
+      .use(requestRoutes(db.sql, devices, bus))
       .listen({ hostname: config.api.host, port: config.api.port });
     resources.use(app, (a) => a.stop(true));
     log.info("iot-api ready", { port: app.server!.port, docs: "/openapi" });

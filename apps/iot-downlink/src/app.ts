@@ -7,6 +7,7 @@ import { createModelCache } from "@umos/thing-model";
 import { startCommandScheduler } from "./command-scheduler";
 import { createCommandSender } from "./command-sender";
 import { createReplyCorrelation } from "./reply-correlation";
+import { createRequestReply } from "./request-reply";
 
 /** iot-downlink: turns commands into vendor frames and follows each until the device answers or it times out. */
 export function createApp(config: UmosConfig, { log }: AppDeps): App {
@@ -22,6 +23,7 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
       [KINDS.serviceCall]: (envelope) => send(commandIdOf(envelope)),
       [KINDS.propertySet]: (envelope) => send(commandIdOf(envelope)),
       [KINDS.serviceReply]: correlate,
+      [KINDS.requestReply]: createRequestReply(bus),
     };
     resources.use(startCommandScheduler(commands, bus, send, config.downlink.sweepIntervalMs, log), (s) => s.stop());
     const consumer = await bus.consume({ queue: QUEUES.downlink }, async (message) => {

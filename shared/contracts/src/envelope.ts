@@ -41,4 +41,6 @@ export const KINDS = {
   commandStatus: "command.status",
   /** A device asking the cloud for something (DJI `requests`). */
   request: "request",
+  /** An application's answer to a device's request. */
+  requestReply: "request.reply",
 } as const;

@@ -1,6 +1,6 @@
 export { openDatabase, openMigratedDatabase, ensureDatabase, type Database, type DatabaseOptions, type Sql } from "./database";
 export { migrate } from "./migrate";
 export { deviceRepository, type Device, type NewDevice, type DevicePage, type DeviceRepository, type DeviceRoute, type ModelRef } from "./devices";
-export { writeBatch, pageMessages, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
+export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export { commandRepository, OPEN_STATUSES, type Command, type CommandStatus, type CommandRepository, type Transition, type NewCommand, type CommandTarget } from "./commands";
 export { thingModelRepository, type ThingModel, type ModelInput, type Validation, type ThingModelRepository } from "./thing-models";

@@ -147,3 +147,12 @@ function lastSeen(entries: LogEntry[]) {
     online: [...byDevice.values()].map((v) => (v.online === null ? null : String(v.online))),
   };
 }
+
+/** A device's request (kind `request`) by the transaction id it carried, for answering it. */
+export async function findRequest(sql: Sql, deviceId: string, tid: string): Promise<{ method: string; bid: string | null } | undefined> {
+  const [row] = await sql<{ method: string; bid: string | null }[]>`
+    select data ->> 'method' as method, data ->> 'bid' as bid from message_log
+    where device_id = ${deviceId} and kind = 'request' and data ->> 'tid' = ${tid}
+    order by id desc limit 1`;
+  return row;
+}

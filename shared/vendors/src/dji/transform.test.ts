@@ -110,6 +110,15 @@ describe("commands -> DJI frames", () => {
   });
 });
 
+test("an application's answer to a request echoes its tid, bid and method on requests_reply", () => {
+  const frame = dji.encode(
+    { id: "m", ts: 5, vendor: "dji", deviceId: "dock_sn", kind: "request.reply", data: { tid: "t", bid: "b", method: "config", result: 0, output: { ntp_server_host: "pool.ntp.org" } } },
+    noTarget,
+  );
+  expect(frame.topic).toBe("thing/product/dock_sn/requests_reply");
+  expect(parse(frame.payload)).toEqual({ tid: "t", bid: "b", timestamp: 5, method: "config", data: { result: 0, output: { ntp_server_host: "pool.ntp.org" } } });
+});
+
 describe("DJI thing models", () => {
   test("DJI's TSL-shaped specs import as they are", () => {
     const definition = dji.importModel({ properties: [{ identifier: "mode_code", accessMode: "r", dataType: { type: "enum", specs: { "0": "idle", "1": "debug" } } }] });

@@ -57,7 +57,7 @@ export function decode(frame: RawFrame): Decoded {
       return one({ stage: "event", action: KINDS.eventReport, deviceMessageId: idOf(body), envelope }, replies);
     }
     case "requests": {
-      // Passed on to applications; UMOS does not answer requests_reply itself (README: DJI).
+      // Passed on to applications, which answer through POST /api/v1/devices/:id/requests/:tid/reply.
       const body = parseFrame(frame.payload, checkers.method, "dji requests");
       const envelope = base(body, KINDS.request, { method: body.method, data: body.data ?? {}, tid: body.tid ?? null, bid: body.bid ?? null });
       return one({ stage: "event", action: KINDS.request, deviceMessageId: idOf(body), envelope });
@@ -117,6 +117,12 @@ export function encode(envelope: Envelope, target: TargetContext): EncodedFrame 
     }
     case KINDS.propertySet:
       return jsonFrame(`thing/product/${sn}/property/set`, { tid: id, bid: id, timestamp: envelope.ts, data: envelope.data });
+    case KINDS.requestReply: {
+      // Echoes the request's own tid, bid and method, as every DJI _reply does.
+      const { tid, bid, method, result, output } = envelope.data as { tid: string; bid: string; method: string; result: number; output?: unknown };
+      const data = output === undefined ? { result } : { result, output };
+      return jsonFrame(`thing/product/${envelope.deviceId}/requests_reply`, { tid, bid, timestamp: envelope.ts, method, data });
+    }
     default:
       throw new InvalidInputError("unsupported_kind", `dji devices take no '${envelope.kind}' messages`);
   }
