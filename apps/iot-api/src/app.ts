@@ -1,18 +1,24 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
+import { createVerifier } from "@umos/auth";
 import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { healthResponse, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { commandRepository, deviceRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
+import { commandRepository, credentialRepository, deviceRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
+import { createInfluxQuery } from "@umos/timeseries";
 import { createCommandIntake } from "./command-intake";
 import { docsAssets } from "./docs-assets";
+import { createAccessCheck } from "./access";
 import { toHttpError } from "./errors";
+import { createMqttAuth } from "./mqtt-auth";
 import { commandRoutes } from "./routes/commands";
 import { deviceRoutes } from "./routes/devices";
 import { messageRoutes } from "./routes/messages";
 import { requestRoutes } from "./routes/requests";
+import { telemetryRoutes } from "./routes/telemetry";
 import { thingModelRoutes } from "./routes/thing-models";
+import { vernemqRoutes } from "./routes/vernemq";
 
 /** iot-api: the REST API (Elysia) with its OpenAPI document and UI, all served offline. */
 export function createApp(config: UmosConfig, { log }: AppDeps): App {
@@ -22,14 +28,23 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
     const devices = deviceRepository(db.sql);
     const commands = commandRepository(db.sql);
     const thingModels = thingModelRepository(db.sql);
+    const credentials = credentialRepository(db.sql);
     const submit = createCommandIntake(bus, devices, commands, createModelCache((id, version) => thingModels.get(id, version)), config.commands);
     const probes = [bus.probe, db.probe];
-    const app = new Elysia({ serve: { maxRequestBodySize: config.api.bodyLimitBytes } })
+    const { url: influxUrl } = config.influx;
+    const influx = influxUrl ? createInfluxQuery({ ...config.influx, url: influxUrl }) : null;
+    const checkAccess = createAccessCheck(config.auth.enabled ? createVerifier(config.auth) : null, config.auth.webhookToken);
+    const tls = config.api.tls ? { cert: Bun.file(config.api.tls.certFile), key: Bun.file(config.api.tls.keyFile) } : undefined;
+    // normalize: false, so a schema that forbids unknown fields refuses them rather than dropping them silently.
+    const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: config.api.bodyLimitBytes, tls } })
       .onError(({ code, error, set }) => {
         const reply = toHttpError(code, error, log);
         set.status = reply.status;
+        if (reply.status === 401) set.headers["www-authenticate"] = 'Bearer realm="umos"';
         return reply.body;
       })
+      // Identity first, before a body is parsed or validated: a stranger learns nothing of the schema.
+      .onRequest(({ request }) => checkAccess(request))
       .use(docsAssets)
       .use(
         openapi({
@@ -41,11 +56,13 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
       )
       .get("/health", ({ request }) => healthResponse(request, probes), { detail: { hide: true } })
       .get("/ready", ({ request }) => healthResponse(request, probes), { detail: { hide: true } })
-      .use(deviceRoutes(devices, submit))
+      .use(deviceRoutes(devices, credentials, submit))
       .use(messageRoutes(db.sql, devices))
       .use(commandRoutes(submit, commands, bus))
       .use(thingModelRoutes(thingModels))
       .use(requestRoutes(db.sql, devices, bus))
+      .use(telemetryRoutes(devices, influx, { maxPoints: config.influx.maxQueryPoints, maxRangeMs: config.influx.maxQueryRangeDays * 86_400_000 }))
+      .use(vernemqRoutes(createMqttAuth(credentials, config.mqtt), config.auth.webhookCacheSec))
       .listen({ hostname: config.api.host, port: config.api.port });
     resources.use(app, (a) => a.stop(true));
     log.info("iot-api ready", { port: app.server!.port, docs: "/openapi" });

@@ -1,4 +1,4 @@
-import { ConflictError, InvalidInputError, NotFoundError, UmosError, UnavailableError, type Logger } from "@umos/runtime";
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UmosError, UnauthorizedError, UnavailableError, type Logger } from "@umos/runtime";
 
 export interface ErrorReply {
   status: number;
@@ -11,10 +11,14 @@ export function toHttpError(code: string | number, error: unknown, log: Logger):
     status,
     body: { error: details === undefined ? { code: c, message } : { code: c, message, details } },
   });
+  if (error instanceof UnauthorizedError) return reply(401, error.code, error.message);
+  if (error instanceof ForbiddenError) return reply(403, error.code, error.message);
   if (error instanceof InvalidInputError) return reply(400, error.code, error.message, error.details);
   if (error instanceof NotFoundError) return reply(404, error.code, error.message, error.details);
   if (error instanceof ConflictError) return reply(409, error.code, error.message, error.details);
   if (error instanceof UnavailableError) return reply(503, error.code, error.message);
+  // A feature this server was not set up for (telemetry without influx.url): not the caller's fault, nor passing.
+  if (error instanceof UmosError && error.code === "not_configured") return reply(501, error.code, error.message);
   if (error instanceof UmosError) return reply(error.retryable ? 503 : 400, error.code, error.message, error.details);
   switch (code) {
     case "VALIDATION": {

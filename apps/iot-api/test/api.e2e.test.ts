@@ -3,7 +3,7 @@ import amqplib from "amqplib";
 import postgres from "postgres";
 import { EXCHANGE } from "@umos/contracts";
 import { silentLogger } from "@umos/runtime";
-import { createDatabase, createVhost, eventually, testConfig, type TestDatabase, type TestVhost } from "@umos/testkit";
+import { createDatabase, createVhost, eventually, testConfig, testToken, type TestDatabase, type TestVhost } from "@umos/testkit";
 import type { App } from "@umos/runtime";
 import { createApp } from "../src/app";
 
@@ -11,12 +11,14 @@ let vhost: TestVhost;
 let database: TestDatabase;
 let api: App;
 let base: string;
+let token: string;
 
 beforeAll(async () => {
   [vhost, database] = await Promise.all([createVhost(), createDatabase()]);
   api = createApp(testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }), { log: silentLogger });
   await api.start();
   base = `http://127.0.0.1:${api.port}`;
+  token = await testToken("admin");
 });
 
 afterAll(async () => {
@@ -27,7 +29,7 @@ afterAll(async () => {
 const call = async (method: string, path: string, body?: unknown) => {
   const res = await fetch(base + path, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: body === undefined ? { authorization: `Bearer ${token}` } : { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -83,7 +85,7 @@ describe("devices", () => {
   test("a body over the size limit is refused with 413, not processed", async () => {
     const res = await fetch(`${base}/api/v1/devices`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({ id: "big", vendor: "generic", name: "x".repeat(2_000_000) }),
     });
     expect(res.status).toBe(413);

@@ -1,6 +1,6 @@
-import { connectServiceBus, type BusMessage } from "@umos/bus";
+import { connectServiceBus, readEnvelope } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
-import { KINDS, QUEUES, envelopeChecker, type Envelope } from "@umos/contracts";
+import { KINDS, QUEUES, type Envelope } from "@umos/contracts";
 import { InvalidInputError, serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { commandRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
@@ -42,18 +42,4 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
 function commandIdOf(envelope: Envelope): string {
   if (!envelope.correlationId) throw new InvalidInputError("missing_correlation", "a command without correlationId cannot be tracked");
   return envelope.correlationId;
-}
-
-function readEnvelope(message: BusMessage): Envelope {
-  let body: unknown;
-  try {
-    body = JSON.parse(message.body.toString("utf8"));
-  } catch {
-    throw new InvalidInputError("malformed_json", "service-stage message is not JSON");
-  }
-  if (!envelopeChecker.Check(body)) {
-    const first = envelopeChecker.Errors(body).First();
-    throw new InvalidInputError("invalid_envelope", `service-stage message: ${first?.path || "/"}: ${first?.message ?? "invalid"}`);
-  }
-  return body;
 }

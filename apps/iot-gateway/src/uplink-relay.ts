@@ -1,9 +1,9 @@
-import type { IPublishPacket } from "mqtt-packet";
 import type { Bus } from "@umos/bus";
 import { HEADERS, routingKey } from "@umos/contracts";
 import type { Logger } from "@umos/runtime";
 import { routeTopic } from "@umos/vendors";
 import type { MqttConnection } from "./mqtt/connection";
+import type { InboundPublish } from "./mqtt/publish-codec";
 
 interface Route {
   routingKey: string;
@@ -15,7 +15,7 @@ interface Route {
 const ROUTE_CACHE_LIMIT = 100_000;
 
 export interface UplinkRelay {
-  onPublish(connection: MqttConnection, packet: IPublishPacket, ack: (() => void) | null): void;
+  onPublish(connection: MqttConnection, packet: InboundPublish, ack: (() => void) | null): void;
   readonly inFlight: number;
   /** Resolves once every relayed message has been confirmed or given up. */
   drain(): Promise<void>;
@@ -52,7 +52,7 @@ export function createUplinkRelay(bus: Bus, log: Logger): UplinkRelay {
       const receivedAt = Date.now();
       const messageId = Bun.randomUUIDv7();
       const target = route(packet.topic);
-      const payload = packet.payload as Buffer;
+      const payload = packet.payload;
       inFlight++;
       const confirmed = target
         ? bus.publish(target.routingKey, payload, {

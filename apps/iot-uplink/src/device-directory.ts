@@ -31,6 +31,8 @@ export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 10_000,
   }
 
   return {
+    /** The device's route, or null for a device not (or no longer) registered. */
+    route: routeOf,
     /** The device's route; a permanent error for a device that is not registered, or registered as another vendor. */
     async require(deviceId: string, vendor: Vendor): Promise<DeviceRoute> {
       const route = await routeOf(deviceId);

@@ -1,3 +1,4 @@
+import { createVerifier } from "@umos/auth";
 import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { serviceApp, type App, type AppDeps } from "@umos/runtime";
@@ -11,7 +12,8 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
     const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-ws", config.instance, log), (b) => b.close());
     // Live push needs no disk: this replica's own exclusive, non-durable queue.
     resources.use(await bus.consume({ queue: { wsInstance: config.instance } }, fanout.deliver), (c) => c.stop());
-    const server = resources.use(serveWebSockets(config.ws, fanout, [bus.probe]), (s) => {
+    const verify = config.auth.enabled ? createVerifier(config.auth) : null;
+    const server = resources.use(serveWebSockets(config.ws, fanout, [bus.probe], verify), (s) => {
       for (const client of fanout.clients) client.close(1001, "server shutting down");
       return s.stop(true);
     });

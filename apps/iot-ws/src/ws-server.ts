@@ -1,19 +1,50 @@
+import { bearerToken, type Principal, type Verifier } from "@umos/auth";
 import type { UmosConfig } from "@umos/config";
-import { healthResponse, type Probe } from "@umos/runtime";
+import { healthResponse, UnauthorizedError, type Probe } from "@umos/runtime";
 import type { createFanout, Client } from "./fanout";
 import { errorFrame, parseClientMessage } from "./protocol";
+import { tokenBucket } from "./rate-limit";
 import { Subscriptions } from "./subscriptions";
 
-/** Bun's native WebSocket server on `/ws` (DESIGN §10 protocol), with /health and /ready beside it. */
-export function serveWebSockets(options: UmosConfig["ws"], fanout: ReturnType<typeof createFanout>, probes: Probe[]) {
-  return Bun.serve<Client>({
+/** Application close codes (RFC 6455 §7.4.2 leaves 4000-4999 to applications). */
+const TOKEN_EXPIRED_CLOSE = 4001;
+const POLICY_CLOSE = 1008;
+
+interface Connection extends Client {
+  principal: Principal | null;
+  bucket: ReturnType<typeof tokenBucket>;
+  expiry?: Timer;
+}
+
+/**
+ * Bun's native WebSocket server on `/ws` (DESIGN §10 protocol), with /health and /ready beside it.
+ * A client shows a token (`?token=` or `Authorization: Bearer`) to connect, any role may read, and
+ * the connection closes when the token expires.
+ */
+export function serveWebSockets(options: UmosConfig["ws"], fanout: ReturnType<typeof createFanout>, probes: Probe[], verify: Verifier | null) {
+  return Bun.serve<Connection>({
     hostname: options.host,
     port: options.port,
+    tls: options.tls ? { cert: Bun.file(options.tls.certFile), key: Bun.file(options.tls.keyFile) } : undefined,
     async fetch(request, server) {
       const { pathname } = new URL(request.url);
       if (pathname === "/ws") {
+        let principal: Principal | null = null;
+        try {
+          principal = verify ? await verify(bearerToken(request)) : null;
+        } catch (err) {
+          const message = err instanceof UnauthorizedError ? err.message : "the token cannot be verified";
+          return Response.json({ error: { code: "unauthorized", message } }, { status: 401, headers: { "www-authenticate": 'Bearer realm="umos"' } });
+        }
         // The seam methods are bound to the socket in open(), once it exists.
-        const data: Client = { subscriptions: new Subscriptions(), send: () => 0, close: () => {}, bufferedAmount: () => 0 };
+        const data: Connection = {
+          subscriptions: new Subscriptions(),
+          send: () => 0,
+          close: () => {},
+          bufferedAmount: () => 0,
+          principal,
+          bucket: tokenBucket(options.maxMessagesPerSecond),
+        };
         return server.upgrade(request, { data }) ? undefined : new Response("expected a WebSocket upgrade", { status: 426 });
       }
       return (await healthResponse(request, probes)) ?? new Response("not found", { status: 404 });
@@ -27,8 +58,11 @@ export function serveWebSockets(options: UmosConfig["ws"], fanout: ReturnType<ty
         ws.data.close = (code, reason) => ws.close(code, reason);
         ws.data.bufferedAmount = () => ws.getBufferedAmount();
         fanout.clients.add(ws.data);
+        const expiresAt = ws.data.principal?.expiresAt;
+        if (expiresAt !== undefined) ws.data.expiry = setTimeout(() => ws.close(TOKEN_EXPIRED_CLOSE, "token expired; reconnect with a new one"), Math.max(0, expiresAt - Date.now()));
       },
       message(ws, raw) {
+        if (!ws.data.bucket.take()) return void ws.close(POLICY_CLOSE, `rate limit: at most ${options.maxMessagesPerSecond} messages a second`);
         const parsed = parseClientMessage(raw);
         if (!parsed.ok) return void ws.send(errorFrame(parsed.code, parsed.message));
         const { type, ...lists } = parsed.message;
@@ -40,6 +74,7 @@ export function serveWebSockets(options: UmosConfig["ws"], fanout: ReturnType<ty
         ws.send(JSON.stringify({ type: "subscribed", ...lists }));
       },
       close(ws) {
+        clearTimeout(ws.data.expiry);
         fanout.clients.delete(ws.data);
       },
     },

@@ -3,7 +3,7 @@ import net from "node:net";
 import amqplib from "amqplib";
 import { EXCHANGE, HEADERS } from "@umos/contracts";
 import { silentLogger } from "@umos/runtime";
-import { createVhost, eventually, testConfig, type TestVhost } from "@umos/testkit";
+import { createVhost, eventually, testConfig, testToken, type TestVhost } from "@umos/testkit";
 import type { App } from "@umos/runtime";
 import { createApp } from "../src/app";
 
@@ -40,7 +40,7 @@ interface Frame {
 }
 
 async function client(): Promise<{ socket: WebSocket; frames: Frame[]; send(m: unknown): void }> {
-  const socket = new WebSocket(`ws://127.0.0.1:${ws.port}/ws`);
+  const socket = new WebSocket(`ws://127.0.0.1:${ws.port}/ws?token=${await testToken("viewer")}`);
   const frames: Frame[] = [];
   socket.onmessage = (e) => frames.push(JSON.parse(String(e.data)));
   await new Promise((resolve, reject) => {
@@ -105,7 +105,7 @@ describe("iot-ws", () => {
     slow.on("close", () => (closed = true));
     await new Promise((r) => slow.once("connect", r));
     slow.write(
-      `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `GET /ws?token=${await testToken("viewer")} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
     );
     await eventually(() => Buffer.concat(received).includes("101"), 2000, "handshake");
     const subscribe = Buffer.from(JSON.stringify({ type: "subscribe", devices: ["flood"] }));

@@ -45,14 +45,22 @@ async function getOne(queue: string): Promise<amqplib.GetMessage | false> {
 
 describe("topology", () => {
   test("the exchanges, queues and bindings are exactly those of DESIGN §2", async () => {
+    const base = [
+      "iot -> iot-uplink-queue : iot.*.device.#",
+      "iot -> iot-downlink-queue : iot.*.service.#",
+      "iot -> iot-gateway-queue : iot.*.gateway.#",
+      "iot.dlx -> iot-dead-letter : #",
+    ];
+    // A feature queue exists only once its consumer came: with telemetry off, no copy of the reports piles up.
+    expect(await listBindings(vhost.name)).toEqual([...base].sort());
     const consumer = await bus.consume({ queue: { wsInstance: "t1" } }, async () => {});
+    const telemetry = await bus.consume({ queue: QUEUES.telemetry }, async () => {});
     expect(await listBindings(vhost.name)).toEqual(
       [
-        "iot -> iot-uplink-queue : iot.*.device.#",
-        "iot -> iot-downlink-queue : iot.*.service.#",
-        "iot -> iot-gateway-queue : iot.*.gateway.#",
+        ...base,
         "iot -> iot-ws-queue.t1 : iot.*.event.#",
-        "iot.dlx -> iot-dead-letter : #",
+        "iot -> iot-telemetry-queue : iot.*.event.property.report",
+        "iot -> iot-telemetry-queue : iot.*.event.event.report",
       ].sort(),
     );
     const exchanges = JSON.parse(await rabbitmqctl("list_exchanges", "-p", vhost.name, "name", "type", "durable", "--formatter", "json")) as {
@@ -72,17 +80,27 @@ describe("topology", () => {
       exclusive: boolean;
     }[];
     const byName = Object.fromEntries(queues.map((q) => [q.name, q]));
-    expect(Object.keys(byName).sort()).toEqual(["iot-dead-letter", "iot-downlink-queue", "iot-gateway-queue", "iot-uplink-queue", "iot-ws-queue.t1"]);
+    expect(Object.keys(byName).sort()).toEqual([
+      "iot-dead-letter",
+      "iot-downlink-queue",
+      "iot-gateway-queue",
+      "iot-telemetry-queue",
+      "iot-uplink-queue",
+      "iot-ws-queue.t1",
+    ]);
     expect(byName["iot-ws-queue.t1"]).toMatchObject({ durable: false, exclusive: true });
     expect(byName[QUEUES.uplink]).toMatchObject({ durable: true, exclusive: false });
-    await consumer.stop();
-  });
+    // Durable: reports wait here while the time-series server is down (DESIGN §3).
+    expect(byName[QUEUES.telemetry]).toMatchObject({ durable: true, exclusive: false });
+    await Promise.all([consumer.stop(), telemetry.stop()]);
+  }, 30_000); // each rabbitmqctl call starts an Erlang VM: about a second here, more on a loaded machine
 
   test("declaring the topology twice is harmless", async () => {
     const second = await connectBus(options(vhost.url));
     await second.close();
-    expect((await listBindings(vhost.name)).length).toBe(4);
-  });
+    // The work queues' four bindings and the telemetry queue's two, which outlive its consumer.
+    expect((await listBindings(vhost.name)).length).toBe(6);
+  }, 15_000);
 });
 
 describe("publish and consume", () => {
@@ -137,6 +155,20 @@ describe("publish and consume", () => {
     expect(String(dead.properties.headers?.[HEADERS.deadLetterReason])).toContain("database hiccup");
     await consumer.stop();
   });
+});
+
+describe("a consumer's own attempt limit", () => {
+  test("a consumer that may not give up keeps retrying past the bus's maxAttempts, and nothing is dead-lettered", async () => {
+    let calls = 0;
+    const consumer = await bus.consume({ queue: QUEUES.telemetry, maxAttempts: Infinity }, async () => {
+      calls++;
+      if (calls <= 5) throw new Error("time-series server down");
+    });
+    await bus.publish("iot.generic.event.property.report", Buffer.from("{}"), { messageId: "patient-1" });
+    await eventually(() => calls === 6, 10_000, "handled on the sixth try");
+    expect(await getOne(DEAD_LETTER_QUEUE)).toBe(false);
+    await consumer.stop();
+  }, 15_000);
 });
 
 describe("reconnection", () => {

@@ -2,6 +2,7 @@ import amqplib, { type Channel, type ChannelModel, type ConfirmChannel } from "a
 import { DEAD_LETTER_EXCHANGE, EXCHANGE, HEADERS } from "@umos/contracts";
 import { UnavailableError, type Logger, type Probe } from "@umos/runtime";
 import { createConsumer, type Registration } from "./consumer";
+import { corkWritesPerTurn } from "./cork";
 import type { BusMessage, ConsumeOptions, Consumer, MessageHandler, PublishOptions, Publisher } from "./message";
 import { declareTopology, type QueueType } from "./topology";
 
@@ -51,6 +52,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
       // Fail fast at start-up so a wrong URL stops the deployment instead of hanging it.
       initialMaxRetries: 5,
       setup: async (next: ChannelModel) => {
+        corkWritesPerTurn(next);
         const channel = await next.createConfirmChannel();
         await declareTopology(channel, options.queueType);
         watchChannel(next, channel, "publisher");
@@ -104,12 +106,23 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     });
   }
 
-  async function publishTo(exchange: string, routingKey: string, body: Uint8Array, opts: PublishOptions): Promise<void> {
+  function publishTo(exchange: string, routingKey: string, body: Uint8Array, opts: PublishOptions): Promise<void> {
+    // The gateway's hot path: connected and not held back, so publish in this call, without awaiting.
+    if (publishChannel && !blocked && !closing) return publishOn(publishChannel, exchange, routingKey, body, opts);
+    return publishWhenReady(exchange, routingKey, body, opts);
+  }
+
+  async function publishWhenReady(exchange: string, routingKey: string, body: Uint8Array, opts: PublishOptions): Promise<void> {
     if (closing) throw new UnavailableError("bus is closing");
     if (!publishChannel) await whenConnected();
     if (blocked) await blocked;
     const channel = publishChannel;
     if (!channel) throw new UnavailableError("RabbitMQ connection lost before publishing");
+    return publishOn(channel, exchange, routingKey, body, opts);
+  }
+
+  /** Resolves on the broker's confirm. The payload goes to amqplib as it is: a Buffer view, never copied here. */
+  function publishOn(channel: ConfirmChannel, exchange: string, routingKey: string, body: Uint8Array, opts: PublishOptions): Promise<void> {
     const content = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     return new Promise<void>((resolve, reject) => {
       const writable = channel.publish(
@@ -148,7 +161,8 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
       const registration = createConsumer({
         ...consumeOptions,
         prefetch: consumeOptions.prefetch ?? options.prefetch,
-        maxAttempts: options.maxAttempts,
+        maxAttempts: consumeOptions.maxAttempts ?? options.maxAttempts,
+        queueType: options.queueType,
         retryDelayMs: options.reconnectInitialMs,
         handler,
         bus,

@@ -2,7 +2,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { UmosError, backoffDelay, type Logger } from "@umos/runtime";
 import type { Bus } from "./bus";
 import type { BusMessage, ConsumeOptions, Consumer, MessageHandler } from "./message";
-import { declareWsQueue } from "./topology";
+import { declareFeatureQueue, declareWsQueue, type QueueType } from "./topology";
 
 export interface Registration extends Consumer {
   attach(model: ChannelModel): Promise<void>;
@@ -11,6 +11,7 @@ export interface Registration extends Consumer {
 interface ConsumerParts extends ConsumeOptions {
   prefetch: number;
   maxAttempts: number;
+  queueType: QueueType;
   retryDelayMs: number;
   handler: MessageHandler;
   bus: Bus;
@@ -49,6 +50,8 @@ export function createConsumer(parts: ConsumerParts): Registration {
 
   async function fail(ch: Channel, raw: ConsumeMessage, message: BusMessage, err: unknown): Promise<void> {
     const permanent = err instanceof UmosError && !err.retryable;
+    // Stopping: hand the delivery straight back, without a backoff to sit out or a warning per message.
+    if (!permanent && stopped) return settle(() => ch.nack(raw, false, true));
     const key = attemptKey(message);
     const count = (attempts.get(key) ?? 0) + 1;
     if (permanent || count >= parts.maxAttempts) {
@@ -88,6 +91,7 @@ export function createConsumer(parts: ConsumerParts): Registration {
       unwatch = parts.watch(model, ch, `consumer ${queueName || "ws"}`);
       await ch.prefetch(parts.prefetch);
       if (typeof parts.queue !== "string") queueName = await declareWsQueue(ch, parts.queue.wsInstance);
+      else await declareFeatureQueue(ch, queueName, parts.queueType);
       const reply = await ch.consume(
         queueName,
         (raw) => {

@@ -29,6 +29,11 @@ export interface ConsumeOptions {
   queue: string | { wsInstance: string };
   /** Deliveries in flight to this consumer; defaults to the bus's prefetch. */
   prefetch?: number;
+  /**
+   * Tries of a retryable failure before the dead letter; defaults to the bus's. Infinity suits a
+   * consumer whose only retryable failure is its own store being down (telemetry): it must wait, not give up.
+   */
+  maxAttempts?: number;
 }
 
 export interface Consumer {

@@ -13,6 +13,16 @@ export const WORK_QUEUES: ReadonlyArray<{ queue: string; binding: string }> = [
 export const WS_BINDING = "iot.*.event.#";
 
 /**
+ * Durable queues of optional features, declared by their consumer when it attaches rather than by
+ * every service: while the feature is off nobody declares its queue, so no copy of the traffic piles
+ * up in RabbitMQ for a consumer that never comes. Turning a feature off for good leaves its queue
+ * behind: delete it (`rabbitmqctl delete_queue iot-telemetry-queue`).
+ */
+const FEATURE_QUEUES: ReadonlyArray<{ queue: string; bindings: readonly string[] }> = [
+  { queue: QUEUES.telemetry, bindings: ["iot.*.event.property.report", "iot.*.event.event.report"] },
+];
+
+/**
  * Declares the whole spine. Idempotent: asserting an existing exchange or queue with the same
  * arguments is a no-op, so every service runs it at every (re)connect.
  */
@@ -25,6 +35,14 @@ export async function declareTopology(channel: Channel, queueType: QueueType): P
     await channel.assertQueue(queue, { durable: true, arguments: queueArguments(queueType, true) });
     await channel.bindQueue(queue, EXCHANGE, binding);
   }
+}
+
+/** Declares a feature queue (FEATURE_QUEUES) with its bindings; a no-op for any other queue. */
+export async function declareFeatureQueue(channel: Channel, queue: string, queueType: QueueType): Promise<void> {
+  const feature = FEATURE_QUEUES.find((q) => q.queue === queue);
+  if (!feature) return;
+  await channel.assertQueue(queue, { durable: true, arguments: queueArguments(queueType, true) });
+  for (const binding of feature.bindings) await channel.bindQueue(queue, EXCHANGE, binding);
 }
 
 /**

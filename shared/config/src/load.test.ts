@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, envKeyToPath, resolveConfig, UmosConfigSchema } from "./index";
+import { ConfigError, DEV_JWT_SECRET, envKeyToPath, loadConfig, pathToEnvKey, productionProblems, requiredKeys, resolveConfig, UmosConfigSchema } from "./index";
 
 const file = {
   rabbitmq: { url: "amqp://localhost" },
@@ -12,6 +12,16 @@ describe("configuration", () => {
   test("environment keys map to nested camelCase paths", () => {
     expect(envKeyToPath("RABBITMQ__URL")).toEqual(["rabbitmq", "url"]);
     expect(envKeyToPath("UPLINK__BATCH_WAIT_MS")).toEqual(["uplink", "batchWaitMs"]);
+  });
+
+  test("a config path names its environment variable, the inverse of envKeyToPath", () => {
+    expect(pathToEnvKey("UMOS", ["uplink", "batchWaitMs"])).toBe("UMOS_UPLINK__BATCH_WAIT_MS");
+    expect(pathToEnvKey("UMOS", ["tlsOffloaded"])).toBe("UMOS_TLS_OFFLOADED");
+    expect(envKeyToPath("TLS_OFFLOADED")).toEqual(["tlsOffloaded"]);
+  });
+
+  test("without a config file, the broker and database URLs are what must come from the environment", () => {
+    expect(requiredKeys(UmosConfigSchema)).toEqual([["rabbitmq", "url"], ["mqtt", "url"], ["postgres", "url"]]);
   });
 
   test("defaults fill what the file leaves out; the environment wins over the file and is coerced", () => {
@@ -50,5 +60,46 @@ describe("configuration", () => {
       const parsed = Bun.YAML.parse(await Bun.file(`${import.meta.dir}/../../../configs/config.${name}.yaml`).text());
       expect(() => resolveConfig(UmosConfigSchema, { file: parsed, fileName: name, env: {}, prefix: "UMOS" })).not.toThrow();
     }
+  });
+});
+
+describe("production", () => {
+  const prod = (env: Record<string, string>) => resolve({ UMOS_ENV: "prod", ...env });
+  const secure = {
+    UMOS_AUTH__SECRET: "a-production-secret-of-at-least-32-chars",
+    UMOS_API__TLS__CERT_FILE: "/tls/crt",
+    UMOS_API__TLS__KEY_FILE: "/tls/key",
+    UMOS_WS__TLS__CERT_FILE: "/tls/crt",
+    UMOS_WS__TLS__KEY_FILE: "/tls/key",
+  };
+
+  test("a production configuration with its own secret and TLS on both external listeners passes", () => {
+    expect(productionProblems(prod(secure))).toEqual([]);
+  });
+
+  test("the development secret, or none, is refused in production", () => {
+    expect(productionProblems(prod({ ...secure, UMOS_AUTH__SECRET: DEV_JWT_SECRET }))).toEqual([
+      "config key auth.secret: set a secret of your own through UMOS_AUTH__SECRET (the development secret is refused in production)",
+    ]);
+    const { UMOS_AUTH__SECRET: _secret, ...noSecret } = secure;
+    expect(productionProblems(prod(noSecret))[0]).toStartWith("config key auth.secret:");
+  });
+
+  test("plain external listeners are refused in production unless a TLS proxy in front says so", () => {
+    const plain = prod({ UMOS_AUTH__SECRET: secure.UMOS_AUTH__SECRET });
+    expect(productionProblems(plain).map((p) => p.split(":")[0])).toEqual(["config key api.tls", "config key ws.tls"]);
+    expect(productionProblems(prod({ UMOS_AUTH__SECRET: secure.UMOS_AUTH__SECRET, UMOS_TLS_OFFLOADED: "true" }))).toEqual([]);
+  });
+
+  test("a service is held only to the rules of what it runs: an edge gateway needs no JWT secret or HTTP TLS", () => {
+    const gateway = prod({});
+    expect(productionProblems(gateway, "iot-gateway")).toEqual([]);
+    expect(productionProblems(gateway, "iot-ws").map((p) => p.split(":")[0])).toEqual(["config key auth.secret", "config key ws.tls"]);
+  });
+
+  test("loading the shipped production file without secrets from the environment stops with the keys to set", async () => {
+    const err = await loadConfig([], { UMOS_ENV: "prod" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems[0]).toStartWith("config key auth.secret:");
   });
 });

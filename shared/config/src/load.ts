@@ -57,6 +57,19 @@ export function envKeyToPath(key: string): string[] {
     .map((segment) => segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
 }
 
+/** ["uplink", "batchSize"] -> `UMOS_UPLINK__BATCH_SIZE`: the inverse of envKeyToPath. */
+export function pathToEnvKey(prefix: string, path: string[]): string {
+  return `${prefix}_${path.map((segment) => segment.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join("__")}`;
+}
+
+/** The paths a schema requires and cannot default: what a configuration without a file must set. */
+export function requiredKeys(schema: TObject, prefix: string[] = []): string[][] {
+  return Object.entries(schema.properties).flatMap(([key, child]) => {
+    if (!schema.required?.includes(key) || child.default !== undefined) return [];
+    return child.type === "object" && child.properties ? requiredKeys(child as TObject, [...prefix, key]) : [[...prefix, key]];
+  });
+}
+
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let node = target;
   for (const segment of path.slice(0, -1)) {

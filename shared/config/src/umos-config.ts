@@ -2,6 +2,12 @@ import { Type as T, type Static } from "@sinclair/typebox";
 
 const Millis = (def: number) => T.Integer({ minimum: 1, default: def });
 
+/** A listener's certificate and key (PEM files); present = TLS on. */
+const ServerTls = T.Optional(T.Object({ certFile: T.String({ minLength: 1 }), keyFile: T.String({ minLength: 1 }) }, { additionalProperties: false }));
+
+/** The development JWT secret of configs/config.dev.yaml; production refuses to start with it. */
+export const DEV_JWT_SECRET = "umos-development-secret-not-for-production";
+
 /** The whole UMOS configuration. Units are in the key names; every key has a safe default but the URLs. */
 export const UmosConfigSchema = T.Object(
   {
@@ -26,6 +32,8 @@ export const UmosConfigSchema = T.Object(
         reconnectMaxMs: Millis(10_000),
         /** Attempts of a message whose handler failed with a retryable error before it is dead-lettered. */
         maxAttempts: T.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+        /** CA bundle (PEM) to trust for amqps:// besides the system's. */
+        caFile: T.Optional(T.String({ minLength: 1 })),
       },
       { additionalProperties: false },
     ),
@@ -45,6 +53,10 @@ export const UmosConfigSchema = T.Object(
         sessionExpirySec: T.Integer({ minimum: 0, default: 3600 }),
         reconnectInitialMs: Millis(200),
         reconnectMaxMs: Millis(10_000),
+        /** For mqtts://: a CA bundle to trust, and a client certificate where the broker asks for one. */
+        caFile: T.Optional(T.String({ minLength: 1 })),
+        certFile: T.Optional(T.String({ minLength: 1 })),
+        keyFile: T.Optional(T.String({ minLength: 1 })),
       },
       { additionalProperties: false },
     ),
@@ -60,6 +72,7 @@ export const UmosConfigSchema = T.Object(
         host: T.String({ default: "0.0.0.0" }),
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
         bodyLimitBytes: T.Integer({ minimum: 1024, default: 1_048_576 }),
+        tls: ServerTls,
       },
       { default: {}, additionalProperties: false },
     ),
@@ -70,6 +83,9 @@ export const UmosConfigSchema = T.Object(
         /** A client whose unsent backlog passes this is disconnected (1008) rather than slowing others. */
         maxBufferedBytes: T.Integer({ minimum: 1024, default: 4_194_304 }),
         maxMessageBytes: T.Integer({ minimum: 256, default: 65_536 }),
+        /** Client messages per second per connection, as a token bucket of this size; past it: closed (1008). */
+        maxMessagesPerSecond: T.Integer({ minimum: 1, default: 20 }),
+        tls: ServerTls,
       },
       { default: {}, additionalProperties: false },
     ),
@@ -103,6 +119,27 @@ export const UmosConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    auth: T.Object(
+      {
+        /** Off only for local experiments: every REST and WebSocket request is then an admin. */
+        enabled: T.Boolean({ default: true }),
+        algorithm: T.Union([T.Literal("HS256"), T.Literal("RS256"), T.Literal("ES256")], { default: "HS256" }),
+        /** HS256 signing secret (at least 32 characters); from the environment in production. */
+        secret: T.Optional(T.String({ minLength: 32 })),
+        /** RS256/ES256: the identity provider's JWKS URL. */
+        jwksUrl: T.Optional(T.String({ pattern: "^https?://" })),
+        issuer: T.String({ minLength: 1, default: "umos" }),
+        audience: T.String({ minLength: 1, default: "umos-api" }),
+        clockToleranceSec: T.Integer({ minimum: 0, maximum: 300, default: 30 }),
+        /** When set, the VerneMQ webhooks require `?token=<this>` in their endpoint URL. */
+        webhookToken: T.Optional(T.String({ minLength: 16 })),
+        /** How long VerneMQ may cache a webhook's yes (cache-control max-age). */
+        webhookCacheSec: T.Integer({ minimum: 0, default: 300 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** Production with plain listeners is allowed only behind a TLS-terminating proxy that says so here. */
+    tlsOffloaded: T.Boolean({ default: false }),
     presence: T.Object(
       {
         /** A device silent this long is marked offline even without a last will. */
@@ -114,8 +151,40 @@ export const UmosConfigSchema = T.Object(
     gateway: T.Object(
       {
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8084 }),
+        /** Larger device payloads are not relayed but dead-lettered with the reason. */
+        maxPayloadBytes: T.Integer({ minimum: 256, default: 262_144 }),
         /** MQTT connections this replica opens in the shared group: more spreads parsing over more sockets. */
         connections: T.Integer({ minimum: 1, maximum: 64, default: 1 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** Telemetry time series (docs/telemetry.md): off unless `url` is set. */
+    influx: T.Object(
+      {
+        /** InfluxDB 1.8+, 2.x or 3.x (VictoriaMetrics takes the writes but cannot answer the API's queries). */
+        url: T.Optional(T.String({ pattern: "^https?://" })),
+        /** A 2.x/3.x API token, or `user:password` for 1.8 with authentication on; from the environment only. */
+        token: T.Optional(T.String({ minLength: 1 })),
+        org: T.String({ default: "umos" }),
+        /** Written to, and the database the API's InfluxQL names (2.x maps it through the bucket's DBRP mapping). */
+        bucket: T.String({ minLength: 1, default: "umos" }),
+        timeoutMs: Millis(10_000),
+        /** Points per write request (InfluxData recommends 5,000 lines). */
+        batchSize: T.Integer({ minimum: 1, maximum: 100_000, default: 5000 }),
+        /** How long a point may wait for a fuller batch. */
+        flushIntervalMs: T.Integer({ minimum: 1, maximum: 60_000, default: 1000 }),
+        /** Reports in flight to the writer, unacked until written: a batch fills while the one before is sent. */
+        prefetch: T.Integer({ minimum: 2, maximum: 65535, default: 1024 }),
+        /** Points held in memory at most; further reports wait in RabbitMQ. */
+        maxBufferedPoints: T.Integer({ minimum: 1, default: 100_000 }),
+        retryInitialMs: Millis(500),
+        retryMaxMs: Millis(30_000),
+        /** A report not written by then goes back to the queue; keep it below RabbitMQ's consumer_timeout (30 min). */
+        maxHoldMs: T.Integer({ minimum: 1000, default: 600_000 }),
+        /** GET /devices/:id/telemetry answers at most this many windows ... */
+        maxQueryPoints: T.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
+        /** ... over at most this long a range. */
+        maxQueryRangeDays: T.Integer({ minimum: 1, maximum: 36_500, default: 366 }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -124,3 +193,26 @@ export const UmosConfigSchema = T.Object(
 );
 
 export type UmosConfig = Static<typeof UmosConfigSchema>;
+
+/**
+ * Rules that hold in production on top of the schema, for the service that loads the configuration
+ * (all of them when none is named): no development secret where tokens are verified, no plain
+ * external listener.
+ */
+export function productionProblems(config: UmosConfig, service?: string): string[] {
+  if (config.env !== "prod") return [];
+  const runs = (name: string) => service === undefined || service === name;
+  const problems: string[] = [];
+  if (runs("iot-api") || runs("iot-ws")) {
+    if (config.auth.enabled === false) problems.push("config key auth.enabled: authentication cannot be off in production");
+    if (config.auth.algorithm === "HS256" && (!config.auth.secret || config.auth.secret === DEV_JWT_SECRET)) {
+      problems.push("config key auth.secret: set a secret of your own through UMOS_AUTH__SECRET (the development secret is refused in production)");
+    }
+    if (config.auth.algorithm !== "HS256" && !config.auth.jwksUrl) problems.push(`config key auth.jwksUrl: required for ${config.auth.algorithm}`);
+  }
+  if (!config.tlsOffloaded) {
+    if (runs("iot-api") && !config.api.tls) problems.push("config key api.tls: TLS is required on the REST listener in production (or set tlsOffloaded behind a TLS proxy)");
+    if (runs("iot-ws") && !config.ws.tls) problems.push("config key ws.tls: TLS is required on the WebSocket listener in production (or set tlsOffloaded behind a TLS proxy)");
+  }
+  return problems;
+}

@@ -17,6 +17,8 @@ export const QUEUES = {
   uplink: "iot-uplink-queue",
   downlink: "iot-downlink-queue",
   gateway: "iot-gateway-queue",
+  /** Property and event reports for the time-series writer; declared by its consumer (shared/bus topology). */
+  telemetry: "iot-telemetry-queue",
 } as const;
 
 /** Each iot-ws replica's own queue: every replica sees all validated traffic. */

@@ -41,3 +41,17 @@ export class UnavailableError extends UmosError {
     super("unavailable", message, true, details);
   }
 }
+
+/** No identity, or one that does not hold: HTTP 401. */
+export class UnauthorizedError extends UmosError {
+  constructor(message: string) {
+    super("unauthorized", message, false);
+  }
+}
+
+/** A known identity without the right: HTTP 403. */
+export class ForbiddenError extends UmosError {
+  constructor(message: string) {
+    super("forbidden", message, false);
+  }
+}

@@ -1,5 +1,5 @@
 export { createLogger, silentLogger, type Logger, type LogLevel, type LogFormat, type LogFields } from "./logger";
-export { UmosError, InvalidInputError, NotFoundError, ConflictError, UnavailableError } from "./errors";
+export { UmosError, InvalidInputError, NotFoundError, ConflictError, UnavailableError, UnauthorizedError, ForbiddenError } from "./errors";
 export { readiness, healthResponse, serveHealth, type Probe, type Readiness, type HealthServerOptions } from "./health";
 export { runService, serviceApp, type Service, type App, type AppDeps, type ResourceStack } from "./lifecycle";
 export { backoffDelay } from "./backoff";

@@ -4,3 +4,4 @@ export { deviceRepository, type Device, type NewDevice, type DevicePage, type De
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export { commandRepository, OPEN_STATUSES, type Command, type CommandStatus, type CommandRepository, type Transition, type NewCommand, type CommandTarget } from "./commands";
 export { thingModelRepository, type ThingModel, type ModelInput, type Validation, type ThingModelRepository } from "./thing-models";
+export { credentialRepository, type CredentialRepository, type DeviceLogin } from "./credentials";

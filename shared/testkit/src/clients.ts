@@ -9,12 +9,13 @@ export interface JsonResponse {
   headers: Headers;
 }
 
-/** An HTTP client for the REST API, as an app would use it. */
-export function jsonClient(baseUrl: string) {
+/** An HTTP client for the REST API, as an app would use it, with its Bearer token. */
+export function jsonClient(baseUrl: string, token?: string) {
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> => {
     const res = await fetch(baseUrl + path, {
       method,
-      headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+      headers: body === undefined ? { ...auth, ...headers } : { "content-type": "application/json", ...auth, ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -31,8 +32,8 @@ export function jsonClient(baseUrl: string) {
 }
 
 /** A dashboard on the WebSocket API: subscribes, then collects the envelopes pushed to it. */
-export async function wsDashboard(url: string, subscription: Record<string, unknown>) {
-  const socket = new WebSocket(url);
+export async function wsDashboard(url: string, subscription: Record<string, unknown>, token?: string) {
+  const socket = new WebSocket(token ? `${url}?token=${encodeURIComponent(token)}` : url);
   const frames: Json[] = [];
   socket.onmessage = (e) => frames.push(JSON.parse(String(e.data)));
   await new Promise((resolve, reject) => {

@@ -1,4 +1,20 @@
+import { mintToken, type Role } from "@umos/auth";
 import { resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
+
+/** The HS256 secret every test platform verifies tokens with. */
+export const TEST_JWT_SECRET = "umos-test-secret-0123456789abcdef0123";
+
+/** A token the test platform accepts, for the given role. */
+export function testToken(role: Role = "admin", overrides: { ttlSec?: number; audience?: string; secret?: string } = {}): Promise<string> {
+  return mintToken({
+    secret: overrides.secret ?? TEST_JWT_SECRET,
+    issuer: "umos",
+    audience: overrides.audience ?? "umos-api",
+    role,
+    subject: `test-${role}`,
+    ttlSec: overrides.ttlSec,
+  });
+}
 
 export interface TestEndpoints {
   rabbitmqUrl: string;
@@ -22,6 +38,7 @@ export function testEnv(endpoints: TestEndpoints, extra: Record<string, string> 
     UMOS_UPLINK__PORT: "0",
     UMOS_DOWNLINK__PORT: "0",
     UMOS_GATEWAY__PORT: "0",
+    UMOS_AUTH__SECRET: TEST_JWT_SECRET,
     ...extra,
   };
 }

@@ -12,6 +12,8 @@ export {
   type TestDatabase,
   type TestMosquitto,
 } from "./services";
-export { testEnv, testConfig, type TestEndpoints } from "./config";
+export { testEnv, testConfig, testToken, TEST_JWT_SECRET, type TestEndpoints } from "./config";
 export { startPlatform, startStack, SERVICES, type RunningPlatform, type ServiceName, type TestStack } from "./platform";
 export { jsonClient, wsDashboard, type Json, type JsonResponse } from "./clients";
+export { startVictoriaMetrics, createInfluxDatabase, INFLUXDB_URL, type TestVictoriaMetrics, type TestInfluxDatabase, type ExportedSeries } from "./time-series";
+export { createTestCA, startTlsProxy, type TestCA, type TlsProxy } from "./tls";

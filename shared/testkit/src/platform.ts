@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { jsonClient, wsDashboard } from "./clients";
-import { testEnv, type TestEndpoints } from "./config";
+import { testEnv, testToken, type TestEndpoints } from "./config";
 import { createDatabase, createVhost, eventually, freePort, startMosquitto, type TestDatabase, type TestMosquitto, type TestVhost } from "./services";
 
 export const SERVICES = ["api", "ws", "uplink", "downlink", "gateway"] as const;
@@ -8,14 +8,23 @@ export type ServiceName = (typeof SERVICES)[number];
 
 export interface RunningPlatform {
   ports: Record<ServiceName, number>;
+  /** Process ids of the services started, for the bench's CPU and memory readings. */
+  pids: Partial<Record<ServiceName, number>>;
   apiUrl: string;
   wsUrl: string;
   /** SIGTERM to every service; resolves when all have exited, with their exit codes. */
   stop(): Promise<Record<ServiceName, number>>;
 }
 
-/** Starts the five services as separate processes, the way `bun run dev` does, on free ports. */
-export async function startPlatform(endpoints: TestEndpoints, extra: Record<string, string> = {}): Promise<RunningPlatform> {
+/**
+ * Starts the services as separate processes, the way `bun run dev` does, on free ports: all five,
+ * or only those named (the bench runs the gateway alone to measure its relay).
+ */
+export async function startPlatform(
+  endpoints: TestEndpoints,
+  extra: Record<string, string> = {},
+  services: readonly ServiceName[] = SERVICES,
+): Promise<RunningPlatform> {
   const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()] as const))) as Record<ServiceName, number>;
   const env = {
     ...process.env,
@@ -29,21 +38,22 @@ export async function startPlatform(endpoints: TestEndpoints, extra: Record<stri
     }),
   };
   const root = resolve(import.meta.dir, "../../..");
-  const procs = SERVICES.map((s) => Bun.spawn(["bun", resolve(root, `apps/iot-${s}/src/main.ts`)], { env, cwd: root, stdout: "inherit", stderr: "inherit" }));
+  const procs = services.map((s) => Bun.spawn(["bun", resolve(root, `apps/iot-${s}/src/main.ts`)], { env, cwd: root, stdout: "inherit", stderr: "inherit" }));
   const stop = async () => {
     for (const p of procs) p.kill("SIGTERM");
     const codes = await Promise.all(procs.map((p) => p.exited));
-    return Object.fromEntries(SERVICES.map((s, i) => [s, codes[i]!])) as Record<ServiceName, number>;
+    return Object.fromEntries(services.map((s, i) => [s, codes[i]!])) as Record<ServiceName, number>;
   };
   try {
     await Promise.all(
-      SERVICES.map((s) => eventually(async () => (await fetch(`http://127.0.0.1:${ports[s]}/ready`)).ok, 30_000, `iot-${s} ready`)),
+      services.map((s) => eventually(async () => (await fetch(`http://127.0.0.1:${ports[s]}/ready`)).ok, 30_000, `iot-${s} ready`)),
     );
   } catch (err) {
     await stop();
     throw err;
   }
-  return { ports, apiUrl: `http://127.0.0.1:${ports.api}`, wsUrl: `ws://127.0.0.1:${ports.ws}/ws`, stop };
+  const pids = Object.fromEntries(services.map((s, i) => [s, procs[i]!.pid]));
+  return { ports, pids, apiUrl: `http://127.0.0.1:${ports.api}`, wsUrl: `ws://127.0.0.1:${ports.ws}/ws`, stop };
 }
 
 export interface TestStack {
@@ -51,6 +61,8 @@ export interface TestStack {
   database: TestDatabase;
   broker: TestMosquitto;
   platform: RunningPlatform;
+  /** An admin token the platform accepts. */
+  token: string;
   api: ReturnType<typeof jsonClient>;
   dashboard(subscription: Record<string, unknown>): ReturnType<typeof wsDashboard>;
   /** Stops the services (SIGTERM), then removes the vhost, the database and the broker. */
@@ -72,5 +84,6 @@ export async function startStack(extra: Record<string, string> = {}): Promise<Te
     throw err;
   }
   const running = platform;
-  return { vhost, database, broker, platform: running, api: jsonClient(running.apiUrl), dashboard: (s) => wsDashboard(running.wsUrl, s), dispose };
+  const token = await testToken("admin");
+  return { vhost, database, broker, platform: running, token, api: jsonClient(running.apiUrl, token), dashboard: (s) => wsDashboard(running.wsUrl, s, token), dispose };
 }

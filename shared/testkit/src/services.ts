@@ -11,7 +11,7 @@ import postgres from "postgres";
 export const RABBITMQ_HOST = process.env.TEST_RABBITMQ_HOST ?? "127.0.0.1:5672";
 export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
-const uid = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+export const uid = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
 export async function freePort(): Promise<number> {
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -71,6 +71,7 @@ export async function createDatabase(): Promise<TestDatabase> {
 export interface TestMosquitto {
   port: number;
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -88,6 +89,7 @@ export async function startMosquitto(): Promise<TestMosquitto> {
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
+    pid: proc.pid,
     stop: async () => {
       proc.kill("SIGTERM");
       await proc.exited;

@@ -58,6 +58,8 @@ export interface VendorAdapter {
   /** MQTT topic filters carrying this vendor's device->cloud traffic. */
   uplinkFilters: readonly string[];
   routeTopic(topic: string): TopicRoute | undefined;
+  /** The device a topic or subscription filter of this vendor belongs to, in either direction (MQTT authorization). */
+  deviceOfTopic(topic: string): string | undefined;
   decode(frame: RawFrame): Decoded;
   /**
    * A report's property values as real values, by the reporting device's own thing model (Tuya sends

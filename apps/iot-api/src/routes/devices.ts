@@ -1,13 +1,26 @@
 import { Elysia, t } from "elysia";
+import { hashSecret, newDeviceSecret } from "@umos/auth";
 import { KINDS } from "@umos/contracts";
-import type { DeviceRepository } from "@umos/store";
+import type { CredentialRepository, DeviceRepository } from "@umos/store";
 import type { createCommandIntake } from "../command-intake";
 import { Accepted, accepted, Device, DeviceId, ErrorBody, IdempotencyHeaders, Limit, Metadata, ModelRef, Vendor } from "../schemas";
 
 const Reported = t.Record(t.String(), t.Object({ value: t.Unknown(), reportedAt: t.Date() }));
 const Desired = t.Record(t.String(), t.Object({ value: t.Unknown(), setAt: t.Date(), commandId: t.Nullable(t.String()) }));
 
-export function deviceRoutes(devices: DeviceRepository, submit: ReturnType<typeof createCommandIntake>) {
+const Credentials = t.Object({
+  username: t.String({ description: "the device id; also its MQTT client id" }),
+  password: t.String({ description: "shown once: only its hash is kept" }),
+});
+
+export function deviceRoutes(devices: DeviceRepository, credentials: CredentialRepository, submit: ReturnType<typeof createCommandIntake>) {
+  /** A fresh MQTT password: stored as a hash, returned this once. */
+  const issueCredentials = async (deviceId: string) => {
+    const password = newDeviceSecret();
+    await credentials.setSecretHash(deviceId, await hashSecret(password));
+    return { username: deviceId, password };
+  };
+
   return new Elysia({ prefix: "/api/v1/devices", tags: ["devices"] })
     .post(
       "/",
@@ -15,15 +28,27 @@ export function deviceRoutes(devices: DeviceRepository, submit: ReturnType<typeo
         const device = await devices.create(body);
         set.status = 201;
         set.headers.location = `/api/v1/devices/${encodeURIComponent(device.id)}`;
-        return device;
+        return { ...device, credentials: await issueCredentials(device.id) };
       },
       {
         body: t.Object(
           { id: DeviceId, vendor: Vendor, name: t.Optional(t.String({ maxLength: 256 })), metadata: t.Optional(Metadata), model: t.Optional(ModelRef) },
           { additionalProperties: false },
         ),
-        response: { 201: Device, 400: ErrorBody, 409: ErrorBody },
-        detail: { summary: "Register a device, optionally on a thing model" },
+        response: { 201: t.Composite([Device, t.Object({ credentials: Credentials })]), 400: ErrorBody, 409: ErrorBody },
+        detail: { summary: "Register a device, optionally on a thing model; answers with its MQTT credentials, shown this once" },
+      },
+    )
+    .post(
+      "/:id/credentials",
+      async ({ params }) => {
+        await devices.get(params.id);
+        return issueCredentials(params.id);
+      },
+      {
+        params: t.Object({ id: t.String() }),
+        response: { 200: Credentials, 404: ErrorBody },
+        detail: { summary: "Rotate a device's MQTT password: the old one stops working at the broker's next check" },
       },
     )
     .get("/", ({ query }) => devices.list({ limit: query.limit ?? 50, after: query.after, vendor: query.vendor, online: query.online }), {

@@ -1,8 +1,10 @@
 import net from "node:net";
 import tls from "node:tls";
-import mqttPacket, { type IPublishPacket, type Packet } from "mqtt-packet";
+import mqttPacket, { type Packet } from "mqtt-packet";
 import { UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
 import { createAckOrder } from "./ack-order";
+import { createFramer, PUBLISH, type FramedPacket } from "./packet-framing";
+import { decodePublish, encodePubacks, type InboundPublish } from "./publish-codec";
 
 export interface MqttConnectionOptions {
   url: string;
@@ -19,7 +21,7 @@ export interface MqttConnectionOptions {
   reconnectMaxMs: number;
   log: Logger;
   /** An arrived PUBLISH; `ack` (QoS 1 only) releases its PUBACK once the message is safe elsewhere. */
-  onPublish(packet: IPublishPacket, ack: (() => void) | null): void;
+  onPublish(packet: InboundPublish, ack: (() => void) | null): void;
 }
 
 export interface MqttConnection {
@@ -56,14 +58,17 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
   let awaitingPong = false;
   let reconnectTimer: Timer | undefined;
 
-  const acks = createAckOrder((ids) => {
-    for (const messageId of ids) write({ cmd: "puback", messageId, reasonCode: 0 });
-  });
+  // Every PUBACK a confirm released, in one buffer: the hot path's only write to the broker.
+  const acks = createAckOrder((ids) => writeBytes(encodePubacks(ids)));
+
+  function write(packet: Packet): void {
+    writeBytes(mqttPacket.generate(packet, { protocolVersion: PROTOCOL_VERSION }));
+  }
 
   /** Writes are gathered per event-loop turn into one socket write (FINDINGS.md: batch per turn). */
-  function write(packet: Packet): void {
+  function writeBytes(bytes: Buffer): void {
     if (!socket) return;
-    outbox.push(mqttPacket.generate(packet, { protocolVersion: PROTOCOL_VERSION }));
+    outbox.push(bytes);
     if (outbox.length === 1) queueMicrotask(flushOutbox);
   }
 
@@ -82,6 +87,12 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
     const parser = mqttPacket.parser({ protocolVersion: PROTOCOL_VERSION });
     parser.on("packet", (packet: Packet) => onPacket(packet));
     parser.on("error", (err: Error) => dropConnection(`bad packet from broker: ${err.message}`));
+    // PUBLISH, the hot path, is decoded here without copying the payload; the rare others go to mqtt-packet.
+    const framer = createFramer((packet: FramedPacket) => {
+      if (packet.type !== PUBLISH) return void parser.parse(packet.bytes);
+      const publish = decodePublish(packet);
+      options.onPublish(publish, publish.qos === 1 ? acks.receive(publish.messageId!) : null);
+    });
     sock.on(target.protocol === "mqtts:" ? "secureConnect" : "connect", () => {
       write({
         cmd: "connect",
@@ -94,15 +105,19 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
         properties: { sessionExpiryInterval: options.sessionExpirySec, receiveMaximum: options.receiveMaximum },
       });
     });
-    sock.on("data", (chunk: Buffer) => parser.parse(chunk));
+    sock.on("data", (chunk: Buffer) => {
+      try {
+        framer.push(chunk);
+      } catch (err) {
+        dropConnection(`bad packet from broker: ${(err as Error).message}`);
+      }
+    });
     sock.on("error", (err) => log.warn("MQTT socket error", { clientId: options.clientId, err }));
     sock.on("close", () => onClosed(sock));
   }
 
   function onPacket(packet: Packet): void {
     switch (packet.cmd) {
-      case "publish":
-        return options.onPublish(packet, packet.qos === 1 ? acks.receive(packet.messageId!) : null);
       case "puback": {
         const waiter = pending.get(packet.messageId!);
         if (!waiter) return;

@@ -1,5 +1,6 @@
 import { validateDefinition } from "@umos/thing-model";
 import type { VendorAdapter } from "../interface";
+import { ownerUnder } from "../topic-owner";
 import { decode, encode, routeTopic, uplinkFilters } from "./transform";
 
 /**
@@ -10,6 +11,7 @@ export const djiAdapter: VendorAdapter = {
   vendor: "dji",
   uplinkFilters,
   routeTopic,
+  deviceOfTopic: (topic) => ownerUnder(topic, ["thing/product/", "sys/product/"]),
   decode,
   encode,
   toReal: (data) => data,

@@ -1,5 +1,6 @@
 import { validateDefinition } from "@umos/thing-model";
 import type { VendorAdapter } from "../interface";
+import { ownerUnder } from "../topic-owner";
 import { decode, encode, routeTopic, uplinkFilters } from "./transform";
 
 /** The canonical protocol of DESIGN §10; its thing models are UMOS definitions as they are. */
@@ -7,6 +8,7 @@ export const genericAdapter: VendorAdapter = {
   vendor: "generic",
   uplinkFilters,
   routeTopic,
+  deviceOfTopic: (topic) => ownerUnder(topic, ["generic/"]),
   decode,
   encode,
   toReal: (properties) => properties,

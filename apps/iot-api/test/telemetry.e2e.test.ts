@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { silentLogger, type App } from "@umos/runtime";
+import { reportPoints } from "@umos/timeseries";
+import { createDatabase, createInfluxDatabase, createVhost, freePort, jsonClient, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost } from "@umos/testkit";
+import { createApp } from "../src/app";
+
+/** GET /devices/:id/telemetry in-process, against InfluxDB 1.6 (InfluxQL on /query), and without any time-series server. */
+let vhost: TestVhost;
+let database: TestDatabase;
+let influx: TestInfluxDatabase;
+const apps: App[] = [];
+
+beforeAll(async () => {
+  [vhost, database, influx] = await Promise.all([createVhost(), createDatabase(), createInfluxDatabase()]);
+}, 30_000);
+
+afterAll(async () => {
+  for (const app of apps) await app.stop();
+  await Promise.all([vhost.dispose(), database.dispose(), influx.dispose()]);
+}, 30_000);
+
+async function startApi(env: Record<string, string>) {
+  const app = createApp(testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }, env), { log: silentLogger });
+  apps.push(app);
+  await app.start();
+  const base = `http://127.0.0.1:${app.port}`;
+  return { api: jsonClient(base, await testToken("viewer")), admin: jsonClient(base, await testToken("admin")) };
+}
+
+const t0 = Date.parse("2025-06-15T10:00:00Z");
+const range = `from=${t0}&to=${t0 + 3_600_000}`;
+
+describe("telemetry endpoint", () => {
+  test("without influx.url it answers 501 and says what to configure", async () => {
+    const { api } = await startApi({});
+    const res = await api.get(`/api/v1/devices/any/telemetry?property=temperature`);
+    expect(res.status).toBe(501);
+    expect(res.body.error).toEqual({ code: "not_configured", message: expect.stringContaining("UMOS_INFLUX__URL") });
+  }, 20_000);
+
+  test("a device's property as windows; an unknown device is 404; limits and bad parameters are 400 with the reason", async () => {
+    const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_INFLUX__MAX_QUERY_POINTS: "100" });
+    expect((await admin.post("/api/v1/devices", { id: "tele-1", vendor: "generic" })).status).toBe(201);
+    const reports = [20, 22, 30].map((temperature, i) => ({ id: `r-${i}`, ts: t0 + i * 20 * 60_000, vendor: "generic" as const, deviceId: "tele-1", kind: "property.report", data: { temperature } }));
+    await influx.write(reports.flatMap((r) => reportPoints(r, null)).map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
+
+    const series = await api.get(`/api/v1/devices/tele-1/telemetry?property=temperature&${range}&every=30m&fn=max`);
+    expect(series.status).toBe(200);
+    expect(series.body).toEqual({
+      deviceId: "tele-1",
+      property: "temperature",
+      fn: "max",
+      every: "30m",
+      from: "2025-06-15T10:00:00.000Z",
+      to: "2025-06-15T11:00:00.000Z",
+      points: [
+        { ts: "2025-06-15T10:00:00.000Z", value: 22 },
+        { ts: "2025-06-15T10:30:00.000Z", value: 30 },
+      ],
+    });
+
+    expect((await api.get(`/api/v1/devices/nobody/telemetry?property=temperature`)).status).toBe(404);
+    const tooMany = await api.get(`/api/v1/devices/tele-1/telemetry?property=temperature&${range}&every=1s`);
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error.code).toBe("too_many_points");
+    expect((await api.get(`/api/v1/devices/tele-1/telemetry?property=temperature&every=soon`)).status).toBe(400);
+    expect((await api.get(`/api/v1/devices/tele-1/telemetry?property=temperature&fn=median`)).status).toBe(400);
+    expect((await api.get(`/api/v1/devices/tele-1/telemetry`)).status).toBe(400);
+  }, 20_000);
+
+  test("a time-series server that does not answer is 503, naming it", async () => {
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const { api, admin } = await startApi({ UMOS_INFLUX__URL: down });
+    await admin.post("/api/v1/devices", { id: "tele-2", vendor: "generic" });
+    const res = await api.get(`/api/v1/devices/tele-2/telemetry?property=temperature`);
+    expect(res.status).toBe(503);
+    expect(res.body.error.message).toContain(down);
+  }, 20_000);
+});

@@ -1,0 +1,30 @@
+import type { Profile, ScenarioResult } from "./results";
+import { commands } from "./scenarios/commands";
+import { deviceToLog } from "./scenarios/device-to-log";
+import { deviceToWs } from "./scenarios/device-to-ws";
+import { runOnPlatform, type PlatformScenario } from "./scenarios/platform";
+import { RELAYS, runRelays } from "./scenarios/relays";
+import { restReads } from "./scenarios/rest-reads";
+import { wsFanout } from "./scenarios/ws-fanout";
+
+/** A step of the suite: one scenario, or several sharing one started platform. */
+export interface SuiteStep {
+  ids: readonly string[];
+  /** bench:ci runs these: the references and the gateway relay, whose ratios it checks. */
+  ci: boolean;
+  /** Scenarios that fail are reported through `failed`; the rest of the step still runs. */
+  run(profile: Profile, only: (id: string) => boolean, failed: (id: string, err: unknown) => void): Promise<ScenarioResult[]>;
+}
+
+/** The fan-out last: its 10,000 connections are the heaviest thing the platform carries here. */
+const ON_PLATFORM: readonly PlatformScenario[] = [deviceToWs, deviceToLog, commands, restReads, wsFanout];
+
+/** The references and our relay side by side, then the whole platform. */
+export const SUITE: readonly SuiteStep[] = [
+  { ids: RELAYS.map((r) => r.id), ci: true, run: runRelays },
+  {
+    ids: ON_PLATFORM.map((s) => s.id),
+    ci: false,
+    run: (profile, only, failed) => runOnPlatform(ON_PLATFORM.filter((s) => only(s.id)), profile, failed),
+  },
+];

@@ -1,0 +1,78 @@
+import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { UnauthorizedError } from "@umos/runtime";
+import { isRole, type Role } from "./roles";
+
+export interface JwtOptions {
+  algorithm: "HS256" | "RS256" | "ES256";
+  /** HS256 only. */
+  secret?: string;
+  /** RS256 / ES256: where the signing keys are published. */
+  jwksUrl?: string;
+  issuer: string;
+  audience: string;
+  clockToleranceSec: number;
+}
+
+/** Who is calling, from a verified token. */
+export interface Principal {
+  subject: string;
+  role: Role;
+  expiresAt: number | undefined;
+}
+
+export type Verifier = (token: string | undefined) => Promise<Principal>;
+
+/**
+ * Verifies Bearer tokens: signature (HS256 with a secret, or RS256/ES256 against a JWKS URL),
+ * expiry, issuer and audience, and a `role` claim of admin, operator or viewer. Every failure is an
+ * UnauthorizedError saying which check failed.
+ */
+export function createVerifier(options: JwtOptions): Verifier {
+  const key: Uint8Array | JWTVerifyGetKey =
+    options.algorithm === "HS256" ? new TextEncoder().encode(options.secret ?? "") : createRemoteJWKSet(new URL(options.jwksUrl ?? ""));
+  return async (token) => {
+    if (!token) throw new UnauthorizedError("a Bearer token is required (Authorization: Bearer <jwt>)");
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, key as Uint8Array, {
+        algorithms: [options.algorithm],
+        issuer: options.issuer,
+        audience: options.audience,
+        clockTolerance: options.clockToleranceSec,
+        requiredClaims: ["exp", "sub"],
+      }));
+    } catch (err) {
+      throw new UnauthorizedError(describe(err));
+    }
+    if (!isRole(payload.role)) throw new UnauthorizedError("the token has no role claim of admin, operator or viewer");
+    return { subject: payload.sub!, role: payload.role, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 };
+  };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return "the token has expired";
+  if (err instanceof errors.JWTClaimValidationFailed) return `the token's ${err.claim} claim is not accepted here`;
+  if (err instanceof errors.JWSSignatureVerificationFailed) return "the token's signature does not verify";
+  if (err instanceof errors.JOSEAlgNotAllowed) return "the token is signed with an algorithm not accepted here";
+  if (err instanceof errors.JWKSNoMatchingKey) return "no published key matches the token";
+  return "the token is malformed or cannot be verified";
+}
+
+/** A signed HS256 token, for development (`bun run token`) and tests. */
+export function mintToken(options: { secret: string; issuer: string; audience: string; role: Role; subject?: string; ttlSec?: number }): Promise<string> {
+  return new SignJWT({ role: options.role })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(options.subject ?? `dev-${options.role}`)
+    .setIssuer(options.issuer)
+    .setAudience(options.audience)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.ttlSec ?? 3600))
+    .sign(new TextEncoder().encode(options.secret));
+}
+
+/** The token of a request: `Authorization: Bearer`, or `?token=` where a browser cannot set headers (WebSocket). */
+export function bearerToken(request: Request): string | undefined {
+  const header = request.headers.get("authorization");
+  if (header?.toLowerCase().startsWith("bearer ")) return header.slice(7).trim() || undefined;
+  return new URL(request.url).searchParams.get("token") ?? undefined;
+}

@@ -1,0 +1,86 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { readdirSync } from "node:fs";
+import { Counter, Gauge, Histogram, Registry, type LabelValues } from "prom-client";
+
+/**
+ * One registry per service (several may share a process in tests), labelled with the service.
+ * The seed's four metrics carry exactly the seed's names; everything else is
+ * `iot_{component}_{metric}_{unit}`. prom-client's default Node metrics are left out: several are
+ * empty or zero under Bun (FINDINGS.md); the process metrics below are the ones that are real.
+ */
+export function createMetrics(service: string) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  const registers = [registry];
+
+  const metrics = {
+    registry,
+    httpRequests: new Counter({ name: "iot_http_requests_total", help: "HTTP requests answered", labelNames: ["method", "route", "status"], registers }),
+    httpDuration: new Histogram({
+      name: "iot_http_request_duration_seconds",
+      help: "HTTP request latency",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    rabbitmqMessages: new Counter({
+      name: "iot_rabbitmq_messages_total",
+      help: "RabbitMQ messages published (confirmed) and consumed, by stage and outcome",
+      labelNames: ["direction", "stage", "outcome"],
+      registers,
+    }),
+    devicesActive: new Gauge({ name: "iot_devices_active", help: "Devices online (or, without a registry, seen within the presence window)", registers }),
+
+    counter: (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers }),
+    gauge: (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers }),
+    histogram: (name: string, help: string, buckets: number[], labelNames: string[] = []) => new Histogram({ name, help, buckets, labelNames, registers }),
+
+    /** GET /metrics in Prometheus' text format. */
+    async response(): Promise<Response> {
+      return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } });
+    },
+  };
+  registerProcessMetrics(registry);
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+export type Labels = LabelValues<string>;
+
+function registerProcessMetrics(registry: Registry): void {
+  const registers = [registry];
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  new Counter({
+    name: "process_cpu_seconds_total",
+    help: "User and system CPU time spent",
+    registers,
+    collect() {
+      const { user, system } = process.cpuUsage();
+      this.reset();
+      this.inc((user + system) / 1e6);
+    },
+  });
+  new Gauge({ name: "process_resident_memory_bytes", help: "Resident memory", registers, collect() { this.set(process.memoryUsage().rss); } });
+  new Gauge({
+    name: "process_open_fds",
+    help: "Open file descriptors",
+    registers,
+    collect() {
+      try {
+        this.set(readdirSync("/proc/self/fd").length);
+      } catch {
+        // not on Linux: leave the gauge unset rather than publish a zero
+      }
+    },
+  });
+  new Gauge({
+    name: "iot_process_event_loop_lag_seconds",
+    help: "Event-loop delay, p99 over the scrape interval",
+    registers,
+    collect() {
+      this.set(lag.percentile(99) / 1e9);
+      lag.reset();
+    },
+  });
+}

@@ -1,0 +1,101 @@
+import { context, propagation, trace, type Context, type Span, type SpanKind, type Tracer } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-base";
+
+export interface TracingOptions {
+  serviceName: string;
+  /** Share of new traces recorded; a sampled parent is always followed (parent-based). */
+  ratio: number;
+  /** OTLP/HTTP protobuf endpoint, e.g. http://tempo:4318/v1/traces; none: spans are not exported. */
+  otlpUrl?: string;
+  /** Tests pass an in-memory exporter (spans exported one by one, at once). */
+  exporter?: SpanExporter;
+}
+
+export interface Tracing {
+  tracer: Tracer;
+  shutdown(): Promise<void>;
+}
+
+let globalsSet = false;
+
+/**
+ * One tracer provider per service (several services may share a process in tests). The W3C
+ * propagator and the async-local-storage context manager are process-wide and set once
+ * (PROTOCOLS.md §7: SDK 2.x has no provider.register()).
+ */
+export function setupTracing(options: TracingOptions): Tracing {
+  if (!globalsSet) {
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    globalsSet = true;
+  }
+  const processors = options.exporter
+    ? [new SimpleSpanProcessor(options.exporter)]
+    : options.otlpUrl
+      ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpUrl }))]
+      : [];
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": options.serviceName }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.ratio) }),
+    spanProcessors: processors,
+  });
+  return { tracer: provider.getTracer(options.serviceName), shutdown: () => provider.shutdown() };
+}
+
+/** W3C trace context of `ctx` as carrier fields (`traceparent`, `tracestate`), for AMQP headers or MQTT user properties. */
+export function injectContext(ctx: Context = context.active()): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  return carrier;
+}
+
+/** The context a carrier (HTTP/AMQP headers, MQTT user properties) brings; the root context without one. */
+export function extractContext(carrier: Record<string, unknown> | undefined): Context {
+  const fields: Record<string, string> = {};
+  for (const key of ["traceparent", "tracestate"]) {
+    const value = carrier?.[key];
+    if (typeof value === "string") fields[key] = value;
+    else if (Buffer.isBuffer(value)) fields[key] = value.toString("utf8");
+  }
+  return propagation.extract(context.active(), fields);
+}
+
+/** Runs `work` inside a span that ends (recording an error) when the work settles. */
+export async function inSpan<T>(
+  tracer: Tracer,
+  name: string,
+  options: { kind: SpanKind; attributes?: Record<string, string | number | boolean>; parent?: Context },
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = options.parent ?? context.active();
+  return tracer.startActiveSpan(name, { kind: options.kind, attributes: options.attributes }, parent, async (span) => {
+    try {
+      return await work(span);
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: 2, message: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** trace_id and span_id of the active span, for log lines. */
+export function traceFields(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId };
+}

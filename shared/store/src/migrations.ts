@@ -1,0 +1,20 @@
+// Imported, not listed from the folder at run time, so a bundle or compiled binary (scripts/build.ts)
+// carries them. A new migration is a file in ../migrations and a line here; migrations.test.ts fails
+// while the two disagree.
+import spine from "../migrations/001_spine.sql" with { type: "text" };
+import modelsCommandsPresence from "../migrations/002_models_commands_presence.sql" with { type: "text" };
+import topology from "../migrations/003_topology.sql" with { type: "text" };
+import deviceCredentials from "../migrations/004_device_credentials.sql" with { type: "text" };
+
+/** A numbered schema change (`NNN_name.sql`) and its SQL. */
+export interface Migration {
+  file: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { file: "001_spine.sql", sql: spine },
+  { file: "002_models_commands_presence.sql", sql: modelsCommandsPresence },
+  { file: "003_topology.sql", sql: topology },
+  { file: "004_device_credentials.sql", sql: deviceCredentials },
+];

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { silentLogger, type App } from "@umos/runtime";
+import { createApp as createApi } from "../../apps/iot-api/src/app";
+import { createApp as createWs } from "../../apps/iot-ws/src/app";
+import { createDatabase, createTestCA, createVhost, eventually, testConfig, testToken, type TestCA, type TestDatabase, type TestVhost } from "@umos/testkit";
+
+/** TLS as a configuration switch, with certificates from a test CA that only these tests trust. */
+let ca: TestCA;
+let vhost: TestVhost;
+let database: TestDatabase;
+
+beforeAll(async () => {
+  [ca, vhost, database] = await Promise.all([createTestCA(), createVhost(), createDatabase()]);
+});
+
+afterAll(async () => {
+  await Promise.all([ca.dispose(), vhost.dispose(), database.dispose()]);
+});
+
+describe("HTTPS and WSS", () => {
+  let api: App;
+  let ws: App;
+
+  beforeAll(async () => {
+    const tls = (listener: string) => ({ [`UMOS_${listener}__TLS__CERT_FILE`]: ca.certFile, [`UMOS_${listener}__TLS__KEY_FILE`]: ca.keyFile });
+    const config = testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }, { ...tls("API"), ...tls("WS") });
+    api = createApi(config, { log: silentLogger });
+    ws = createWs(config, { log: silentLogger });
+    await Promise.all([api.start(), ws.start()]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([api.stop(), ws.stop()]);
+  });
+
+  test("the REST API answers over HTTPS to a client that trusts the CA, and refuses one that does not", async () => {
+    const res = await fetch(`https://localhost:${api.port}/api/v1/devices`, { headers: { authorization: `Bearer ${await testToken("viewer")}` }, tls: { ca: ca.ca } });
+    expect(res.status).toBe(200);
+    expect(fetch(`https://localhost:${api.port}/health`)).rejects.toThrow();
+    expect(fetch(`http://localhost:${api.port}/health`)).rejects.toThrow();
+  });
+
+  test("the WebSocket API accepts a WSS client that trusts the CA", async () => {
+    const socket = new WebSocket(`wss://localhost:${ws.port}/ws?token=${await testToken("viewer")}`, { tls: { ca: ca.ca } });
+    const frames: string[] = [];
+    socket.onmessage = (e) => frames.push(String(e.data));
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = reject;
+    });
+    socket.send(JSON.stringify({ type: "subscribe", devices: ["x"] }));
+    await eventually(() => frames.some((f) => f.includes('"subscribed"')), 3000, "subscribed over WSS");
+    socket.close();
+  });
+});
