@@ -1,8 +1,22 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connectBus } from "@umos/bus";
+import { QUEUES } from "@umos/contracts";
 import { silentLogger, type App } from "@umos/runtime";
 import { createApp as createApi } from "../../apps/iot-api/src/app";
 import { createApp as createWs } from "../../apps/iot-ws/src/app";
-import { createDatabase, createTestCA, createVhost, eventually, testConfig, testToken, type TestCA, type TestDatabase, type TestVhost } from "@umos/testkit";
+import {
+  createDatabase,
+  createTestCA,
+  createVhost,
+  eventually,
+  RABBITMQ_HOST,
+  startTlsProxy,
+  testConfig,
+  testToken,
+  type TestCA,
+  type TestDatabase,
+  type TestVhost,
+} from "@umos/testkit";
 
 /** TLS as a configuration switch, with certificates from a test CA that only these tests trust. */
 let ca: TestCA;
@@ -36,8 +50,8 @@ describe("HTTPS and WSS", () => {
   test("the REST API answers over HTTPS to a client that trusts the CA, and refuses one that does not", async () => {
     const res = await fetch(`https://localhost:${api.port}/api/v1/devices`, { headers: { authorization: `Bearer ${await testToken("viewer")}` }, tls: { ca: ca.ca } });
     expect(res.status).toBe(200);
-    expect(fetch(`https://localhost:${api.port}/health`)).rejects.toThrow();
-    expect(fetch(`http://localhost:${api.port}/health`)).rejects.toThrow();
+    await expect(fetch(`https://localhost:${api.port}/health`)).rejects.toThrow();
+    await expect(fetch(`http://localhost:${api.port}/health`)).rejects.toThrow();
   });
 
   test("the WebSocket API accepts a WSS client that trusts the CA", async () => {
@@ -52,4 +66,24 @@ describe("HTTPS and WSS", () => {
     await eventually(() => frames.some((f) => f.includes('"subscribed"')), 3000, "subscribed over WSS");
     socket.close();
   });
+});
+
+describe("amqps", () => {
+  test("the bus connects over amqps:// trusting the test CA, publishes with confirms and consumes; without the CA it refuses", async () => {
+    const proxy = await startTlsProxy(ca, Number(RABBITMQ_HOST.split(":")[1]));
+    const url = `amqps://guest:guest@localhost:${proxy.port}/${encodeURIComponent(vhost.name)}`;
+    const options = { url, name: "tls-test", queueType: "classic" as const, prefetch: 10, reconnectInitialMs: 20, reconnectMaxMs: 50, maxAttempts: 3, log: silentLogger };
+    try {
+      const bus = await connectBus({ ...options, caFile: ca.caFile });
+      const got: string[] = [];
+      const consumer = await bus.consume({ queue: QUEUES.uplink }, async (m) => void got.push(m.body.toString()));
+      await bus.publish("iot.generic.device.property.report", Buffer.from("over tls"));
+      await eventually(() => got.includes("over tls"), 5000, "message through amqps");
+      await consumer.stop();
+      await bus.close();
+      await expect(connectBus(options)).rejects.toThrow();
+    } finally {
+      await proxy.stop();
+    }
+  }, 30_000);
 });

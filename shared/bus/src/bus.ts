@@ -8,6 +8,8 @@ import { declareTopology, type QueueType } from "./topology";
 
 export interface BusOptions {
   url: string;
+  /** For amqps://: a CA bundle (PEM file) to trust besides the system's. */
+  caFile?: string;
   /** Shown as the connection name in RabbitMQ's management UI. */
   name: string;
   queueType: QueueType;
@@ -43,8 +45,11 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   let closing = false;
   let waiters: Array<() => void> = [];
 
+  const ca = options.caFile ? [await Bun.file(options.caFile).bytes()].map((b) => Buffer.from(b)) : undefined;
   const connection = await amqplib.connect(options.url, {
     clientProperties: { connection_name: options.name },
+    // amqplib hands these to tls.connect for amqps:// URLs; the host name is checked against the certificate.
+    ...(ca ? { ca, servername: new URL(options.url).hostname } : {}),
     recovery: {
       initialDelay: options.reconnectInitialMs,
       maxDelay: options.reconnectMaxMs,
