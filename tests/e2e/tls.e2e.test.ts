@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import amqplib from "amqplib";
+import mqtt from "mqtt";
 import { connectBus } from "@umos/bus";
 import { QUEUES } from "@umos/contracts";
 import { silentLogger, type App } from "@umos/runtime";
 import { createApp as createApi } from "../../apps/iot-api/src/app";
+import { createApp as createGateway } from "../../apps/iot-gateway/src/app";
 import { createApp as createWs } from "../../apps/iot-ws/src/app";
 import {
   createDatabase,
@@ -10,6 +13,7 @@ import {
   createVhost,
   eventually,
   RABBITMQ_HOST,
+  startMosquitto,
   startTlsProxy,
   testConfig,
   testToken,
@@ -84,6 +88,29 @@ describe("amqps", () => {
       await expect(connectBus(options)).rejects.toThrow();
     } finally {
       await proxy.stop();
+    }
+  }, 30_000);
+});
+
+describe("mqtts", () => {
+  test("the gateway relays a device's frame from a TLS-only broker, trusting the test CA", async () => {
+    const broker = await startMosquitto({ tls: ca });
+    const gateway = createGateway(testConfig({ rabbitmqUrl: vhost.url, mqttUrl: broker.url }, { UMOS_MQTT__CA_FILE: ca.caFile, UMOS_INSTANCE: "mqtts" }), { log: silentLogger });
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      await gateway.start();
+      const ch = await conn.createChannel();
+      const got: string[] = [];
+      await ch.consume(QUEUES.uplink, (m) => m && got.push(m.content.toString()), { noAck: true });
+      await eventually(async () => (await fetch(`http://127.0.0.1:${gateway.port}/ready`)).ok, 10_000, "gateway connected over mqtts");
+      const device = await mqtt.connectAsync(broker.url, { ca: ca.ca, protocolVersion: 5, clientId: "tls-device" });
+      await device.publishAsync("generic/tls-device/property/report", '{"data":{"t":1}}', { qos: 1 });
+      await eventually(() => got.includes('{"data":{"t":1}}'), 10_000, "frame relayed");
+      await device.endAsync();
+    } finally {
+      await conn.close();
+      await gateway.stop();
+      await broker.stop();
     }
   }, 30_000);
 });

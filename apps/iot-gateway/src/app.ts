@@ -17,7 +17,7 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
 
   return serviceApp(log, config.gateway.port, async (resources) => {
     const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-gateway", config.instance, log), (b) => b.close());
-    const relay = createUplinkRelay(bus, log);
+    const relay = createUplinkRelay(bus, log, config.gateway.maxPayloadBytes);
     const connections: MqttConnection[] = [];
     for (let i = 0; i < config.gateway.connections; i++) {
       const connection = openMqttConnection({

@@ -27,7 +27,7 @@ export interface UplinkRelay {
  * acknowledged to the broker only after RabbitMQ confirmed it (DESIGN §3); if it cannot be
  * confirmed the MQTT connection is dropped, so the broker redelivers from the persistent session.
  */
-export function createUplinkRelay(bus: Bus, log: Logger): UplinkRelay {
+export function createUplinkRelay(bus: Bus, log: Logger, maxPayloadBytes = Number.POSITIVE_INFINITY): UplinkRelay {
   const routes = new Map<string, Route | null>();
   let inFlight = 0;
   let onIdle: (() => void) | null = null;
@@ -54,7 +54,8 @@ export function createUplinkRelay(bus: Bus, log: Logger): UplinkRelay {
       const target = route(packet.topic);
       const payload = packet.payload;
       inFlight++;
-      const confirmed = target
+      const oversized = payload.byteLength > maxPayloadBytes;
+      const confirmed = target && !oversized
         ? bus.publish(target.routingKey, payload, {
             messageId,
             headers: {
@@ -65,9 +66,18 @@ export function createUplinkRelay(bus: Bus, log: Logger): UplinkRelay {
             },
           })
         : bus.deadLetter(
-            { routingKey: "iot.unknown.device", body: payload, headers: { [HEADERS.mqttTopic]: packet.topic, [HEADERS.receivedAt]: receivedAt }, messageId, contentType: undefined, redelivered: false },
-            "unroutable_topic",
-            `no vendor adapter takes MQTT topic '${packet.topic}'`,
+            {
+              routingKey: target?.routingKey ?? "iot.unknown.device",
+              body: payload,
+              headers: { [HEADERS.mqttTopic]: packet.topic, [HEADERS.receivedAt]: receivedAt },
+              messageId,
+              contentType: undefined,
+              redelivered: false,
+            },
+            oversized ? "payload_too_large" : "unroutable_topic",
+            oversized
+              ? `payload of ${payload.byteLength} bytes on '${packet.topic}' exceeds gateway.maxPayloadBytes (${maxPayloadBytes})`
+              : `no vendor adapter takes MQTT topic '${packet.topic}'`,
             "iot-gateway",
           );
       confirmed.then(

@@ -82,6 +82,19 @@ describe("iot-gateway, in process", () => {
     await client.endAsync();
   });
 
+  test("a device payload over gateway.maxPayloadBytes is dead-lettered with the reason, not relayed", async () => {
+    const client = await device("big");
+    await client.publishAsync("generic/big/property/report", Buffer.alloc(300_000, 0x20), { qos: 1 });
+    const conn = await amqplib.connect(vhost.url);
+    const ch = await conn.createChannel();
+    const dead = await eventually(() => ch.get(DEAD_LETTER_QUEUE, { noAck: true }), 5000, "dead letter");
+    expect(dead.properties.headers?.[HEADERS.deadLetterCode]).toBe("payload_too_large");
+    expect(String(dead.properties.headers?.[HEADERS.deadLetterReason])).toContain("300000 bytes on 'generic/big/property/report'");
+    expect(dead.fields.routingKey).toBe("iot.generic.device.property.report");
+    await conn.close();
+    await client.endAsync();
+  });
+
   test("a downlink frame without a topic header is dead-lettered with its reason", async () => {
     const conn = await amqplib.connect(vhost.url);
     const ch = await conn.createConfirmChannel();

@@ -10,14 +10,22 @@ export async function consumeQueue(url: string, queue: string, onBody: (body: Bu
   const channel = await connection.createChannel();
   await channel.prefetch(2000);
   let last: ConsumeMessage | null = null;
+  let closed = false;
+  const ackTurn = () => {
+    // Closing settles nothing: the queue is deleted with its vhost.
+    if (!closed) channel.ack(last!, true);
+    last = null;
+  };
   await channel.consume(queue, (message) => {
     if (!message) return;
-    if (!last) setImmediate(() => {
-      channel.ack(last!, true);
-      last = null;
-    });
+    if (!last) setImmediate(ackTurn);
     last = message;
     onBody(message.content);
   });
-  return { close: () => connection.close() };
+  return {
+    close() {
+      closed = true;
+      return connection.close();
+    },
+  };
 }

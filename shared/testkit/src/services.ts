@@ -76,19 +76,21 @@ export interface TestMosquitto {
 }
 
 /** Starts Mosquitto with the project's own config (deployments/mosquitto) on a free port. */
-export async function startMosquitto(): Promise<TestMosquitto> {
+export async function startMosquitto(options: { tls?: { caFile: string; certFile: string; keyFile: string } } = {}): Promise<TestMosquitto> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "umos-mosquitto-"));
   const base = await Bun.file(resolve(import.meta.dir, "../../../deployments/mosquitto/mosquitto.conf")).text();
+  // With tls, the one listener speaks MQTT over TLS with the given certificate (mqtts://).
+  const tlsLines = options.tls ? `\ncafile ${options.tls.caFile}\ncertfile ${options.tls.certFile}\nkeyfile ${options.tls.keyFile}` : "";
   const conf = base
-    .replace(/^listener .*$/m, `listener ${port} 127.0.0.1`)
+    .replace(/^listener .*$/m, `listener ${port} 127.0.0.1${tlsLines}`)
     .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`);
   await Bun.write(join(dir, "mosquitto.conf"), conf);
   const proc = Bun.spawn(["mosquitto", "-c", join(dir, "mosquitto.conf")], { stdout: "ignore", stderr: "pipe" });
   await waitForPort(port, 5000);
   return {
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: options.tls ? `mqtts://localhost:${port}` : `mqtt://127.0.0.1:${port}`,
     pid: proc.pid,
     stop: async () => {
       proc.kill("SIGTERM");

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import { join } from "node:path";
@@ -30,6 +30,9 @@ export async function createTestCA(): Promise<TestCA> {
   await openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr");
   await Bun.write(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
   await openssl(dir, "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt");
+  // Brokers started as root drop to their own user (Mosquitto: mosquitto) before reading certificates.
+  await chmod(dir, 0o755);
+  for (const file of ["ca.crt", "server.crt", "server.key"]) await chmod(join(dir, file), 0o644);
   return {
     dir,
     caFile: join(dir, "ca.crt"),

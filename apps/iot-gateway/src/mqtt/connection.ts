@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import mqttPacket, { type Packet } from "mqtt-packet";
@@ -19,6 +20,10 @@ export interface MqttConnectionOptions {
   subscriptions: readonly string[];
   reconnectInitialMs: number;
   reconnectMaxMs: number;
+  /** mqtts://: a CA bundle to trust, and a client certificate and key where the broker asks for one (PEM files). */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
   log: Logger;
   /** An arrived PUBLISH; `ack` (QoS 1 only) releases its PUBACK once the message is safe elsewhere. */
   onPublish(packet: InboundPublish, ack: (() => void) | null): void;
@@ -81,7 +86,7 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
   function connect(): void {
     const port = Number(target.port || (target.protocol === "mqtts:" ? 8883 : 1883));
     const host = target.hostname;
-    const sock = target.protocol === "mqtts:" ? tls.connect({ host, port, servername: host }) : net.connect({ host, port });
+    const sock = target.protocol === "mqtts:" ? tls.connect({ host, port, servername: host, ...tlsFiles(options) }) : net.connect({ host, port });
     socket = sock;
     sock.setNoDelay(true);
     const parser = mqttPacket.parser({ protocolVersion: PROTOCOL_VERSION });
@@ -242,4 +247,10 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
       });
     },
   };
+}
+
+/** Read at every (re)connect, so a renewed certificate is picked up without a restart. */
+function tlsFiles(options: Pick<MqttConnectionOptions, "caFile" | "certFile" | "keyFile">): tls.ConnectionOptions {
+  const read = (file: string | undefined) => (file ? readFileSync(file) : undefined);
+  return { ca: read(options.caFile), cert: read(options.certFile), key: read(options.keyFile) };
 }
