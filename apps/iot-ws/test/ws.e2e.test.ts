@@ -94,6 +94,24 @@ describe("iot-ws", () => {
     c.socket.close();
   });
 
+  test("a client message over ws.maxMessageBytes, or a flood past ws.maxMessagesPerSecond, closes that connection with a reason", async () => {
+    const closeOf = (socket: WebSocket) => new Promise<CloseEvent>((resolve) => (socket.onclose = resolve));
+    const big = await client();
+    const bigClosed = closeOf(big.socket);
+    big.socket.send("x".repeat(70_000));
+    expect((await bigClosed).code).toBe(1009); // RFC 6455: message too big
+    const flood = await client();
+    const floodClosed = closeOf(flood.socket);
+    for (let i = 0; i < 50; i++) flood.send({ type: "subscribe", devices: [`d${i}`] });
+    const closed = await floodClosed;
+    expect(closed.code).toBe(1008);
+    expect(closed.reason).toContain("rate limit");
+    const calm = await client();
+    calm.send({ type: "subscribe" });
+    await eventually(() => calm.frames.some((f) => f.type === "subscribed"), 2000, "others unaffected");
+    calm.socket.close();
+  });
+
   test("a client that stops reading is disconnected with a reason and never stalls the others", async () => {
     const fast = await client();
     fast.send({ type: "subscribe", devices: ["flood"] });
