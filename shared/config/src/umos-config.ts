@@ -158,7 +158,7 @@ export const UmosConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    /** Telemetry time series (docs/telemetry.md): off unless `url` is set. */
+    /** Telemetry time series (README, Telemetry): off unless `url` is set. */
     influx: T.Object(
       {
         /** InfluxDB 1.8+, 2.x or 3.x (VictoriaMetrics takes the writes but cannot answer the API's queries). */
