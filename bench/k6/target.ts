@@ -3,7 +3,7 @@ import type { MessageEvent } from "k6/websockets";
 /**
  * Where the platform under test is and how to reach it, from k6's environment:
  *   k6 run -e API_URL=http://host:8080 -e WS_URL=ws://host:8081/ws -e TOKEN=<JWT> -e PREFIX=k6- <script>.ts
- * The devices are bench/src/simulate.ts's (see bench/PERFORMANCE.md); PREFIX and DEVICES match its flags.
+ * The devices are bench/src/simulate.ts's (see the README, Performance); PREFIX and DEVICES match its flags.
  */
 export const API_URL = __ENV.API_URL ?? "http://127.0.0.1:8080";
 export const WS_URL = __ENV.WS_URL ?? "ws://127.0.0.1:8081/ws";

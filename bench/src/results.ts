@@ -44,6 +44,6 @@ export interface Profile {
 }
 
 export const PROFILES: Record<Profile["mode"], Profile> = {
-  full: { mode: "full", warmupSeconds: 2, seconds: 10, window: 1000, rounds: 3 },
+  full: { mode: "full", warmupSeconds: 2, seconds: 10, window: 1000, rounds: 5 },
   ci: { mode: "ci", warmupSeconds: 1, seconds: 5, window: 1000, rounds: 3 },
 };

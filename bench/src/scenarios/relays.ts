@@ -16,7 +16,7 @@ export const RELAYS: ReadonlyArray<{ id: string; open(): Promise<OpenRelay> }> =
 /**
  * Opens every chosen relay first, then saturates them in turns, `profile.rounds` times, and keeps
  * each one's median round: whatever else loads the machine meanwhile weighs on all of them alike,
- * so their ratios hold (FINDINGS.md measured the same way: runs of 10 s, median of 3). Then reads
+ * so their ratios hold (FINDINGS.md: runs of 10 s, the median). Then reads
  * each one's latency at its paced rate.
  */
 export async function runRelays(profile: Profile, only: (id: string) => boolean, failed: (id: string, err: unknown) => void): Promise<ScenarioResult[]> {

@@ -59,6 +59,9 @@ export async function writeBatch(sql: Sql, entries: LogEntry[]): Promise<BatchRe
   const seen = lastSeen(entries);
 
   return sql.begin(async (tx) => {
+    // Concurrent batches touching the same devices deadlocked under load; taking the devices' row
+    // locks first, in id order, makes them queue instead.
+    await tx`select 1 from devices where id = any(${seen.ids}::text[]) order by id for update`;
     const inserted = await tx<{ id: string }[]>`
       insert into message_log (id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id, problems)
       select id, device_id, dedupe_key, vendor, kind, ts, received_at, data::jsonb, correlation_id, problems::jsonb
@@ -122,7 +125,8 @@ function latestState(entries: LogEntry[]) {
       latest.set(key, { deviceId: envelope.deviceId, property, value, ts: envelope.ts });
     }
   }
-  const rows = [...latest.values()];
+  // Sorted, so that rows are written in one order by every batch.
+  const rows = [...latest.values()].sort((a, b) => (a.deviceId === b.deviceId ? cmp(a.property, b.property) : cmp(a.deviceId, b.deviceId)));
   return {
     deviceId: rows.map((r) => r.deviceId),
     property: rows.map((r) => r.property),
@@ -140,11 +144,12 @@ function lastSeen(entries: LogEntry[]) {
     if (envelope.kind === "status.offline") current.online = false;
     byDevice.set(envelope.deviceId, current);
   }
+  const devices = [...byDevice.entries()].sort(([a], [b]) => cmp(a, b));
   return {
-    ids: [...byDevice.keys()],
-    times: [...byDevice.values()].map((v) => new Date(v.time).toISOString()),
+    ids: devices.map(([id]) => id),
+    times: devices.map(([, v]) => new Date(v.time).toISOString()),
     // As text: postgres.js sends a JS boolean array as a scalar.
-    online: [...byDevice.values()].map((v) => (v.online === null ? null : String(v.online))),
+    online: devices.map(([, v]) => (v.online === null ? null : String(v.online))),
   };
 }
 
@@ -156,3 +161,5 @@ export async function findRequest(sql: Sql, deviceId: string, tid: string): Prom
     order by id desc limit 1`;
   return row;
 }
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
