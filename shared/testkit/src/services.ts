@@ -13,11 +13,22 @@ export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgre
 
 export const uid = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
+/**
+ * A port nothing listens on, for a process the test starts later. Picked below Linux's ephemeral
+ * range (32768-60999), which outgoing connections and port-0 listeners draw from: a port from that
+ * range could be taken by a client socket between this check and the service binding it (seen in CI).
+ */
 export async function freePort(): Promise<number> {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      const server = Bun.listen({ hostname: "0.0.0.0", port, socket: { data() {} } });
+      server.stop(true);
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
 }
 
 export async function rabbitmqctl(...args: string[]): Promise<string> {
