@@ -1,5 +1,5 @@
-import { publishStatus, type Publisher } from "@umos/bus";
-import { HEADERS, KINDS, routingKey, type Envelope } from "@umos/contracts";
+import { publishForGateway, publishStatus, type Publisher } from "@umos/bus";
+import { KINDS, type Envelope } from "@umos/contracts";
 import { UmosError, type Logger } from "@umos/runtime";
 import type { Command, CommandRepository } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
@@ -25,10 +25,7 @@ export function createCommandSender(publisher: Publisher, commands: CommandRepos
         refused = err;
         return;
       }
-      await publisher.publish(routingKey(command.vendor, "gateway", command.kind), frame.payload, {
-        messageId: Bun.randomUUIDv7(),
-        headers: { [HEADERS.mqttTopic]: frame.topic, [HEADERS.deviceId]: command.deviceId },
-      });
+      await publishForGateway(publisher, { vendor: command.vendor, action: command.kind, deviceId: command.deviceId }, frame);
     });
     if (refused) {
       const failed = await commands.transition(commandId, ["queued", "sent"], "failed", { reason: refused.message });

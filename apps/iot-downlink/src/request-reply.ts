@@ -1,5 +1,5 @@
-import type { Publisher } from "@umos/bus";
-import { HEADERS, routingKey, type Envelope } from "@umos/contracts";
+import { publishForGateway, type Publisher } from "@umos/bus";
+import type { Envelope } from "@umos/contracts";
 import { adapterFor } from "@umos/vendors";
 
 /**
@@ -9,9 +9,6 @@ import { adapterFor } from "@umos/vendors";
 export function createRequestReply(publisher: Publisher) {
   return async function forward(envelope: Envelope): Promise<void> {
     const frame = adapterFor(envelope.vendor).encode(envelope, { definition: null, gatewayId: null });
-    await publisher.publish(routingKey(envelope.vendor, "gateway", envelope.kind), frame.payload, {
-      messageId: envelope.id,
-      headers: { [HEADERS.mqttTopic]: frame.topic, [HEADERS.deviceId]: envelope.deviceId },
-    });
+    await publishForGateway(publisher, { vendor: envelope.vendor, action: envelope.kind, deviceId: envelope.deviceId }, frame, envelope.id);
   };
 }

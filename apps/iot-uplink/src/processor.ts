@@ -1,9 +1,9 @@
-import { publishEnvelope, type BusMessage, type Publisher } from "@umos/bus";
+import { publishEnvelope, publishForGateway, type BusMessage, type Publisher } from "@umos/bus";
 import { HEADERS, KINDS, parseRoutingKey, routingKey, type Vendor } from "@umos/contracts";
 import { InvalidInputError } from "@umos/runtime";
 import type { BatchResult, LogEntry } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
-import { adapterFor, type EncodedFrame, type RawFrame } from "@umos/vendors";
+import { adapterFor, type RawFrame } from "@umos/vendors";
 import type { Batcher } from "./batcher";
 import { dedupeKey } from "./dedupe";
 import type { createDeviceDirectory } from "./device-directory";
@@ -33,14 +33,14 @@ export function createUplinkProcessor(parts: UplinkParts) {
     const frame = readFrame(message, parts.maxFrameBytes);
     const { vendor } = parseRoutingKey(message.routingKey)!;
     const adapter = adapterFor(vendor);
-    await parts.directory.require(frame.deviceId, vendor);
+    const sender = await parts.directory.require(frame.deviceId, vendor);
     const decoded = adapter.decode(frame);
 
     const presence = decoded.topology ? await parts.applyTopology(decoded.topology.gatewayId, decoded.topology.subDevices) : [];
     const entries: LogEntry[] = [];
     for (const [i, m] of decoded.messages.entries()) {
       // A gateway's frame may speak for its sub-devices: each message is checked as its own device's.
-      const route = await parts.directory.require(m.envelope.deviceId, vendor);
+      const route = m.envelope.deviceId === frame.deviceId ? sender : await parts.directory.require(m.envelope.deviceId, vendor);
       const cached = route.model ? await parts.models(route.model.id, route.model.version) : null;
       if (m.envelope.kind === KINDS.propertyReport) m.envelope.data = adapter.toReal(m.envelope.data as Record<string, unknown>, cached?.definition ?? null);
       const problems = checkAgainstModel(cached, m.envelope);
@@ -55,17 +55,9 @@ export function createUplinkProcessor(parts: UplinkParts) {
       ...cameOnline.map((d) => publishPresence(parts.publisher, d.id, vendor, "online", "traffic")),
       ...presence.map((d) => publishPresence(parts.publisher, d.id, d.vendor, d.online ? "online" : "offline", "topology")),
       // Answered even for a duplicate: the device resends because it did not get our answer.
-      ...decoded.replies.map((reply) => answerDevice(parts.publisher, vendor, frame.deviceId, reply)),
+      ...decoded.replies.map((reply) => publishForGateway(parts.publisher, { vendor, action: "reply", deviceId: frame.deviceId }, reply)),
     ]);
   };
-}
-
-/** Through the gateway like any downlink frame: iot.{v}.gateway.reply with the MQTT topic in a header. */
-function answerDevice(publisher: Publisher, vendor: Vendor, deviceId: string, reply: EncodedFrame): Promise<void> {
-  return publisher.publish(routingKey(vendor, "gateway", "reply"), reply.payload, {
-    messageId: Bun.randomUUIDv7(),
-    headers: { [HEADERS.mqttTopic]: reply.topic, [HEADERS.deviceId]: deviceId },
-  });
 }
 
 function readFrame(message: BusMessage, maxFrameBytes: number): RawFrame {

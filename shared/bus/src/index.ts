@@ -4,3 +4,4 @@ export type { BusMessage, PublishOptions, Publisher, MessageHandler, ConsumeOpti
 export { publishEnvelope } from "./envelope-publisher";
 export { readEnvelope } from "./envelope-reader";
 export { publishStatus } from "./command-status-publisher";
+export { publishForGateway } from "./gateway-frame-publisher";
