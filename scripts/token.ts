@@ -4,8 +4,9 @@
  * otherwise). Production tokens come from your identity provider.
  */
 import { parseArgs } from "node:util";
-import { isRole, mintToken } from "@umos/auth";
+import { isRole } from "@umos/auth";
 import { ConfigError, loadConfig } from "@umos/config";
+import { developmentToken, NoDevelopmentSecretError } from "./dev-token";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -20,9 +21,8 @@ if (!isRole(values.role)) {
   console.error(`--role must be admin, operator or viewer, not '${values.role}'`);
   process.exit(2);
 }
-if (config.auth.algorithm !== "HS256" || !config.auth.secret) {
-  console.error(`this configuration verifies ${config.auth.algorithm} tokens from ${config.auth.jwksUrl ?? "a JWKS URL"}: get a token from that identity provider`);
+const token = await developmentToken(config.auth, values.role, values.subject, Number(values.ttl)).catch((err: unknown) => {
+  console.error(err instanceof NoDevelopmentSecretError ? err.message : String(err));
   process.exit(2);
-}
-const ttlSec = Number(values.ttl);
-console.log(await mintToken({ secret: config.auth.secret, issuer: config.auth.issuer, audience: config.auth.audience, role: values.role, subject: values.subject, ttlSec }));
+});
+console.log(token);

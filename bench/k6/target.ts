@@ -2,13 +2,14 @@ import type { MessageEvent } from "k6/websockets";
 
 /**
  * Where the platform under test is and how to reach it, from k6's environment:
- *   k6 run -e API_URL=http://host:8080 -e WS_URL=ws://host:8081/ws -e TOKEN=<JWT> -e PREFIX=k6- <script>.ts
- * The devices are bench/src/simulate.ts's (see the README, Performance); PREFIX and DEVICES match its flags.
+ *   k6 run -e API_URL=http://host:8080 -e WS_URL=ws://host:8081/ws -e TOKEN=<JWT> -e PREFIX=k6-generic- <script>.ts
+ * The devices are `bun run simulate`'s generic ones (see the README, Performance), named
+ * `<--prefix>generic-<n>`: PREFIX is `<--prefix>generic-` and DEVICES its `--generic`.
  */
 export const API_URL = __ENV.API_URL ?? "http://127.0.0.1:8080";
 export const WS_URL = __ENV.WS_URL ?? "ws://127.0.0.1:8081/ws";
 export const TOKEN = __ENV.TOKEN ?? "";
-export const PREFIX = __ENV.PREFIX ?? "k6-";
+export const PREFIX = __ENV.PREFIX ?? "k6-generic-";
 export const DEVICES = Number(__ENV.DEVICES ?? "10");
 
 export const deviceIds = (): string[] => Array.from({ length: DEVICES }, (_, i) => `${PREFIX}${i}`);

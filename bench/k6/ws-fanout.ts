@@ -1,6 +1,6 @@
 /**
  * iot-ws fan-out: 10,000 WebSocket clients subscribed to one simulated device; run the simulator
- * with `--devices 1 --rate 1`, so each report goes to every client. Budget (bench/budgets.json
+ * with `--generic 1 --dji 0 --tuya 0 --rate 1`, so each report goes to every client. Budget (bench/budgets.json
  * wsFanoutP99Ms): delivered to the last client within 100 ms, p99. Latency is the push time less
  * the report's `ts` (the simulator's wall clock, in ms): run k6 on the simulator's machine.
  */

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import amqplib from "amqplib";
 import mqtt from "mqtt";
-import { DEAD_LETTER_QUEUE, HEADERS } from "@umos/contracts";
 import { eventually, startStack, type Json, type TestStack } from "@umos/testkit";
 
 /**
@@ -168,12 +166,9 @@ describe("thing models and state", () => {
     await registerFan("fan-report");
     const fan = await connectFan("fan-report");
     await fan.client.publishAsync("generic/fan-report/property/report", JSON.stringify({ id: "r1", data: { temperature: 120 } }), { qos: 1 });
-    const conn = await amqplib.connect(stack.vhost.url);
-    const ch = await conn.createChannel();
-    const dead = await eventually(() => ch.get(DEAD_LETTER_QUEUE, { noAck: true }), 10_000, "dead letter");
-    expect(dead.properties.headers?.[HEADERS.deadLetterCode]).toBe("model_violation");
-    expect(String(dead.properties.headers?.[HEADERS.deadLetterReason])).toBe("thing model fan@1: 'temperature' Expected number to be less or equal to 85 (got 120)");
-    await conn.close();
+    const dead = await eventually(async () => (await get("/api/v1/dead-letters?deviceId=fan-report")).body.items[0], 10_000, "dead letter");
+    expect(dead.code).toBe("model_violation");
+    expect(dead.reason).toBe("thing model fan@1: 'temperature' Expected number to be less or equal to 85 (got 120)");
 
     await fan.client.publishAsync("generic/fan-report/property/report", JSON.stringify({ id: "r2", data: { temperature: 24.5, speed: 2 } }), { qos: 1 });
     await eventually(async () => (await get("/api/v1/devices/fan-report")).body.state.temperature?.value === 24.5, 10_000, "state updated");

@@ -8,6 +8,7 @@ import { createApp as createApi } from "../../apps/iot-api/src/app";
 import { createApp as createGateway } from "../../apps/iot-gateway/src/app";
 import { createApp as createWs } from "../../apps/iot-ws/src/app";
 import {
+  testDeps,
   createDatabase,
   createTestCA,
   createVhost,
@@ -42,8 +43,8 @@ describe("HTTPS and WSS", () => {
   beforeAll(async () => {
     const tls = (listener: string) => ({ [`UMOS_${listener}__TLS__CERT_FILE`]: ca.certFile, [`UMOS_${listener}__TLS__KEY_FILE`]: ca.keyFile });
     const config = testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }, { ...tls("API"), ...tls("WS") });
-    api = createApi(config, { log: silentLogger });
-    ws = createWs(config, { log: silentLogger });
+    api = createApi(config, testDeps("iot-api"));
+    ws = createWs(config, testDeps("iot-ws"));
     await Promise.all([api.start(), ws.start()]);
   });
 
@@ -95,7 +96,7 @@ describe("amqps", () => {
 describe("mqtts", () => {
   test("the gateway relays a device's frame from a TLS-only broker, trusting the test CA", async () => {
     const broker = await startMosquitto({ tls: ca });
-    const gateway = createGateway(testConfig({ rabbitmqUrl: vhost.url, mqttUrl: broker.url }, { UMOS_MQTT__CA_FILE: ca.caFile, UMOS_INSTANCE: "mqtts" }), { log: silentLogger });
+    const gateway = createGateway(testConfig({ rabbitmqUrl: vhost.url, mqttUrl: broker.url }, { UMOS_MQTT__CA_FILE: ca.caFile, UMOS_INSTANCE: "mqtts" }), testDeps("iot-gateway"));
     const conn = await amqplib.connect(vhost.url);
     try {
       await gateway.start();

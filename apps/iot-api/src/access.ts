@@ -15,11 +15,13 @@ const OPERATOR_WRITES: ReadonlyArray<[string, RegExp]> = [
 /**
  * Who may call what, in one table: outside /api/v1 (health, readiness, docs) is public; the MQTT
  * broker's webhooks authenticate on their own; reading needs viewer, commanding operator, and every
- * other change (devices, credentials, thing models) admin.
+ * other change (devices, credentials, thing models) admin, as does anything about dead letters.
  */
 export function requiredAccess(method: string, path: string): Access {
   if (!path.startsWith("/api/v1/")) return "public";
   if (path.startsWith("/api/v1/webhooks/")) return "webhook";
+  // Dead letters hold any device's raw payloads and can put messages back on the bus: admin, reads too.
+  if (path === "/api/v1/dead-letters" || path.startsWith("/api/v1/dead-letters/")) return "admin";
   if (method === "GET" || method === "HEAD") return "viewer";
   return OPERATOR_WRITES.some(([m, pattern]) => m === method && pattern.test(path)) ? "operator" : "admin";
 }

@@ -1,4 +1,5 @@
 import type { Publisher } from "@umos/bus";
+import { recordedTraceparent } from "@umos/observability";
 import type { UmosConfig } from "@umos/config";
 import { HEADERS, KINDS, routingKey, type Envelope } from "@umos/contracts";
 import { InvalidInputError, UnavailableError } from "@umos/runtime";
@@ -42,6 +43,7 @@ export function createCommandIntake(
         timeoutMs,
         ttlMs,
         idempotencyKey: request.idempotencyKey,
+        traceparent: recordedTraceparent(),
       },
       request.kind === KINDS.propertySet ? request.params : undefined,
     );

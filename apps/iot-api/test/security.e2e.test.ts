@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { silentLogger, type App } from "@umos/runtime";
-import { createDatabase, createVhost, testConfig, testToken, type Json, type TestDatabase, type TestVhost } from "@umos/testkit";
+import type { App } from "@umos/runtime";
+import { createDatabase, createVhost, testConfig, testToken, type Json, type TestDatabase, type TestVhost, testDeps } from "@umos/testkit";
 import { createApp } from "../src/app";
 
 let vhost: TestVhost;
@@ -16,7 +16,7 @@ beforeAll(async () => {
     { rabbitmqUrl: vhost.url, postgresUrl: database.url },
     { UMOS_MQTT__USERNAME: "iot-gateway", UMOS_MQTT__PASSWORD: "gateway-password", UMOS_AUTH__WEBHOOK_CACHE_SEC: "120" },
   );
-  api = createApp(config, { log: silentLogger });
+  api = createApp(config, testDeps("iot-api"));
   await api.start();
   base = `http://127.0.0.1:${api.port}`;
   admin = await testToken("admin");

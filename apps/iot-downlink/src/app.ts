@@ -2,22 +2,25 @@ import { connectServiceBus, readEnvelope } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { KINDS, QUEUES, type Envelope } from "@umos/contracts";
 import { InvalidInputError, serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { commandRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
+import { commandRepository, deviceRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { startCommandScheduler } from "./command-scheduler";
 import { createCommandSender } from "./command-sender";
 import { createReplyCorrelation } from "./reply-correlation";
 import { createRequestReply } from "./request-reply";
+import { createStatusAnnouncer } from "./status-announcer";
 
 /** iot-downlink: turns commands into vendor frames and follows each until the device answers or it times out. */
-export function createApp(config: UmosConfig, { log }: AppDeps): App {
+export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
   return serviceApp(log, config.downlink.port, async (resources) => {
     const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
-    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-downlink", config.instance, log), (b) => b.close());
+    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-downlink", config.instance, log, obs), (b) => b.close());
     const commands = commandRepository(db.sql);
+    obs.metrics.countDevicesActive(() => deviceRepository(db.sql).countOnline());
     const thingModels = thingModelRepository(db.sql);
-    const send = createCommandSender(bus, commands, createModelCache((id, version) => thingModels.get(id, version)), log);
-    const correlate = createReplyCorrelation(bus, commands, log);
+    const announce = createStatusAnnouncer(bus, obs.tracer, obs.metrics);
+    const send = createCommandSender(bus, commands, createModelCache((id, version) => thingModels.get(id, version)), announce, obs.tracer, log);
+    const correlate = createReplyCorrelation(commands, announce, log);
     // One table to dispatch: the kinds on iot.*.service.#.
     const handlers: Record<string, (envelope: Envelope) => Promise<void>> = {
       [KINDS.serviceCall]: (envelope) => send(commandIdOf(envelope)),
@@ -25,7 +28,7 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
       [KINDS.serviceReply]: correlate,
       [KINDS.requestReply]: createRequestReply(bus),
     };
-    resources.use(startCommandScheduler(commands, bus, send, config.downlink.sweepIntervalMs, log), (s) => s.stop());
+    resources.use(startCommandScheduler(commands, announce, send, config.downlink.sweepIntervalMs, log), (s) => s.stop());
     const consumer = await bus.consume({ queue: QUEUES.downlink }, async (message) => {
       const envelope = readEnvelope(message);
       const handler = handlers[envelope.kind];
@@ -33,7 +36,7 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
       await handler(envelope);
     });
     resources.use(consumer, (c) => c.stop());
-    const server = resources.use(serveHealth({ port: config.downlink.port, probes: [bus.probe, db.probe] }), (s) => s.stop(true));
+    const server = resources.use(serveHealth({ port: config.downlink.port, probes: [bus.probe, db.probe], metrics: obs.metrics }), (s) => s.stop(true));
     log.info("iot-downlink ready", { port: server.port });
     return server.port!;
   });

@@ -1,7 +1,6 @@
-import { publishStatus, type Publisher } from "@umos/bus";
 import type { Logger } from "@umos/runtime";
 import type { Command, CommandRepository } from "@umos/store";
-
+import type { Announce } from "./status-announcer";
 
 /**
  * The clock of the command lifecycle (DESIGN §4): every `intervalMs` it times out sent commands
@@ -10,13 +9,13 @@ import type { Command, CommandRepository } from "@umos/store";
  */
 export function startCommandScheduler(
   commands: CommandRepository,
-  publisher: Publisher,
+  announce: Announce,
   send: (commandId: string) => Promise<void>,
   intervalMs: number,
   log: Logger,
 ) {
   let running: Promise<void> = Promise.resolve();
-  const publishAll = (moved: Command[]) => Promise.all(moved.map((c) => publishStatus(publisher, c)));
+  const publishAll = (moved: Command[]) => Promise.all(moved.map(announce));
 
   const tick = async () => {
     try {

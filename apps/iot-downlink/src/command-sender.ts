@@ -1,9 +1,12 @@
-import { publishForGateway, publishStatus, type Publisher } from "@umos/bus";
+import { publishForGateway, type Publisher } from "@umos/bus";
+import type { Tracer } from "@opentelemetry/api";
 import { KINDS, type Envelope } from "@umos/contracts";
+import { continueTrace } from "@umos/observability";
 import { UmosError, type Logger } from "@umos/runtime";
 import type { Command, CommandRepository } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
 import { adapterFor } from "@umos/vendors";
+import type { Announce } from "./status-announcer";
 
 
 /**
@@ -12,7 +15,7 @@ import { adapterFor } from "@umos/vendors";
  * retry after the device comes online send the same thing. A command the vendor adapter cannot
  * encode fails at once with the adapter's reason.
  */
-export function createCommandSender(publisher: Publisher, commands: CommandRepository, models: ModelCache, log: Logger) {
+export function createCommandSender(publisher: Publisher, commands: CommandRepository, models: ModelCache, announce: Announce, tracer: Tracer, log: Logger) {
   return async function sendCommand(commandId: string): Promise<void> {
     let refused: UmosError | undefined;
     const sent = await commands.sendQueued(commandId, async (command, device) => {
@@ -25,15 +28,16 @@ export function createCommandSender(publisher: Publisher, commands: CommandRepos
         refused = err;
         return;
       }
-      await publishForGateway(publisher, { vendor: command.vendor, action: command.kind, deviceId: command.deviceId }, frame);
+      const target = { vendor: command.vendor, action: command.kind, deviceId: command.deviceId };
+      await continueTrace(tracer, "send command", command.traceparent, () => publishForGateway(publisher, target, frame));
     });
     if (refused) {
       const failed = await commands.transition(commandId, ["queued", "sent"], "failed", { reason: refused.message });
-      if (failed) await publishStatus(publisher, failed);
+      if (failed) await announce(failed);
       log.warn("command cannot be encoded", { commandId, reason: refused.message });
       return;
     }
-    if (sent) await publishStatus(publisher, sent);
+    if (sent) await announce(sent);
   };
 }
 

@@ -1,8 +1,7 @@
-import { publishStatus, type Publisher } from "@umos/bus";
 import type { Envelope } from "@umos/contracts";
 import type { Logger } from "@umos/runtime";
 import type { CommandRepository } from "@umos/store";
-
+import type { Announce } from "./status-announcer";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -11,7 +10,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * it. A reply after the timeout, a duplicate or a stranger changes nothing: the command's state is
  * final once it left `sent`, and the message log still holds the reply.
  */
-export function createReplyCorrelation(publisher: Publisher, commands: CommandRepository, log: Logger) {
+export function createReplyCorrelation(commands: CommandRepository, announce: Announce, log: Logger) {
   return async function correlate(envelope: Envelope): Promise<void> {
     const reply = envelope.data as { code: number; output: unknown };
     const commandId = envelope.correlationId ?? "";
@@ -22,6 +21,8 @@ export function createReplyCorrelation(publisher: Publisher, commands: CommandRe
       log.info("reply matches no command waiting for one", { deviceId: envelope.deviceId, correlationId: commandId });
       return;
     }
-    await publishStatus(publisher, updated);
+    // A device that does not echo trace context (DJI, Tuya) answers outside the trace: the
+    // announcement joins the command's trace through the stored traceparent.
+    await announce(updated);
   };
 }

@@ -5,19 +5,26 @@ import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { activeAdapters } from "@umos/vendors";
 import { createDownlinkDelivery } from "./downlink-delivery";
 import { openMqttConnection, type MqttConnection } from "./mqtt/connection";
+import { mqttTracing } from "./mqtt-tracing";
+import { openGatewaySpool } from "./spool/gateway-spool";
 import { createUplinkRelay } from "./uplink-relay";
 
 /** How long a downlink frame waits for a lost MQTT connection before it is requeued. */
 const DOWNLINK_BROKER_WAIT_MS = 10_000;
 
 /** iot-gateway: the only MQTT client, bridging the MQTT broker and RabbitMQ both ways. */
-export function createApp(config: UmosConfig, { log }: AppDeps): App {
+export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
   const filters = activeAdapters.flatMap((adapter) => adapter.uplinkFilters);
   const subscriptions = config.mqtt.sharedSubscriptions ? filters.map((f) => `$share/${config.mqtt.sharedGroup}/${f}`) : filters;
 
   return serviceApp(log, config.gateway.port, async (resources) => {
-    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-gateway", config.instance, log), (b) => b.close());
-    const relay = createUplinkRelay(bus, log, config.gateway.maxPayloadBytes);
+    const spooling = config.gateway.spool.enabled;
+    // With a spool the gateway starts and takes device frames while RabbitMQ is still out of reach.
+    const rabbitmq = { ...config.rabbitmq, startOffline: spooling };
+    const bus = resources.use(await connectServiceBus(rabbitmq, "iot-gateway", config.instance, log, obs), (b) => b.close());
+    const spool = spooling ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close()) : null;
+    const relay = createUplinkRelay(bus, log, config.gateway.maxPayloadBytes, spool);
+    const tracing = mqttTracing(obs);
     const connections: MqttConnection[] = [];
     for (let i = 0; i < config.gateway.connections; i++) {
       const connection = openMqttConnection({
@@ -26,16 +33,16 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
         clientId: `iot-gateway-${config.instance}-${i}`,
         subscriptions,
         log: log.child("mqtt"),
-        onPublish: (packet, ack) => relay.onPublish(connection, packet, ack),
+        onPublish: (packet, ack) => tracing.received(packet, () => relay.onPublish(connection, packet, ack)),
       });
       // Closed after the relay drained: in-flight frames still need their PUBACKs.
       resources.use(connection, (c) => c.close());
       connections.push(connection);
     }
     resources.use(relay, (r) => r.drain());
-    resources.use(await bus.consume({ queue: QUEUES.gateway }, createDownlinkDelivery(connections, DOWNLINK_BROKER_WAIT_MS)), (c) => c.stop());
+    resources.use(await bus.consume({ queue: QUEUES.gateway }, createDownlinkDelivery(connections, DOWNLINK_BROKER_WAIT_MS, tracing)), (c) => c.stop());
     const probes = [bus.probe, { name: "mqtt", check: () => connections.some((c) => c.connected) }];
-    const server = resources.use(serveHealth({ port: config.gateway.port, probes }), (s) => s.stop(true));
+    const server = resources.use(serveHealth({ port: config.gateway.port, probes, metrics: obs.metrics }), (s) => s.stop(true));
     log.info("iot-gateway ready", { port: server.port, subscriptions: subscriptions.length });
     return server.port!;
   });

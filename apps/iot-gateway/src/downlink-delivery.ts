@@ -2,13 +2,14 @@ import type { BusMessage } from "@umos/bus";
 import { HEADERS } from "@umos/contracts";
 import { InvalidInputError, UnavailableError } from "@umos/runtime";
 import type { MqttConnection } from "./mqtt/connection";
+import type { MqttTracing } from "./mqtt-tracing";
 
 /**
  * RabbitMQ -> device: iot-downlink has already encoded the vendor frame and named its MQTT topic in
  * `x-mqtt-topic`; the gateway publishes the bytes at QoS 1 and the delivery is acked on RabbitMQ
  * only after the broker's PUBACK.
  */
-export function createDownlinkDelivery(connections: readonly MqttConnection[], waitForBrokerMs: number) {
+export function createDownlinkDelivery(connections: readonly MqttConnection[], waitForBrokerMs: number, tracing: MqttTracing) {
   let next = 0;
 
   async function pickConnection(): Promise<MqttConnection> {
@@ -32,6 +33,6 @@ export function createDownlinkDelivery(connections: readonly MqttConnection[], w
       throw new InvalidInputError("invalid_topic", `downlink frame without a publishable ${HEADERS.mqttTopic} header`);
     }
     const connection = await pickConnection();
-    await connection.publish(topic, message.body);
+    await tracing.sent(topic, (userProperties) => connection.publish(topic, message.body, userProperties));
   };
 }

@@ -3,8 +3,7 @@ import { resolve } from "node:path";
 import amqplib from "amqplib";
 import mqtt from "mqtt";
 import { DEAD_LETTER_QUEUE, EXCHANGE, HEADERS, QUEUES } from "@umos/contracts";
-import { silentLogger } from "@umos/runtime";
-import { createVhost, eventually, startMosquitto, testConfig, testEnv, type TestMosquitto, type TestVhost } from "@umos/testkit";
+import { createVhost, eventually, startMosquitto, testConfig, testEnv, type TestMosquitto, type TestVhost, testDeps } from "@umos/testkit";
 import type { App } from "@umos/runtime";
 import { createApp } from "../src/app";
 
@@ -34,7 +33,7 @@ async function drainQueue(queue: string) {
 describe("iot-gateway, in process", () => {
   let gateway: App;
   beforeAll(async () => {
-    gateway = createApp(testConfig({ rabbitmqUrl: vhost.url, mqttUrl: broker.url }), { log: silentLogger });
+    gateway = createApp(testConfig({ rabbitmqUrl: vhost.url, mqttUrl: broker.url }), testDeps("iot-gateway"));
     await gateway.start();
     await eventually(async () => (await fetch(`http://127.0.0.1:${gateway.port}/ready`)).ok, 5000, "gateway ready");
   });
@@ -91,6 +90,9 @@ describe("iot-gateway, in process", () => {
     expect(dead.properties.headers?.[HEADERS.deadLetterCode]).toBe("payload_too_large");
     expect(String(dead.properties.headers?.[HEADERS.deadLetterReason])).toContain("300000 bytes on 'generic/big/property/report'");
     expect(dead.fields.routingKey).toBe("iot.generic.device.property.report");
+    // Only the head travels on, with the device and the size it came in: a huge payload cannot clog RabbitMQ.
+    expect(dead.content.byteLength).toBe(262_144);
+    expect(dead.properties.headers).toMatchObject({ [HEADERS.originalSize]: 300_000, [HEADERS.deviceId]: "big", [HEADERS.vendor]: "generic" });
     await conn.close();
     await client.endAsync();
   });

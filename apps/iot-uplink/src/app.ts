@@ -2,23 +2,29 @@ import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { deviceRepository, openMigratedDatabase, thingModelRepository, writeBatch, type LogEntry } from "@umos/store";
+import { deadLetterRepository, deviceRepository, openMigratedDatabase, thingModelRepository, writeBatch, type LogEntry } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { createBatcher } from "./batcher";
+import { startDeadLetterArchiver } from "./dead-letters/archiver";
+import { startDeadLetterGauge } from "./dead-letters/gauge";
 import { createDeviceDirectory } from "./device-directory";
 import { startPresenceSweep } from "./presence";
+import { countOutcomes } from "./outcome-metrics";
 import { createUplinkProcessor } from "./processor";
 import { startTelemetryConsumer } from "./telemetry/telemetry-consumer";
 
+/** How often the iot_dead_letters gauge is read from the table. */
+const DEAD_LETTER_GAUGE_MS = 15_000;
+
 /** iot-uplink: decodes, checks and stores device frames and republishes them normalized. */
-export function createApp(config: UmosConfig, { log }: AppDeps): App {
+export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
   return serviceApp(log, config.uplink.port, async (resources) => {
     const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
-    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-uplink", config.instance, log), (b) => b.close());
+    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-uplink", config.instance, log, obs), (b) => b.close());
     const sql = db.sql;
     const devices = deviceRepository(sql);
     const thingModels = thingModelRepository(sql);
-    const directory = createDeviceDirectory(devices);
+    const directory = createDeviceDirectory(devices, config.uplink.deviceCacheMs);
     const store = createBatcher((entries: LogEntry[]) => writeBatch(sql, entries), { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs });
     const processFrame = createUplinkProcessor({
       publisher: bus,
@@ -35,8 +41,13 @@ export function createApp(config: UmosConfig, { log }: AppDeps): App {
       const modelOf = async (deviceId: string) => (await directory.route(deviceId))?.model?.id ?? null;
       resources.use(await startTelemetryConsumer({ ...config.influx, url: influxUrl }, bus, modelOf, log.child("telemetry")), (t) => t.stop());
     } else log.info("telemetry off: set influx.url (UMOS_INFLUX__URL) to write reports to InfluxDB");
-    resources.use(await bus.consume({ queue: QUEUES.uplink }, processFrame), (c) => c.stop());
-    const server = resources.use(serveHealth({ port: config.uplink.port, probes: [bus.probe, db.probe] }), (s) => s.stop(true));
+    obs.metrics.countDevicesActive(() => devices.countOnline());
+    resources.use(await bus.consume({ queue: QUEUES.uplink }, countOutcomes(processFrame, obs.metrics)), (c) => c.stop());
+    const deadLetters = deadLetterRepository(sql);
+    const deadLetterGauge = resources.use(startDeadLetterGauge(obs.metrics, deadLetters, DEAD_LETTER_GAUGE_MS, log), (g) => g.stop());
+    const archiveBatch = { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs };
+    resources.use(await startDeadLetterArchiver(bus, deadLetters, archiveBatch, deadLetterGauge.stale), (c) => c.stop());
+    const server = resources.use(serveHealth({ port: config.uplink.port, probes: [bus.probe, db.probe], metrics: obs.metrics }), (s) => s.stop(true));
     log.info("iot-uplink ready", { port: server.port });
     return server.port!;
   });

@@ -7,7 +7,7 @@ import type { DeviceRepository, DeviceRoute } from "@umos/store";
  * message. Known devices are kept for `ttlMs` (a model change reaches the uplink within it);
  * unknown ones only briefly, so a device registered a moment ago is seen soon.
  */
-export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 10_000, unknownTtlMs = 2_000) {
+export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 10_000, unknownTtlMs = Math.min(2_000, ttlMs)) {
   const cache = new Map<string, { route: DeviceRoute | null; expires: number }>();
   const lookups = new Map<string, Promise<DeviceRoute | null>>();
 

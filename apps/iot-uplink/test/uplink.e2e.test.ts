@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import amqplib from "amqplib";
 import postgres from "postgres";
-import { DEAD_LETTER_QUEUE, EXCHANGE, HEADERS } from "@umos/contracts";
+import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, HEADERS } from "@umos/contracts";
 import { createLogger, silentLogger } from "@umos/runtime";
-import { createDatabase, createVhost, eventually, testConfig, type TestDatabase, type TestVhost } from "@umos/testkit";
+import { createDatabase, createVhost, eventually, testConfig, type TestDatabase, type TestVhost, testDeps } from "@umos/testkit";
 import type { App } from "@umos/runtime";
 import { createApp } from "../src/app";
 
@@ -17,7 +17,7 @@ const seen: amqplib.ConsumeMessage[] = [];
 
 beforeAll(async () => {
   [vhost, database] = await Promise.all([createVhost(), createDatabase()]);
-  uplink = createApp(testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }), { log: process.env.TEST_LOG ? createLogger("uplink", { level: "debug" }) : silentLogger });
+  uplink = createApp(testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }), testDeps("iot-uplink", process.env.TEST_LOG ? createLogger("uplink", { level: "debug" }) : silentLogger));
   await uplink.start();
   sql = postgres(database.url, { max: 2, onnotice: () => {} });
   await sql`insert into devices (id, vendor) values ('s1', 'generic'), ('t1', 'tuya')`;
@@ -52,8 +52,9 @@ async function sendFrame(deviceId: string, action: string, payload: string, mess
   return messageId;
 }
 
-async function deadLetter(): Promise<amqplib.GetMessage> {
-  return eventually(() => ch.get(DEAD_LETTER_QUEUE, { noAck: true }), 5000, "a dead letter");
+/** The dead letter of a frame, as the uplink archived it from iot-dead-letter. */
+async function deadLetter(messageId: string): Promise<{ code: string; reason: string; queue: string; payload: Buffer }> {
+  return eventually(async () => (await sql`select code, reason, queue, payload from dead_letters where message_id = ${messageId}`)[0] as never, 5000, "a dead letter");
 }
 
 describe("iot-uplink", () => {
@@ -112,22 +113,35 @@ describe("iot-uplink", () => {
   });
 
   test("a malformed frame is dead-lettered with a reason, and the uplink keeps serving", async () => {
-    await sendFrame("s1", "property.report", "{not json");
-    const dead = await deadLetter();
-    expect(dead.properties.headers?.[HEADERS.deadLetterCode]).toBe("malformed_json");
-    await sendFrame("s1", "property.report", '{"data":"temp=3"}');
-    const invalid = await deadLetter();
-    expect(invalid.properties.headers?.[HEADERS.deadLetterCode]).toBe("invalid_frame");
-    expect(String(invalid.properties.headers?.[HEADERS.deadLetterReason])).toContain("/data");
+    const dead = await deadLetter(await sendFrame("s1", "property.report", "{not json"));
+    expect(dead).toMatchObject({ code: "malformed_json", queue: "iot-uplink-queue", payload: Buffer.from("{not json") });
+    const invalid = await deadLetter(await sendFrame("s1", "property.report", '{"data":"temp=3"}'));
+    expect(invalid.code).toBe("invalid_frame");
+    expect(invalid.reason).toContain("/data");
     const ok = await sendFrame("s1", "property.report", '{"id":"still-alive","data":{"temp":1}}');
     await eventually(() => seen.some((m) => m.properties.messageId === ok), 5000, "still serving");
   });
 
   test("frames from unregistered devices, or under another vendor's name, are dead-lettered", async () => {
-    await sendFrame("ghost", "property.report", '{"data":{"temp":1}}');
-    expect((await deadLetter()).properties.headers?.[HEADERS.deadLetterCode]).toBe("unknown_device");
-    await sendFrame("t1", "property.report", '{"data":{"temp":1}}');
-    expect((await deadLetter()).properties.headers?.[HEADERS.deadLetterCode]).toBe("vendor_mismatch");
+    expect((await deadLetter(await sendFrame("ghost", "property.report", '{"data":{"temp":1}}'))).code).toBe("unknown_device");
+    expect((await deadLetter(await sendFrame("t1", "property.report", '{"data":{"temp":1}}'))).code).toBe("vendor_mismatch");
+  });
+
+  test("the dead-letter queue is archived: a redelivered dead letter is stored once, and RabbitMQ's own dead letters too", async () => {
+    const headers = { [HEADERS.deadLetterCode]: "invalid_frame", [HEADERS.deadLetterReason]: "x", [HEADERS.deadLetterQueue]: "iot-uplink-queue", [HEADERS.deviceId]: "s1" };
+    // The same message twice, as after an archiver crash between its commit and its ack.
+    for (let i = 0; i < 2; i++) ch.publish(DEAD_LETTER_EXCHANGE, "iot.generic.device.status", Buffer.from("\u0000\xff"), { messageId: "dl-twice", headers });
+    ch.publish(DEAD_LETTER_EXCHANGE, "iot.generic.event.status.online", Buffer.from("{}"), {
+      messageId: "dl-rabbit",
+      headers: { "x-first-death-queue": "iot-ws-queue.a", "x-first-death-reason": "expired", "x-death": [{ queue: "iot-ws-queue.a", reason: "expired", count: 1 }] },
+    });
+    await ch.waitForConfirms();
+    const rabbit = await deadLetter("dl-rabbit");
+    expect(rabbit).toMatchObject({ code: "rabbitmq_expired", queue: "iot-ws-queue.a" });
+    await eventually(async () => (await sql`select count(*)::int as n from dead_letters where message_id = 'dl-twice'`)[0]!.n === 1, 5000, "archived");
+    // Both were consumed (acked), yet one row: the second was the first redelivered.
+    await eventually(async () => (await ch.checkQueue(DEAD_LETTER_QUEUE)).messageCount === 0, 5000, "queue drained");
+    expect((await sql`select count(*)::int as n from dead_letters where message_id = 'dl-twice'`)[0]!.n).toBe(1);
   });
 
   test("a burst of reports is written in batches and all of it is stored", async () => {

@@ -1,19 +1,26 @@
 import { createVerifier } from "@umos/auth";
 import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
+import { recentlySeen } from "@umos/observability";
 import { serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { createFanout } from "./fanout";
 import { serveWebSockets } from "./ws-server";
 
 /** iot-ws: live push of validated messages to dashboards and apps over Bun's native WebSocket server. */
-export function createApp(config: UmosConfig, { log }: AppDeps): App {
+export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
   return serviceApp(log, config.ws.port, async (resources) => {
-    const fanout = createFanout(config.ws.maxBufferedBytes, log);
-    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-ws", config.instance, log), (b) => b.close());
+    const devices = recentlySeen(config.presence.silenceMs);
+    const fanout = createFanout(config.ws.maxBufferedBytes, log, devices.seen);
+    const { metrics } = obs;
+    metrics.countDevicesActive(devices.count);
+    metrics.gaugeOf("iot_ws_connections", "WebSocket clients connected", () => fanout.clients.size);
+    metrics.counterOf("iot_ws_messages_sent_total", "Messages pushed to WebSocket clients (one per recipient)", () => fanout.messagesSent);
+    metrics.counterOf("iot_ws_clients_dropped_total", "Clients disconnected for reading too slowly (close code 1008)", () => fanout.slowConsumersDropped);
+    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-ws", config.instance, log, obs), (b) => b.close());
     // Live push needs no disk: this replica's own exclusive, non-durable queue.
     resources.use(await bus.consume({ queue: { wsInstance: config.instance } }, fanout.deliver), (c) => c.stop());
     const verify = config.auth.enabled ? createVerifier(config.auth) : null;
-    const server = resources.use(serveWebSockets(config.ws, fanout, [bus.probe], verify), (s) => {
+    const server = resources.use(serveWebSockets(config.ws, fanout, [bus.probe], verify, metrics), (s) => {
       for (const client of fanout.clients) client.close(1001, "server shutting down");
       return s.stop(true);
     });

@@ -1,5 +1,7 @@
 import { bearerToken, type Principal, type Verifier } from "@umos/auth";
 import type { UmosConfig } from "@umos/config";
+import type { Server } from "bun";
+import type { Metrics } from "@umos/observability";
 import { healthResponse, UnauthorizedError, type Probe } from "@umos/runtime";
 import type { createFanout, Client } from "./fanout";
 import { errorFrame, parseClientMessage } from "./protocol";
@@ -9,6 +11,8 @@ import { Subscriptions } from "./subscriptions";
 /** Application close codes (RFC 6455 §7.4.2 leaves 4000-4999 to applications). */
 const TOKEN_EXPIRED_CLOSE = 4001;
 const POLICY_CLOSE = 1008;
+/** Paths this port answers, the only values of the HTTP metrics' route label. */
+const HTTP_ROUTES = new Set(["/ws", "/health", "/ready", "/metrics"]);
 
 interface Connection extends Client {
   principal: Principal | null;
@@ -21,33 +25,43 @@ interface Connection extends Client {
  * A client shows a token (`?token=` or `Authorization: Bearer`) to connect, any role may read, and
  * the connection closes when the token expires.
  */
-export function serveWebSockets(options: UmosConfig["ws"], fanout: ReturnType<typeof createFanout>, probes: Probe[], verify: Verifier | null) {
+export function serveWebSockets(options: UmosConfig["ws"], fanout: ReturnType<typeof createFanout>, probes: Probe[], verify: Verifier | null, metrics: Metrics) {
+  async function answer(request: Request, server: Server<Connection>): Promise<Response | undefined> {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/ws") {
+      let principal: Principal | null = null;
+      try {
+        principal = verify ? await verify(bearerToken(request)) : null;
+      } catch (err) {
+        const message = err instanceof UnauthorizedError ? err.message : "the token cannot be verified";
+        return Response.json({ error: { code: "unauthorized", message } }, { status: 401, headers: { "www-authenticate": 'Bearer realm="umos"' } });
+      }
+      // The seam methods are bound to the socket in open(), once it exists.
+      const data: Connection = {
+        subscriptions: new Subscriptions(),
+        send: () => 0,
+        close: () => {},
+        bufferedAmount: () => 0,
+        principal,
+        bucket: tokenBucket(options.maxMessagesPerSecond),
+      };
+      return server.upgrade(request, { data }) ? undefined : new Response("expected a WebSocket upgrade", { status: 426 });
+    }
+    if (pathname === "/metrics") return metrics.response();
+    return (await healthResponse(request, probes)) ?? new Response("not found", { status: 404 });
+  }
+
   return Bun.serve<Connection>({
     hostname: options.host,
     port: options.port,
     tls: options.tls ? { cert: Bun.file(options.tls.certFile), key: Bun.file(options.tls.keyFile) } : undefined,
     async fetch(request, server) {
+      const started = performance.now();
+      const response = await answer(request, server);
       const { pathname } = new URL(request.url);
-      if (pathname === "/ws") {
-        let principal: Principal | null = null;
-        try {
-          principal = verify ? await verify(bearerToken(request)) : null;
-        } catch (err) {
-          const message = err instanceof UnauthorizedError ? err.message : "the token cannot be verified";
-          return Response.json({ error: { code: "unauthorized", message } }, { status: 401, headers: { "www-authenticate": 'Bearer realm="umos"' } });
-        }
-        // The seam methods are bound to the socket in open(), once it exists.
-        const data: Connection = {
-          subscriptions: new Subscriptions(),
-          send: () => 0,
-          close: () => {},
-          bufferedAmount: () => 0,
-          principal,
-          bucket: tokenBucket(options.maxMessagesPerSecond),
-        };
-        return server.upgrade(request, { data }) ? undefined : new Response("expected a WebSocket upgrade", { status: 426 });
-      }
-      return (await healthResponse(request, probes)) ?? new Response("not found", { status: 404 });
+      // A successful upgrade has no Response: it is counted as 101 Switching Protocols.
+      metrics.observeHttp(request.method, HTTP_ROUTES.has(pathname) ? pathname : "unmatched", response?.status ?? 101, started);
+      return response;
     },
     websocket: {
       maxPayloadLength: options.maxMessageBytes,

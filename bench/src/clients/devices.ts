@@ -1,4 +1,4 @@
-import mqtt from "mqtt";
+import { connectDevice, genericDevice, type SimulatedDevice } from "@umos/simulator";
 
 export interface DeviceFleet {
   readonly ids: readonly string[];
@@ -11,37 +11,30 @@ export interface DeviceFleet {
   close(): Promise<void>;
 }
 
-/** Devices as real MQTT 5 clients (mqtt.js), one connection each, on the generic vendor's topics. */
+/**
+ * The simulator's generic devices (shared/simulator), one MQTT 5 connection each, reporting the
+ * bench's own payloads: the same devices `bun run simulate` runs, driven at the bench's pace.
+ */
 export async function connectFleet(brokerUrl: string, ids: readonly string[]): Promise<DeviceFleet> {
-  const clients = await Promise.all(
-    ids.map((id) => mqtt.connectAsync(brokerUrl, { clientId: `bench-${id}`, protocolVersion: 5, reconnectPeriod: 0, clean: true })),
+  const devices: SimulatedDevice[] = await Promise.all(
+    ids.map((id) =>
+      connectDevice(genericDevice(id), {
+        brokerUrl,
+        clientId: `bench-${id}`,
+        protocolVersion: 5,
+        onError: (_, err) => console.error(`bench device: ${err.message}`),
+      }),
+    ),
   );
-  const onError = (err?: Error) => {
-    if (err) console.error(`bench device: ${err.message}`);
-  };
+  const reportTopics = ids.map((id) => `generic/${id}/property/report`);
   return {
     ids,
     report(seq, payload) {
-      const i = seq % clients.length;
-      clients[i]!.publish(`generic/${ids[i]}/property/report`, payload, { qos: 1 }, onError);
+      const i = seq % devices.length;
+      devices[i]!.publish(reportTopics[i]!, payload);
     },
-    async answerCalls() {
-      await Promise.all(
-        clients.map(async (client, i) => {
-          client.on("message", (topic, payload) => {
-            if (!topic.endsWith("/service/call")) return;
-            const { correlationId } = JSON.parse(payload.toString()) as { correlationId: string };
-            client.publish(`generic/${ids[i]}/service/reply`, JSON.stringify({ correlationId, code: 0 }), { qos: 1 }, onError);
-          });
-          await client.subscribeAsync(`generic/${ids[i]}/service/call`, { qos: 1 });
-        }),
-      );
-    },
-    async announceOnline() {
-      await Promise.all(clients.map((client, i) => client.publishAsync(`generic/${ids[i]}/status`, '{"state":"online"}', { qos: 1 })));
-    },
-    async close() {
-      await Promise.all(clients.map((client) => client.endAsync()));
-    },
+    answerCalls: async () => void (await Promise.all(devices.map((d) => d.listen()))),
+    announceOnline: async () => void (await Promise.all(devices.map((d) => d.announce()))),
+    close: async () => void (await Promise.all(devices.map((d) => d.close()))),
   };
 }

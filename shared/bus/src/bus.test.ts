@@ -50,6 +50,10 @@ describe("topology", () => {
       "iot -> iot-downlink-queue : iot.*.service.#",
       "iot -> iot-gateway-queue : iot.*.gateway.#",
       "iot.dlx -> iot-dead-letter : #",
+      // Headers bindings (replay-queue = the queue's own name): a replayed dead letter reaches one queue.
+      "iot.replay -> iot-uplink-queue : ",
+      "iot.replay -> iot-downlink-queue : ",
+      "iot.replay -> iot-gateway-queue : ",
     ];
     // A feature queue exists only once its consumer came: with telemetry off, no copy of the reports piles up.
     expect(await listBindings(vhost.name)).toEqual([...base].sort());
@@ -61,6 +65,7 @@ describe("topology", () => {
         "iot -> iot-ws-queue.t1 : iot.*.event.#",
         "iot -> iot-telemetry-queue : iot.*.event.property.report",
         "iot -> iot-telemetry-queue : iot.*.event.event.report",
+        "iot.replay -> iot-telemetry-queue : ",
       ].sort(),
     );
     const exchanges = JSON.parse(await rabbitmqctl("list_exchanges", "-p", vhost.name, "name", "type", "durable", "--formatter", "json")) as {
@@ -72,6 +77,7 @@ describe("topology", () => {
       expect.arrayContaining([
         { name: "iot", type: "topic", durable: true },
         { name: "iot.dlx", type: "topic", durable: true },
+        { name: "iot.replay", type: "headers", durable: true },
       ]),
     );
     const queues = JSON.parse(await rabbitmqctl("list_queues", "-p", vhost.name, "name", "durable", "exclusive", "--formatter", "json")) as {
@@ -98,9 +104,30 @@ describe("topology", () => {
   test("declaring the topology twice is harmless", async () => {
     const second = await connectBus(options(vhost.url));
     await second.close();
-    // The work queues' four bindings and the telemetry queue's two, which outlive its consumer.
-    expect((await listBindings(vhost.name)).length).toBe(6);
+    // The work queues' four bindings and the telemetry queue's two, which outlive its consumer, and each one's replay binding.
+    expect((await listBindings(vhost.name)).length).toBe(10);
   }, 15_000);
+});
+
+describe("publish to one queue (dead-letter replay)", () => {
+  test("an event-stage message sent to one queue reaches that queue alone, with its routing key; an unknown queue is refused", async () => {
+    const ws: BusMessage[] = [];
+    const uplink: BusMessage[] = [];
+    const live = await bus.consume({ queue: { wsInstance: "replay" } }, async (m) => void ws.push(m));
+    const work = await bus.consume({ queue: QUEUES.uplink }, async (m) => void uplink.push(m));
+    await bus.publish("iot.generic.event.property.report", Buffer.from("once"), { messageId: "r-1", queue: QUEUES.uplink, headers: { [HEADERS.deviceId]: "d1" } });
+    await bus.publish("iot.generic.event.property.report", Buffer.from("fan-out"), { messageId: "r-2" });
+    await eventually(() => ws.length === 1 && uplink.length === 1, 5000, "both delivered");
+    expect(uplink[0]).toMatchObject({ routingKey: "iot.generic.event.property.report", messageId: "r-1" });
+    expect(uplink[0]!.headers).toMatchObject({ [HEADERS.deviceId]: "d1", [HEADERS.replayQueue]: QUEUES.uplink });
+    // The topic exchange's fan-out did not see the replayed message: the live queue has only the other one.
+    expect(ws.map((m) => m.body.toString())).toEqual(["fan-out"]);
+    // Nor did the other queues bound for replays (a binding argument starting with x- would match them all).
+    expect(await getOne(QUEUES.downlink)).toBe(false);
+    expect(await getOne(QUEUES.gateway)).toBe(false);
+    await expect(bus.publish("iot.generic.device.status", Buffer.from("x"), { queue: "no-such-queue" })).rejects.toThrow("no queue 'no-such-queue'");
+    await Promise.all([live.stop(), work.stop()]);
+  });
 });
 
 describe("publish and consume", () => {

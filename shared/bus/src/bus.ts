@@ -1,7 +1,12 @@
 import amqplib, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
-import { DEAD_LETTER_EXCHANGE, EXCHANGE, HEADERS } from "@umos/contracts";
-import { UnavailableError, type Logger, type Probe } from "@umos/runtime";
+import { DEAD_LETTER_EXCHANGE, EXCHANGE, HEADERS, REPLAY_EXCHANGE } from "@umos/contracts";
+import { NotFoundError, UnavailableError, type Logger, type Probe } from "@umos/runtime";
+import type { Observability } from "@umos/observability";
 import { createConsumer, type Registration } from "./consumer";
+import { deadLetterOptions } from "./delivery";
+import { connectEmbeddedBus } from "./embedded/embedded-bus";
+import { isEmbeddedUrl } from "./embedded/embedded-url";
+import { instrumentBus } from "./instrumented-bus";
 import { corkWritesPerTurn } from "./cork";
 import type { BusMessage, ConsumeOptions, Consumer, MessageHandler, PublishOptions, Publisher } from "./message";
 import { declareTopology, type QueueType } from "./topology";
@@ -20,6 +25,11 @@ export interface BusOptions {
   maxAttempts: number;
   /** How long a publish waits for a lost connection to come back before it fails. */
   publishWaitMs?: number;
+  /**
+   * Resolve at once and connect in the background, retrying for ever, instead of failing start-up
+   * when RabbitMQ is unreachable: for an edge gateway that spools until its uplink returns.
+   */
+  startOffline?: boolean;
   log: Logger;
 }
 
@@ -37,6 +47,8 @@ export interface Bus extends Publisher {
  * restart it reconnects with backoff, declares again and re-attaches every consumer.
  */
 export async function connectBus(options: BusOptions): Promise<Bus> {
+  // `embedded:<path>`: standalone mode's bus in one SQLite file, same topology and semantics (README, Embedded bus).
+  if (isEmbeddedUrl(options.url)) return connectEmbeddedBus(options);
   const { log } = options;
   const registrations = new Set<Registration>();
   let model: ChannelModel | null = null;
@@ -44,6 +56,9 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   let blocked: Promise<void> | null = null;
   let closing = false;
   let waiters: Array<() => void> = [];
+  // Mandatory publishes the broker handed back as unroutable, by the correlation id each was sent
+  // with: RabbitMQ sends basic.return before the confirm, so the confirm callback finds it here.
+  const returned = new Set<string>();
 
   const ca = options.caFile ? [await Bun.file(options.caFile).bytes()].map((b) => Buffer.from(b)) : undefined;
   const connection = await amqplib.connect(options.url, {
@@ -55,13 +70,17 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
       maxDelay: options.reconnectMaxMs,
       maxRetries: Infinity,
       // Fail fast at start-up so a wrong URL stops the deployment instead of hanging it.
-      initialMaxRetries: 5,
+      initialMaxRetries: options.startOffline ? Infinity : 5,
+      waitForConnect: !options.startOffline,
       setup: async (next: ChannelModel) => {
         corkWritesPerTurn(next);
         const channel = await next.createConfirmChannel();
         await declareTopology(channel, options.queueType);
         watchChannel(next, channel, "publisher");
         channel.on("drain", () => (blocked = null));
+        channel.on("return", (msg: { properties: { correlationId?: string } }) => {
+          if (msg.properties.correlationId) returned.add(msg.properties.correlationId);
+        });
         publishChannel = channel;
         model = next;
         for (const registration of registrations) await registration.attach(next);
@@ -81,7 +100,8 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     log.info("reconnect scheduled", { attempt: info.attempt, delayMs: info.delay }),
   );
   connection.on("error", (err: Error) => log.warn("RabbitMQ connection error", { err }));
-  log.info("connected to RabbitMQ");
+  // Waited for, the first connection came before the listener above; offline, it comes through it.
+  if (!options.startOffline) log.info("connected to RabbitMQ");
 
   /** A channel closed under a live connection (a broker-side channel error) is rebuilt by recycling the connection. */
   function watchChannel(owner: ChannelModel, channel: Channel, role: string): () => void {
@@ -129,18 +149,26 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   /** Resolves on the broker's confirm. The payload goes to amqplib as it is: a Buffer view, never copied here. */
   function publishOn(channel: ConfirmChannel, exchange: string, routingKey: string, body: Uint8Array, opts: PublishOptions): Promise<void> {
     const content = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const target = opts.queue;
+    const token = target ? Bun.randomUUIDv7() : undefined;
     return new Promise<void>((resolve, reject) => {
+      const confirmed = (err: unknown) => {
+        if (err) return reject(new UnavailableError(`RabbitMQ did not confirm ${routingKey}: ${String(err)}`));
+        if (token && returned.delete(token)) return reject(new NotFoundError(`no queue '${target}' is bound to ${REPLAY_EXCHANGE}`));
+        resolve();
+      };
       const writable = channel.publish(
-        exchange,
+        target ? REPLAY_EXCHANGE : exchange,
         routingKey,
         content,
         {
           persistent: opts.persistent ?? true,
           messageId: opts.messageId,
           contentType: opts.contentType,
-          headers: opts.headers,
+          headers: target ? { ...opts.headers, [HEADERS.replayQueue]: target } : opts.headers,
+          ...(token ? { mandatory: true, correlationId: token } : {}),
         },
-        (err: unknown) => (err ? reject(new UnavailableError(`RabbitMQ did not confirm ${routingKey}: ${String(err)}`)) : resolve()),
+        confirmed,
       );
       // amqplib buffers past a full socket; wait for 'drain' before the next write rather than grow without bound.
       if (!writable && !blocked) blocked = new Promise((r) => channel.once("drain", () => r()));
@@ -151,16 +179,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     publish: (routingKey, body, opts = {}) => publishTo(EXCHANGE, routingKey, body, opts),
 
     deadLetter: (message, code, reason, queue) =>
-      publishTo(DEAD_LETTER_EXCHANGE, message.routingKey, message.body, {
-        messageId: message.messageId,
-        contentType: message.contentType,
-        headers: {
-          ...message.headers,
-          [HEADERS.deadLetterCode]: code,
-          [HEADERS.deadLetterReason]: reason.slice(0, 1024),
-          [HEADERS.deadLetterQueue]: queue,
-        },
-      }),
+      publishTo(DEAD_LETTER_EXCHANGE, message.routingKey, message.body, deadLetterOptions(message, code, reason, queue)),
 
     async consume(consumeOptions, handler) {
       const registration = createConsumer({
@@ -192,12 +211,17 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   return bus;
 }
 
-/** The bus of one UMOS service, named `<service>@<instance>` in RabbitMQ's connection list. */
-export function connectServiceBus(
+/**
+ * The bus of one UMOS service, named `<service>@<instance>` in RabbitMQ's connection list, with
+ * its traces and counts (instrumented-bus.ts).
+ */
+export async function connectServiceBus(
   config: Omit<BusOptions, "name" | "log">,
   service: string,
   instance: string,
   log: Logger,
+  obs: Observability,
 ): Promise<Bus> {
-  return connectBus({ ...config, name: `${service}@${instance}`, log: log.child("bus") });
+  const bus = await connectBus({ ...config, name: `${service}@${instance}`, log: log.child("bus") });
+  return instrumentBus(bus, obs, isEmbeddedUrl(config.url) ? "umos_embedded" : "rabbitmq");
 }

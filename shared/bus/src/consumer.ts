@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
-import { UmosError, backoffDelay, type Logger } from "@umos/runtime";
+import type { Logger } from "@umos/runtime";
 import type { Bus } from "./bus";
+import { createDelivery } from "./delivery";
 import type { BusMessage, ConsumeOptions, Consumer, MessageHandler } from "./message";
 import { declareFeatureQueue, declareWsQueue, type QueueType } from "./topology";
 
@@ -21,14 +22,9 @@ interface ConsumerParts extends ConsumeOptions {
   unregister(): void;
 }
 
-/**
- * A manual-ack consumer: ack after the handler's side effects; a permanent failure (an UmosError
- * that is not retryable) is dead-lettered with its reason and acked; any other failure is requeued
- * after a backoff, and dead-lettered once it failed `maxAttempts` times, so nothing loops forever.
- */
+/** A manual-ack consumer on its own channel, settling deliveries by the policy of ./delivery. */
 export function createConsumer(parts: ConsumerParts): Registration {
-  const { handler, bus, log } = parts;
-  const attempts = new Map<string, number>();
+  const { log } = parts;
   let channel: Channel | null = null;
   let unwatch = () => {};
   let consumerTag: string | null = null;
@@ -36,43 +32,13 @@ export function createConsumer(parts: ConsumerParts): Registration {
   let inFlight = 0;
   let stopped = false;
   let onIdle: (() => void) | null = null;
+  const deliver = createDelivery({ ...parts, queue: () => queueName, stopping: () => stopped });
 
-  async function handle(ch: Channel, raw: ConsumeMessage): Promise<void> {
-    const message = toBusMessage(raw);
-    try {
-      await handler(message);
-      settle(() => ch.ack(raw));
-      if (raw.fields.redelivered) attempts.delete(attemptKey(message));
-    } catch (err) {
-      await fail(ch, raw, message, err);
-    }
-  }
-
-  async function fail(ch: Channel, raw: ConsumeMessage, message: BusMessage, err: unknown): Promise<void> {
-    const permanent = err instanceof UmosError && !err.retryable;
-    // Stopping: hand the delivery straight back, without a backoff to sit out or a warning per message.
-    if (!permanent && stopped) return settle(() => ch.nack(raw, false, true));
-    const key = attemptKey(message);
-    const count = (attempts.get(key) ?? 0) + 1;
-    if (permanent || count >= parts.maxAttempts) {
-      attempts.delete(key);
-      const code = permanent ? err.code : "gave_up";
-      const reason = permanent ? err.message : `failed ${count} times, last: ${describe(err)}`;
-      try {
-        await bus.deadLetter(message, code, reason, queueName);
-        settle(() => ch.ack(raw));
-        log.warn("dead-lettered", { queue: queueName, routingKey: message.routingKey, code, reason });
-      } catch (dlErr) {
-        log.error("could not dead-letter; requeueing", { err: dlErr });
-        settle(() => ch.nack(raw, false, true));
-      }
-      return;
-    }
-    attempts.set(key, count);
-    if (attempts.size > 10_000) attempts.delete(attempts.keys().next().value!);
-    log.warn("handler failed; requeueing", { queue: queueName, attempt: count, err: describe(err) });
-    await Bun.sleep(backoffDelay(count, parts.retryDelayMs, 5_000));
-    settle(() => ch.nack(raw, false, true));
+  function handle(ch: Channel, raw: ConsumeMessage): Promise<void> {
+    return deliver(toBusMessage(raw), {
+      ack: () => settle(() => ch.ack(raw)),
+      requeue: () => settle(() => ch.nack(raw, false, true)),
+    });
   }
 
   /** A channel that died under us already returned the delivery to the queue; settling it is moot. */
@@ -133,10 +99,3 @@ function toBusMessage(raw: ConsumeMessage): BusMessage {
   };
 }
 
-function attemptKey(message: BusMessage): string {
-  return message.messageId ?? `${message.routingKey}:${Bun.hash(message.body)}`;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -1,5 +1,5 @@
 export { connectBus, connectServiceBus, type Bus, type BusOptions } from "./bus";
-export { declareTopology, declareWsQueue, WORK_QUEUES, WS_BINDING, type QueueType } from "./topology";
+export { declareTopology, declareWsQueue, WORK_QUEUES, WS_BINDING, REPLAYABLE_QUEUES, type QueueType } from "./topology";
 export type { BusMessage, PublishOptions, Publisher, MessageHandler, ConsumeOptions, Consumer } from "./message";
 export { publishEnvelope } from "./envelope-publisher";
 export { readEnvelope } from "./envelope-reader";

@@ -15,6 +15,11 @@ export interface PublishOptions {
   headers?: Record<string, unknown>;
   /** Default true: written to disk on durable queues. Live-only traffic may pass false. */
   persistent?: boolean;
+  /**
+   * Deliver to this one durable queue only, keeping the routing key (the replay of a dead letter),
+   * instead of to every queue bound to the key. Rejects with NotFoundError if no such queue is bound.
+   */
+  queue?: string;
 }
 
 export interface Publisher {

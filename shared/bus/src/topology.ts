@@ -1,5 +1,5 @@
 import type { Channel } from "amqplib";
-import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, QUEUES, wsQueueName } from "@umos/contracts";
+import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, HEADERS, QUEUES, REPLAY_EXCHANGE, wsQueueName } from "@umos/contracts";
 
 export type QueueType = "classic" | "quorum";
 
@@ -18,7 +18,7 @@ export const WS_BINDING = "iot.*.event.#";
  * up in RabbitMQ for a consumer that never comes. Turning a feature off for good leaves its queue
  * behind: delete it (`rabbitmqctl delete_queue iot-telemetry-queue`).
  */
-const FEATURE_QUEUES: ReadonlyArray<{ queue: string; bindings: readonly string[] }> = [
+export const FEATURE_QUEUES: ReadonlyArray<{ queue: string; bindings: readonly string[] }> = [
   { queue: QUEUES.telemetry, bindings: ["iot.*.event.property.report", "iot.*.event.event.report"] },
 ];
 
@@ -29,11 +29,13 @@ const FEATURE_QUEUES: ReadonlyArray<{ queue: string; bindings: readonly string[]
 export async function declareTopology(channel: Channel, queueType: QueueType): Promise<void> {
   await channel.assertExchange(EXCHANGE, "topic", { durable: true });
   await channel.assertExchange(DEAD_LETTER_EXCHANGE, "topic", { durable: true });
+  await channel.assertExchange(REPLAY_EXCHANGE, "headers", { durable: true });
   await channel.assertQueue(DEAD_LETTER_QUEUE, { durable: true, arguments: queueArguments(queueType, false) });
   await channel.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, "#");
   for (const { queue, binding } of WORK_QUEUES) {
     await channel.assertQueue(queue, { durable: true, arguments: queueArguments(queueType, true) });
     await channel.bindQueue(queue, EXCHANGE, binding);
+    await bindForReplay(channel, queue);
   }
 }
 
@@ -43,6 +45,15 @@ export async function declareFeatureQueue(channel: Channel, queue: string, queue
   if (!feature) return;
   await channel.assertQueue(queue, { durable: true, arguments: queueArguments(queueType, true) });
   for (const binding of feature.bindings) await channel.bindQueue(queue, EXCHANGE, binding);
+  await bindForReplay(channel, queue);
+}
+
+/** Durable queues the replay of a dead letter can reach: the work queues and the feature queues. */
+export const REPLAYABLE_QUEUES: readonly string[] = [...WORK_QUEUES.map((q) => q.queue), ...FEATURE_QUEUES.map((q) => q.queue)];
+
+/** A message on REPLAY_EXCHANGE reaches this queue alone when its `replay-queue` header names it. */
+function bindForReplay(channel: Channel, queue: string) {
+  return channel.bindQueue(queue, REPLAY_EXCHANGE, "", { "x-match": "all", [HEADERS.replayQueue]: queue });
 }
 
 /**

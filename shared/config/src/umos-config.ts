@@ -24,7 +24,11 @@ export const UmosConfigSchema = T.Object(
     ),
     rabbitmq: T.Object(
       {
-        url: T.String({ pattern: "^amqps?://" }),
+        /**
+         * amqp(s)://user:pass@host:port/vhost, or `embedded:<path>[?synchronous=normal|full]` for the
+         * embedded bus of standalone mode: one SQLite file, e.g. embedded:./data/bus.sqlite (README, Embedded bus).
+         */
+        url: T.String({ pattern: "^(amqps?://|embedded:.)" }),
         /** classic for development; quorum in production (replicated, ~1.3x faster here, FINDINGS.md). */
         queueType: T.Union([T.Literal("classic"), T.Literal("quorum")], { default: "classic" }),
         prefetch: T.Integer({ minimum: 1, maximum: 65535, default: 256 }),
@@ -46,6 +50,12 @@ export const UmosConfigSchema = T.Object(
         sharedGroup: T.String({ minLength: 1, pattern: "^[^/+#]+$", default: "iot-gateway" }),
         /** false subscribes without `$share/` (a broker without shared subscriptions; one replica only). */
         sharedSubscriptions: T.Boolean({ default: true }),
+        /**
+         * 5 (MQTT 5.0), or 4 (MQTT 3.1.1) for a broker without MQTT 5, such as standalone mode's: the
+         * session is then kept by Clean Session 0 with no expiry, and receiveMaximum bounds the frames
+         * the gateway reads ahead of their PUBACKs, since 3.1.1 cannot ask the broker to.
+         */
+        protocolVersion: T.Union([T.Literal(4), T.Literal(5)], { default: 5 }),
         /** Receive Maximum: QoS 1 messages in flight towards one gateway connection. */
         receiveMaximum: T.Integer({ minimum: 1, maximum: 65535, default: 1024 }),
         keepaliveSec: T.Integer({ minimum: 0, maximum: 65535, default: 30 }),
@@ -72,6 +82,8 @@ export const UmosConfigSchema = T.Object(
         host: T.String({ default: "0.0.0.0" }),
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
         bodyLimitBytes: T.Integer({ minimum: 1024, default: 1_048_576 }),
+        /** The WebSocket URL the web console connects to; by default the console's own host on ws.port. */
+        consoleWsUrl: T.Optional(T.String({ pattern: "^wss?://" })),
         tls: ServerTls,
       },
       { default: {}, additionalProperties: false },
@@ -97,6 +109,8 @@ export const UmosConfigSchema = T.Object(
         /** Frames without the device's own `id` are deduplicated on a payload hash within this window. */
         dedupeWindowMs: Millis(10_000),
         maxFrameBytes: T.Integer({ minimum: 256, default: 262_144 }),
+        /** How long a device's registration and thing model version are cached: a change reaches the uplink within it. */
+        deviceCacheMs: Millis(10_000),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -155,6 +169,33 @@ export const UmosConfigSchema = T.Object(
         maxPayloadBytes: T.Integer({ minimum: 256, default: 262_144 }),
         /** MQTT connections this replica opens in the shared group: more spreads parsing over more sockets. */
         connections: T.Integer({ minimum: 1, maximum: 64, default: 1 }),
+        /**
+         * Store and forward (README, Edge store-and-forward): while RabbitMQ is out of reach, device
+         * frames are acknowledged once on this local disk and forwarded in order later. Off by default:
+         * acknowledged frames then live only on this replica's disk, which an edge host keeps and a
+         * rescheduled pod does not.
+         */
+        spool: T.Object(
+          {
+            enabled: T.Boolean({ default: false }),
+            /** SQLite file (WAL); its directory must exist and survive restarts. */
+            path: T.String({ minLength: 1, default: "/var/lib/umos/iot-gateway-spool.db" }),
+            /** Past either bound the gateway stops acknowledging and the MQTT broker holds the rest. */
+            maxMessages: T.Integer({ minimum: 1, default: 1_000_000 }),
+            maxBytes: T.Integer({ minimum: 65_536, default: 1_073_741_824 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** Traces (README, Observability): W3C trace context across HTTP, AMQP and MQTT 5, exported over OTLP. */
+    tracing: T.Object(
+      {
+        /** OTLP/HTTP protobuf endpoint, e.g. http://tempo:4318/v1/traces; unset: spans are made for logs but not exported. */
+        otlpUrl: T.Optional(T.String({ pattern: "^https?://" })),
+        /** Share of new traces recorded where a message enters UMOS; a sampled parent is always followed. */
+        sampleRatio: T.Number({ minimum: 0, maximum: 1, default: 1 }),
       },
       { default: {}, additionalProperties: false },
     ),

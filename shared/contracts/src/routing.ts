@@ -12,6 +12,14 @@ export type Stage = "device" | "event" | "service" | "gateway";
 export const EXCHANGE = "iot";
 export const DEAD_LETTER_EXCHANGE = "iot.dlx";
 export const DEAD_LETTER_QUEUE = "iot-dead-letter";
+/**
+ * A headers exchange every durable queue is bound to by its own name (header `replay-queue`):
+ * a dead letter replayed through it reaches the one queue it died in, keeping its routing key,
+ * where the topic exchange would fan an event out to every queue bound to it again.
+ */
+export const REPLAY_EXCHANGE = "iot.replay";
+/** The first-death queue the gateway names for a frame it refused before it reached the bus. */
+export const GATEWAY_EDGE = "iot-gateway";
 
 export const QUEUES = {
   uplink: "iot-uplink-queue",
@@ -57,4 +65,12 @@ export const HEADERS = {
   deadLetterReason: "x-dead-letter-reason",
   deadLetterCode: "x-dead-letter-code",
   deadLetterQueue: "x-dead-letter-queue",
+  /** A dead letter whose body was cut (an oversized device payload): its size before the cut. */
+  originalSize: "x-original-size",
+  /**
+   * Set on a replayed dead letter: the queue it is for (REPLAY_EXCHANGE's binding) and how many times
+   * it was replayed. Not `x-`: a headers exchange ignores binding arguments that start with `x-`.
+   */
+  replayQueue: "replay-queue",
+  replayCount: "x-replay-count",
 } as const;

@@ -12,6 +12,7 @@ export function createMetrics(service: string) {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   const registers = [registry];
+  let readDevicesActive: (() => number | Promise<number>) | undefined;
 
   const metrics = {
     registry,
@@ -29,11 +30,51 @@ export function createMetrics(service: string) {
       labelNames: ["direction", "stage", "outcome"],
       registers,
     }),
-    devicesActive: new Gauge({ name: "iot_devices_active", help: "Devices online (or, without a registry, seen within the presence window)", registers }),
+    devicesActive: new Gauge({
+      name: "iot_devices_active",
+      help: "Devices online in the registry; in the gateway and iot-ws, devices whose traffic passed within the presence window",
+      registers,
+      async collect() {
+        if (readDevicesActive) this.set(await readDevicesActive());
+      },
+    }),
+    /** Where `iot_devices_active` is read from at scrape time; each service names its own source. */
+    countDevicesActive(read: () => number | Promise<number>): void {
+      readDevicesActive = read;
+    },
 
     counter: (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers }),
     gauge: (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers }),
+    /** A gauge read at scrape time, for values the service already keeps (queue lengths, open sockets). */
+    gaugeOf: (name: string, help: string, read: () => number | Promise<number>) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          this.set(await read());
+        },
+      }),
     histogram: (name: string, help: string, buckets: number[], labelNames: string[] = []) => new Histogram({ name, help, buckets, labelNames, registers }),
+
+    /** A counter read at scrape time from a running total the service already keeps. */
+    counterOf: (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      }),
+
+    /** One answered HTTP request; `route` is the route's pattern (`/api/v1/devices/:id`), never the raw path. */
+    observeHttp(method: string, route: string, status: number, startedMs: number): void {
+      const labels = { method, route, status: String(status) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, (performance.now() - startedMs) / 1000);
+    },
 
     /** GET /metrics in Prometheus' text format. */
     async response(): Promise<Response> {

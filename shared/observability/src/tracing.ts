@@ -1,4 +1,4 @@
-import { context, propagation, trace, type Context, type Span, type SpanKind, type Tracer } from "@opentelemetry/api";
+import { context, propagation, SpanKind, trace, type Context, type Link, type Span, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
@@ -75,11 +75,11 @@ export function extractContext(carrier: Record<string, unknown> | undefined): Co
 export async function inSpan<T>(
   tracer: Tracer,
   name: string,
-  options: { kind: SpanKind; attributes?: Record<string, string | number | boolean>; parent?: Context },
+  options: { kind: SpanKind; attributes?: Record<string, string | number | boolean>; parent?: Context; links?: Link[] },
   work: (span: Span) => Promise<T>,
 ): Promise<T> {
   const parent = options.parent ?? context.active();
-  return tracer.startActiveSpan(name, { kind: options.kind, attributes: options.attributes }, parent, async (span) => {
+  return tracer.startActiveSpan(name, { kind: options.kind, attributes: options.attributes, links: options.links }, parent, async (span) => {
     try {
       return await work(span);
     } catch (err) {
@@ -98,4 +98,26 @@ export function traceFields(): Record<string, string> {
   if (!span) return {};
   const { traceId, spanId } = span.spanContext();
   return { trace_id: traceId, span_id: spanId };
+}
+
+/** The W3C traceparent of the active span if it is recorded, to store beside what it started (a command). */
+export function recordedTraceparent(): string | undefined {
+  return trace.getActiveSpan()?.isRecording() ? injectContext().traceparent : undefined;
+}
+
+/**
+ * Runs `work` in the trace a stored traceparent names (a command's): the scheduler's later send,
+ * and the answer of a device that does not echo trace context (DJI, Tuya), join the command's
+ * trace through its id. When another trace is active (the answer's own, started at the gateway)
+ * the span links to it, so either trace leads to the other. Inside the stored trace already, or
+ * without one, `work` runs as it is.
+ */
+export function continueTrace<T>(tracer: Tracer, name: string, traceparent: string | null | undefined, work: () => Promise<T>): Promise<T> {
+  if (!traceparent) return work();
+  const parent = extractContext({ traceparent });
+  const stored = trace.getSpanContext(parent);
+  const active = trace.getActiveSpan();
+  const current = active?.isRecording() ? active.spanContext() : undefined;
+  if (!stored || current?.traceId === stored.traceId) return work();
+  return inSpan(tracer, name, { kind: SpanKind.INTERNAL, parent, links: current ? [{ context: current }] : [] }, work);
 }

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type UmosConfig } from "@umos/config";
+import { createObservability, type ObservabilityOptions } from "@umos/observability";
 import { runService, type AppDeps, type Service } from "./lifecycle";
 import { createLogger } from "./logger";
 
@@ -22,6 +23,20 @@ export async function runMain(name: string, createApp: (config: UmosConfig, deps
     console.error(`${name}: ${err instanceof ConfigError ? err.message : String(err)}`);
     process.exit(2);
   }
-  const log = createLogger(name, config.log);
-  await runService(createApp(config, { log }), log, config.shutdownTimeoutMs);
+  const deps = serviceDeps(name, config);
+  const app = createApp(config, deps);
+  // Spans of the last requests are flushed to the collector after the service drained.
+  const flushed = { start: () => app.start(), stop: () => app.stop().finally(() => deps.obs.shutdown()) };
+  await runService(flushed, deps.log, config.shutdownTimeoutMs);
+}
+
+/**
+ * A service's logger, tracer and metrics, as runMain makes them; several services in one process
+ * (standalone mode, tests) each get their own. Tests pass an in-memory span exporter.
+ */
+export function serviceDeps(name: string, config: UmosConfig, options: Pick<ObservabilityOptions, "exporter"> = {}): AppDeps {
+  return {
+    log: createLogger(name, config.log),
+    obs: createObservability(name, { sampleRatio: config.tracing.sampleRatio, otlpUrl: config.tracing.otlpUrl, ...options }),
+  };
 }

@@ -1,3 +1,5 @@
+import type { Metrics } from "@umos/observability";
+
 /** A named readiness check; `check` resolves true when the dependency is usable. */
 export interface Probe {
   name: string;
@@ -46,13 +48,25 @@ export interface HealthServerOptions {
   host?: string;
   port: number;
   probes: Probe[];
+  /** The service's registry, served at GET /metrics; its HTTP metrics count this port's requests. */
+  metrics: Metrics;
 }
 
-/** The health port of a service with no other HTTP surface. */
+const HEALTH_ROUTES = new Set(["/health", "/ready", "/metrics"]);
+
+/** The health and metrics port of a service with no other HTTP surface. */
 export function serveHealth(options: HealthServerOptions) {
+  const { metrics } = options;
   return Bun.serve({
     hostname: options.host ?? "0.0.0.0",
     port: options.port,
-    fetch: async (request) => (await healthResponse(request, options.probes)) ?? new Response("not found", { status: 404 }),
+    fetch: async (request) => {
+      const started = performance.now();
+      const path = new URL(request.url).pathname;
+      const response =
+        path === "/metrics" ? await metrics.response() : ((await healthResponse(request, options.probes)) ?? new Response("not found", { status: 404 }));
+      metrics.observeHttp(request.method, HEALTH_ROUTES.has(path) ? path : "unmatched", response.status, started);
+      return response;
+    },
   });
 }

@@ -3,4 +3,4 @@ export { UmosError, InvalidInputError, NotFoundError, ConflictError, Unavailable
 export { readiness, healthResponse, serveHealth, type Probe, type Readiness, type HealthServerOptions } from "./health";
 export { runService, serviceApp, type Service, type App, type AppDeps, type ResourceStack } from "./lifecycle";
 export { backoffDelay } from "./backoff";
-export { runMain } from "./entrypoint";
+export { runMain, serviceDeps } from "./entrypoint";

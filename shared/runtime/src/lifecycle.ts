@@ -1,3 +1,4 @@
+import type { Observability } from "@umos/observability";
 import type { Logger } from "./logger";
 
 /** What every service's createApp returns: started, it serves until stop() drains it. */
@@ -44,6 +45,8 @@ export async function runService(service: Service, log: Logger, shutdownTimeoutM
 /** What createApp receives besides the configuration. */
 export interface AppDeps {
   log: Logger;
+  /** The service's tracer and metrics registry. */
+  obs: Observability;
 }
 
 /** A started service and the port it actually bound (config may ask for 0). */

@@ -1,3 +1,5 @@
+import { traceFields } from "@umos/observability";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "pretty" | "json";
 export type LogFields = Record<string, unknown>;
@@ -39,8 +41,9 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
 /** A logger that drops everything; for tests that assert on behaviour, not on logs. */
 export const silentLogger: Logger = createLogger("silent", { write: () => {} });
 
+/** One line per event; inside a span it carries the trace and span ids, so a log line leads to its trace. */
 function json(name: string, level: LogLevel, msg: string, fields?: LogFields): string {
-  return JSON.stringify({ time: new Date().toISOString(), level, name, msg, ...serializable(fields) });
+  return JSON.stringify({ time: new Date().toISOString(), level, service: name.split(":")[0], name, msg, ...traceFields(), ...serializable(fields) });
 }
 
 function pretty(name: string, level: LogLevel, msg: string, fields?: LogFields): string {

@@ -21,6 +21,8 @@ export interface Command {
   deadlineAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The creating request's W3C traceparent, when it was traced. */
+  traceparent: string | null;
 }
 
 /** What sending a command needs of its device. */
@@ -38,13 +40,15 @@ export interface Transition {
 
 export type NewCommand = Pick<Command, "id" | "deviceId" | "vendor" | "kind" | "service" | "params" | "timeoutMs"> & {
   ttlMs: number;
+  traceparent?: string;
   idempotencyKey?: string;
 };
 
 const columns = (sql: Sql, table = sql`commands`) => sql`
   ${table}.id, ${table}.device_id as "deviceId", ${table}.vendor, ${table}.kind, ${table}.service, ${table}.params,
   ${table}.status, ${table}.output, ${table}.reason, ${table}.timeout_ms as "timeoutMs", ${table}.expires_at as "expiresAt",
-  ${table}.sent_at as "sentAt", ${table}.deadline_at as "deadlineAt", ${table}.created_at as "createdAt", ${table}.updated_at as "updatedAt"`;
+  ${table}.sent_at as "sentAt", ${table}.deadline_at as "deadlineAt", ${table}.created_at as "createdAt", ${table}.updated_at as "updatedAt",
+  ${table}.traceparent`;
 
 export function commandRepository(sql: Sql) {
   /**
@@ -77,9 +81,10 @@ export function commandRepository(sql: Sql) {
     async create(command: NewCommand, desired?: Record<string, unknown>): Promise<{ command: Command; replayed: boolean }> {
       return sql.begin(async (tx) => {
         const [created] = await tx<Command[]>`
-          insert into commands (id, device_id, vendor, kind, service, params, status, timeout_ms, expires_at, idempotency_key)
+          insert into commands (id, device_id, vendor, kind, service, params, status, timeout_ms, expires_at, idempotency_key, traceparent)
           values (${command.id}, ${command.deviceId}, ${command.vendor}, ${command.kind}, ${command.service}, ${json(sql, command.params)},
-            'queued', ${command.timeoutMs}, now() + make_interval(secs => ${command.ttlMs} / 1000.0), ${command.idempotencyKey ?? null})
+            'queued', ${command.timeoutMs}, now() + make_interval(secs => ${command.ttlMs} / 1000.0), ${command.idempotencyKey ?? null},
+            ${command.traceparent ?? null})
           on conflict (device_id, idempotency_key) do nothing
           returning ${columns(sql)}`;
         if (!created) {
@@ -157,11 +162,16 @@ export function commandRepository(sql: Sql) {
     expireDue: () =>
       sql<Command[]>`${transitionQuery(sql`expires_at < now()`, ["queued"], "expired", { reason: "the device was not reachable before the command's TTL ran out" })}`,
 
-    /** Queued commands of devices that are online now, oldest first. */
-    async queuedForOnlineDevices(limit: number): Promise<string[]> {
+    /**
+     * Queued commands of devices that are online now, oldest first. A command younger than
+     * `graceMs` is left to iot-downlink's consumer, which is sending it right now: the sweep is for
+     * commands that waited for their device, or whose message to iot-downlink was lost.
+     */
+    async queuedForOnlineDevices(limit: number, graceMs = 1000): Promise<string[]> {
       const rows = await sql<{ id: string }[]>`
         select c.id from commands c join devices d on d.id = c.device_id
         where c.status = 'queued' and d.online and (c.expires_at is null or c.expires_at > now())
+          and c.created_at < now() - make_interval(secs => ${graceMs} / 1000.0)
         order by c.id limit ${limit}`;
       return rows.map((r) => r.id);
     },

@@ -68,6 +68,12 @@ export function deviceRepository(sql: Sql) {
       return toDevice(rows[0]);
     },
 
+    /** Devices online now, for `iot_devices_active`. */
+    async countOnline(): Promise<number> {
+      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from devices where online`;
+      return row!.n;
+    },
+
     async get(id: string): Promise<Device> {
       const [row] = await sql<Row[]>`select ${columns(sql)} from devices where id = ${id}`;
       if (!row) throw new NotFoundError(`device '${id}' does not exist`);

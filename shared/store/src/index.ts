@@ -5,3 +5,4 @@ export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult,
 export { commandRepository, OPEN_STATUSES, type Command, type CommandStatus, type CommandRepository, type Transition, type NewCommand, type CommandTarget } from "./commands";
 export { thingModelRepository, type ThingModel, type ModelInput, type Validation, type ThingModelRepository } from "./thing-models";
 export { credentialRepository, type CredentialRepository, type DeviceLogin } from "./credentials";
+export { deadLetterRepository, type DeadLetter, type NewDeadLetter, type DeadLetterFilter, type DeadLetterPage, type DeadLetterState, type DeadLetterRepository } from "./dead-letters";

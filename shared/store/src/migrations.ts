@@ -5,6 +5,8 @@ import spine from "../migrations/001_spine.sql" with { type: "text" };
 import modelsCommandsPresence from "../migrations/002_models_commands_presence.sql" with { type: "text" };
 import topology from "../migrations/003_topology.sql" with { type: "text" };
 import deviceCredentials from "../migrations/004_device_credentials.sql" with { type: "text" };
+import commandTrace from "../migrations/005_command_trace.sql" with { type: "text" };
+import deadLetters from "../migrations/006_dead_letters.sql" with { type: "text" };
 
 /** A numbered schema change (`NNN_name.sql`) and its SQL. */
 export interface Migration {
@@ -17,4 +19,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { file: "002_models_commands_presence.sql", sql: modelsCommandsPresence },
   { file: "003_topology.sql", sql: topology },
   { file: "004_device_credentials.sql", sql: deviceCredentials },
+  { file: "005_command_trace.sql", sql: commandTrace },
+  { file: "006_dead_letters.sql", sql: deadLetters },
 ];

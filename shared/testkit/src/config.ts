@@ -1,3 +1,6 @@
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { createObservability } from "@umos/observability";
+import { silentLogger, type AppDeps, type Logger } from "@umos/runtime";
 import { mintToken, type Role } from "@umos/auth";
 import { resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
 
@@ -46,4 +49,9 @@ export function testEnv(endpoints: TestEndpoints, extra: Record<string, string> 
 /** The same as a config object, for services created in-process with createApp. */
 export function testConfig(endpoints: TestEndpoints, extra: Record<string, string> = {}): UmosConfig {
   return resolveConfig(UmosConfigSchema, { file: {}, fileName: "test", env: testEnv(endpoints, extra), prefix: "UMOS" });
+}
+
+/** What createApp needs besides its config, for a service started inside a test process. */
+export function testDeps(service: string, log: Logger = silentLogger, exporter?: SpanExporter): AppDeps {
+  return { log, obs: createObservability(service, { sampleRatio: 1, exporter }) };
 }

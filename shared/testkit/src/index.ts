@@ -12,8 +12,10 @@ export {
   type TestDatabase,
   type TestMosquitto,
 } from "./services";
-export { testEnv, testConfig, testToken, TEST_JWT_SECRET, type TestEndpoints } from "./config";
+export { testEnv, testConfig, testToken, testDeps, TEST_JWT_SECRET, type TestEndpoints } from "./config";
 export { startPlatform, startStack, SERVICES, type RunningPlatform, type ServiceName, type TestStack } from "./platform";
 export { jsonClient, wsDashboard, type Json, type JsonResponse } from "./clients";
 export { startVictoriaMetrics, createInfluxDatabase, INFLUXDB_URL, type TestVictoriaMetrics, type TestInfluxDatabase, type ExportedSeries } from "./time-series";
 export { createTestCA, startTlsProxy, type TestCA, type TlsProxy } from "./tls";
+export { startTcpProxy, type TcpProxy } from "./tcp-proxy";
+export { startRabbitMQ, type PrivateRabbitMQ } from "./rabbitmq-node";

@@ -14,6 +14,10 @@ export interface RunningPlatform {
   wsUrl: string;
   /** SIGTERM to every service; resolves when all have exited, with their exit codes. */
   stop(): Promise<Record<ServiceName, number>>;
+  /** Signals one service (SIGKILL: a crash) and resolves once its process is gone. */
+  kill(service: ServiceName, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a stopped or killed service again, same ports and settings; resolves once it is ready. */
+  restart(service: ServiceName): Promise<void>;
 }
 
 /**
@@ -38,22 +42,38 @@ export async function startPlatform(
     }),
   };
   const root = resolve(import.meta.dir, "../../..");
-  const procs = services.map((s) => Bun.spawn(["bun", resolve(root, `apps/iot-${s}/src/main.ts`)], { env, cwd: root, stdout: "inherit", stderr: "inherit" }));
+  const spawn = (s: ServiceName) => Bun.spawn(["bun", resolve(root, `apps/iot-${s}/src/main.ts`)], { env, cwd: root, stdout: "inherit", stderr: "inherit" });
+  const ready = (s: ServiceName) => eventually(async () => (await fetch(`http://127.0.0.1:${ports[s]}/ready`)).ok, 30_000, `iot-${s} ready`);
+  const procs = services.map(spawn);
+  const pids: Partial<Record<ServiceName, number>> = Object.fromEntries(services.map((s, i) => [s, procs[i]!.pid]));
+  const indexOf = (service: ServiceName) => {
+    const i = services.indexOf(service);
+    if (i < 0) throw new Error(`iot-${service} is not part of this platform`);
+    return i;
+  };
   const stop = async () => {
     for (const p of procs) p.kill("SIGTERM");
     const codes = await Promise.all(procs.map((p) => p.exited));
     return Object.fromEntries(services.map((s, i) => [s, codes[i]!])) as Record<ServiceName, number>;
   };
   try {
-    await Promise.all(
-      services.map((s) => eventually(async () => (await fetch(`http://127.0.0.1:${ports[s]}/ready`)).ok, 30_000, `iot-${s} ready`)),
-    );
+    await Promise.all(services.map(ready));
   } catch (err) {
     await stop();
     throw err;
   }
-  const pids = Object.fromEntries(services.map((s, i) => [s, procs[i]!.pid]));
-  return { ports, pids, apiUrl: `http://127.0.0.1:${ports.api}`, wsUrl: `ws://127.0.0.1:${ports.ws}/ws`, stop };
+  const kill = async (service: ServiceName, signal: NodeJS.Signals = "SIGKILL") => {
+    const proc = procs[indexOf(service)]!;
+    proc.kill(signal);
+    await proc.exited;
+  };
+  const restart = async (service: ServiceName) => {
+    const i = indexOf(service);
+    procs[i] = spawn(service);
+    pids[service] = procs[i]!.pid;
+    await ready(service);
+  };
+  return { ports, pids, apiUrl: `http://127.0.0.1:${ports.api}`, wsUrl: `ws://127.0.0.1:${ports.ws}/ws`, stop, kill, restart };
 }
 
 export interface TestStack {

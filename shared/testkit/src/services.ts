@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
@@ -83,6 +83,8 @@ export interface TestMosquitto {
   port: number;
   url: string;
   pid: number;
+  /** Stops the broker (SIGTERM: it saves its sessions) and starts it again on the same port and data. */
+  restart(options?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,9 @@ export interface TestMosquitto {
 export async function startMosquitto(options: { tls?: { caFile: string; certFile: string; keyFile: string } } = {}): Promise<TestMosquitto> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "umos-mosquitto-"));
+  // Started as root, Mosquitto drops to its own user before it writes its persistence file: without
+  // this its sessions would not survive restart().
+  await chmod(dir, 0o777);
   const base = await Bun.file(resolve(import.meta.dir, "../../../deployments/mosquitto/mosquitto.conf")).text();
   // With tls, the one listener speaks MQTT over TLS with the given certificate (mqtts://).
   const tlsLines = options.tls ? `\ncafile ${options.tls.caFile}\ncertfile ${options.tls.certFile}\nkeyfile ${options.tls.keyFile}` : "";
@@ -97,12 +102,22 @@ export async function startMosquitto(options: { tls?: { caFile: string; certFile
     .replace(/^listener .*$/m, `listener ${port} 127.0.0.1${tlsLines}`)
     .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`);
   await Bun.write(join(dir, "mosquitto.conf"), conf);
-  const proc = Bun.spawn(["mosquitto", "-c", join(dir, "mosquitto.conf")], { stdout: "ignore", stderr: "pipe" });
+  const spawn = () => Bun.spawn(["mosquitto", "-c", join(dir, "mosquitto.conf")], { stdout: "ignore", stderr: "pipe" });
+  let proc = spawn();
   await waitForPort(port, 5000);
   return {
     port,
     url: options.tls ? `mqtts://localhost:${port}` : `mqtt://127.0.0.1:${port}`,
-    pid: proc.pid,
+    get pid() {
+      return proc.pid;
+    },
+    restart: async ({ downMs = 0 } = {}) => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      await Bun.sleep(downMs);
+      proc = spawn();
+      await waitForPort(port, 5000);
+    },
     stop: async () => {
       proc.kill("SIGTERM");
       await proc.exited;

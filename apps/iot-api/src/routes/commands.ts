@@ -33,6 +33,7 @@ export const CommandSchema = t.Object({
   deadlineAt: t.Nullable(t.Date()),
   createdAt: t.Date(),
   updatedAt: t.Date(),
+  traceparent: t.Nullable(t.String({ description: "W3C traceparent of the request that created it, when traced: its trace id finds the command's trace" })),
 });
 
 export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, commands: CommandRepository, publisher: Publisher) {

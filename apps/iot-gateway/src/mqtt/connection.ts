@@ -5,7 +5,7 @@ import mqttPacket, { type Packet } from "mqtt-packet";
 import { UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
 import { createAckOrder } from "./ack-order";
 import { createFramer, PUBLISH, type FramedPacket } from "./packet-framing";
-import { decodePublish, encodePubacks, type InboundPublish } from "./publish-codec";
+import { decodePublish, encodePubacks, type InboundPublish, type MqttProtocolVersion } from "./publish-codec";
 
 export interface MqttConnectionOptions {
   url: string;
@@ -13,8 +13,15 @@ export interface MqttConnectionOptions {
   username?: string;
   password?: string;
   keepaliveSec: number;
+  /** 5 unless the broker speaks only MQTT 3.1.1 (4). */
+  protocolVersion?: MqttProtocolVersion;
+  /** MQTT 5 only: 3.1.1 keeps a Clean Session 0 session until the client returns. */
   sessionExpirySec: number;
-  /** Receive Maximum: QoS 1 PUBLISHes the broker may have in flight to us; our backpressure. */
+  /**
+   * Receive Maximum: QoS 1 PUBLISHes the broker may have in flight to us; our backpressure. With
+   * MQTT 3.1.1 the broker cannot be told, so the socket stops being read while this many wait for
+   * their PUBACK, and our own publishes keep to it as well.
+   */
   receiveMaximum: number;
   /** Full topic filters, `$share/...` included; subscribed at QoS 1. */
   subscriptions: readonly string[];
@@ -33,22 +40,24 @@ export interface MqttConnection {
   readonly connected: boolean;
   readonly clientId: string;
   /** Publishes at QoS 1 and resolves on the broker's PUBACK. */
-  publish(topic: string, payload: Buffer): Promise<void>;
+  /** `userProperties` go out on MQTT 5 only (W3C trace context to the device); MQTT 3.1.1 has none. */
+  publish(topic: string, payload: Buffer, userProperties?: Record<string, string>): Promise<void>;
   /** Drops the connection and reconnects: the broker redelivers whatever we did not acknowledge. */
   reset(reason: string): void;
   close(): Promise<void>;
 }
 
-const PROTOCOL_VERSION = 5;
-
 /**
- * One MQTT 5 client connection of our own on mqtt-packet, so that we own the acknowledgement
- * order: mqtt.js hands over one QoS 1 message at a time while a PUBACK is pending, which caps a
- * safe bridge at ~800 msg/s (FINDINGS.md). Persistent session (Clean Start 0 + Session Expiry),
- * keepalive, reconnection with backoff.
+ * One MQTT 5 (or 3.1.1) client connection of our own on mqtt-packet, so that we own the
+ * acknowledgement order: mqtt.js hands over one QoS 1 message at a time while a PUBACK is pending,
+ * which caps a safe bridge at ~800 msg/s (FINDINGS.md). Persistent session (Clean Start 0 + Session
+ * Expiry; Clean Session 0 in 3.1.1), keepalive, reconnection with backoff.
  */
 export function openMqttConnection(options: MqttConnectionOptions): MqttConnection {
   const { log } = options;
+  const protocolVersion = options.protocolVersion ?? 5;
+  // MQTT 5 brokers honour our Receive Maximum; a 3.1.1 broker sends all it has, so we stop reading instead.
+  const readAheadLimit = protocolVersion === 4 ? options.receiveMaximum : Number.POSITIVE_INFINITY;
   const target = new URL(options.url);
   const pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
   const sendWaiters: Array<() => void> = [];
@@ -62,12 +71,19 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
   let pingTimer: Timer | undefined;
   let awaitingPong = false;
   let reconnectTimer: Timer | undefined;
+  let readingPaused = false;
 
   // Every PUBACK a confirm released, in one buffer: the hot path's only write to the broker.
-  const acks = createAckOrder((ids) => writeBytes(encodePubacks(ids)));
+  const acks = createAckOrder((ids) => {
+    writeBytes(encodePubacks(ids));
+    if (readingPaused && acks.pending < readAheadLimit) {
+      readingPaused = false;
+      socket?.resume();
+    }
+  });
 
   function write(packet: Packet): void {
-    writeBytes(mqttPacket.generate(packet, { protocolVersion: PROTOCOL_VERSION }));
+    writeBytes(mqttPacket.generate(packet, { protocolVersion }));
   }
 
   /** Writes are gathered per event-loop turn into one socket write (FINDINGS.md: batch per turn). */
@@ -89,25 +105,29 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
     const sock = target.protocol === "mqtts:" ? tls.connect({ host, port, servername: host, ...tlsFiles(options) }) : net.connect({ host, port });
     socket = sock;
     sock.setNoDelay(true);
-    const parser = mqttPacket.parser({ protocolVersion: PROTOCOL_VERSION });
+    const parser = mqttPacket.parser({ protocolVersion });
     parser.on("packet", (packet: Packet) => onPacket(packet));
     parser.on("error", (err: Error) => dropConnection(`bad packet from broker: ${err.message}`));
     // PUBLISH, the hot path, is decoded here without copying the payload; the rare others go to mqtt-packet.
     const framer = createFramer((packet: FramedPacket) => {
       if (packet.type !== PUBLISH) return void parser.parse(packet.bytes);
-      const publish = decodePublish(packet);
+      const publish = decodePublish(packet, protocolVersion);
       options.onPublish(publish, publish.qos === 1 ? acks.receive(publish.messageId!) : null);
+      if (acks.pending >= readAheadLimit && !readingPaused) {
+        readingPaused = true;
+        sock.pause();
+      }
     });
     sock.on(target.protocol === "mqtts:" ? "secureConnect" : "connect", () => {
       write({
         cmd: "connect",
-        protocolVersion: PROTOCOL_VERSION,
+        protocolVersion,
         clientId: options.clientId,
         clean: false,
         keepalive: options.keepaliveSec,
         username: options.username,
         password: options.password === undefined ? undefined : Buffer.from(options.password),
-        properties: { sessionExpiryInterval: options.sessionExpirySec, receiveMaximum: options.receiveMaximum },
+        properties: protocolVersion === 5 ? { sessionExpiryInterval: options.sessionExpirySec, receiveMaximum: options.receiveMaximum } : undefined,
       });
     });
     sock.on("data", (chunk: Buffer) => {
@@ -157,8 +177,9 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
     }
     connected = true;
     attempt = 0;
-    serverReceiveMaximum = receiveMaximum ?? 65535;
-    log.info("connected to MQTT broker", { clientId: options.clientId, url: `${target.protocol}//${target.host}` });
+    // A 3.1.1 broker states no limit; keep to our own rather than flood it.
+    serverReceiveMaximum = receiveMaximum ?? (protocolVersion === 4 ? options.receiveMaximum : 65535);
+    log.info("connected to MQTT broker", { clientId: options.clientId, url: `${target.protocol}//${target.host}`, protocolVersion });
     if (options.subscriptions.length > 0) {
       write({
         cmd: "subscribe",
@@ -187,6 +208,7 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
     connected = false;
     outbox = [];
     awaitingPong = false;
+    readingPaused = false;
     clearInterval(pingTimer);
     acks.reset();
     for (const waiter of pending.values()) waiter.reject(new UnavailableError("MQTT connection lost before PUBACK"));
@@ -215,7 +237,7 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
     },
     clientId: options.clientId,
 
-    async publish(topic, payload) {
+    async publish(topic, payload, userProperties) {
       if (!connected) throw new UnavailableError("MQTT broker not connected");
       // Honour the broker's Receive Maximum [MQTT-3.3.4-7]: wait for a PUBACK before exceeding it.
       while (pending.size >= serverReceiveMaximum) await new Promise<void>((r) => sendWaiters.push(r));
@@ -223,7 +245,8 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
       const messageId = allocatePacketId();
       return new Promise<void>((resolve, reject) => {
         pending.set(messageId, { resolve, reject });
-        write({ cmd: "publish", topic, payload, qos: 1, retain: false, dup: false, messageId });
+        const properties = userProperties && protocolVersion === 5 ? { properties: { userProperties } } : {};
+        write({ cmd: "publish", topic, payload, qos: 1, retain: false, dup: false, messageId, ...properties });
       });
     },
 

@@ -58,3 +58,35 @@ describe("MQTT 5 framing and PUBLISH decoding, checked against mqtt-packet", () 
     ]);
   });
 });
+
+describe("W3C trace context in MQTT 5 User Properties", () => {
+  const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const publish = (properties: Record<string, unknown>) =>
+    frames([mqttPacket.generate({ cmd: "publish", topic: "t", payload: Buffer.from("x"), qos: 1, messageId: 1, dup: false, retain: false, properties } as Packet, v5)])[0]!;
+
+  test("traceparent and tracestate are found among every other kind of property", () => {
+    const packet = publish({
+      payloadFormatIndicator: true,
+      messageExpiryInterval: 60,
+      contentType: "application/json",
+      responseTopic: "r/t",
+      correlationData: Buffer.from([1, 2, 3]),
+      subscriptionIdentifier: 300,
+      userProperties: { site: "north", traceparent, tracestate: "umos=1" },
+    });
+    expect(decodePublish(packet)).toMatchObject({ payload: Buffer.from("x"), traceparent, tracestate: "umos=1" });
+  });
+
+  test("without them, or in a properties block cut short, there is no trace context", () => {
+    expect(decodePublish(publish({ userProperties: { site: "north" } })).traceparent).toBeUndefined();
+    const packet = publish({ userProperties: { traceparent } });
+    const { bytes, bodyOffset } = packet;
+    // Cut the block short inside the value: the reader stops rather than reading past it.
+    const propertiesAt = bodyOffset + 2 + 1 + 2;
+    expect(decodePublish(packet).traceparent).toBe(traceparent);
+    const truncatedLength = 1 + 2 + "traceparent".length + 2 + 10;
+    const truncated = Buffer.from(bytes);
+    truncated[propertiesAt] = truncatedLength;
+    expect(decodePublish({ ...packet, bytes: truncated }).traceparent).toBeUndefined();
+  });
+});

@@ -126,3 +126,13 @@ describe("DJI thing models", () => {
     expect(definition.services).toEqual([]);
   });
 });
+
+describe("DJI frames that could not be stored", () => {
+  test("an update_topo whose sub-device sn is no device id is refused, not left to fail the devices table's check", () => {
+    const frame = (sn: string) => ({ ...rawFrame(dji, fixture("status")), payload: Buffer.from(JSON.stringify({ tid: "t", bid: "b", method: "update_topo", data: { sub_devices: [{ sn }] } })) });
+    for (const sn of ["a/b", "x".repeat(129), "has space", ""]) {
+      expect(() => dji.decode(frame(sn)), sn).toThrow(InvalidInputError);
+    }
+    expect(dji.decode(frame("1581F5BKD223500A")).topology).toEqual({ gatewayId: expect.any(String), subDevices: ["1581F5BKD223500A"] });
+  });
+});

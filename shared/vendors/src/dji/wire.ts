@@ -30,7 +30,8 @@ export const TopologyFrame = T.Composite([
   Frame,
   T.Object({
     method: T.Literal("update_topo"),
-    data: T.Object({ sub_devices: T.Optional(T.Array(T.Object({ sn: T.String({ minLength: 1 }) }, { additionalProperties: true }))) }, { additionalProperties: true }),
+    // Each sn becomes a device id (UMOS registers sub-devices from the topology): the device id rule.
+    data: T.Object({ sub_devices: T.Optional(T.Array(T.Object({ sn: T.String({ pattern: "^[A-Za-z0-9._:-]{1,128}$" }) }, { additionalProperties: true }))) }, { additionalProperties: true }),
   }),
 ]);
 

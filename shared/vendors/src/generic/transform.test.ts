@@ -75,3 +75,11 @@ describe("envelopes -> generic frames", () => {
     expect(() => encode({ id: "m", ts: 0, vendor: "generic", deviceId: "d", kind: "event.report", data: {} })).toThrow(InvalidInputError);
   });
 });
+
+describe("generic frames that could not be stored", () => {
+  test("a ts past 2262 is refused: as a Date it failed the message-log write (1e300) or every InfluxDB write of its batch", () => {
+    expect(() => decode(frame("property.report", { ts: 1e300, data: {} }))).toThrow("/ts");
+    expect(() => decode(frame("property.report", { ts: 9_300_000_000_000, data: {} }))).toThrow(InvalidInputError);
+    expect(decode(frame("property.report", { ts: 9_000_000_000_000, data: {} })).messages[0]!.envelope.ts).toBe(9_000_000_000_000);
+  });
+});

@@ -1,9 +1,10 @@
 import { Type as T, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { LATEST_TIMESTAMP_MS } from "../wire";
 
 /** Generic device frames (DESIGN §10). `ts` is ms since the epoch; `id` is unique per device. */
 const MessageId = T.String({ minLength: 1, maxLength: 128 });
-const Timestamp = T.Number({ minimum: 0 });
+const Timestamp = T.Number({ minimum: 0, maximum: LATEST_TIMESTAMP_MS });
 const Properties = T.Record(T.String({ minLength: 1, maxLength: 128 }), T.Unknown());
 
 export const PropertyReport = T.Object({ id: T.Optional(MessageId), ts: T.Optional(Timestamp), data: Properties });

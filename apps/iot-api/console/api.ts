@@ -1,0 +1,109 @@
+/** The REST API as the console uses it: JSON with the signed-in token (README: REST). */
+
+export interface ConsoleConfig {
+  wsUrl: string;
+  /** Whether GET /api/v1/devices/:id/telemetry has a time series behind it. */
+  telemetry: boolean;
+}
+
+export interface Device {
+  id: string;
+  vendor: string;
+  name: string | null;
+  online: boolean;
+  lastSeenAt: string | null;
+  parentId: string | null;
+}
+
+export interface DeviceDetail extends Device {
+  state: Record<string, { value: unknown; reportedAt: string }>;
+}
+
+export interface Envelope {
+  id: string;
+  /** ms on the WebSocket; an ISO date in the message log. */
+  ts: number | string;
+  vendor: string;
+  deviceId: string;
+  kind: string;
+  data: any;
+  correlationId?: string;
+}
+
+export interface Command {
+  id: string;
+  kind: string;
+  service: string | null;
+  params?: unknown;
+  status: string;
+  output?: unknown;
+  history?: { status: string; at: string; reason?: string | null }[];
+}
+
+/** A refused request, with the API's own message (`{"error": {code, message}}`). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const TOKEN_KEY = "umos.token";
+export const storedToken = () => sessionStorage.getItem(TOKEN_KEY);
+export const storeToken = (token: string | null) => (token ? sessionStorage.setItem(TOKEN_KEY, token) : sessionStorage.removeItem(TOKEN_KEY));
+
+export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const headers: Record<string, string> = { authorization: `Bearer ${storedToken() ?? ""}` };
+  if (init.body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(path, { method: init.method ?? "GET", headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  const text = await res.text();
+  const body = text ? JSON.parse(text) : undefined;
+  if (!res.ok) throw new ApiError(res.status, body?.error?.message ?? `HTTP ${res.status}`);
+  return body as T;
+}
+
+export const consoleConfig = async (): Promise<ConsoleConfig> => (await fetch("/console/config")).json();
+
+export async function allDevices(): Promise<Device[]> {
+  const devices: Device[] = [];
+  let after: string | null = null;
+  // The list is paged by id; a console shows the first thousand.
+  do {
+    const page: { items: Device[]; nextCursor: string | null } = await api(`/api/v1/devices?limit=200${after ? `&after=${encodeURIComponent(after)}` : ""}`);
+    devices.push(...page.items);
+    after = page.nextCursor;
+  } while (after && devices.length < 1000);
+  return devices;
+}
+
+export const device = (id: string) => api<DeviceDetail>(`/api/v1/devices/${encodeURIComponent(id)}`);
+
+export const messages = (id: string, kind: string, limit: number) =>
+  api<{ items: Envelope[] }>(`/api/v1/devices/${encodeURIComponent(id)}/messages?kind=${kind}&limit=${limit}`).then((r) => r.items);
+
+export const commands = (id: string) => api<{ items: Command[] }>(`/api/v1/devices/${encodeURIComponent(id)}/commands?limit=10`).then((r) => r.items);
+
+export const command = (id: string) => api<Command>(`/api/v1/commands/${encodeURIComponent(id)}`);
+
+export const sendCommand = (deviceId: string, service: string, params: unknown) =>
+  api<{ id: string; status: string }>(`/api/v1/devices/${encodeURIComponent(deviceId)}/commands`, { method: "POST", body: { service, params } });
+
+/** Points of a property over the last `minutes`, from the time series (501 when none is configured). */
+export async function telemetry(id: string, property: string, minutes: number): Promise<{ ts: number; value: number }[]> {
+  const from = new Date(Date.now() - minutes * 60_000).toISOString();
+  const res = await api<{ points: { ts: string; value: number }[] }>(`/api/v1/devices/${encodeURIComponent(id)}/telemetry?property=${encodeURIComponent(property)}&from=${from}&every=10s`);
+  return res.points.map((p) => ({ ts: Date.parse(p.ts), value: p.value }));
+}
+
+/** Pending dead letters, or null where the endpoint is not there (404) or not for this token (403). */
+export async function deadLetterCount(): Promise<{ count: number; more: boolean } | null> {
+  try {
+    const page = await api<{ items: unknown[]; nextCursor: string | null }>("/api/v1/dead-letters?state=pending&limit=100");
+    return { count: page.items.length, more: page.nextCursor !== null };
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 403)) return null;
+    throw err;
+  }
+}

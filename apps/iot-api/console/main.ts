@@ -1,0 +1,297 @@
+import * as rest from "./api";
+import { ApiError, storedToken, storeToken, type ConsoleConfig, type Device, type Envelope } from "./api";
+import { lineChart } from "./chart";
+import { connectLive } from "./live";
+import { ago, display, millis, numericValues } from "./values";
+
+/**
+ * The web console: devices and their online state, one device's live properties, events, a chart and
+ * its commands, over the public REST and WebSocket APIs only, with the token pasted at sign-in.
+ */
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const PRESENCE = ["status.online", "status.offline"];
+
+let config: ConsoleConfig;
+let live: ReturnType<typeof connectLive> | undefined;
+const devices = new Map<string, Device>();
+let current: { id: string; loaded: boolean; chartProperty: string | null; statuses: Map<string, string[]> } | null = null;
+const chart = lineChart($<HTMLCanvasElement>("chart"));
+
+void boot();
+
+async function boot() {
+  config = await rest.consoleConfig();
+  $("login-form").addEventListener("submit", (e) => void signIn(e));
+  $("sign-out").addEventListener("click", signOut);
+  $("command-form").addEventListener("submit", (e) => void submitCommand(e));
+  $<HTMLSelectElement>("chart-property").addEventListener("change", (e) => void loadChart((e.target as HTMLSelectElement).value));
+  if (storedToken()) start();
+  else show("login");
+}
+
+function show(view: "login" | "devices-view" | "device-view") {
+  for (const id of ["login", "devices-view", "device-view"]) $(id).hidden = id !== view;
+}
+
+async function signIn(event: Event) {
+  event.preventDefault();
+  const token = $<HTMLTextAreaElement>("token").value.trim();
+  storeToken(token);
+  try {
+    await rest.api("/api/v1/devices?limit=1");
+  } catch (err) {
+    storeToken(null);
+    $("login-error").textContent = err instanceof ApiError ? `The API refused the token: ${err.message}` : String(err);
+    return;
+  }
+  $("login-error").textContent = "";
+  start();
+}
+
+function signOut() {
+  storeToken(null);
+  live?.close();
+  live = undefined;
+  $("sign-out").hidden = true;
+  $("dead-letters").hidden = true;
+  show("login");
+}
+
+function start() {
+  $("sign-out").hidden = false;
+  let wasDown = false;
+  live = connectLive(config.wsUrl, storedToken()!, {
+    message: onMessage,
+    state: (s) => {
+      $("live").textContent = s === "live" ? "live" : s === "connecting" ? "connecting" : "offline";
+      $("live").classList.toggle("on", s === "live");
+      // What happened while the socket was down is not pushed again: read the page afresh.
+      if (s === "live" && wasDown) void route();
+      if (s === "closed") wasDown = true;
+    },
+    tokenExpired: () => {
+      signOut();
+      $("login-error").textContent = "The token expired: paste a new one.";
+    },
+  });
+  live.subscribe("presence", { kinds: PRESENCE });
+  window.onhashchange = () => void route();
+  void route();
+  void refreshDeadLetters();
+  setInterval(() => void refreshDeadLetters(), 30_000);
+}
+
+async function route() {
+  const match = /^#\/devices\/(.+)$/.exec(location.hash);
+  try {
+    if (match) await openDevice(decodeURIComponent(match[1]!));
+    else await openDevices();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return signOut();
+    throw err;
+  }
+}
+
+// ---- the device list -------------------------------------------------------------------------
+
+async function openDevices() {
+  current = null;
+  live?.unsubscribe("device");
+  show("devices-view");
+  devices.clear();
+  for (const d of await rest.allDevices()) devices.set(d.id, d);
+  renderDevices();
+}
+
+function renderDevices() {
+  const body = $("devices").querySelector("tbody")!;
+  body.replaceChildren(
+    ...[...devices.values()].map((d) => {
+      const row = el("tr", { "data-device": d.id }, [
+        el("td", {}, [el("span", { class: `dot${d.online ? " online" : ""}`, title: d.online ? "online" : "offline" })]),
+        el("td", { class: "mono" }, [d.id]),
+        el("td", {}, [d.vendor]),
+        el("td", {}, [d.name ?? ""]),
+        el("td", { class: "mono" }, [d.parentId ?? ""]),
+        el("td", {}, [ago(d.lastSeenAt)]),
+      ]);
+      row.addEventListener("click", () => (location.hash = `#/devices/${encodeURIComponent(d.id)}`));
+      return row;
+    }),
+  );
+  const online = [...devices.values()].filter((d) => d.online).length;
+  $("device-count").textContent = `${online} of ${devices.size} online`;
+}
+
+let reload: ReturnType<typeof setTimeout> | undefined;
+function onPresence(m: Envelope) {
+  const known = devices.get(m.deviceId);
+  if (known) {
+    known.online = m.kind === "status.online";
+    known.lastSeenAt = new Date(millis(m.ts)).toISOString();
+    if (!current) renderDevices();
+  } else if (!current) {
+    // A device registered since (a DJI aircraft from its dock's topology): read the list again, once.
+    clearTimeout(reload);
+    reload = setTimeout(() => void openDevices(), 500);
+  }
+}
+
+// ---- one device --------------------------------------------------------------------------------
+
+async function openDevice(id: string) {
+  current = { id, loaded: false, chartProperty: null, statuses: new Map() };
+  show("device-view");
+  live?.subscribe("device", { devices: [id] });
+  const [detail, events, commands] = await Promise.all([rest.device(id), rest.messages(id, "event.report", 20), rest.commands(id)]);
+  $("device-title").textContent = detail.id;
+  $("device-vendor").textContent = `${detail.vendor}${detail.name ? ` · ${detail.name}` : ""}${detail.parentId ? ` · via ${detail.parentId}` : ""}`;
+  setOnline(detail.online);
+  $("properties").querySelector("tbody")!.replaceChildren();
+  for (const [name, { value, reportedAt }] of Object.entries(detail.state)) setProperty(name, value, Date.parse(reportedAt), false);
+  $("events").replaceChildren(...events.map(eventItem));
+  $("commands").querySelector("tbody")!.replaceChildren();
+  for (const c of commands.reverse()) commandRow(c.id, c.service ?? c.kind, c.status, c.output);
+  await chartChoices(Object.fromEntries(Object.entries(detail.state).map(([k, v]) => [k, v.value])));
+  if (current?.id === id) current.loaded = true;
+}
+
+/** The numeric properties to chart, from the device's state or, for a device that had none, its first report. */
+async function chartChoices(values: Record<string, unknown>) {
+  const numeric = Object.keys(numericValues(values)).sort();
+  $<HTMLSelectElement>("chart-property").replaceChildren(...numeric.map((name) => el("option", { value: name }, [name])));
+  await loadChart(numeric[0] ?? null);
+}
+
+function setOnline(online: boolean) {
+  $("device-online").className = `dot${online ? " online" : ""}`;
+  $("device-online").title = online ? "online" : "offline";
+}
+
+function setProperty(name: string, value: unknown, ts: number, flash: boolean) {
+  const body = $("properties").querySelector("tbody")!;
+  let row = body.querySelector<HTMLTableRowElement>(`tr[data-prop="${CSS.escape(name)}"]`);
+  if (!row) {
+    row = el("tr", { "data-prop": name }, [el("th", { class: "mono" }, [name]), el("td", { class: "value mono" }), el("td", { class: "hint" })]);
+    body.append(row);
+  }
+  const cell = row.cells[1]!;
+  cell.textContent = display(value);
+  row.cells[2]!.textContent = new Date(ts).toLocaleTimeString();
+  if (flash) {
+    cell.classList.add("changed");
+    requestAnimationFrame(() => requestAnimationFrame(() => cell.classList.remove("changed")));
+  }
+}
+
+const eventItem = (m: Envelope) => el("li", {}, [el("span", { class: "hint" }, [new Date(millis(m.ts)).toLocaleTimeString(), " "]), el("strong", {}, [String(m.data?.event)]), " ", el("span", { class: "mono" }, [JSON.stringify(m.data?.data ?? {})])]);
+
+async function loadChart(property: string | null) {
+  if (!current) return;
+  current.chartProperty = property;
+  if (!property) {
+    chart.set([]);
+    $("chart-source").textContent = "No numeric property reported yet.";
+    return;
+  }
+  const id = current.id;
+  let why = "No time series configured";
+  if (config.telemetry) {
+    try {
+      chart.set(await rest.telemetry(id, property, 15));
+      $("chart-source").textContent = "Time series (GET …/telemetry): 10 s means over the last 15 min, then live values.";
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      why = `Time series unavailable (${err.message})`;
+    }
+  }
+  const reports = await rest.messages(id, "property.report", 200);
+  chart.set(reports.flatMap((m) => {
+    const value = numericValues(m.data)[property];
+    return value === undefined ? [] : [{ ts: millis(m.ts), value }];
+  }));
+  $("chart-source").textContent = `${why}: recent property reports from the message log, then live values.`;
+}
+
+function commandRow(id: string, service: string | null, status: string, output: unknown) {
+  if (!current) return;
+  const statuses = current.statuses.get(id) ?? [status];
+  current.statuses.set(id, statuses);
+  const body = $("commands").querySelector("tbody")!;
+  let row = body.querySelector<HTMLTableRowElement>(`tr[data-command="${CSS.escape(id)}"]`);
+  if (!row) {
+    row = el("tr", { "data-command": id }, [el("td", { class: "mono" }, [service ?? ""]), el("td"), el("td", { class: "hint" }), el("td", { class: "mono" })]);
+    body.prepend(row);
+  }
+  if (service) row.cells[0]!.textContent = service;
+  row.cells[1]!.replaceChildren(el("span", { class: `status ${status}` }, [status]));
+  row.cells[2]!.textContent = statuses.join(" → ");
+  if (output !== undefined) row.cells[3]!.textContent = output === null ? "" : JSON.stringify(output);
+}
+
+async function submitCommand(event: Event) {
+  event.preventDefault();
+  if (!current) return;
+  const service = $<HTMLInputElement>("command-service").value.trim();
+  let params: unknown;
+  try {
+    params = JSON.parse($<HTMLTextAreaElement>("command-params").value || "{}");
+  } catch {
+    $("command-error").textContent = "params must be JSON, e.g. {\"minutes\": 30}";
+    return;
+  }
+  try {
+    const accepted = await rest.sendCommand(current.id, service, params);
+    $("command-error").textContent = "";
+    // The WebSocket may have told us of later statuses already: keep them, after this first one.
+    const seen = current.statuses.get(accepted.id);
+    if (seen && seen[0] !== accepted.status) seen.unshift(accepted.status);
+    commandRow(accepted.id, service, seen?.at(-1) ?? accepted.status, undefined);
+  } catch (err) {
+    $("command-error").textContent = err instanceof ApiError ? err.message : String(err);
+  }
+}
+
+function onMessage(m: Envelope) {
+  if (PRESENCE.includes(m.kind)) onPresence(m);
+  if (!current || m.deviceId !== current.id) return;
+  switch (m.kind) {
+    case "property.report": {
+      for (const [name, value] of Object.entries(m.data ?? {})) setProperty(name, value, millis(m.ts), true);
+      const value = current.chartProperty ? numericValues(m.data)[current.chartProperty] : undefined;
+      if (value !== undefined) chart.add({ ts: millis(m.ts), value });
+      if (current.loaded && current.chartProperty === null) void chartChoices(m.data ?? {});
+      break;
+    }
+    case "event.report":
+      $("events").prepend(eventItem(m));
+      while ($("events").children.length > 50) $("events").lastElementChild!.remove();
+      break;
+    case "command.status": {
+      const { commandId, status, output } = m.data as { commandId: string; status: string; output?: unknown };
+      const seen = current.statuses.get(commandId);
+      if (seen && seen.at(-1) !== status) seen.push(status);
+      commandRow(commandId, null, status, output);
+      break;
+    }
+    case "status.online":
+    case "status.offline":
+      setOnline(m.kind === "status.online");
+      break;
+  }
+}
+
+async function refreshDeadLetters() {
+  const badge = $<HTMLAnchorElement>("dead-letters");
+  const pending = await rest.deadLetterCount().catch(() => null);
+  badge.hidden = pending === null;
+  if (pending) badge.textContent = `${pending.count}${pending.more ? "+" : ""} dead letter${pending.count === 1 && !pending.more ? "" : "s"}`;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}

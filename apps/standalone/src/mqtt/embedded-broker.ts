@@ -1,0 +1,67 @@
+import net from "node:net";
+import { Aedes, type AedesOptions } from "aedes";
+import type { Logger } from "@umos/runtime";
+import { SqlitePersistence } from "./sqlite-persistence";
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  port: number;
+  /** SQLite file of the broker's sessions, queued messages, retained messages and wills. */
+  persistencePath: string;
+  auth: Pick<AedesOptions, "authenticate" | "authorizePublish" | "authorizeSubscribe">;
+  log: Logger;
+}
+
+export interface EmbeddedBroker {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * aedes, the MQTT broker in JavaScript, on a TCP port: MQTT 3.1.1 only (an MQTT 5 CONNECT is
+ * refused) and no `$share` subscriptions (granted, but they deliver nothing: FINDINGS.md), which is
+ * why the standalone gateway connects with protocolVersion 4 and plain filters.
+ */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const { log } = options;
+  const persistence = new SqlitePersistence(options.persistencePath);
+  const { authorizePublish } = options.auth;
+  const broker = await Aedes.createBroker({
+    persistence,
+    // aedes publishes the wills of a broker that stopped beating at every fourth beat: the wills of
+    // devices connected when the process died go out within 20 s of the next start (default: 4 min).
+    heartbeatInterval: 5000,
+    ...options.auth,
+    // Runs before aedes sends the PUBACK: an allowed message is on disk before its publisher hears "got it".
+    authorizePublish(client, packet, done) {
+      const accept = (err?: Error | null) => {
+        if (!err && client) persistence.writeAhead(packet);
+        done(err);
+      };
+      if (authorizePublish) authorizePublish(client, packet, accept);
+      else accept(null);
+    },
+  });
+  broker.on("clientError", (client, err) => log.debug("MQTT client error", { clientId: client.id, err: err.message }));
+  const server = net.createServer(broker.handle);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.host, () => resolve());
+    });
+  } catch (err) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await persistence.destroy();
+    throw err;
+  }
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await closed;
+      await persistence.destroy();
+    },
+  };
+}

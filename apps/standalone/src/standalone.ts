@@ -1,0 +1,71 @@
+import { mkdirSync } from "node:fs";
+import type { UmosConfig } from "@umos/config";
+import { createApp as createApi } from "@umos/iot-api/src/app";
+import { createMqttAuth } from "@umos/iot-api/src/mqtt-auth";
+import { createApp as createDownlink } from "@umos/iot-downlink/src/app";
+import { createApp as createGateway } from "@umos/iot-gateway/src/app";
+import { createApp as createUplink } from "@umos/iot-uplink/src/app";
+import { createApp as createWs } from "@umos/iot-ws/src/app";
+import { serviceDeps, type App, type AppDeps, type Logger, type Service } from "@umos/runtime";
+import { credentialRepository, openMigratedDatabase } from "@umos/store";
+import { dataLayout } from "./data-dir";
+import { brokerAuthHooks } from "./mqtt/broker-auth";
+import { startEmbeddedBroker } from "./mqtt/embedded-broker";
+import { startEmbeddedPostgres } from "./postgres/embedded-postgres";
+import type { StandaloneSettings } from "./standalone-config";
+
+/** The five services, in the order they start; they stop in reverse, the gateway (the MQTT side) first. */
+const SERVICES: ReadonlyArray<readonly [string, (config: UmosConfig, deps: AppDeps) => App]> = [
+  ["iot-api", createApi],
+  ["iot-uplink", createUplink],
+  ["iot-downlink", createDownlink],
+  ["iot-ws", createWs],
+  ["iot-gateway", createGateway],
+];
+
+/**
+ * All of UMOS in one process: the embedded PostgreSQL, the embedded MQTT broker, then the five
+ * services exactly as their own processes would run them, on one configuration. The bus is whatever
+ * rabbitmq.url names (`embedded:<file>`: one in-process broker shared by the five).
+ */
+export function createStandalone(settings: StandaloneSettings, log: Logger): Service {
+  const { config } = settings;
+  const layout = dataLayout(settings.dataDir);
+  const closers: Array<[string, () => Promise<unknown>]> = [];
+
+  async function stop(): Promise<void> {
+    while (closers.length > 0) {
+      const [name, close] = closers.pop()!;
+      try {
+        await close();
+      } catch (err) {
+        log.warn(`error while stopping ${name}`, { err });
+      }
+    }
+  }
+
+  return {
+    async start() {
+      try {
+        mkdirSync(settings.dataDir, { recursive: true });
+        const postgres = await startEmbeddedPostgres({ dataDir: layout.postgres, ...settings.postgres, log: log.child("postgres") });
+        closers.push(["postgres", () => postgres.close()]);
+        // Migrated here once, before the services, which then find the schema in place; the broker checks logins on it.
+        const db = await openMigratedDatabase({ url: config.postgres.url, maxConnections: 1 }, log.child("postgres"));
+        closers.push(["broker logins", () => db.close()]);
+        const auth = createMqttAuth(credentialRepository(db.sql), config.mqtt);
+        const broker = await startEmbeddedBroker({ ...settings.mqtt, persistencePath: layout.mqtt, auth: brokerAuthHooks(auth, log.child("mqtt")), log: log.child("mqtt") });
+        closers.push(["MQTT broker", () => broker.close()]);
+        for (const [name, create] of SERVICES) {
+          const app = create(config, serviceDeps(name, config));
+          await app.start();
+          closers.push([name, () => app.stop()]);
+        }
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+    },
+    stop,
+  };
+}

@@ -1,0 +1,94 @@
+import { HEADERS } from "@umos/contracts";
+import { UmosError, backoffDelay, type Logger } from "@umos/runtime";
+import type { Bus } from "./bus";
+import type { BusMessage, MessageHandler, PublishOptions } from "./message";
+
+/** How a broker settles one delivery; each broker's consumer supplies its own. */
+export interface Settle {
+  ack(): void;
+  /** Hands the delivery back to its queue, to be delivered again with `redelivered` set. */
+  requeue(): void;
+}
+
+export interface DeliveryPolicy {
+  handler: MessageHandler;
+  bus: Pick<Bus, "deadLetter">;
+  log: Logger;
+  maxAttempts: number;
+  retryDelayMs: number;
+  /** The queue, named in logs and in the dead letter's x-dead-letter-queue header. */
+  queue(): string;
+  /** True once the consumer stops: a failed delivery then goes straight back, without a backoff. */
+  stopping(): boolean;
+}
+
+/**
+ * The manual-ack policy every UMOS consumer follows, whatever the broker: ack after the handler's
+ * side effects; a permanent failure (an UmosError that is not retryable) is dead-lettered with its
+ * reason and acked; any other failure is requeued after a backoff, and dead-lettered once it failed
+ * `maxAttempts` times, so nothing loops forever.
+ */
+export function createDelivery(policy: DeliveryPolicy): (message: BusMessage, settle: Settle) => Promise<void> {
+  const { handler, bus, log } = policy;
+  const attempts = new Map<string, number>();
+
+  async function fail(message: BusMessage, settle: Settle, err: unknown): Promise<void> {
+    const permanent = err instanceof UmosError && !err.retryable;
+    // Stopping: hand the delivery straight back, without a backoff to sit out or a warning per message.
+    if (!permanent && policy.stopping()) return settle.requeue();
+    const queue = policy.queue();
+    const key = attemptKey(message);
+    const count = (attempts.get(key) ?? 0) + 1;
+    if (permanent || count >= policy.maxAttempts) {
+      attempts.delete(key);
+      const code = permanent ? err.code : "gave_up";
+      const reason = permanent ? err.message : `failed ${count} times, last: ${describe(err)}`;
+      try {
+        await bus.deadLetter(message, code, reason, queue);
+        settle.ack();
+        log.warn("dead-lettered", { queue, routingKey: message.routingKey, code, reason });
+      } catch (dlErr) {
+        log.error("could not dead-letter; requeueing", { err: dlErr });
+        settle.requeue();
+      }
+      return;
+    }
+    attempts.set(key, count);
+    if (attempts.size > 10_000) attempts.delete(attempts.keys().next().value!);
+    log.warn("handler failed; requeueing", { queue, attempt: count, err: describe(err) });
+    await Bun.sleep(backoffDelay(count, policy.retryDelayMs, 5_000));
+    settle.requeue();
+  }
+
+  return async (message, settle) => {
+    try {
+      await handler(message);
+      settle.ack();
+      if (message.redelivered) attempts.delete(attemptKey(message));
+    } catch (err) {
+      await fail(message, settle, err);
+    }
+  };
+}
+
+/** The dead letter's copy of `message`: its metadata, plus why and where it died (README, Routing). */
+export function deadLetterOptions(message: BusMessage, code: string, reason: string, queue: string): PublishOptions {
+  return {
+    messageId: message.messageId,
+    contentType: message.contentType,
+    headers: {
+      ...message.headers,
+      [HEADERS.deadLetterCode]: code,
+      [HEADERS.deadLetterReason]: reason.slice(0, 1024),
+      [HEADERS.deadLetterQueue]: queue,
+    },
+  };
+}
+
+function attemptKey(message: BusMessage): string {
+  return message.messageId ?? `${message.routingKey}:${Bun.hash(message.body)}`;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

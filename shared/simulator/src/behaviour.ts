@@ -1,0 +1,47 @@
+import type { DeviceVendor } from "./readings";
+
+/** An MQTT message a simulated device sends. */
+export interface Frame {
+  topic: string;
+  payload: string;
+}
+
+/**
+ * How one kind of device speaks its vendor's protocol (README: Device protocols). Pure: it turns
+ * its own state and the frames it receives into the frames it sends, so each vendor's replies test
+ * without a broker; `device.ts` puts it on an MQTT connection.
+ */
+export interface DeviceBehaviour {
+  readonly vendor: DeviceVendor;
+  /** The device's id, which is also its MQTT client id and username. */
+  readonly id: string;
+  /** Cloud->device topics it subscribes to: commands, property sets and the answers it asked for. */
+  readonly subscriptions: readonly string[];
+  /** What the broker publishes for it when its connection dies (generic only; DJI and Tuya define none). */
+  readonly will?: Frame;
+  /** The frames that say it is here, sent on every (re)connect: a birth message, a topology. */
+  announce(): Frame[];
+  /** One property report of its current readings, which drift a little at each call. */
+  report(): Frame[];
+  /** One event of the kind this device raises. */
+  event(): Frame[];
+  /** The answer to a frame it received, and any report of changed properties that follows it. */
+  receive(topic: string, payload: string): Frame[];
+}
+
+/** A service name that every simulated device refuses, to try the `failed` path of the command lifecycle. */
+export const FAILING_SERVICE = "fail";
+
+export function frame(topic: string, body: unknown): Frame {
+  return { topic, payload: JSON.stringify(body) };
+}
+
+/** Parses a received frame's JSON; a device ignores what it cannot read, as a real one would. */
+export function readJson(payload: string): Record<string, unknown> | undefined {
+  try {
+    const body: unknown = JSON.parse(payload);
+    return body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,46 @@
+import { FAILING_SERVICE, frame, readJson, type DeviceBehaviour, type Frame } from "./behaviour";
+import { messageIds, readings } from "./readings";
+
+/**
+ * A generic thermostat on the canonical protocol (README: Generic): reports `temperature`,
+ * `humidity`, `target` and `mode`, raises `window_open`, answers every service call and property
+ * set on `service/reply` with the command's `correlationId`, and has a last will that marks it
+ * offline when its connection dies.
+ */
+export function genericDevice(id: string, clock: () => number = Date.now): DeviceBehaviour {
+  const base = `generic/${id}`;
+  const nextId = messageIds();
+  const state = readings(
+    { temperature: 21, humidity: 45, target: 21, mode: "eco" },
+    { temperature: { min: 15, max: 30, step: 0.3, decimals: 1 }, humidity: { min: 20, max: 80, step: 1, decimals: 0 } },
+  );
+  const reply = (correlationId: string, code: number, data?: unknown): Frame =>
+    frame(`${base}/service/reply`, { id: nextId(), ts: clock(), correlationId, code, ...(data === undefined ? {} : { data }) });
+  const report = (data: Record<string, unknown>): Frame => frame(`${base}/property/report`, { id: nextId(), ts: clock(), data });
+
+  return {
+    vendor: "generic",
+    id,
+    subscriptions: [`${base}/service/call`, `${base}/property/set`],
+    will: frame(`${base}/status`, { state: "offline" }),
+    announce: () => [frame(`${base}/status`, { state: "online" })],
+    report: () => [report(state.next())],
+    event: () => [frame(`${base}/event/report`, { id: nextId(), ts: clock(), event: "window_open", data: { room: "kitchen" } })],
+    receive(topic, payload) {
+      const body = readJson(payload);
+      if (!body || typeof body.correlationId !== "string") return [];
+      if (topic === `${base}/service/call`) {
+        const service = String(body.service);
+        if (service === FAILING_SERVICE) return [reply(body.correlationId, 1, { message: "the device refused the call" })];
+        return [reply(body.correlationId, 0, { service, params: body.params ?? {}, doneAt: clock() })];
+      }
+      if (topic === `${base}/property/set`) {
+        const changes = (body.data ?? {}) as Record<string, unknown>;
+        state.set(changes);
+        // A real device reports the values it now has, which is what clears the desired-state delta.
+        return [reply(body.correlationId, 0), report(changes)];
+      }
+      return [];
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import net from "node:net";
+
+export interface TcpProxy {
+  port: number;
+  /** Connections open through the proxy now. */
+  readonly connections: number;
+  /** The network fails: every open connection is reset and new ones are dropped as they arrive. */
+  cut(): void;
+  /** The network is back: new connections go through again. */
+  restore(): void;
+  /** Holds every chunk this long in each direction: a slow link or a slow server. 0 turns it off. */
+  setDelay(ms: number): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A TCP relay in front of a local port that a test can cut, restore and slow down: how the tests
+ * take RabbitMQ or PostgreSQL away from a service, or make it slow, without touching the shared
+ * broker or database that other tests use.
+ */
+export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+  const sockets = new Set<net.Socket>();
+  let down = false;
+  let delayMs = 0;
+
+  const server = net.createServer((client) => {
+    if (down) return void client.resetAndDestroy();
+    const upstream = net.connect(targetPort, targetHost);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.setNoDelay(true);
+      s.on("close", () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+      s.on("error", () => {});
+    }
+    relay(client, upstream);
+    relay(upstream, client);
+  });
+
+  function relay(from: net.Socket, to: net.Socket): void {
+    from.on("data", (chunk: Buffer) => {
+      if (delayMs === 0) {
+        if (!to.write(chunk)) {
+          from.pause();
+          to.once("drain", () => from.resume());
+        }
+        return;
+      }
+      // Timers of one duration fire in the order they were set, so the byte order holds.
+      setTimeout(() => to.destroyed || to.write(chunk), delayMs);
+    });
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get connections() {
+      return Math.floor(sockets.size / 2);
+    },
+    cut() {
+      down = true;
+      for (const s of sockets) s.resetAndDestroy();
+    },
+    restore() {
+      down = false;
+    },
+    setDelay(ms) {
+      delayMs = ms;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

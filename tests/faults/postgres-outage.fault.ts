@@ -1,0 +1,31 @@
+import { afterAll, beforeAll, test } from "bun:test";
+import { POSTGRES_URL, startTcpProxy, type TcpProxy } from "@umos/testkit";
+import { expectNoLoss } from "./expectations";
+import { startRig, type Rig } from "./rig";
+import { runFaultStream } from "./stream";
+
+// The services reach PostgreSQL through a proxy the test cuts; the shared server keeps running.
+let proxy: TcpProxy;
+let rig: Rig;
+beforeAll(async () => {
+  proxy = await startTcpProxy(Number(new URL(POSTGRES_URL).port || 5432));
+  rig = await startRig({ postgresPort: proxy.port });
+}, 60_000);
+afterAll(async () => {
+  await rig?.dispose();
+  await proxy?.stop();
+});
+
+test("PostgreSQL unreachable for 8 s: reports wait in RabbitMQ, then all are stored once; every command acked", async () => {
+  const report = await runFaultStream(
+    rig.ends,
+    "PostgreSQL unreachable 8 s",
+    async () => {
+      proxy.cut();
+      await Bun.sleep(8000);
+      proxy.restore();
+    },
+    { tag: "postgres-outage", seconds: 15 },
+  );
+  expectNoLoss(report);
+}, 150_000);
