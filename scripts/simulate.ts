@@ -30,6 +30,7 @@ const { values } = parseArgs({
     api: { type: "string", default: "http://127.0.0.1:8080" },
     mqtt: { type: "string", default: "mqtt://127.0.0.1:1883" },
     protocol: { type: "string", default: "4" },
+    "answer-delay": { type: "string", default: "200" },
     token: { type: "string", default: process.env.UMOS_TOKEN },
     "no-register": { type: "boolean", default: false },
   },
@@ -51,6 +52,7 @@ const devices = await startFleet(fleet, {
   brokerUrl: values.mqtt,
   protocolVersion,
   reconnectMs: 1000,
+  answerDelayMs: count("answer-delay"),
   register,
   onError: (id, err) => console.error(`${id}: ${err.message}`),
 }).catch((err: unknown) => fail(err instanceof RegistrationError ? err.message : `cannot connect the devices to ${values.mqtt}: ${String(err)}`));

@@ -22,7 +22,7 @@ let profile: string | undefined;
 
 beforeAll(async () => {
   stack = await startStack();
-  devices = await startFleet(behaviours({ generic: 2, dji: 1, tuya: 1 }, "demo-"), { brokerUrl: stack.broker.url, register: { apiUrl: stack.platform.apiUrl, token: stack.token } });
+  devices = await startFleet(behaviours({ generic: 2, dji: 1, tuya: 1 }, "demo-"), { brokerUrl: stack.broker.url, answerDelayMs: 200, register: { apiUrl: stack.platform.apiUrl, token: stack.token } });
   run = runFleet(devices, { rate: 2, eventEverySec: 3, offlineEverySec: 0, offlineForSec: 0 });
   profile = await mkdtemp(join(tmpdir(), "umos-chromium-"));
   // A fresh profile, and nothing that reaches out to the network or updates itself.

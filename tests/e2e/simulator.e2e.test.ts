@@ -27,7 +27,8 @@ test("simulated generic, DJI and Tuya devices report, answer commands and come b
   const dock = ids.find((id) => id.includes("dock"))!;
   const everyDevice = [...ids, aircraftOf(dock)];
   const app = await stack.dashboard({ devices: everyDevice });
-  devices = await startFleet(fleet, { brokerUrl: stack.broker.url, register: { apiUrl: stack.platform.apiUrl, token: stack.token } });
+  // Answers after 200 ms, as `bun run simulate` does: real devices take time to act.
+  devices = await startFleet(fleet, { brokerUrl: stack.broker.url, answerDelayMs: 200, register: { apiUrl: stack.platform.apiUrl, token: stack.token } });
   run = runFleet(devices, { rate: 5, eventEverySec: 1, offlineEverySec: 0, offlineForSec: 0 });
 
   const reported = (id: string) => app.messages().some((m: Json) => m.deviceId === id && m.kind === "property.report");
@@ -49,8 +50,10 @@ test("simulated generic, DJI and Tuya devices report, answer commands and come b
     const acked = await eventually(async () => {
       last = (await stack.api.get(`/api/v1/commands/${id}`)).body;
       return last.status === "acked" ? last : undefined;
-    }, 15_000, `command ${id} acked`).catch((err) => {
-      throw new Error(`${String(err)}; the command is ${JSON.stringify(last)}`);
+    }, 15_000, `command ${id} acked`).catch(async (err) => {
+      const replies = (await stack.api.get(`/api/v1/devices/${last.deviceId}/messages?kind=service.reply`)).body;
+      const counters = devices.map((d) => [d.behaviour.id, d.counters]);
+      throw new Error(`${String(err)}; the command is ${JSON.stringify(last)}; replies logged: ${JSON.stringify(replies)}; devices: ${JSON.stringify(counters)}`);
     });
     expect(acked.history.map((h: Json) => h.status)).toEqual(["queued", "sent", "acked"]);
   }

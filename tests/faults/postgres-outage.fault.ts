@@ -16,16 +16,16 @@ afterAll(async () => {
   await proxy?.stop();
 });
 
-test("PostgreSQL unreachable for 8 s: reports wait in RabbitMQ, then all are stored once; every command acked", async () => {
+test("PostgreSQL unreachable for 15 s: reports wait in RabbitMQ, then all are stored once; every command acked", async () => {
   const report = await runFaultStream(
     rig.ends,
-    "PostgreSQL unreachable 8 s",
+    "PostgreSQL unreachable 15 s",
     async () => {
       proxy.cut();
-      await Bun.sleep(8000);
+      await Bun.sleep(15_000);
       proxy.restore();
     },
-    { tag: "postgres-outage", seconds: 15 },
+    { tag: "postgres-outage", seconds: 20, faultAt: 0.2 },
   );
   expectNoLoss(report);
 }, 150_000);

@@ -36,7 +36,14 @@ async function registerDevice(id: string): Promise<string> {
 }
 
 async function connectDevice(id: string, password: string): Promise<mqtt.MqttClient> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { protocolVersion: 4, clientId: id, username: id, password, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
+    protocolVersion: 4,
+    clientId: id,
+    username: id,
+    password,
+    reconnectPeriod: 0,
+    will: { topic: `generic/${id}/status`, payload: Buffer.from('{"state":"offline"}'), qos: 1, retain: false },
+  });
   clients.push(client);
   return client;
 }

@@ -1,4 +1,5 @@
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UmosError, UnauthorizedError, UnavailableError, type Logger } from "@umos/runtime";
+import { asUnavailable } from "@umos/store";
 
 export interface ErrorReply {
   status: number;
@@ -6,7 +7,9 @@ export interface ErrorReply {
 }
 
 /** The one place UMOS errors become HTTP answers (DESIGN §10 error format). */
-export function toHttpError(code: string | number, error: unknown, log: Logger): ErrorReply {
+export function toHttpError(code: string | number, thrown: unknown, log: Logger): ErrorReply {
+  // The database out of reach is 503, which a client may retry, not an internal error (fault suite).
+  const error = asUnavailable(thrown);
   const reply = (status: number, c: string, message: string, details?: unknown): ErrorReply => ({
     status,
     body: { error: details === undefined ? { code: c, message } : { code: c, message, details } },

@@ -2,7 +2,7 @@ import { connectServiceBus, readEnvelope } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { KINDS, QUEUES, type Envelope } from "@umos/contracts";
 import { InvalidInputError, serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { commandRepository, deviceRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
+import { commandRepository, deviceRepository, openMigratedDatabase, thingModelRepository, withOutagesAsUnavailable } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { startCommandScheduler } from "./command-scheduler";
 import { createCommandSender } from "./command-sender";
@@ -29,12 +29,16 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
       [KINDS.requestReply]: createRequestReply(bus),
     };
     resources.use(startCommandScheduler(commands, announce, send, config.downlink.sweepIntervalMs, log), (s) => s.stop());
-    const consumer = await bus.consume({ queue: QUEUES.downlink }, async (message) => {
-      const envelope = readEnvelope(message);
-      const handler = handlers[envelope.kind];
-      if (!handler) throw new InvalidInputError("unsupported_kind", `iot-downlink takes no '${envelope.kind}' messages`);
-      await handler(envelope);
-    });
+    // A database outage is waited out, not counted against the message (fault suite: PostgreSQL unreachable).
+    const consumer = await bus.consume(
+      { queue: QUEUES.downlink },
+      withOutagesAsUnavailable(async (message) => {
+        const envelope = readEnvelope(message);
+        const handler = handlers[envelope.kind];
+        if (!handler) throw new InvalidInputError("unsupported_kind", `iot-downlink takes no '${envelope.kind}' messages`);
+        await handler(envelope);
+      }),
+    );
     resources.use(consumer, (c) => c.stop());
     const server = resources.use(serveHealth({ port: config.downlink.port, probes: [bus.probe, db.probe], metrics: obs.metrics }), (s) => s.stop(true));
     log.info("iot-downlink ready", { port: server.port });

@@ -4,6 +4,7 @@ import { QUEUES } from "@umos/contracts";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { activeAdapters } from "@umos/vendors";
 import { createDownlinkDelivery } from "./downlink-delivery";
+import { gatewayMetrics } from "./gateway-metrics";
 import { openMqttConnection, type MqttConnection } from "./mqtt/connection";
 import { mqttTracing } from "./mqtt-tracing";
 import { openGatewaySpool } from "./spool/gateway-spool";
@@ -26,6 +27,7 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
     const relay = createUplinkRelay(bus, log, config.gateway.maxPayloadBytes, spool);
     const tracing = mqttTracing(obs);
     const connections: MqttConnection[] = [];
+    const figures = gatewayMetrics(obs.metrics, connections, relay);
     for (let i = 0; i < config.gateway.connections; i++) {
       const connection = openMqttConnection({
         ...config.mqtt,
@@ -33,14 +35,15 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
         clientId: `iot-gateway-${config.instance}-${i}`,
         subscriptions,
         log: log.child("mqtt"),
-        onPublish: (packet, ack) => tracing.received(packet, () => relay.onPublish(connection, packet, ack)),
+        onPublish: (packet, ack) => tracing.received(packet, () => relay.onPublish(connection, packet, figures.timedAck(ack))),
       });
       // Closed after the relay drained: in-flight frames still need their PUBACKs.
       resources.use(connection, (c) => c.close());
       connections.push(connection);
     }
     resources.use(relay, (r) => r.drain());
-    resources.use(await bus.consume({ queue: QUEUES.gateway }, createDownlinkDelivery(connections, DOWNLINK_BROKER_WAIT_MS, tracing)), (c) => c.stop());
+    const deliver = createDownlinkDelivery(connections, DOWNLINK_BROKER_WAIT_MS, tracing);
+    resources.use(await bus.consume({ queue: QUEUES.gateway }, (message) => figures.timedDelivery(() => deliver(message))), (c) => c.stop());
     const probes = [bus.probe, { name: "mqtt", check: () => connections.some((c) => c.connected) }];
     const server = resources.use(serveHealth({ port: config.gateway.port, probes, metrics: obs.metrics }), (s) => s.stop(true));
     log.info("iot-gateway ready", { port: server.port, subscriptions: subscriptions.length });

@@ -2,7 +2,7 @@ import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { deadLetterRepository, deviceRepository, openMigratedDatabase, thingModelRepository, writeBatch, type LogEntry } from "@umos/store";
+import { deadLetterRepository, deviceRepository, openMigratedDatabase, thingModelRepository, withOutagesAsUnavailable, writeBatch, type LogEntry } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { createBatcher } from "./batcher";
 import { startDeadLetterArchiver } from "./dead-letters/archiver";
@@ -42,7 +42,8 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
       resources.use(await startTelemetryConsumer({ ...config.influx, url: influxUrl }, bus, modelOf, log.child("telemetry")), (t) => t.stop());
     } else log.info("telemetry off: set influx.url (UMOS_INFLUX__URL) to write reports to InfluxDB");
     obs.metrics.countDevicesActive(() => devices.countOnline());
-    resources.use(await bus.consume({ queue: QUEUES.uplink }, countOutcomes(processFrame, obs.metrics)), (c) => c.stop());
+    // A database outage is waited out, not counted against the frames (fault suite: PostgreSQL unreachable).
+    resources.use(await bus.consume({ queue: QUEUES.uplink }, countOutcomes(withOutagesAsUnavailable(processFrame), obs.metrics)), (c) => c.stop());
     const deadLetters = deadLetterRepository(sql);
     const deadLetterGauge = resources.use(startDeadLetterGauge(obs.metrics, deadLetters, DEAD_LETTER_GAUGE_MS, log), (g) => g.stop());
     const archiveBatch = { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs };

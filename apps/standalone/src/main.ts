@@ -40,7 +40,7 @@ await runService(
   {
     async start() {
       await standalone.start();
-      console.log(banner(settings, (performance.now() - started) / 1000));
+      console.log(banner(settings, standalone.ports, (performance.now() - started) / 1000));
     },
     async stop() {
       await standalone.stop();
@@ -51,15 +51,16 @@ await runService(
   config.shutdownTimeoutMs,
 );
 
-function banner({ config, dataDir, mqtt, embeddedBus }: StandaloneSettings, seconds: number): string {
+function banner({ config, dataDir, mqtt, embeddedBus }: StandaloneSettings, ports: Readonly<Record<string, number>>, seconds: number): string {
   const http = config.api.tls ? "https" : "http";
   const ws = config.ws.tls ? "wss" : "ws";
+  const api = ports["iot-api"] ?? config.api.port;
   return [
     "",
     `UMOS standalone is up (${seconds.toFixed(1)} s); data in ${dataDir}${embeddedBus ? "" : `, bus ${new URL(config.rabbitmq.url).host}`}`,
-    `  console      ${http}://localhost:${config.api.port}/`,
-    `  REST API     ${http}://localhost:${config.api.port}/api/v1  (OpenAPI: /openapi)`,
-    `  WebSocket    ${ws}://localhost:${config.ws.port}/ws`,
+    `  console      ${http}://localhost:${api}/`,
+    `  REST API     ${http}://localhost:${api}/api/v1  (OpenAPI: /openapi)`,
+    `  WebSocket    ${ws}://localhost:${ports["iot-ws"] ?? config.ws.port}/ws`,
     `  MQTT         mqtt://localhost:${mqtt.port}  (MQTT 3.1.1; devices log in with the credentials POST /api/v1/devices returns)`,
     `  admin token  bun run token -- --role admin`,
     "",

@@ -61,3 +61,7 @@ describe("the standalone configuration", () => {
     expect(await standaloneSettings(["--help"], {})).toEqual({ help: true });
   });
 });
+
+test("UMOS_ENV=prod holds standalone mode to production's rules", async () => {
+  await expect(standaloneSettings([], { UMOS_ENV: "prod" })).rejects.toThrow("config key auth.secret");
+});

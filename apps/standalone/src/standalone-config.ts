@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, configDir, pathToEnvKey, resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
+import { ConfigError, configDir, pathToEnvKey, productionProblems, resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
 
 /**
  * The configuration every service of the standalone process shares, when no
@@ -100,8 +100,14 @@ export async function standaloneSettings(argv: string[], env: Record<string, str
   // The gateway's broker account lives as long as this process: nobody else needs its password.
   merged.UMOS_MQTT__PASSWORD ??= Bun.randomUUIDv7();
   const config = resolveConfig(UmosConfigSchema, { file, fileName: fileName ?? "the standalone defaults", env: merged, prefix: "UMOS" });
+  // UMOS_ENV=prod holds standalone mode to production's rules too: a secret of its own, TLS.
+  const problems = productionProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems);
   const mqttUrl = new URL(config.mqtt.url);
   const postgresUrl = new URL(config.postgres.url);
+  // The gateway and the services connect to these URLs as they are, so "any free port" cannot work here.
+  if (mqttUrl.port === "0") throw new ConfigError(["config key mqtt.url: the embedded MQTT broker needs a fixed port, not 0"]);
+  if (postgresUrl.port === "0") throw new ConfigError(["config key postgres.url: the embedded PostgreSQL needs a fixed port, not 0"]);
   return {
     help: false,
     settings: {

@@ -28,10 +28,16 @@ const SERVICES: ReadonlyArray<readonly [string, (config: UmosConfig, deps: AppDe
  * services exactly as their own processes would run them, on one configuration. The bus is whatever
  * rabbitmq.url names (`embedded:<file>`: one in-process broker shared by the five).
  */
-export function createStandalone(settings: StandaloneSettings, log: Logger): Service {
+export interface Standalone extends Service {
+  /** The ports each service bound once started (a configured 0 becomes a real port). */
+  readonly ports: Readonly<Record<string, number>>;
+}
+
+export function createStandalone(settings: StandaloneSettings, log: Logger): Standalone {
   const { config } = settings;
   const layout = dataLayout(settings.dataDir);
   const closers: Array<[string, () => Promise<unknown>]> = [];
+  const ports: Record<string, number> = {};
 
   async function stop(): Promise<void> {
     while (closers.length > 0) {
@@ -45,6 +51,7 @@ export function createStandalone(settings: StandaloneSettings, log: Logger): Ser
   }
 
   return {
+    ports,
     async start() {
       try {
         mkdirSync(settings.dataDir, { recursive: true });
@@ -60,6 +67,7 @@ export function createStandalone(settings: StandaloneSettings, log: Logger): Ser
           const app = create(config, serviceDeps(name, config));
           await app.start();
           closers.push([name, () => app.stop()]);
+          ports[name] = app.port;
         }
       } catch (err) {
         await stop();

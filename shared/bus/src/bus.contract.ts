@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { DEAD_LETTER_QUEUE, HEADERS, QUEUES } from "@umos/contracts";
-import { InvalidInputError, NotFoundError, silentLogger } from "@umos/runtime";
+import { InvalidInputError, NotFoundError, silentLogger, UnavailableError } from "@umos/runtime";
 import { eventually } from "@umos/testkit";
 import type { Bus, BusOptions } from "./bus";
 import type { BusMessage, ConsumeOptions, Consumer } from "./message";
@@ -195,6 +195,20 @@ export function busContract(name: string, open: () => Promise<BrokerUnderTest>, 
         expect(letter!.headers[HEADERS.deadLetterCode]).toBe("gave_up");
         expect(String(letter!.headers[HEADERS.deadLetterReason])).toContain("database hiccup");
         expect(letter!.headers[HEADERS.deadLetterQueue]).toBe(QUEUES.gateway);
+      }), 30_000);
+
+    test("a delivery that fails because a dependency is down waits the outage out: tried past maxAttempts, never dead-lettered", () =>
+      scene(async (s) => {
+        const bus = await s.connect();
+        const outageTries = CONTRACT_OPTIONS.maxAttempts + 2;
+        let calls = 0;
+        await s.collect(bus, { queue: QUEUES.gateway }, async () => {
+          if (++calls <= outageTries) throw new UnavailableError("database unreachable");
+        });
+        const dead = await s.collect(bus, { queue: DEAD_LETTER_QUEUE });
+        await bus.publish("iot.generic.gateway.x", body("patient"), { messageId: "outage-1" });
+        await until(() => calls === outageTries + 1, "handled once the dependency is back");
+        expect(dead.messages).toHaveLength(0);
       }), 30_000);
 
     test("a permanent failure is dead-lettered at once with code, reason and queue, and the consumer goes on", () =>

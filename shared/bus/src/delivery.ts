@@ -1,7 +1,13 @@
 import { HEADERS } from "@umos/contracts";
-import { UmosError, backoffDelay, type Logger } from "@umos/runtime";
+import { UmosError, UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
 import type { Bus } from "./bus";
 import type { BusMessage, MessageHandler, PublishOptions } from "./message";
+
+/**
+ * Longest wait between tries while a dependency is down: short, since the retry is cheap (the
+ * delivery stays on this consumer's prefetch) and it bounds how long after the outage work resumes.
+ */
+const OUTAGE_RETRY_MAX_MS = 2_000;
 
 /** How a broker settles one delivery; each broker's consumer supplies its own. */
 export interface Settle {
@@ -25,18 +31,29 @@ export interface DeliveryPolicy {
 /**
  * The manual-ack policy every UMOS consumer follows, whatever the broker: ack after the handler's
  * side effects; a permanent failure (an UmosError that is not retryable) is dead-lettered with its
- * reason and acked; any other failure is requeued after a backoff, and dead-lettered once it failed
- * `maxAttempts` times, so nothing loops forever.
+ * reason and acked; an UnavailableError (a dependency is down) is requeued after a backoff for as
+ * long as the outage lasts; any other failure is requeued after a backoff, and dead-lettered once
+ * it failed `maxAttempts` times, so nothing loops forever.
  */
 export function createDelivery(policy: DeliveryPolicy): (message: BusMessage, settle: Settle) => Promise<void> {
   const { handler, bus, log } = policy;
   const attempts = new Map<string, number>();
+  // Consecutive failures because a dependency was down; the next success ends the outage.
+  let outage = 0;
 
   async function fail(message: BusMessage, settle: Settle, err: unknown): Promise<void> {
     const permanent = err instanceof UmosError && !err.retryable;
     // Stopping: hand the delivery straight back, without a backoff to sit out or a warning per message.
     if (!permanent && policy.stopping()) return settle.requeue();
     const queue = policy.queue();
+    // A dependency that is down (database, broker) is no fault of the message: the delivery waits
+    // the outage out without spending its attempts. Counted, a 20 s database outage dead-lettered
+    // everything the uplink held as gave_up (fault suite, tests/faults).
+    if (err instanceof UnavailableError) {
+      if (outage++ === 0) log.warn("a dependency is unavailable; deliveries wait for it", { queue, err: describe(err) });
+      await Bun.sleep(backoffDelay(Math.min(outage, 16), policy.retryDelayMs, OUTAGE_RETRY_MAX_MS));
+      return settle.requeue();
+    }
     const key = attemptKey(message);
     const count = (attempts.get(key) ?? 0) + 1;
     if (permanent || count >= policy.maxAttempts) {
@@ -64,6 +81,10 @@ export function createDelivery(policy: DeliveryPolicy): (message: BusMessage, se
     try {
       await handler(message);
       settle.ack();
+      if (outage > 0) {
+        outage = 0;
+        log.info("dependency back; deliveries flow again", { queue: policy.queue() });
+      }
       if (message.redelivered) attempts.delete(attemptKey(message));
     } catch (err) {
       await fail(message, settle, err);

@@ -12,6 +12,11 @@ export interface ConnectOptions {
   /** Reconnect after the broker drops the connection; off for a bench's fixed fleet. */
   reconnectMs?: number;
   keepaliveSec?: number;
+  /**
+   * How long the device takes to act on a command before it answers, as a real one does (a dock
+   * opening its cover takes seconds); 0 answers at once, which a load generator wants.
+   */
+  answerDelayMs?: number;
   /** A send or receive error, which a simulated device survives. */
   onError?: (deviceId: string, err: Error) => void;
 }
@@ -64,10 +69,15 @@ export async function connectDevice(behaviour: DeviceBehaviour, options: Connect
     client.on("error", onError);
     client.on("message", (topic, payload) => {
       counters.received++;
-      for (const out of behaviour.receive(topic, payload.toString())) {
-        counters.answered++;
-        send(out.topic, out.payload);
-      }
+      const answers = behaviour.receive(topic, payload.toString());
+      const answer = () => {
+        for (const out of answers) {
+          counters.answered++;
+          send(out.topic, out.payload);
+        }
+      };
+      if (answers.length > 0 && options.answerDelayMs) setTimeout(answer, options.answerDelayMs);
+      else answer();
     });
     // mqtt.js subscribes again by itself after a reconnect; the birth message is ours to repeat.
     client.on("connect", () => {

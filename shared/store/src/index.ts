@@ -1,5 +1,6 @@
 export { openDatabase, openMigratedDatabase, ensureDatabase, type Database, type DatabaseOptions, type Sql } from "./database";
 export { migrate } from "./migrate";
+export { asUnavailable, withOutagesAsUnavailable } from "./outage";
 export { deviceRepository, type Device, type NewDevice, type DevicePage, type DeviceRepository, type DeviceRoute, type ModelRef } from "./devices";
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export { commandRepository, OPEN_STATUSES, type Command, type CommandStatus, type CommandRepository, type Transition, type NewCommand, type CommandTarget } from "./commands";

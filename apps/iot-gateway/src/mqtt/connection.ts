@@ -38,6 +38,8 @@ export interface MqttConnectionOptions {
 
 export interface MqttConnection {
   readonly connected: boolean;
+  /** QoS 1 frames read off this connection and not yet acknowledged. */
+  readonly unacked: number;
   readonly clientId: string;
   /** Publishes at QoS 1 and resolves on the broker's PUBACK. */
   /** `userProperties` go out on MQTT 5 only (W3C trace context to the device); MQTT 3.1.1 has none. */
@@ -234,6 +236,9 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
   return {
     get connected() {
       return connected;
+    },
+    get unacked() {
+      return acks.pending;
     },
     clientId: options.clientId,
 

@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import net from "node:net";
 import { Aedes, type AedesOptions } from "aedes";
 import type { Logger } from "@umos/runtime";
@@ -35,14 +36,23 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     // Runs before aedes sends the PUBACK: an allowed message is on disk before its publisher hears "got it".
     authorizePublish(client, packet, done) {
       const accept = (err?: Error | null) => {
-        if (!err && client) persistence.writeAhead(packet);
-        done(err);
+        if (err || !client) return done(err);
+        try {
+          persistence.writeAhead(packet);
+        } catch (failed) {
+          // Not on disk, so not acknowledged: aedes closes the connection and the device sends it again.
+          log.error("MQTT broker could not store an incoming message", { clientId: client.id, err: failed });
+          return done(failed as Error);
+        }
+        done(null);
       };
       if (authorizePublish) authorizePublish(client, packet, accept);
       else accept(null);
     },
   });
   broker.on("clientError", (client, err) => log.debug("MQTT client error", { clientId: client.id, err: err.message }));
+  // aedes emits these for failures of its own (persistence); unheard, an EventEmitter error would end the process.
+  (broker as unknown as EventEmitter).on("error", (err: Error) => log.error("MQTT broker error", { err }));
   const server = net.createServer(broker.handle);
   try {
     await new Promise<void>((resolve, reject) => {

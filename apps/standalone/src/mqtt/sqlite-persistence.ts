@@ -9,7 +9,7 @@ interface StoredPacket {
   qos: number;
   retain?: boolean;
   brokerId: string;
-  brokerCounter: number;
+  brokerCounter?: number;
   clientId?: string;
   properties?: Record<string, unknown>;
 }
@@ -176,7 +176,7 @@ export class SqlitePersistence extends MemoryPersistence {
   override async outgoingClearMessageId(client: Arg<"outgoingClearMessageId", 0>, packet: Arg<"outgoingClearMessageId", 1>) {
     const cleared = await super.outgoingClearMessageId(client, packet);
     const stored = cleared as StoredPacket | undefined;
-    if (stored) this.#stmt.dequeue.run({ client: client.id, brokerId: stored.brokerId, brokerCounter: stored.brokerCounter });
+    if (stored) this.#stmt.dequeue.run({ client: client.id, brokerId: stored.brokerId, brokerCounter: stored.brokerCounter ?? 0 });
     return cleared;
   }
 
@@ -206,7 +206,8 @@ export class SqlitePersistence extends MemoryPersistence {
 function packetFields(packet: StoredPacket) {
   return {
     brokerId: packet.brokerId,
-    brokerCounter: packet.brokerCounter,
+    // A will comes straight from the CONNECT packet: aedes has not numbered it.
+    brokerCounter: packet.brokerCounter ?? 0,
     topic: packet.topic,
     payload: typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload,
     qos: packet.qos,
