@@ -28,7 +28,7 @@ test("simulated generic, DJI and Tuya devices report, answer commands and come b
   const everyDevice = [...ids, aircraftOf(dock)];
   const app = await stack.dashboard({ devices: everyDevice });
   // Answers after 200 ms, as `bun run simulate` does: real devices take time to act.
-  devices = await startFleet(fleet, { brokerUrl: stack.broker.url, answerDelayMs: 200, register: { apiUrl: stack.platform.apiUrl, token: stack.token } });
+  devices = await startFleet(fleet, { brokerUrl: stack.broker.url, answerDelayMs: 0, register: { apiUrl: stack.platform.apiUrl, token: stack.token } });
   run = runFleet(devices, { rate: 5, eventEverySec: 1, offlineEverySec: 0, offlineForSec: 0 });
 
   const reported = (id: string) => app.messages().some((m: Json) => m.deviceId === id && m.kind === "property.report");

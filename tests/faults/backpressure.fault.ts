@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { QUEUES } from "@umos/contracts";
+import { POSTGRES_URL, rabbitmqctl, startTcpProxy, type TcpProxy } from "@umos/testkit";
+import { expectNoLoss } from "./expectations";
+import { watchMemory } from "./memory";
+import { startRig, type Rig } from "./rig";
+import { openSlowReader } from "./slow-reader";
+import { runFaultStream } from "./stream";
+
+// Load with a consumer that cannot keep up: the work waits where it is bounded (a client's socket
+// buffer, RabbitMQ's queue), never in a service's memory.
+const MAX_BUFFERED_BYTES = 262_144;
+/** Growth of a service's resident memory under the case's load that still counts as bounded. */
+const MEMORY_GROWTH_LIMIT_MIB = 150;
+
+let proxy: TcpProxy;
+let rig: Rig;
+beforeAll(async () => {
+  proxy = await startTcpProxy(Number(new URL(POSTGRES_URL).port || 5432));
+  rig = await startRig({ postgresPort: proxy.port, env: { UMOS_WS__MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES) } });
+}, 60_000);
+afterAll(async () => {
+  await rig?.dispose();
+  await proxy?.stop();
+});
+
+test("a WebSocket client that stops reading is cut off (1008) while the others get every report; iot-ws memory stays bounded", async () => {
+  const slow = await openSlowReader(rig.ends.wsUrl, rig.ends.token, { kinds: ["property.report"] });
+  const memory = watchMemory(() => rig.platform.pids.ws);
+  const report = await runFaultStream(rig.ends, "slow WebSocket client", async () => {}, { tag: "slow-ws", devices: 4, rate: 100, padding: 2000, commandRate: 1 });
+  const { startMiB, peakMiB } = memory.stop();
+  const cut = await slow.drainUntilClosed(10_000);
+  slow.destroy();
+  console.log(`fault report | slow WebSocket client | iot-ws resident memory ${startMiB} -> peak ${peakMiB} MiB | slow client ended by the server: ${cut.ended} (close code ${cut.closeCode})`);
+  expectNoLoss(report);
+  expect(cut.ended, "the server ended the slow client's connection").toBe(true);
+  if (cut.closeCode !== null) expect(cut.closeCode, "closed as a policy violation (slow consumer)").toBe(1008);
+  expect(peakMiB - startMiB, "iot-ws did not buffer for the slow client").toBeLessThan(MEMORY_GROWTH_LIMIT_MIB);
+}, 120_000);
+
+test("a slow database under load: reports queue in RabbitMQ, iot-uplink's memory stays bounded, and all are stored once", async () => {
+  const memory = watchMemory(() => rig.platform.pids.uplink);
+  const backlog = watchQueue(QUEUES.uplink);
+  const report = await runFaultStream(
+    rig.ends,
+    "slow database (100 ms per packet, 6 s)",
+    async () => {
+      proxy.setDelay(100);
+      await Bun.sleep(6000);
+      proxy.setDelay(0);
+    },
+    { tag: "slow-db", devices: 4, rate: 100, faultAt: 0.2 },
+  );
+  const { startMiB, peakMiB } = memory.stop();
+  const peakDepth = backlog.stop();
+  console.log(`fault report | slow database | iot-uplink resident memory ${startMiB} -> peak ${peakMiB} MiB | ${QUEUES.uplink} peak ${peakDepth} messages`);
+  expectNoLoss(report);
+  expect(peakMiB - startMiB, "iot-uplink held no more than its prefetch").toBeLessThan(MEMORY_GROWTH_LIMIT_MIB);
+}, 120_000);
+
+/** Peak depth (ready + unacknowledged) of one of the rig's queues, sampled with rabbitmqctl. */
+function watchQueue(queue: string) {
+  const vhost = decodeURIComponent(new URL(rig.ends.rabbitmqUrl).pathname.slice(1));
+  let peak = 0;
+  const timer = setInterval(async () => {
+    const rows = await rabbitmqctl("list_queues", "-p", vhost, "name", "messages").catch(() => "");
+    const row = rows.split("\n").find((line) => line.startsWith(`${queue}\t`));
+    peak = Math.max(peak, Number(row?.split("\t")[1] ?? 0));
+  }, 500);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
