@@ -1,6 +1,7 @@
 import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
+import { recentlySeen } from "@umos/observability";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { activeAdapters } from "@umos/vendors";
 import { createDownlinkDelivery } from "./downlink-delivery";
@@ -24,7 +25,9 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
     const rabbitmq = { ...config.rabbitmq, startOffline: spooling };
     const bus = resources.use(await connectServiceBus(rabbitmq, "iot-gateway", config.instance, log, obs), (b) => b.close());
     const spool = spooling ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close()) : null;
-    const relay = createUplinkRelay(bus, log, config.gateway.maxPayloadBytes, spool);
+    const devices = recentlySeen(config.presence.silenceMs);
+    obs.metrics.countDevicesActive(devices.count);
+    const relay = createUplinkRelay(bus, log, config.gateway.maxPayloadBytes, spool, devices.seen);
     const tracing = mqttTracing(obs);
     const connections: MqttConnection[] = [];
     const figures = gatewayMetrics(obs.metrics, connections, relay);

@@ -46,6 +46,8 @@ export function createUplinkRelay(
   log: Logger,
   maxPayloadBytes = Number.POSITIVE_INFINITY,
   spool: StoreAndForward | null = null,
+  /** Told each routed frame's device, for `iot_devices_active`. */
+  onDevice: (deviceId: string) => void = () => {},
 ): UplinkRelay {
   const routes = new Map<string, Route | null>();
   let inFlight = 0;
@@ -146,6 +148,7 @@ export function createUplinkRelay(
       const receivedAt = Date.now();
       const messageId = Bun.randomUUIDv7();
       const target = route(packet.topic);
+      if (target) onDevice(target.deviceId);
       const payload = packet.payload;
       const seq = nextSeq++;
       const oversized = payload.byteLength > maxPayloadBytes;
