@@ -47,6 +47,24 @@ export function total(families: Exposition, name: string, match: Record<string, 
     .reduce((sum, s) => sum + s.value, 0);
 }
 
+/** Several services' families as one, as Prometheus holds them side by side. */
+export function merge(expositions: Exposition[]): Exposition {
+  const merged: Exposition = new Map();
+  for (const families of expositions) {
+    for (const [name, { type, samples }] of families) merged.set(name, { type, samples: [...(merged.get(name)?.samples ?? []), ...samples] });
+  }
+  return merged;
+}
+
+/** The values each label takes across a family's samples. */
+export function labelValues(family: Family): Map<string, Set<string>> {
+  const labels = new Map<string, Set<string>>();
+  for (const sample of family.samples) {
+    for (const [label, value] of Object.entries(sample.labels)) labels.set(label, (labels.get(label) ?? new Set()).add(value));
+  }
+  return labels;
+}
+
 /** GET /metrics of a service, parsed. */
 export async function scrape(port: number): Promise<Exposition> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);

@@ -19,10 +19,11 @@ beforeAll(async () => {
   proxy = await startTcpProxy(Number(new URL(POSTGRES_URL).port || 5432));
   rig = await startRig({ postgresPort: proxy.port, env: { UMOS_WS__MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES) } });
 }, 60_000);
+// Services get their shutdown budget (10 s) to drain.
 afterAll(async () => {
   await rig?.dispose();
   await proxy?.stop();
-});
+}, 30_000);
 
 test("a WebSocket client that stops reading is cut off (1008) while the others get every report; iot-ws memory stays bounded", async () => {
   const slow = await openSlowReader(rig.ends.wsUrl, rig.ends.token, { kinds: ["property.report"] });

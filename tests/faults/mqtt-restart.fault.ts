@@ -9,7 +9,8 @@ import { runFaultStream } from "./stream";
 // gateway on Mosquitto therefore subscribes without `$share` (README: Guarantees).
 let rig: Rig;
 beforeAll(async () => void (rig = await startRig({ env: { UMOS_MQTT__SHARED_SUBSCRIPTIONS: "false" } })), 60_000);
-afterAll(() => rig?.dispose());
+// Services get their shutdown budget (10 s) to drain.
+afterAll(() => rig?.dispose(), 30_000);
 
 test("the MQTT broker restarted mid-stream: devices and the gateway reconnect, no report lost or stored twice, every command acked", async () => {
   const report = await runFaultStream(rig.ends, "MQTT broker restart", () => rig.broker.restart({ downMs: 1000 }), { tag: "mqtt-restart" });

@@ -14,10 +14,11 @@ beforeAll(async () => {
   proxied.port = String(proxy.port);
   rig = await startRig({ rabbitmq: { serviceUrl: proxied.toString(), testUrl: vhost.url } });
 }, 60_000);
+// Services get their shutdown budget (10 s) to drain.
 afterAll(async () => {
   await rig?.dispose();
   await Promise.all([vhost?.dispose(), proxy?.stop()]);
-});
+}, 30_000);
 
 test("the network to RabbitMQ cut for 3 s and restored: no report lost or stored twice, every command acked", async () => {
   const report = await runFaultStream(

@@ -11,10 +11,11 @@ beforeAll(async () => {
   proxy = await startTcpProxy(Number(new URL(POSTGRES_URL).port || 5432));
   rig = await startRig({ postgresPort: proxy.port });
 }, 60_000);
+// Services get their shutdown budget (10 s) to drain.
 afterAll(async () => {
   await rig?.dispose();
   await proxy?.stop();
-});
+}, 30_000);
 
 test("PostgreSQL unreachable for 15 s: reports wait in RabbitMQ, then all are stored once; every command acked", async () => {
   const report = await runFaultStream(

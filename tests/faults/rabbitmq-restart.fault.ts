@@ -11,10 +11,11 @@ beforeAll(async () => {
   node = await startRabbitMQ();
   rig = await startRig({ rabbitmq: { serviceUrl: node.url, testUrl: node.url } });
 }, 90_000);
+// Services get their shutdown budget (10 s) to drain.
 afterAll(async () => {
   await rig?.dispose();
   await node?.dispose();
-});
+}, 30_000);
 
 test("RabbitMQ restarted mid-stream: no report lost or stored twice, every command acked", async () => {
   const report = await runFaultStream(

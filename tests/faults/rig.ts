@@ -44,8 +44,8 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   try {
     platform = await startPlatform(
       { rabbitmqUrl: rabbitmq.serviceUrl, mqttUrl: broker.url, postgresUrl: servicePostgres.toString() },
-      // Commands are answered within milliseconds here; a short timeout would only hide a stall.
-      { UMOS_LOG__LEVEL: "error", UMOS_DOWNLINK__SWEEP_INTERVAL_MS: "100", ...options.env },
+      // The services' own logs are quiet unless FAULT_LOG_LEVEL asks (warn, info) while looking into a failure.
+      { UMOS_LOG__LEVEL: process.env.FAULT_LOG_LEVEL ?? "error", UMOS_DOWNLINK__SWEEP_INTERVAL_MS: "100", ...options.env },
     );
   } catch (err) {
     await dispose();

@@ -7,7 +7,8 @@ import { runFaultStream } from "./stream";
 // Each service in turn is killed (SIGKILL: no drain, no goodbye) mid-stream and started again.
 let rig: Rig;
 beforeAll(async () => void (rig = await startRig()), 60_000);
-afterAll(() => rig?.dispose());
+// Services get their shutdown budget (10 s) to drain.
+afterAll(() => rig?.dispose(), 30_000);
 
 const kills: { service: ServiceName; wsLive: boolean }[] = [
   { service: "gateway", wsLive: true },

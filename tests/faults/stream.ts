@@ -3,7 +3,7 @@ import mqtt from "mqtt";
 import type postgres from "postgres";
 import { EXCHANGE } from "@umos/contracts";
 import { eventually, type jsonClient } from "@umos/testkit";
-import { openDashboard, type Dashboard } from "./dashboard";
+import { openDashboard } from "./dashboard";
 
 /**
  * One fault case's traffic, counted at the far end: QoS 1 reports from MQTT devices, counted in the
@@ -56,6 +56,8 @@ export interface FaultReport {
   wsDuplicates: number;
   commands: number;
   commandsAcked: number;
+  /** Command requests the API left unanswered for 10 s (then tried again with the same Idempotency-Key): must be 0. */
+  apiStalls: number;
   /** Command deliveries the devices saw more than once (harmless: they answer each with the same correlationId). */
   commandRedeliveries: number;
   /** From the end of the fault until the log held every report sent before it ended. */
@@ -81,74 +83,79 @@ export async function runFaultStream(ends: StreamEnds, name: string, fault: () =
   const devices = await Promise.all(ids.map((id) => connectDevice(ends.mqttUrl, id)));
   const filler = "x".repeat(padding);
 
-  const started = Date.now();
-  const durationMs = seconds * 1000;
-  // Recovery: from the end of the fault until the log holds every report sent before it ended.
-  const recovered = (async () => {
-    await Bun.sleep(durationMs * faultAt);
-    await fault();
-    const faultEnded = Date.now();
-    const sentAtFaultEnd = devices.map((d) => d.sent);
-    const expected = sentAtFaultEnd.reduce((a, b) => a + b, 0);
-    for (;;) {
-      if ((await countUpTo(ends.sql, ids, sentAtFaultEnd)) === expected) return Date.now() - faultEnded;
-      if (Date.now() - faultEnded > settleMs) throw new Error(`${name}: the reports sent before the fault ended are not all in the log after ${settleMs} ms`);
-      await Bun.sleep(50);
-    }
-  })();
+  try {
+    const started = Date.now();
+    const durationMs = seconds * 1000;
+    // Recovery: from the end of the fault until the log holds every report sent before it ended.
+    const recovered = (async () => {
+      await Bun.sleep(durationMs * faultAt);
+      await fault();
+      const faultEnded = Date.now();
+      const sentAtFaultEnd = devices.map((d) => d.sent);
+      const expected = sentAtFaultEnd.reduce((a, b) => a + b, 0);
+      for (;;) {
+        if ((await countUpTo(ends.sql, ids, sentAtFaultEnd)) === expected) return Date.now() - faultEnded;
+        if (Date.now() - faultEnded > settleMs) throw new Error(`${name}: the reports sent before the fault ended are not all in the log after ${settleMs} ms`);
+        await Bun.sleep(50);
+      }
+    })();
 
-  const publishes: Promise<unknown>[] = [];
-  const commandIds: string[] = [];
-  const commandsDone = sendCommands(ends.api, ids, commandRate, durationMs, commandIds);
-  // Open loop: each report leaves when it is due, whatever happened to the ones before it.
-  for (let tick = 0; Date.now() - started < durationMs; tick++) {
-    for (const d of devices) {
-      const n = d.sent++;
-      const report = { id: `${d.id}-${n}`, ts: Date.now(), data: { n, ...(padding ? { pad: filler } : {}) } };
-      publishes.push(d.client.publishAsync(`generic/${d.id}/property/report`, JSON.stringify(report), { qos: 1 }));
+    const publishes: Promise<unknown>[] = [];
+    const commandIds: string[] = [];
+    const stalls = { count: 0 };
+    const commandsDone = sendCommands(ends.api, ids, commandRate, durationMs, commandIds, stalls);
+    // Open loop: each report leaves when it is due, whatever happened to the ones before it.
+    for (let tick = 0; Date.now() - started < durationMs; tick++) {
+      for (const d of devices) {
+        const n = d.sent++;
+        const report = { id: `${d.id}-${n}`, ts: Date.now(), data: { n, ...(padding ? { pad: filler } : {}) } };
+        publishes.push(d.client.publishAsync(`generic/${d.id}/property/report`, JSON.stringify(report), { qos: 1 }));
+      }
+      const due = started + ((tick + 1) * 1000) / rate;
+      await Bun.sleep(Math.max(0, due - Date.now()));
     }
-    const due = started + ((tick + 1) * 1000) / rate;
-    await Bun.sleep(Math.max(0, due - Date.now()));
+    await commandsDone;
+    const sent = devices.reduce((sum, d) => sum + d.sent, 0);
+    const recoverMs = await recovered;
+    await Promise.all(publishes);
+    await eventually(async () => (await logCounts(ends.sql, ids)).distinct === sent, settleMs, `${name}: all ${sent} reports in the log`);
+    await eventually(async () => (await commandStates(ends.sql, ids)).open === 0, settleMs, `${name}: every command settled`);
+    // The live feed may lag the log by a moment; a client that lost its socket fills its gap from the log.
+    await eventually(() => dashboard.reports.size === sent || undefined, 5000, "dashboard caught up").catch(() => {});
+    const wsLive = dashboard.reports.size;
+    const wsBackfilled = await dashboard.backfill(ends.api);
+
+    const log = await logCounts(ends.sql, ids);
+    const states = await commandStates(ends.sql, ids);
+    const report: FaultReport = {
+      name,
+      sent,
+      received: log.distinct,
+      duplicateRows: log.rows - log.distinct,
+      deadLetters: await deadLetterCount(ends.sql, ids),
+      duplicatesSuppressed: tap.duplicates(),
+      wsLive,
+      wsBackfilled,
+      wsDuplicates: dashboard.duplicates,
+      commands: commandIds.length,
+      commandsAcked: states.acked,
+      apiStalls: stalls.count,
+      commandRedeliveries: devices.reduce((sum, d) => sum + [...d.calls.values()].reduce((a, c) => a + c - 1, 0), 0),
+      recoverMs,
+    };
+    const deliveredToDevices = commandIds.filter((id) => devices.some((d) => d.calls.has(id))).length;
+    if (deliveredToDevices !== commandIds.length) throw new Error(`${name}: ${commandIds.length - deliveredToDevices} commands never reached their device`);
+
+    console.log(
+      `fault report | ${name} | sent ${report.sent} | received ${report.received} | duplicates suppressed ${report.duplicatesSuppressed} | duplicate rows ${report.duplicateRows} | dead letters ${report.deadLetters}` +
+        ` | ws live ${report.wsLive} + ${report.wsBackfilled} from the log (${report.wsDuplicates} twice) | commands ${report.commandsAcked}/${report.commands} acked (${report.commandRedeliveries} redelivered, ${report.apiStalls} API stalls) | recovered in ${report.recoverMs} ms`,
+    );
+    return report;
+  } finally {
+    await Promise.all(devices.map((d) => d.client.endAsync(true)));
+    dashboard.close();
+    await tap.close();
   }
-  await commandsDone;
-  const sent = devices.reduce((sum, d) => sum + d.sent, 0);
-  const recoverMs = await recovered;
-  await Promise.all(publishes);
-  await eventually(async () => (await logCounts(ends.sql, ids)).distinct === sent, settleMs, `${name}: all ${sent} reports in the log`);
-  await eventually(async () => (await commandStates(ends.sql, ids)).open === 0, settleMs, `${name}: every command settled`);
-  // The live feed may lag the log by a moment; a client that lost its socket fills its gap from the log.
-  await eventually(() => dashboard.reports.size === sent || undefined, 5000, "dashboard caught up").catch(() => {});
-  const wsLive = dashboard.reports.size;
-  const wsBackfilled = await dashboard.backfill(ends.api);
-
-  const log = await logCounts(ends.sql, ids);
-  const states = await commandStates(ends.sql, ids);
-  const report: FaultReport = {
-    name,
-    sent,
-    received: log.distinct,
-    duplicateRows: log.rows - log.distinct,
-    deadLetters: await deadLetterCount(ends.sql, ids),
-    duplicatesSuppressed: tap.duplicates(),
-    wsLive,
-    wsBackfilled,
-    wsDuplicates: dashboard.duplicates,
-    commands: commandIds.length,
-    commandsAcked: states.acked,
-    commandRedeliveries: devices.reduce((sum, d) => sum + [...d.calls.values()].reduce((a, c) => a + c - 1, 0), 0),
-    recoverMs,
-  };
-  const deliveredToDevices = commandIds.filter((id) => devices.some((d) => d.calls.has(id))).length;
-  if (deliveredToDevices !== commandIds.length) throw new Error(`${name}: ${commandIds.length - deliveredToDevices} commands never reached their device`);
-
-  await Promise.all(devices.map((d) => d.client.endAsync()));
-  dashboard.close();
-  await tap.close();
-  console.log(
-    `fault report | ${name} | sent ${report.sent} | received ${report.received} | duplicates suppressed ${report.duplicatesSuppressed} | duplicate rows ${report.duplicateRows} | dead letters ${report.deadLetters}` +
-      ` | ws live ${report.wsLive} + ${report.wsBackfilled} from the log (${report.wsDuplicates} twice) | commands ${report.commandsAcked}/${report.commands} acked (${report.commandRedeliveries} redelivered) | recovered in ${report.recoverMs} ms`,
-  );
-  return report;
 }
 
 async function connectDevice(url: string, id: string): Promise<Device> {
@@ -166,14 +173,20 @@ async function connectDevice(url: string, id: string): Promise<Device> {
 }
 
 /** Commands at a steady rate; one the API cannot take now (a 5xx, a refused connection) is tried again. */
-async function sendCommands(api: StreamEnds["api"], ids: string[], rate: number, durationMs: number, out: string[]): Promise<void> {
+async function sendCommands(api: StreamEnds["api"], ids: string[], rate: number, durationMs: number, out: string[], stalls: { count: number }): Promise<void> {
   if (rate <= 0) return;
   const started = Date.now();
   for (let k = 0; Date.now() - started < durationMs; k++) {
     const device = ids[k % ids.length]!;
     for (let attempt = 0; ; attempt++) {
       // The same key on every try: a retry whose first attempt did go through returns that command.
-      const res = await api.post(`/api/v1/devices/${device}/commands`, { service: "ping", params: { k } }, { "idempotency-key": `${device}-${k}` }).catch(() => null);
+      const post = api.post(`/api/v1/devices/${device}/commands`, { service: "ping", params: { k } }, { "idempotency-key": `${device}-${k}` });
+      // An answer that takes over 10 s counts as none (and is reported): the retry carries the same key.
+      const res = await Promise.race([post.catch(() => null), Bun.sleep(10_000).then(() => "stalled" as const)]);
+      if (res === "stalled") {
+        stalls.count++;
+        continue;
+      }
       if (res?.status === 202) {
         out.push(res.body.id);
         break;
@@ -250,4 +263,3 @@ async function openTap(url: string, queue: string) {
   };
 }
 
-export type { Dashboard };

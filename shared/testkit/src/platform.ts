@@ -1,7 +1,9 @@
 import { resolve } from "node:path";
+import type { Subprocess } from "bun";
 import { jsonClient, wsDashboard } from "./clients";
 import { testEnv, testToken, type TestEndpoints } from "./config";
-import { createDatabase, createVhost, eventually, freePort, startMosquitto, type TestDatabase, type TestMosquitto, type TestVhost } from "./services";
+import { listensOn } from "./listener";
+import { createDatabase, createVhost, freePort, startMosquitto, type TestDatabase, type TestMosquitto, type TestVhost } from "./services";
 
 export const SERVICES = ["api", "ws", "uplink", "downlink", "gateway"] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -42,22 +44,51 @@ export async function startPlatform(
     }),
   };
   const root = resolve(import.meta.dir, "../../..");
-  const spawn = (s: ServiceName) => Bun.spawn(["bun", resolve(root, `apps/iot-${s}/src/main.ts`)], { env, cwd: root, stdout: "inherit", stderr: "inherit" });
-  const ready = (s: ServiceName) => eventually(async () => (await fetch(`http://127.0.0.1:${ports[s]}/ready`)).ok, 30_000, `iot-${s} ready`);
-  const procs = services.map(spawn);
-  const pids: Partial<Record<ServiceName, number>> = Object.fromEntries(services.map((s, i) => [s, procs[i]!.pid]));
+  const spawn = (s: ServiceName) =>
+    Bun.spawn(["bun", resolve(root, `apps/iot-${s}/src/main.ts`)], { env: { ...env, [`UMOS_${s.toUpperCase()}__PORT`]: String(ports[s]) }, cwd: root, stdout: "inherit", stderr: "inherit" });
+  const procs: Subprocess[] = [];
+  const pids: Partial<Record<ServiceName, number>> = {};
   const indexOf = (service: ServiceName) => {
     const i = services.indexOf(service);
     if (i < 0) throw new Error(`iot-${service} is not part of this platform`);
     return i;
   };
+
+  /** True once this process (not another that took the port) answers /ready; false if it exited. */
+  const ready = async (s: ServiceName, proc: Subprocess) => {
+    const deadline = Date.now() + 30_000;
+    while (proc.exitCode === null) {
+      const ok = await fetch(`http://127.0.0.1:${ports[s]}/ready`).then((r) => r.ok, () => false);
+      if (ok && listensOn(proc.pid, ports[s])) return true;
+      if (Date.now() > deadline) throw new Error(`iot-${s} not ready within 30000 ms`);
+      await Bun.sleep(25);
+    }
+    return false;
+  };
+
+  /**
+   * Starts a service and waits until it is ready. Its port may go to another process first (other
+   * tests draw from the same range); it is then started again on another, unless `fixedPort`: iot-api
+   * and iot-ws keep, once running, the URLs their clients hold.
+   */
+  const launch = async (s: ServiceName, fixedPort: boolean) => {
+    for (let attempt = 1; ; attempt++) {
+      const proc = spawn(s);
+      procs[indexOf(s)] = proc;
+      pids[s] = proc.pid;
+      if (await ready(s, proc)) return;
+      if (attempt === 3) throw new Error(`iot-${s} did not start (exit code ${proc.exitCode}); its log is above`);
+      if (!fixedPort) ports[s] = await freePort();
+    }
+  };
+
   const stop = async () => {
     for (const p of procs) p.kill("SIGTERM");
     const codes = await Promise.all(procs.map((p) => p.exited));
     return Object.fromEntries(services.map((s, i) => [s, codes[i]!])) as Record<ServiceName, number>;
   };
   try {
-    await Promise.all(services.map(ready));
+    await Promise.all(services.map((s) => launch(s, false)));
   } catch (err) {
     await stop();
     throw err;
@@ -67,12 +98,7 @@ export async function startPlatform(
     proc.kill(signal);
     await proc.exited;
   };
-  const restart = async (service: ServiceName) => {
-    const i = indexOf(service);
-    procs[i] = spawn(service);
-    pids[service] = procs[i]!.pid;
-    await ready(service);
-  };
+  const restart = (service: ServiceName) => launch(service, service === "api" || service === "ws");
   return { ports, pids, apiUrl: `http://127.0.0.1:${ports.api}`, wsUrl: `ws://127.0.0.1:${ports.ws}/ws`, stop, kill, restart };
 }
 

@@ -53,6 +53,7 @@ export async function startRabbitMQ(): Promise<PrivateRabbitMQ> {
       const ok = await rabbitmqctl("-n", node, "await_startup", "--timeout", "60").then(() => true as const, (err: Error) => err);
       if (ok === true) return;
       if (server.exitCode !== null || Date.now() > deadline) {
+        await rabbitmqctl("-n", node, "shutdown").catch(() => ""); // it may come up after all: leave nothing behind
         throw new Error(`RabbitMQ node ${node} did not start: ${await Bun.file(join(dir, "server.log")).text().catch(() => ok.message)}`);
       }
       await Bun.sleep(500);

@@ -41,11 +41,11 @@ export interface MqttConnection {
   /** QoS 1 frames read off this connection and not yet acknowledged. */
   readonly unacked: number;
   readonly clientId: string;
-  /** Publishes at QoS 1 and resolves on the broker's PUBACK. */
-  /** `userProperties` go out on MQTT 5 only (W3C trace context to the device); MQTT 3.1.1 has none. */
+  /**
+   * Publishes at QoS 1 and resolves on the broker's PUBACK. `userProperties` go out on MQTT 5 only
+   * (W3C trace context to the device); MQTT 3.1.1 has none.
+   */
   publish(topic: string, payload: Buffer, userProperties?: Record<string, string>): Promise<void>;
-  /** Drops the connection and reconnects: the broker redelivers whatever we did not acknowledge. */
-  reset(reason: string): void;
   close(): Promise<void>;
 }
 
@@ -253,10 +253,6 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
         const properties = userProperties && protocolVersion === 5 ? { properties: { userProperties } } : {};
         write({ cmd: "publish", topic, payload, qos: 1, retain: false, dup: false, messageId, ...properties });
       });
-    },
-
-    reset(reason) {
-      dropConnection(reason);
     },
 
     async close() {
