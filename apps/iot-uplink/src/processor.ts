@@ -30,8 +30,7 @@ export interface UplinkParts {
  */
 export function createUplinkProcessor(parts: UplinkParts) {
   return async function processFrame(message: BusMessage): Promise<void> {
-    const frame = readFrame(message, parts.maxFrameBytes);
-    const { vendor } = parseRoutingKey(message.routingKey)!;
+    const { frame, vendor } = readFrame(message, parts.maxFrameBytes);
     const adapter = adapterFor(vendor);
     const sender = await parts.directory.require(frame.deviceId, vendor);
     const decoded = adapter.decode(frame);
@@ -60,7 +59,7 @@ export function createUplinkProcessor(parts: UplinkParts) {
   };
 }
 
-function readFrame(message: BusMessage, maxFrameBytes: number): RawFrame {
+function readFrame(message: BusMessage, maxFrameBytes: number): { frame: RawFrame; vendor: Vendor } {
   const route = parseRoutingKey(message.routingKey);
   const deviceId = message.headers[HEADERS.deviceId];
   const topic = message.headers[HEADERS.mqttTopic];
@@ -70,7 +69,7 @@ function readFrame(message: BusMessage, maxFrameBytes: number): RawFrame {
     throw new InvalidInputError("frame_too_large", `frame of ${message.body.byteLength} bytes exceeds uplink.maxFrameBytes (${maxFrameBytes})`);
   }
   const receivedAt = Number(message.headers[HEADERS.receivedAt]);
-  return {
+  const frame = {
     deviceId,
     action: route.action,
     topic: typeof topic === "string" ? topic : "",
@@ -78,4 +77,5 @@ function readFrame(message: BusMessage, maxFrameBytes: number): RawFrame {
     messageId: message.messageId ?? Bun.randomUUIDv7(),
     receivedAt: Number.isFinite(receivedAt) && receivedAt > 0 ? receivedAt : Date.now(),
   };
+  return { frame, vendor: route.vendor };
 }

@@ -16,8 +16,7 @@ import type { BusMessage, PublishOptions } from "./message";
  */
 export function instrumentBus(bus: Bus, obs: Observability, system = "rabbitmq"): Bus {
   const { tracer, metrics } = obs;
-  const count = (direction: string, routingKey: string, outcome: string) =>
-    metrics.rabbitmqMessages.inc({ direction, stage: stageOf(routingKey), outcome });
+  const count = (direction: string, routingKey: string, outcome: string) => metrics.countRabbitmqMessage(direction, stageOf(routingKey), outcome);
 
   function publish(routingKey: string, body: Uint8Array, options: PublishOptions = {}): Promise<void> {
     const parent = context.active();
@@ -114,6 +113,11 @@ export function ended<T>(span: Span, work: Promise<T>): Promise<T> {
 
 /** The stage segment of `iot.{vendor}.{stage}.{action}`, a small set fit for a metric label. */
 function stageOf(routingKey: string): string {
-  const stage = routingKey.split(".", 3)[2];
+  // Sliced rather than split: this runs for every message.
+  const vendorAt = routingKey.indexOf(".") + 1;
+  const stageAt = vendorAt === 0 ? 0 : routingKey.indexOf(".", vendorAt) + 1;
+  if (stageAt === 0) return "other";
+  const end = routingKey.indexOf(".", stageAt);
+  const stage = routingKey.slice(stageAt, end < 0 ? undefined : end);
   return stage === "device" || stage === "event" || stage === "service" || stage === "gateway" ? stage : "other";
 }

@@ -44,10 +44,16 @@ export interface ParsedRoutingKey {
 }
 
 export function parseRoutingKey(key: string): ParsedRoutingKey | undefined {
-  const [prefix, vendor, stage, ...action] = key.split(".");
-  if (prefix !== "iot" || !vendor || !isVendor(vendor) || action.length === 0) return undefined;
+  // Sliced rather than split and joined again: every consumer parses the key of every message.
+  if (!key.startsWith("iot.")) return undefined;
+  const vendorEnd = key.indexOf(".", 4);
+  const stageEnd = vendorEnd < 0 ? -1 : key.indexOf(".", vendorEnd + 1);
+  if (stageEnd < 0) return undefined;
+  const vendor = key.slice(4, vendorEnd);
+  const stage = key.slice(vendorEnd + 1, stageEnd);
+  if (!isVendor(vendor)) return undefined;
   if (stage !== "device" && stage !== "event" && stage !== "service" && stage !== "gateway") return undefined;
-  return { vendor, stage, action: action.join(".") };
+  return { vendor, stage, action: key.slice(stageEnd + 1) };
 }
 
 /**

@@ -15,3 +15,16 @@ test("the seed's four metrics and real process metrics are exposed, labelled wit
   expect(text).toMatch(/process_cpu_seconds_total\{service="iot-test"\} [0-9.]+/);
   expect(text).not.toContain("nodejs_heap_space");
 });
+
+test("messages counted on the bus show in iot_rabbitmq_messages_total at every scrape, summed", async () => {
+  const metrics = createMetrics("iot-test");
+  const scrape = async () => (await (await metrics.response()).text()).split("\n").filter((l) => l.startsWith("iot_rabbitmq_messages_total{"));
+  for (let i = 0; i < 3; i++) metrics.countRabbitmqMessage("publish", "event", "ok");
+  metrics.countRabbitmqMessage("consume", "device", "dead_lettered");
+  expect(await scrape()).toEqual([
+    'iot_rabbitmq_messages_total{direction="publish",stage="event",outcome="ok",service="iot-test"} 3',
+    'iot_rabbitmq_messages_total{direction="consume",stage="device",outcome="dead_lettered",service="iot-test"} 1',
+  ]);
+  metrics.countRabbitmqMessage("publish", "event", "ok");
+  expect(await scrape()).toContain('iot_rabbitmq_messages_total{direction="publish",stage="event",outcome="ok",service="iot-test"} 4');
+});

@@ -13,6 +13,9 @@ export function createMetrics(service: string) {
   registry.setDefaultLabels({ service });
   const registers = [registry];
   let readDevicesActive: (() => number | Promise<number>) | undefined;
+  // iot_rabbitmq_messages_total moves with every message on every bus: tallied as plain numbers and
+  // handed to prom-client when scraped, since its inc() hashes and validates the labels on each call.
+  const rabbitmqTallies = new Map<string, Map<string, Map<string, { labels: Labels; n: number }>>>();
 
   const metrics = {
     registry,
@@ -29,7 +32,27 @@ export function createMetrics(service: string) {
       help: "RabbitMQ messages published (confirmed) and consumed, by stage and outcome",
       labelNames: ["direction", "stage", "outcome"],
       registers,
+      collect() {
+        for (const byStage of rabbitmqTallies.values()) {
+          for (const byOutcome of byStage.values()) {
+            for (const tally of byOutcome.values()) {
+              if (tally.n > 0) this.inc(tally.labels, tally.n);
+              tally.n = 0;
+            }
+          }
+        }
+      },
     }),
+    /** One message published, consumed or dead-lettered, for iot_rabbitmq_messages_total. */
+    countRabbitmqMessage(direction: string, stage: string, outcome: string): void {
+      let byStage = rabbitmqTallies.get(direction);
+      if (!byStage) rabbitmqTallies.set(direction, (byStage = new Map()));
+      let byOutcome = byStage.get(stage);
+      if (!byOutcome) byStage.set(stage, (byOutcome = new Map()));
+      const tally = byOutcome.get(outcome);
+      if (tally) tally.n++;
+      else byOutcome.set(outcome, { labels: { direction, stage, outcome }, n: 1 });
+    },
     devicesActive: new Gauge({
       name: "iot_devices_active",
       help: "Devices online in the registry; in the gateway and iot-ws, devices whose traffic passed within the presence window",
@@ -120,6 +143,7 @@ function registerProcessMetrics(registry: Registry): void {
     help: "Event-loop delay, p99 over the scrape interval",
     registers,
     collect() {
+      // Under Bun the histogram holds the delay past each sampling interval (measured: 0.1 ms p50 idle).
       this.set(lag.percentile(99) / 1e9);
       lag.reset();
     },

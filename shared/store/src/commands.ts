@@ -79,32 +79,33 @@ export function commandRepository(sql: Sql) {
   return {
     /** Stores a queued command; with an idempotency key already used for this device, returns that command instead. */
     async create(command: NewCommand, desired?: Record<string, unknown>): Promise<{ command: Command; replayed: boolean }> {
-      return sql.begin(async (tx) => {
-        const [created] = await tx<Command[]>`
+      // One statement, so one round trip and no transaction to open and commit around it: the
+      // command, its first transition and the desired values are stored together or not at all.
+      const props = desired ? Object.keys(desired) : [];
+      const [created] = await sql<Command[]>`
+        with created as (
           insert into commands (id, device_id, vendor, kind, service, params, status, timeout_ms, expires_at, idempotency_key, traceparent)
           values (${command.id}, ${command.deviceId}, ${command.vendor}, ${command.kind}, ${command.service}, ${json(sql, command.params)},
             'queued', ${command.timeoutMs}, now() + make_interval(secs => ${command.ttlMs} / 1000.0), ${command.idempotencyKey ?? null},
             ${command.traceparent ?? null})
           on conflict (device_id, idempotency_key) do nothing
-          returning ${columns(sql)}`;
-        if (!created) {
-          const [existing] = await tx<Command[]>`
-            select ${columns(sql)} from commands where device_id = ${command.deviceId} and idempotency_key = ${command.idempotencyKey!}`;
-          if (existing!.kind !== command.kind || existing!.service !== command.service) {
-            throw new ConflictError(`Idempotency-Key '${command.idempotencyKey}' was used for another command (${existing!.id})`);
-          }
-          return { command: existing!, replayed: true };
-        }
-        await tx`insert into command_transitions (command_id, status, reason) values (${created.id}, 'queued', null)`;
-        if (desired) {
-          const props = Object.keys(desired);
-          await tx`
-            insert into device_desired (device_id, property, value, command_id)
-            select ${command.deviceId}, p, (${json(sql, desired)}::jsonb) -> p, ${created.id} from unnest(${props}::text[]) as p
-            on conflict (device_id, property) do update set value = excluded.value, command_id = excluded.command_id, set_at = now()`;
-        }
-        return { command: created, replayed: false };
-      });
+          returning *
+        ), history as (
+          insert into command_transitions (command_id, status, reason) select id, 'queued', null from created
+        ), wanted as (
+          insert into device_desired (device_id, property, value, command_id)
+          select created.device_id, p, (${json(sql, desired ?? {})}::jsonb) -> p, created.id from created, unnest(${props}::text[]) as p
+          on conflict (device_id, property) do update set value = excluded.value, command_id = excluded.command_id, set_at = now()
+        )
+        select ${columns(sql, sql`created`)} from created`;
+      if (created) return { command: created, replayed: false };
+      const [existing] = await sql<Command[]>`
+        select ${columns(sql)} from commands where device_id = ${command.deviceId} and idempotency_key = ${command.idempotencyKey!}`;
+      if (!existing) throw new ConflictError(`the command of Idempotency-Key '${command.idempotencyKey}' was deleted meanwhile; retry`);
+      if (existing.kind !== command.kind || existing.service !== command.service) {
+        throw new ConflictError(`Idempotency-Key '${command.idempotencyKey}' was used for another command (${existing.id})`);
+      }
+      return { command: existing, replayed: true };
     },
 
     async get(id: string): Promise<Command> {

@@ -1,5 +1,5 @@
 import type { Envelope } from "@umos/contracts";
-import type { Sql } from "./database";
+import { json, type Sql } from "./database";
 
 /** A decoded message ready for the log. */
 export interface LogEntry {
@@ -41,59 +41,66 @@ export interface MessagePage {
  */
 export async function writeBatch(sql: Sql, entries: LogEntry[]): Promise<BatchResult> {
   if (entries.length === 0) return { fresh: new Set(), cameOnline: [] };
-  // Column arrays through unnest(): one statement with a fixed parameter count whatever the batch size.
-  // JSON goes as text[] and is cast per row: as jsonb[] postgres.js would encode each element twice.
-  const log = {
-    id: entries.map((e) => e.envelope.id),
-    deviceId: entries.map((e) => e.envelope.deviceId),
-    dedupeKey: entries.map((e) => e.dedupeKey),
-    vendor: entries.map((e) => e.envelope.vendor),
-    kind: entries.map((e) => e.envelope.kind),
-    ts: entries.map((e) => new Date(e.envelope.ts).toISOString()),
-    receivedAt: entries.map((e) => new Date(e.receivedAt).toISOString()),
-    data: entries.map((e) => JSON.stringify(e.envelope.data ?? null)),
-    correlationId: entries.map((e) => e.envelope.correlationId ?? null),
-    problems: entries.map((e) => (e.problems && e.problems.length > 0 ? JSON.stringify(e.problems) : null)),
-  };
+  // Each table's rows go as one jsonb parameter, unpacked by jsonb_to_recordset: one JSON.stringify
+  // per batch instead of postgres.js escaping every element of ten text arrays (8% of the uplink's
+  // CPU in the bench's profile). Times go as epoch ms.
+  const log = entries.map((e) => ({
+    id: e.envelope.id,
+    device_id: e.envelope.deviceId,
+    dedupe_key: e.dedupeKey,
+    vendor: e.envelope.vendor,
+    kind: e.envelope.kind,
+    ts: e.envelope.ts,
+    received_at: e.receivedAt,
+    data: e.envelope.data ?? null,
+    correlation_id: e.envelope.correlationId ?? null,
+    problems: e.problems && e.problems.length > 0 ? e.problems : null,
+  }));
   const state = latestState(entries);
   const seen = lastSeen(entries);
 
   return sql.begin(async (tx) => {
+    // The statements depend on no result of one another, so they go out together, in the order they
+    // are started here: one round trip for the four (postgres.js pipelines a turn's queries).
     // Concurrent batches touching the same devices deadlocked under load; taking the devices' row
-    // locks first, in id order, makes them queue instead.
-    await tx`select 1 from devices where id = any(${seen.ids}::text[]) order by id for update`;
-    const inserted = await tx<{ id: string }[]>`
+    // locks first, in id order, makes them queue instead. NO KEY UPDATE is the lock the update below
+    // takes anyway; FOR UPDATE would also hold up every insert that references the device (a
+    // command created for it, say) until this batch commits.
+    const locked = tx`select 1 from devices where id = any(${seen.map((d) => d.id)}::text[]) order by id for no key update`.execute();
+    const inserted = tx<{ id: string }[]>`
       insert into message_log (id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id, problems)
-      select id, device_id, dedupe_key, vendor, kind, ts, received_at, data::jsonb, correlation_id, problems::jsonb
-      from unnest(${log.id}::uuid[], ${log.deviceId}::text[], ${log.dedupeKey}::text[], ${log.vendor}::text[],
-        ${log.kind}::text[], ${log.ts}::timestamptz[], ${log.receivedAt}::timestamptz[], ${log.data}::text[], ${log.correlationId}::text[],
-        ${log.problems}::text[])
-        as v(id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id, problems)
+      select id, device_id, dedupe_key, vendor, kind, to_timestamp(ts / 1000), to_timestamp(received_at / 1000),
+        coalesce(data, 'null'::jsonb), correlation_id, problems
+      from jsonb_to_recordset(${json(sql, log)}::jsonb)
+        as v(id uuid, device_id text, dedupe_key text, vendor text, kind text, ts double precision, received_at double precision,
+          data jsonb, correlation_id text, problems jsonb)
       on conflict do nothing
-      returning id`;
-    if (state.deviceId.length > 0) {
-      await tx`
-        insert into device_state (device_id, property, value, reported_at)
-        select device_id, property, value::jsonb, reported_at
-        from unnest(${state.deviceId}::text[], ${state.property}::text[], ${state.value}::text[], ${state.reportedAt}::timestamptz[])
-          as v(device_id, property, value, reported_at)
-        on conflict (device_id, property) do update set value = excluded.value, reported_at = excluded.reported_at
-        where device_state.reported_at <= excluded.reported_at`;
-    }
+      returning id`.execute();
+    const stateWritten =
+      state.length === 0
+        ? null
+        : tx`
+      insert into device_state (device_id, property, value, reported_at)
+      select device_id, property, coalesce(value, 'null'::jsonb), to_timestamp(reported_at / 1000)
+      from jsonb_to_recordset(${json(sql, state)}::jsonb) as v(device_id text, property text, value jsonb, reported_at double precision)
+      on conflict (device_id, property) do update set value = excluded.value, reported_at = excluded.reported_at
+      where device_state.reported_at <= excluded.reported_at`.execute();
     // Every sub-statement sees the table as it was, so `prev` holds the state before this update.
-    const cameOnline = await tx<{ id: string; vendor: string }[]>`
+    const cameOnline = tx<{ id: string; vendor: string }[]>`
       with v as (
-        select * from unnest(${seen.ids}::text[], ${seen.times}::timestamptz[], ${seen.online}::text[]) as v(id, seen, online)
+        select id, to_timestamp(seen / 1000) as seen, online
+        from jsonb_to_recordset(${json(sql, seen)}::jsonb) as v(id text, seen double precision, online boolean)
       ), prev as (
         select d.id, d.online as was from devices d join v on v.id = d.id
       ), moved as (
-        update devices d set last_seen_at = greatest(d.last_seen_at, v.seen), online = coalesce(v.online::boolean, true)
+        update devices d set last_seen_at = greatest(d.last_seen_at, v.seen), online = coalesce(v.online, true)
         from v where d.id = v.id
         returning d.id, d.vendor, d.online
       )
       select moved.id, moved.vendor from moved join prev using (id) join v using (id)
-      where moved.online and not prev.was and v.online is null`;
-    return { fresh: new Set(inserted.map((r) => r.id)), cameOnline };
+      where moved.online and not prev.was and v.online is null`.execute();
+    const [, fresh, , online] = await Promise.all([locked, inserted, stateWritten, cameOnline]);
+    return { fresh: new Set(fresh.map((r) => r.id)), cameOnline: online };
   });
 }
 
@@ -115,42 +122,31 @@ export async function pageMessages(
 
 /** One row per (device, property), the newest report in the batch winning: Postgres refuses two updates of one row in one statement. */
 function latestState(entries: LogEntry[]) {
-  const latest = new Map<string, { deviceId: string; property: string; value: unknown; ts: number }>();
+  const latest = new Map<string, { device_id: string; property: string; value: unknown; reported_at: number }>();
   for (const { envelope } of entries) {
     if (envelope.kind !== "property.report" || typeof envelope.data !== "object" || envelope.data === null) continue;
     for (const [property, value] of Object.entries(envelope.data)) {
       const key = `${envelope.deviceId}\u0000${property}`;
       const current = latest.get(key);
-      if (current && current.ts > envelope.ts) continue;
-      latest.set(key, { deviceId: envelope.deviceId, property, value, ts: envelope.ts });
+      if (current && current.reported_at > envelope.ts) continue;
+      latest.set(key, { device_id: envelope.deviceId, property, value: value ?? null, reported_at: envelope.ts });
     }
   }
   // Sorted, so that rows are written in one order by every batch.
-  const rows = [...latest.values()].sort((a, b) => (a.deviceId === b.deviceId ? cmp(a.property, b.property) : cmp(a.deviceId, b.deviceId)));
-  return {
-    deviceId: rows.map((r) => r.deviceId),
-    property: rows.map((r) => r.property),
-    value: rows.map((r) => JSON.stringify(r.value ?? null)),
-    reportedAt: rows.map((r) => new Date(r.ts).toISOString()),
-  };
+  return [...latest.values()].sort((a, b) => (a.device_id === b.device_id ? cmp(a.property, b.property) : cmp(a.device_id, b.device_id)));
 }
 
+/** Per device, sorted by id: when it was last heard from, and the presence a status frame set (null: none). */
 function lastSeen(entries: LogEntry[]) {
-  const byDevice = new Map<string, { time: number; online: boolean | null }>();
+  const byDevice = new Map<string, { id: string; seen: number; online: boolean | null }>();
   for (const { envelope, receivedAt } of entries) {
-    const current = byDevice.get(envelope.deviceId) ?? { time: 0, online: null };
-    current.time = Math.max(current.time, receivedAt);
+    let current = byDevice.get(envelope.deviceId);
+    if (!current) byDevice.set(envelope.deviceId, (current = { id: envelope.deviceId, seen: 0, online: null }));
+    current.seen = Math.max(current.seen, receivedAt);
     if (envelope.kind === "status.online") current.online = true;
     if (envelope.kind === "status.offline") current.online = false;
-    byDevice.set(envelope.deviceId, current);
   }
-  const devices = [...byDevice.entries()].sort(([a], [b]) => cmp(a, b));
-  return {
-    ids: devices.map(([id]) => id),
-    times: devices.map(([, v]) => new Date(v.time).toISOString()),
-    // As text: postgres.js sends a JS boolean array as a scalar.
-    online: devices.map(([, v]) => (v.online === null ? null : String(v.online))),
-  };
+  return [...byDevice.values()].sort((a, b) => cmp(a.id, b.id));
 }
 
 /** A device's request (kind `request`) by the transaction id it carried, for answering it. */
