@@ -95,9 +95,12 @@ describe("poison input", () => {
         clearInterval(sampler);
       }
       const seconds = (performance.now() - started) / 1000;
-      // Settled: the least of a few readings over 2 s, once the garbage of the burst could be collected.
+      // Settled: the least reading within 12 s, read until both are back under the limit. Bun hands
+      // the burst's garbage back to the system lazily (seen: 335 MiB 2 s after a burst, 93 MiB later),
+      // so only memory that stays held counts as unbounded.
       const after = { gateway: rss(pids.gateway), uplink: rss(pids.uplink) };
-      for (let i = 0; i < 8; i++) {
+      const settled = () => after.gateway - before.gateway < RSS_GROWTH_LIMIT && after.uplink - before.uplink < RSS_GROWTH_LIMIT;
+      for (let i = 0; i < 48 && !(i >= 8 && settled()); i++) {
         await Bun.sleep(250);
         after.gateway = Math.min(after.gateway, rss(pids.gateway));
         after.uplink = Math.min(after.uplink, rss(pids.uplink));

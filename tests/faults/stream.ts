@@ -127,6 +127,17 @@ export async function runFaultStream(ends: StreamEnds, name: string, fault: () =
 
     const log = await logCounts(ends.sql, ids);
     const states = await commandStates(ends.sql, ids);
+    if (states.acked < commandIds.length) {
+      // What became of the commands that were not acked, and their history, to tell why.
+      const unacked = await ends.sql`
+        select c.id, c.status, c.reason, c.created_at, array_agg(t.status || '@' || to_char(t.at, 'HH24:MI:SS.MS') order by t.seq) as history
+        from commands c join command_transitions t on t.command_id = c.id
+        where c.device_id = any(${ids}) and c.status <> 'acked' group by c.id`;
+      const replies = await ends.sql`
+        select correlation_id, kind, received_at from message_log where correlation_id = any(${unacked.map((c) => c.id)})`;
+      const calls = devices.flatMap((d) => unacked.filter((c) => d.calls.has(c.id)).map((c) => `${d.id} got ${c.id} x${d.calls.get(c.id)}`));
+      console.log(`${name}: not acked: ${JSON.stringify(unacked)}; replies in the log: ${JSON.stringify(replies)}; device calls: ${JSON.stringify(calls)}`);
+    }
     const report: FaultReport = {
       name,
       sent,

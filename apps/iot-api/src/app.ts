@@ -15,6 +15,7 @@ import { consoleConfigRoute, consolePage } from "./console";
 import { createDeadLetterReplay } from "./dead-letter-replay";
 import { toHttpError } from "./errors";
 import { createMqttAuth } from "./mqtt-auth";
+import { withDeadline } from "./request-deadline";
 import { commandRoutes } from "./routes/commands";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { deviceRoutes } from "./routes/devices";
@@ -83,7 +84,7 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
       // The web console at `/`, bundled once; development mode would rebuild it per request and inject hot reloading.
       routes: { "/": consolePage },
       development: false,
-      fetch: tracedFetch(obs, (request) => app.handle(request), (request) => routes.get(request)),
+      fetch: tracedFetch(obs, withDeadline((request) => app.handle(request), config.api.requestTimeoutMs, log), (request) => routes.get(request)),
     });
     resources.use(server, (s) => s.stop(true));
     log.info("iot-api ready", { port: server.port, docs: "/openapi" });

@@ -74,6 +74,12 @@ export const UmosConfigSchema = T.Object(
       {
         url: T.String({ pattern: "^postgres(ql)?://" }),
         maxConnections: T.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+        /**
+         * How long opening a connection may take. postgres.js waits 30 s by default, and a connect
+         * caught in a network cut can hang that long: queries behind it stalled requests and a
+         * command's answer past its timeout (fault suite).
+         */
+        connectTimeoutMs: T.Integer({ minimum: 100, default: 5000 }),
       },
       { additionalProperties: false },
     ),
@@ -82,6 +88,8 @@ export const UmosConfigSchema = T.Object(
         host: T.String({ default: "0.0.0.0" }),
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
         bodyLimitBytes: T.Integer({ minimum: 1024, default: 1_048_576 }),
+        /** A request not answered by then gets 503 while its work runs on (README, Configuration). */
+        requestTimeoutMs: T.Integer({ minimum: 100, default: 8000 }),
         /** The WebSocket URL the web console connects to; by default the console's own host on ws.port. */
         consoleWsUrl: T.Optional(T.String({ pattern: "^wss?://" })),
         tls: ServerTls,
@@ -209,7 +217,7 @@ export const UmosConfigSchema = T.Object(
         org: T.String({ default: "umos" }),
         /** Written to, and the database the API's InfluxQL names (2.x maps it through the bucket's DBRP mapping). */
         bucket: T.String({ minLength: 1, default: "umos" }),
-        timeoutMs: Millis(10_000),
+        timeoutMs: Millis(5_000),
         /** Points per write request (InfluxData recommends 5,000 lines). */
         batchSize: T.Integer({ minimum: 1, maximum: 100_000, default: 5000 }),
         /** How long a point may wait for a fuller batch. */

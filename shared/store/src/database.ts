@@ -7,6 +7,8 @@ export type Sql = postgres.Sql;
 export interface DatabaseOptions {
   url: string;
   maxConnections: number;
+  /** Default 5 s (config postgres.connectTimeoutMs). */
+  connectTimeoutMs?: number;
 }
 
 export interface Database {
@@ -18,6 +20,7 @@ export interface Database {
 export function openDatabase(options: DatabaseOptions): Database {
   const sql = postgres(options.url, {
     max: options.maxConnections,
+    connect_timeout: (options.connectTimeoutMs ?? 5000) / 1000,
     onnotice: () => {},
     // Timestamps and counts come back as JS values, never strings (FINDINGS.md: bigint is a string otherwise).
     types: { bigint: postgres.BigInt },
