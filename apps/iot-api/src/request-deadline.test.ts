@@ -19,6 +19,7 @@ describe("request deadline", () => {
     expect(performance.now() - started).toBeLessThan(1000);
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("1");
-    expect((await response.json()).error.message).toContain("api.requestTimeoutMs");
+    const body = (await response.json()) as { error: { message: string } };
+    expect(body.error.message).toContain("api.requestTimeoutMs");
   });
 });
