@@ -33,7 +33,7 @@ export function createDeadLetterReplay(publisher: Publisher, deadLetters: DeadLe
     if (row.payload.byteLength < row.payloadSize) {
       throw new ConflictError(`dead letter '${id}' kept only ${row.payload.byteLength} of its ${row.payloadSize} bytes; it cannot be replayed`);
     }
-    const claimed = await deadLetters.claimReplay(id);
+    const replayedAt = await deadLetters.claimReplay(id);
     try {
       await publisher.publish(row.routingKey, row.payload, {
         queue,
@@ -46,7 +46,7 @@ export function createDeadLetterReplay(publisher: Publisher, deadLetters: DeadLe
       if (err instanceof NotFoundError) throw new ConflictError(`queue '${queue}' does not exist (any more); dead letter '${id}' was not replayed`);
       throw err;
     }
-    return claimed;
+    return { ...row, replayedAt };
   };
 }
 

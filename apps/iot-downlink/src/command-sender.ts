@@ -2,7 +2,7 @@ import { publishForGateway, type Publisher } from "@umos/bus";
 import type { Tracer } from "@opentelemetry/api";
 import { KINDS, type Envelope } from "@umos/contracts";
 import { continueTrace } from "@umos/observability";
-import { UmosError, type Logger } from "@umos/runtime";
+import { isPermanent, UmosError, type Logger } from "@umos/runtime";
 import type { Command, CommandRepository } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
 import { adapterFor } from "@umos/vendors";
@@ -24,7 +24,7 @@ export function createCommandSender(publisher: Publisher, commands: CommandRepos
       try {
         frame = adapterFor(command.vendor).encode(toEnvelope(command), { definition, gatewayId: device.parentId });
       } catch (err) {
-        if (!(err instanceof UmosError) || err.retryable) throw err;
+        if (!isPermanent(err)) throw err;
         refused = err;
         return;
       }

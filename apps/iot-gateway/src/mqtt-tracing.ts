@@ -19,7 +19,7 @@ export function mqttTracing(obs: Observability) {
 
   return {
     received<T>(packet: InboundPublish, relay: () => T): T {
-      if (!obs.tracing && packet.traceparent === undefined) return relay();
+      if (!obs.tracing) return relay();
       const parent = extractContext({ traceparent: packet.traceparent, tracestate: packet.tracestate });
       const span = tracer.startSpan("receive mqtt", { kind: SpanKind.CONSUMER, attributes: attributes("receive", packet.topic) }, parent);
       if (!span.isRecording()) return relay();

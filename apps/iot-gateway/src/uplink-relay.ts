@@ -47,7 +47,7 @@ export function createUplinkRelay(
   maxPayloadBytes = Number.POSITIVE_INFINITY,
   spool: StoreAndForward | null = null,
   /** Told each routed frame's device, for `iot_devices_active`. */
-  onDevice: (deviceId: string) => void = () => {},
+  onDevice: (deviceId: string, receivedAt: number) => void = () => {},
 ): UplinkRelay {
   const routes = new Map<string, Route | null>();
   let inFlight = 0;
@@ -148,7 +148,7 @@ export function createUplinkRelay(
       const receivedAt = Date.now();
       const messageId = Bun.randomUUIDv7();
       const target = route(packet.topic);
-      if (target) onDevice(target.deviceId);
+      if (target) onDevice(target.deviceId, receivedAt);
       const payload = packet.payload;
       const seq = nextSeq++;
       const oversized = payload.byteLength > maxPayloadBytes;

@@ -1,6 +1,6 @@
 import type { BusMessage, MessageHandler } from "@umos/bus";
 import type { Metrics } from "@umos/observability";
-import { UmosError } from "@umos/runtime";
+import { isPermanent } from "@umos/runtime";
 
 /**
  * The uplink's own counts around its frame handler: frames processed, frames refused as invalid
@@ -15,7 +15,7 @@ export function countOutcomes(handler: MessageHandler, metrics: Metrics): Messag
       await handler(message);
       processed.inc();
     } catch (err) {
-      if (err instanceof UmosError && !err.retryable) invalid.inc({ code: err.code });
+      if (isPermanent(err)) invalid.inc({ code: err.code });
       else failed.inc();
       throw err;
     }

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, configDir, pathToEnvKey, productionProblems, resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
+import { dataLayout } from "./data-dir";
 
 /**
  * The configuration every service of the standalone process shares, when no
@@ -96,7 +97,7 @@ export async function standaloneSettings(argv: string[], env: Record<string, str
 
   const merged: Record<string, string | undefined> = { ...env, ...overrides };
   const embeddedBus = merged.UMOS_RABBITMQ__URL === undefined && (file as { rabbitmq?: { url?: string } }).rabbitmq?.url === undefined;
-  if (embeddedBus) merged.UMOS_RABBITMQ__URL = `embedded:${resolve(dataDir, "bus.sqlite")}`;
+  if (embeddedBus) merged.UMOS_RABBITMQ__URL = `embedded:${dataLayout(dataDir).bus}`;
   // The gateway's broker account lives as long as this process: nobody else needs its password.
   merged.UMOS_MQTT__PASSWORD ??= Bun.randomUUIDv7();
   const config = resolveConfig(UmosConfigSchema, { file, fileName: fileName ?? "the standalone defaults", env: merged, prefix: "UMOS" });

@@ -6,7 +6,7 @@ import { createApp as createDownlink } from "@umos/iot-downlink/src/app";
 import { createApp as createGateway } from "@umos/iot-gateway/src/app";
 import { createApp as createUplink } from "@umos/iot-uplink/src/app";
 import { createApp as createWs } from "@umos/iot-ws/src/app";
-import { serviceDeps, type App, type AppDeps, type Logger, type Service } from "@umos/runtime";
+import { resourceStack, serviceDeps, type App, type AppDeps, type Logger, type Service } from "@umos/runtime";
 import { credentialRepository, openMigratedDatabase } from "@umos/store";
 import { dataLayout } from "./data-dir";
 import { brokerAuthHooks } from "./mqtt/broker-auth";
@@ -36,44 +36,31 @@ export interface Standalone extends Service {
 export function createStandalone(settings: StandaloneSettings, log: Logger): Standalone {
   const { config } = settings;
   const layout = dataLayout(settings.dataDir);
-  const closers: Array<[string, () => Promise<unknown>]> = [];
+  const resources = resourceStack(log);
   const ports: Record<string, number> = {};
-
-  async function stop(): Promise<void> {
-    while (closers.length > 0) {
-      const [name, close] = closers.pop()!;
-      try {
-        await close();
-      } catch (err) {
-        log.warn(`error while stopping ${name}`, { err });
-      }
-    }
-  }
 
   return {
     ports,
     async start() {
       try {
         mkdirSync(settings.dataDir, { recursive: true });
-        const postgres = await startEmbeddedPostgres({ dataDir: layout.postgres, ...settings.postgres, log: log.child("postgres") });
-        closers.push(["postgres", () => postgres.close()]);
+        resources.use(await startEmbeddedPostgres({ dataDir: layout.postgres, ...settings.postgres, log: log.child("postgres") }), (pg) => pg.close(), "postgres");
         // Migrated here once, before the services, which then find the schema in place; the broker checks logins on it.
-        const db = await openMigratedDatabase({ url: config.postgres.url, maxConnections: 1 }, log.child("postgres"));
-        closers.push(["broker logins", () => db.close()]);
+        const db = resources.use(await openMigratedDatabase({ url: config.postgres.url, maxConnections: 1 }, log.child("postgres")), (d) => d.close(), "broker logins");
         const auth = createMqttAuth(credentialRepository(db.sql), config.mqtt);
-        const broker = await startEmbeddedBroker({ ...settings.mqtt, persistencePath: layout.mqtt, auth: brokerAuthHooks(auth, log.child("mqtt")), log: log.child("mqtt") });
-        closers.push(["MQTT broker", () => broker.close()]);
+        const brokerOptions = { ...settings.mqtt, persistencePath: layout.mqtt, auth: brokerAuthHooks(auth, log.child("mqtt")), log: log.child("mqtt") };
+        resources.use(await startEmbeddedBroker(brokerOptions), (broker) => broker.close(), "MQTT broker");
         for (const [name, create] of SERVICES) {
           const app = create(config, serviceDeps(name, config));
           await app.start();
-          closers.push([name, () => app.stop()]);
+          resources.use(app, (started) => started.stop(), name);
           ports[name] = app.port;
         }
       } catch (err) {
-        await stop();
+        await resources.closeAll();
         throw err;
       }
     },
-    stop,
+    stop: () => resources.closeAll(),
   };
 }

@@ -1,5 +1,5 @@
 import { HEADERS } from "@umos/contracts";
-import { UmosError, UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
+import { isPermanent, UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
 import type { Bus } from "./bus";
 import type { BusMessage, MessageHandler, PublishOptions } from "./message";
 
@@ -42,7 +42,7 @@ export function createDelivery(policy: DeliveryPolicy): (message: BusMessage, se
   let outage = 0;
 
   async function fail(message: BusMessage, settle: Settle, err: unknown): Promise<void> {
-    const permanent = err instanceof UmosError && !err.retryable;
+    const permanent = isPermanent(err);
     // Stopping: hand the delivery straight back, without a backoff to sit out or a warning per message.
     if (!permanent && policy.stopping()) return settle.requeue();
     const queue = policy.queue();

@@ -1,7 +1,7 @@
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
 import { EXCHANGE, HEADERS } from "@umos/contracts";
 import { extractContext, injectContext, type Observability } from "@umos/observability";
-import { UmosError } from "@umos/runtime";
+import { isPermanent } from "@umos/runtime";
 import type { Bus } from "./bus";
 import type { BusMessage, PublishOptions } from "./message";
 
@@ -59,7 +59,7 @@ export function instrumentBus(bus: Bus, obs: Observability, system = "rabbitmq")
           await work;
           settle("ok");
         } catch (err) {
-          settle(err instanceof UmosError && !err.retryable ? "dead_lettered" : "retried");
+          settle(isPermanent(err) ? "dead_lettered" : "retried");
           throw err;
         }
       });

@@ -21,10 +21,9 @@ export interface ObservabilityOptions {
   exporter?: SpanExporter;
 }
 
-/** Without an OTLP endpoint (or a test's exporter) nothing would receive spans, so none are sampled. */
+/** Without an OTLP endpoint (or a test's exporter) nothing would receive spans, so none are recorded (setupTracing). */
 export function createObservability(service: string, options: ObservabilityOptions): Observability {
   const exported = options.otlpUrl !== undefined || options.exporter !== undefined;
-  const ratio = exported ? options.sampleRatio : 0;
-  const tracing = setupTracing({ serviceName: service, ratio, otlpUrl: options.otlpUrl, exporter: options.exporter });
-  return { service, tracer: tracing.tracer, tracing: ratio > 0, metrics: createMetrics(service), shutdown: tracing.shutdown };
+  const tracing = setupTracing({ serviceName: service, ratio: options.sampleRatio, otlpUrl: options.otlpUrl, exporter: options.exporter });
+  return { service, tracer: tracing.tracer, tracing: exported, metrics: createMetrics(service), shutdown: tracing.shutdown };
 }

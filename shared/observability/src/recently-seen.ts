@@ -13,8 +13,8 @@ export function recentlySeen(windowMs: number) {
     return lastSeen.size;
   }
   return {
-    seen(id: string): void {
-      const now = Date.now();
+    /** `now` when the caller already read the clock for this message. */
+    seen(id: string, now = Date.now()): void {
       lastSeen.set(id, now);
       if (lastSeen.size > SWEEP_AT) sweep(now);
     },

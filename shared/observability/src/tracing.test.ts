@@ -43,6 +43,15 @@ describe("sampling", () => {
   });
 });
 
+describe("no collector", () => {
+  test("without an exporter nothing is recorded, even under a sampled parent, so no header goes on", () => {
+    const { tracer } = setupTracing({ serviceName: "off", ratio: 1 });
+    const parent = trace.setSpanContext(context.active(), { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    expect(tracer.startSpan("child", {}, parent).isRecording()).toBe(false);
+    expect(tracer.startSpan("root").isRecording()).toBe(false);
+  });
+});
+
 describe("export", () => {
   test("spans arrive as OTLP protobuf at a real HTTP listener's /v1/traces", async () => {
     const received: { path: string; type: string | null; bytes: number }[] = [];

@@ -4,6 +4,7 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
+  AlwaysOffSampler,
   BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
@@ -47,7 +48,9 @@ export function setupTracing(options: TracingOptions): Tracing {
       : [];
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": options.serviceName }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.ratio) }),
+    // With nowhere to send spans, none are recorded, not even under a caller's sampled parent: no
+    // span is built for nothing and no trace header goes on to the next hop.
+    sampler: processors.length === 0 ? new AlwaysOffSampler() : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.ratio) }),
     spanProcessors: processors,
   });
   return { tracer: provider.getTracer(options.serviceName), shutdown: () => provider.shutdown() };

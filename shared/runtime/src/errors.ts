@@ -16,6 +16,11 @@ export class UmosError extends Error {
   }
 }
 
+/** An UmosError that trying again cannot fix: a dead letter on the bus, a 4xx over HTTP. */
+export function isPermanent(err: unknown): err is UmosError {
+  return err instanceof UmosError && !err.retryable;
+}
+
 /** The input is wrong and stays wrong: HTTP 400, dead letter on the bus. */
 export class InvalidInputError extends UmosError {
   constructor(code: string, message: string, details?: unknown) {

@@ -1,6 +1,6 @@
 export { createLogger, silentLogger, type Logger, type LogLevel, type LogFormat, type LogFields } from "./logger";
-export { UmosError, InvalidInputError, NotFoundError, ConflictError, UnavailableError, UnauthorizedError, ForbiddenError } from "./errors";
+export { isPermanent, UmosError, InvalidInputError, NotFoundError, ConflictError, UnavailableError, UnauthorizedError, ForbiddenError } from "./errors";
 export { readiness, healthResponse, serveHealth, type Probe, type Readiness, type HealthServerOptions } from "./health";
-export { runService, serviceApp, type Service, type App, type AppDeps, type ResourceStack } from "./lifecycle";
+export { resourceStack, runService, serviceApp, type Service, type App, type AppDeps, type ResourceStack } from "./lifecycle";
 export { backoffDelay } from "./backoff";
 export { runMain, serviceDeps } from "./entrypoint";

@@ -59,18 +59,20 @@ export interface App extends Service {
  * (draining in-flight work), then the bus, then the database.
  */
 export function resourceStack(log: Logger) {
-  const closers: Array<() => unknown> = [];
+  const closers: Array<{ close: () => unknown; what: string | undefined }> = [];
   return {
-    use<T>(resource: T, close: (resource: T) => unknown): T {
-      closers.push(() => close(resource));
+    /** `what` names the resource in the warning its failed close logs. */
+    use<T>(resource: T, close: (resource: T) => unknown, what?: string): T {
+      closers.push({ close: () => close(resource), what });
       return resource;
     },
     async closeAll(): Promise<void> {
       while (closers.length > 0) {
+        const { close, what } = closers.pop()!;
         try {
-          await closers.pop()!();
+          await close();
         } catch (err) {
-          log.warn("error while closing", { err });
+          log.warn(what ? `error while closing ${what}` : "error while closing", { err });
         }
       }
     },

@@ -111,12 +111,12 @@ export function deadLetterRepository(sql: Sql) {
 
     /**
      * Marks a pending dead letter replayed before it is sent, so two callers cannot both send it;
-     * a failed send hands it back with releaseReplay.
+     * a failed send hands it back with releaseReplay. Resolves with its `replayedAt`.
      */
-    async claimReplay(id: string): Promise<DeadLetter> {
-      const [row] = await sql<DeadLetter[]>`
-        update dead_letters set replayed_at = now() where id = ${id} and replayed_at is null returning ${columns(sql)}, payload`;
-      if (row) return row;
+    async claimReplay(id: string): Promise<Date> {
+      const [row] = await sql<{ replayedAt: Date }[]>`
+        update dead_letters set replayed_at = now() where id = ${id} and replayed_at is null returning replayed_at as "replayedAt"`;
+      if (row) return row.replayedAt;
       const current = await get(id);
       throw new ConflictError(`dead letter '${id}' was replayed at ${current.replayedAt!.toISOString()}; if it died again, that is a newer dead letter`);
     },

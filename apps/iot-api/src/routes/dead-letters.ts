@@ -16,6 +16,8 @@ const Payload = t.Object(
   { description: "the original bytes" },
 );
 
+const State = t.Union([t.Literal("pending"), t.Literal("replayed")]);
+
 const DeadLetterSchema = t.Object({
   id: t.String(),
   queue: t.String({ description: "the queue it died in (iot-gateway: refused by the gateway before it reached the bus)" }),
@@ -29,12 +31,11 @@ const DeadLetterSchema = t.Object({
   payload: Payload,
   size: t.Integer({ description: "payload bytes as dead-lettered" }),
   replayCount: t.Integer({ description: "how many times this message had been replayed before it died this time" }),
-  state: t.Union([t.Literal("pending"), t.Literal("replayed")]),
+  state: State,
   deadLetteredAt: t.Date(),
   replayedAt: t.Nullable(t.Date()),
 });
 
-const State = t.Union([t.Literal("pending"), t.Literal("replayed")]);
 const Filter = {
   queue: t.Optional(t.String({ description: "the queue it died in, e.g. iot-uplink-queue" })),
   code: t.Optional(t.String()),

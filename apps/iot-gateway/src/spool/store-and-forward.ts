@@ -1,4 +1,5 @@
 import type { Bus } from "@umos/bus";
+import { GATEWAY_EDGE } from "@umos/contracts";
 import type { Logger } from "@umos/runtime";
 import type { Spool, SpooledFrame } from "./spool";
 
@@ -22,8 +23,6 @@ export interface StoreAndForward {
   /** Frames spooled and not yet forwarded. */
   size(): number;
   oldestAgeMs(): number;
-  /** Frames received while the spool was full, waiting for room without their PUBACK. */
-  readonly held: number;
   /** Spools what is held if it fits (its PUBACKs can still leave), stops forwarding, closes the file. */
   close(): Promise<void>;
 }
@@ -131,7 +130,7 @@ export function createStoreAndForward({ spool, bus, log, batchSize = 512, retryM
   function publish(frame: SpooledFrame): Promise<void> {
     if (!frame.deadLetter) return bus.publish(frame.routingKey, frame.payload, { messageId: frame.messageId, headers: frame.headers });
     const message = { routingKey: frame.routingKey, body: frame.payload, headers: frame.headers, messageId: frame.messageId, contentType: undefined, redelivered: false };
-    return bus.deadLetter(message, frame.deadLetter.code, frame.deadLetter.reason, "iot-gateway");
+    return bus.deadLetter(message, frame.deadLetter.code, frame.deadLetter.reason, GATEWAY_EDGE);
   }
 
   return {
@@ -156,9 +155,6 @@ export function createStoreAndForward({ spool, bus, log, batchSize = 512, retryM
     nextSeq: () => spool.nextSeq(),
     size: () => spool.size(),
     oldestAgeMs: () => spool.oldestAgeMs(),
-    get held() {
-      return held.length;
-    },
     async close() {
       if (held.length > 0) admit();
       closed = true;

@@ -24,8 +24,9 @@ export function toDeadLetterRecord(message: BusMessage, now: Date): NewDeadLette
   const reason =
     text(h[HEADERS.deadLetterReason]) ?? (firstDeath ? `RabbitMQ dead-lettered it from '${queue}' (${firstDeath})` : "dead-lettered without a reason");
   const originalSize = Number(h[HEADERS.originalSize]);
+  const headers = jsonSafe(h, 0) as Record<string, unknown>;
   return {
-    dedupeKey: dedupeKey(message),
+    dedupeKey: dedupeKey(message, headers),
     queue,
     code,
     reason,
@@ -33,7 +34,7 @@ export function toDeadLetterRecord(message: BusMessage, now: Date): NewDeadLette
     messageId: text(message.messageId) ?? null,
     contentType: text(message.contentType) ?? null,
     deviceId: text(h[HEADERS.deviceId], KEY_LIMIT) ?? null,
-    headers: jsonSafe(h, 0) as Record<string, unknown>,
+    headers,
     payload: message.body.subarray(0, ARCHIVE_PAYLOAD_BYTES),
     payloadSize: Number.isSafeInteger(originalSize) && originalSize > message.body.byteLength ? originalSize : message.body.byteLength,
     replayCount: Math.max(0, Math.trunc(Number(h[HEADERS.replayCount]) || 0)),
@@ -42,10 +43,10 @@ export function toDeadLetterRecord(message: BusMessage, now: Date): NewDeadLette
 }
 
 /** A redelivery carries the same routing key, properties, headers and body: the same key. */
-function dedupeKey(message: BusMessage): string {
+function dedupeKey(message: BusMessage, headers: Record<string, unknown>): string {
   const hasher = new Bun.CryptoHasher("sha256");
   hasher.update(`${message.routingKey}\u0000${message.messageId ?? ""}\u0000${message.contentType ?? ""}\u0000`);
-  hasher.update(JSON.stringify(jsonSafe(message.headers, 0)));
+  hasher.update(JSON.stringify(headers));
   hasher.update("\u0000");
   hasher.update(message.body);
   return hasher.digest("base64");

@@ -1,4 +1,4 @@
-import { UmosError, UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
+import { isPermanent, UmosError, UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
 
 export interface PointBufferOptions {
   /** Points per write request. */
@@ -203,10 +203,6 @@ export function createPointBuffer<P>(write: (points: P[]) => Promise<void>, opti
     log.info("time-series server accepts writes again", { afterMs: Date.now() - outage.since, failedAttempts: outage.failures });
     outage = null;
   }
-}
-
-function isPermanent(err: unknown): boolean {
-  return err instanceof UmosError && !err.retryable;
 }
 
 function describe(err: unknown): string {

@@ -1,14 +1,12 @@
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError, type Logger } from "@umos/runtime";
+import type { Settle } from "../delivery";
 import type { BusMessage } from "../message";
 import { createQueue, type Entry, type Queue, type Subscriber } from "./queue";
 import { encodeHeaders, openStore, type Binding, type BusStore, type Commit, type StoredMessage, type Synchronous } from "./store";
-import { compileTopic } from "./topic-match";
 
-export interface Delivery {
+/** A message handed to a consumer, settled as ../delivery settles it; a requeue puts it back at the head of its queue. */
+export interface Delivery extends Settle {
   message: BusMessage;
-  ack(): void;
-  /** Back to the head of its queue, to be delivered again with `redelivered` set. */
-  requeue(): void;
 }
 
 export interface Subscription {
@@ -75,7 +73,7 @@ export function createBroker(path: string, synchronous: Synchronous, log: Logger
   let closed = false;
 
   for (const saved of store.queues()) {
-    const queue = createQueue(saved.name, true, saved.bindings, compileTopic);
+    const queue = createQueue(saved.name, true, saved.bindings);
     queue.deliveredThrough = saved.deliveredThrough;
     queue.spilled = true; // its messages are loaded by the first turn
     queues.set(saved.name, queue);
@@ -221,7 +219,7 @@ export function createBroker(path: string, synchronous: Synchronous, log: Logger
       if (existing && !existing.durable) throw new ConflictError(`queue ${name} exists and is not durable`);
       const missing = bindings.filter((b) => !existing?.bindings.some((e) => e.exchange === b.exchange && e.pattern === b.pattern));
       if (existing && missing.length === 0) return;
-      const queue = existing ?? createQueue(name, true, [], compileTopic);
+      const queue = existing ?? createQueue(name, true, []);
       for (const binding of missing) queue.bind(binding);
       store.saveQueue(name, queue.bindings);
       declare(queue);
@@ -231,7 +229,7 @@ export function createBroker(path: string, synchronous: Synchronous, log: Logger
       const existing = queues.get(name);
       if (existing && existing.owner !== owner) throw new ConflictError(`queue ${name} is in use by another consumer (exclusive)`);
       if (existing) return;
-      const queue = createQueue(name, false, bindings, compileTopic);
+      const queue = createQueue(name, false, bindings);
       queue.owner = owner;
       declare(queue);
     },

@@ -43,6 +43,8 @@ export async function connectEmbeddedBus(options: BusOptions): Promise<Bus> {
     );
   }
 
+  const isConnected = () => !closed && broker.healthy();
+
   const bus: Bus = {
     publish: (routingKey, body, opts = {}) => publishTo(EXCHANGE, routingKey, body, opts),
 
@@ -53,6 +55,7 @@ export async function connectEmbeddedBus(options: BusOptions): Promise<Bus> {
       if (closed) throw new UnavailableError("bus is closing");
       const exclusive = typeof consumeOptions.queue !== "string";
       const queue = typeof consumeOptions.queue === "string" ? consumeOptions.queue : wsQueueName(consumeOptions.queue.wsInstance);
+      const prefetch = consumeOptions.prefetch ?? options.prefetch;
       if (exclusive) broker.declareExclusive(queue, [{ exchange: EXCHANGE, pattern: WS_BINDING }], bus);
       const feature = FEATURE_QUEUES.find((q) => q.queue === queue);
       if (feature) broker.declareDurable(queue, feature.bindings.map((pattern) => ({ exchange: EXCHANGE, pattern })));
@@ -69,13 +72,13 @@ export async function connectEmbeddedBus(options: BusOptions): Promise<Bus> {
         queue: () => queue,
         stopping: () => stopped,
       });
-      const subscription = broker.subscribe(queue, consumeOptions.prefetch ?? options.prefetch, (delivery) => {
+      const subscription = broker.subscribe(queue, prefetch, (delivery) => {
         inFlight++;
         void deliver(delivery.message, delivery).finally(() => {
           if (--inFlight === 0) onIdle?.();
         });
       });
-      log.info("consuming", { queue, prefetch: consumeOptions.prefetch ?? options.prefetch });
+      log.info("consuming", { queue, prefetch });
 
       const consumer: Consumer = {
         async stop() {
@@ -92,8 +95,8 @@ export async function connectEmbeddedBus(options: BusOptions): Promise<Bus> {
       return consumer;
     },
 
-    isConnected: () => !closed && broker.healthy(),
-    probe: { name: "embedded-bus", check: () => !closed && broker.healthy() },
+    isConnected,
+    probe: { name: "embedded-bus", check: isConnected },
 
     async close() {
       if (closed) return;

@@ -1,5 +1,6 @@
 import type { Delivery } from "./broker";
 import type { Binding, StoredMessage } from "./store";
+import { compileTopic } from "./topic-match";
 
 export interface Entry {
   seq: number;
@@ -41,7 +42,7 @@ export interface Queue {
   nextSubscriber(): Subscriber | undefined;
 }
 
-export function createQueue(name: string, durable: boolean, bindings: Binding[], compile: (pattern: string) => (key: string) => boolean): Queue {
+export function createQueue(name: string, durable: boolean, bindings: Binding[]): Queue {
   const matchers: Array<{ exchange: string; match: (key: string) => boolean }> = [];
   const requeued: Entry[] = [];
   let ready: Entry[] = [];
@@ -61,7 +62,7 @@ export function createQueue(name: string, durable: boolean, bindings: Binding[],
 
     bind(binding) {
       queue.bindings.push(binding);
-      matchers.push({ exchange: binding.exchange, match: compile(binding.pattern) });
+      matchers.push({ exchange: binding.exchange, match: compileTopic(binding.pattern) });
     },
 
     matches: (exchange, routingKey) => matchers.some((m) => m.exchange === exchange && m.match(routingKey)),
