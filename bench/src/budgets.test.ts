@@ -44,6 +44,12 @@ describe("budgets", () => {
     expect(judge(fanout(10_000), [{ metric: "wsFanoutP99Ms", max: 100 }])[0]!.status).toBe("pass");
   });
 
+  test("the fan-out is also judged against the bare server's floor of the same run", () => {
+    const lastClient = (p99: number) => ({ "last client": phase({ latency: latency(p99), counts: { clients: 10_000 } }) });
+    const [verdict] = judge(run({ wsFanoutBare: lastClient(120), wsFanout: lastClient(150) }), [{ metric: "wsFanoutVsBareServer", max: 1.2 }]);
+    expect([verdict!.value, verdict!.status]).toEqual([1.25, "FAIL"]);
+  });
+
   test("budgets.json names only known metrics, each with a limit", async () => {
     for (const budget of await loadBudgets()) {
       expect(METRICS[budget.metric]).toBeDefined();

@@ -49,12 +49,19 @@ export const METRICS: Record<string, Metric> = {
   },
   wsFanoutP99Ms: {
     means: `one message to ${FANOUT_CLIENTS.toLocaleString("en-US")} WebSocket clients, to the last client, p99 ms`,
-    compute: (run) => {
-      const lastClient = phase(run, "wsFanout", "last client");
-      return (lastClient?.counts?.clients ?? 0) >= FANOUT_CLIENTS ? lastClient?.latency?.p99 : undefined;
-    },
+    compute: (run) => lastClientP99(run, "wsFanout"),
+  },
+  wsFanoutVsBareServer: {
+    // The machine's floor for the same clients, measured just before: what iot-ws adds to it.
+    means: "iot-ws fan-out last-client p99 / bare Bun server.publish last-client p99, same run",
+    compute: (run) => ratio(lastClientP99(run, "wsFanout"), lastClientP99(run, "wsFanoutBare")),
   },
 };
+
+function lastClientP99(run: BenchRun, scenario: string): number | undefined {
+  const lastClient = phase(run, scenario, "last client");
+  return (lastClient?.counts?.clients ?? 0) >= FANOUT_CLIENTS ? lastClient?.latency?.p99 : undefined;
+}
 
 export interface Budget {
   metric: string;

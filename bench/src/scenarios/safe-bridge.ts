@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { spawnReference } from "../reference/spawn";
 import { openMqttRelay } from "./mqtt-relay";
 import type { OpenRelay } from "./relay";
 
@@ -11,24 +12,11 @@ const QUEUE = "bench-bridge";
 export function openSafeBridge(): Promise<OpenRelay> {
   const relay = { id: "safeBridge", title: "mqtt.js + amqplib bridge, PUBACK after confirm (reference)", pacedRate: 200 };
   return openMqttRelay(relay, async ({ rabbitmqUrl, mqttUrl }) => {
-    const bridge = Bun.spawn(["bun", resolve(import.meta.dir, "../reference/safe-bridge.ts")], {
-      env: { ...process.env, BRIDGE_MQTT_URL: mqttUrl, BRIDGE_AMQP_URL: rabbitmqUrl, BRIDGE_QUEUE: QUEUE },
-      stdout: "pipe",
-      stderr: "inherit",
+    const bridge = await spawnReference("bridge", resolve(import.meta.dir, "../reference/safe-bridge.ts"), {
+      BRIDGE_MQTT_URL: mqttUrl,
+      BRIDGE_AMQP_URL: rabbitmqUrl,
+      BRIDGE_QUEUE: QUEUE,
     });
-    await untilReady(bridge.stdout);
-    return { queue: QUEUE, processes: [{ name: "bridge", pids: [bridge.pid] }], stop: async () => (bridge.kill("SIGTERM"), bridge.exited) };
+    return { queue: QUEUE, processes: [bridge.process], stop: bridge.stop };
   });
-}
-
-async function untilReady(stdout: ReadableStream<Uint8Array>): Promise<void> {
-  const reader = stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  while (!text.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the safe bridge exited before it was ready");
-    text += decoder.decode(value);
-  }
-  reader.releaseLock();
 }
