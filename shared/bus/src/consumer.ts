@@ -29,13 +29,11 @@ export function createConsumer(parts: ConsumerParts): Registration {
   let unwatch = () => {};
   let consumerTag: string | null = null;
   let queueName = typeof parts.queue === "string" ? parts.queue : "";
-  let inFlight = 0;
   let stopped = false;
-  let onIdle: (() => void) | null = null;
-  const deliver = createDelivery({ ...parts, queue: () => queueName, stopping: () => stopped });
+  const delivery = createDelivery({ ...parts, queue: () => queueName });
 
-  function handle(ch: Channel, raw: ConsumeMessage): Promise<void> {
-    return deliver(toBusMessage(raw), {
+  function handle(ch: Channel, raw: ConsumeMessage): void {
+    delivery.deliver(toBusMessage(raw), {
       ack: () => settle(() => ch.ack(raw)),
       requeue: () => settle(() => ch.nack(raw, false, true)),
     });
@@ -62,11 +60,7 @@ export function createConsumer(parts: ConsumerParts): Registration {
         queueName,
         (raw) => {
           if (raw === null) return log.warn("consumer cancelled by the broker", { queue: queueName });
-          inFlight++;
-          void handle(ch, raw).finally(() => {
-            inFlight--;
-            if (inFlight === 0) onIdle?.();
-          });
+          handle(ch, raw);
         },
         { noAck: false },
       );
@@ -77,10 +71,11 @@ export function createConsumer(parts: ConsumerParts): Registration {
 
     async stop() {
       stopped = true;
+      delivery.stop();
       parts.unregister();
       const ch = channel;
       if (ch && consumerTag) await ch.cancel(consumerTag).catch(() => {});
-      if (inFlight > 0) await new Promise<void>((resolve) => (onIdle = resolve));
+      await delivery.idle();
       unwatch();
       if (ch) await ch.close().catch(() => {});
       channel = null;

@@ -24,8 +24,15 @@ export interface DeliveryPolicy {
   retryDelayMs: number;
   /** The queue, named in logs and in the dead letter's x-dead-letter-queue header. */
   queue(): string;
-  /** True once the consumer stops: a failed delivery then goes straight back, without a backoff. */
-  stopping(): boolean;
+}
+
+export interface Delivery {
+  /** Runs one delivery through the policy; it counts as in flight until settled. */
+  deliver(message: BusMessage, settle: Settle): void;
+  /** From now on a failed delivery goes straight back, without a backoff to sit out or a warning per message. */
+  stop(): void;
+  /** Resolves once no delivery is in flight. */
+  idle(): Promise<void>;
 }
 
 /**
@@ -35,16 +42,18 @@ export interface DeliveryPolicy {
  * long as the outage lasts; any other failure is requeued after a backoff, and dead-lettered once
  * it failed `maxAttempts` times, so nothing loops forever.
  */
-export function createDelivery(policy: DeliveryPolicy): (message: BusMessage, settle: Settle) => Promise<void> {
+export function createDelivery(policy: DeliveryPolicy): Delivery {
   const { handler, bus, log } = policy;
   const attempts = new Map<string, number>();
   // Consecutive failures because a dependency was down; the next success ends the outage.
   let outage = 0;
+  let stopping = false;
+  let inFlight = 0;
+  let idle: (() => void)[] = [];
 
   async function fail(message: BusMessage, settle: Settle, err: unknown): Promise<void> {
     const permanent = isPermanent(err);
-    // Stopping: hand the delivery straight back, without a backoff to sit out or a warning per message.
-    if (!permanent && policy.stopping()) return settle.requeue();
+    if (!permanent && stopping) return settle.requeue();
     const queue = policy.queue();
     // A dependency that is down (database, broker) is no fault of the message: the delivery waits
     // the outage out without spending its attempts. Counted, a 20 s database outage dead-lettered
@@ -77,7 +86,7 @@ export function createDelivery(policy: DeliveryPolicy): (message: BusMessage, se
     settle.requeue();
   }
 
-  return async (message, settle) => {
+  async function run(message: BusMessage, settle: Settle): Promise<void> {
     try {
       await handler(message);
       settle.ack();
@@ -89,6 +98,21 @@ export function createDelivery(policy: DeliveryPolicy): (message: BusMessage, se
     } catch (err) {
       await fail(message, settle, err);
     }
+  }
+
+  return {
+    deliver(message, settle) {
+      inFlight++;
+      void run(message, settle).finally(() => {
+        if (--inFlight === 0) for (const resolve of idle.splice(0)) resolve();
+      });
+    },
+    stop() {
+      stopping = true;
+    },
+    idle() {
+      return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve));
+    },
   };
 }
 

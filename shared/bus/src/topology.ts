@@ -22,6 +22,9 @@ export const FEATURE_QUEUES: ReadonlyArray<{ queue: string; bindings: readonly s
   { queue: QUEUES.telemetry, bindings: ["iot.*.event.property.report", "iot.*.event.event.report"] },
 ];
 
+/** The feature queue of that name, or undefined for any other queue. */
+export const featureQueue = (queue: string) => FEATURE_QUEUES.find((q) => q.queue === queue);
+
 /**
  * Declares the whole spine. Idempotent: asserting an existing exchange or queue with the same
  * arguments is a no-op, so every service runs it at every (re)connect.
@@ -41,7 +44,7 @@ export async function declareTopology(channel: Channel, queueType: QueueType): P
 
 /** Declares a feature queue (FEATURE_QUEUES) with its bindings; a no-op for any other queue. */
 export async function declareFeatureQueue(channel: Channel, queue: string, queueType: QueueType): Promise<void> {
-  const feature = FEATURE_QUEUES.find((q) => q.queue === queue);
+  const feature = featureQueue(queue);
   if (!feature) return;
   await channel.assertQueue(queue, { durable: true, arguments: queueArguments(queueType, true) });
   for (const binding of feature.bindings) await channel.bindQueue(queue, EXCHANGE, binding);

@@ -1,4 +1,4 @@
-import type { DeviceVendor } from "./readings";
+import type { Vendor } from "@umos/contracts";
 
 /** An MQTT message a simulated device sends. */
 export interface Frame {
@@ -12,7 +12,7 @@ export interface Frame {
  * without a broker; `device.ts` puts it on an MQTT connection.
  */
 export interface DeviceBehaviour {
-  readonly vendor: DeviceVendor;
+  readonly vendor: Vendor;
   /** The device's id, which is also its MQTT client id and username. */
   readonly id: string;
   /** Cloud->device topics it subscribes to: commands, property sets and the answers it asked for. */

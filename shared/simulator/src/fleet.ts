@@ -2,17 +2,17 @@ import type { DeviceBehaviour } from "./behaviour";
 import { connectDevice, type ConnectOptions, type SimulatedDevice } from "./device";
 import { djiDock } from "./dji";
 import { genericDevice } from "./generic";
-import type { DeviceVendor } from "./readings";
+import type { Vendor } from "@umos/contracts";
 import { registerDevice } from "./register";
 import { tuyaPlug } from "./tuya";
 
 /** How many devices of each vendor; ids are `<prefix><vendor>-<n>` (a DJI dock's aircraft: `<dock>-aircraft`). */
-export type FleetSize = Partial<Record<DeviceVendor, number>>;
+export type FleetSize = Partial<Record<Vendor, number>>;
 
 export function behaviours(size: FleetSize, prefix: string): DeviceBehaviour[] {
   const make = { generic: genericDevice, dji: djiDock, tuya: tuyaPlug } as const;
   const names = { generic: "generic", dji: "dock", tuya: "tuya" } as const;
-  return (Object.keys(make) as DeviceVendor[]).flatMap((vendor) =>
+  return (Object.keys(make) as Vendor[]).flatMap((vendor) =>
     Array.from({ length: size[vendor] ?? 0 }, (_, i) => make[vendor](`${prefix}${names[vendor]}-${i}`)),
   );
 }

@@ -1,6 +1,5 @@
 export type { DeviceBehaviour, Frame } from "./behaviour";
 export { FAILING_SERVICE } from "./behaviour";
-export type { DeviceVendor } from "./readings";
 export { genericDevice } from "./generic";
 export { djiDock, aircraftOf } from "./dji";
 export { tuyaPlug } from "./tuya";

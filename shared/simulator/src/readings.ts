@@ -1,5 +1,3 @@
-export type DeviceVendor = "generic" | "dji" | "tuya";
-
 /** A number that wanders within its range, like a sensor's reading over time. */
 export interface Drifting {
   min: number;

@@ -19,6 +19,29 @@ export function deliveryCases(scene: RunScene): void {
       expect(first.messages.every((m) => !m.redelivered)).toBe(true);
     }), 30_000);
 
+  test("stopping waits for the delivery in flight; one that fails meanwhile goes back to the queue for the next consumer", () =>
+    scene(async (s) => {
+      const bus = await s.connect();
+      let open = () => {};
+      let entered = false;
+      const first = await s.collect(bus, { queue: QUEUES.downlink }, async () => {
+        entered = true;
+        await new Promise<void>((resolve) => (open = resolve));
+        throw new Error("interrupted by the stop");
+      });
+      await bus.publish("iot.generic.service.call", body("in flight"), { messageId: "stop-1" });
+      await until(() => entered, "the delivery in the handler");
+      let stopped = false;
+      const stopping = first.stop().then(() => (stopped = true));
+      await Bun.sleep(100);
+      expect(stopped).toBe(false);
+      open();
+      await stopping;
+      const next = await s.collect(await s.connect(), { queue: QUEUES.downlink });
+      await until(() => next.messages.length === 1, "the requeued delivery");
+      expect([next.bodies(), next.messages[0]!.redelivered]).toEqual([["in flight"], true]);
+    }), 30_000);
+
   test("a retryable failure is requeued and delivered again with redelivered set", () =>
     scene(async (s) => {
       const bus = await s.connect();

@@ -3,7 +3,7 @@ import { NotFoundError, UnavailableError } from "@umos/runtime";
 import type { Bus, BusOptions } from "../bus";
 import { createDelivery, deadLetterOptions } from "../delivery";
 import type { Consumer, PublishOptions } from "../message";
-import { FEATURE_QUEUES, REPLAYABLE_QUEUES, WORK_QUEUES, WS_BINDING } from "../topology";
+import { featureQueue, REPLAYABLE_QUEUES, WORK_QUEUES, WS_BINDING } from "../topology";
 import type { Broker } from "./broker";
 import { parseEmbeddedUrl } from "./embedded-url";
 import { leaseBroker } from "./shared-broker";
@@ -57,37 +57,30 @@ export async function connectEmbeddedBus(options: BusOptions): Promise<Bus> {
       const queue = typeof consumeOptions.queue === "string" ? consumeOptions.queue : wsQueueName(consumeOptions.queue.wsInstance);
       const prefetch = consumeOptions.prefetch ?? options.prefetch;
       if (exclusive) broker.declareExclusive(queue, [{ exchange: EXCHANGE, pattern: WS_BINDING }], bus);
-      const feature = FEATURE_QUEUES.find((q) => q.queue === queue);
+      const feature = featureQueue(queue);
       if (feature) broker.declareDurable(queue, feature.bindings.map((pattern) => ({ exchange: EXCHANGE, pattern })));
 
       let stopped = false;
-      let inFlight = 0;
-      let onIdle: (() => void) | null = null;
-      const deliver = createDelivery({
+      const delivery = createDelivery({
         handler,
         bus,
         log,
         maxAttempts: consumeOptions.maxAttempts ?? options.maxAttempts,
         retryDelayMs: options.reconnectInitialMs,
         queue: () => queue,
-        stopping: () => stopped,
       });
-      const subscription = broker.subscribe(queue, prefetch, (delivery) => {
-        inFlight++;
-        void deliver(delivery.message, delivery).finally(() => {
-          if (--inFlight === 0) onIdle?.();
-        });
-      });
+      const subscription = broker.subscribe(queue, prefetch, (received) => delivery.deliver(received.message, received));
       log.info("consuming", { queue, prefetch });
 
       const consumer: Consumer = {
         async stop() {
           if (stopped) return;
           stopped = true;
+          delivery.stop();
           subscription.cancel();
           // Exclusive and auto-delete, as in RabbitMQ: the queue goes with its consumer.
           if (exclusive) broker.deleteQueue(queue);
-          if (inFlight > 0) await new Promise<void>((resolve) => (onIdle = resolve));
+          await delivery.idle();
           consumers.delete(consumer);
         },
       };
