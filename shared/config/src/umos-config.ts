@@ -58,6 +58,12 @@ export const UmosConfigSchema = T.Object(
         protocolVersion: T.Union([T.Literal(4), T.Literal(5)], { default: 5 }),
         /** Receive Maximum: QoS 1 messages in flight towards one gateway connection. */
         receiveMaximum: T.Integer({ minimum: 1, maximum: 65535, default: 1024 }),
+        /**
+         * Bytes of QoS 1 messages one gateway connection holds until RabbitMQ confirms them; past it
+         * the connection stops reading and the broker holds the rest. Bounds memory where large
+         * payloads would fill the Receive Maximum (the 256 MiB an MQTT message may carry, times 1,024).
+         */
+        maxInFlightBytes: T.Integer({ minimum: 65_536, default: 16 * 1024 * 1024 }),
         keepaliveSec: T.Integer({ minimum: 0, maximum: 65535, default: 30 }),
         /** Session Expiry Interval: how long the broker keeps the gateway's queue while it is away. */
         sessionExpirySec: T.Integer({ minimum: 0, default: 3600 }),

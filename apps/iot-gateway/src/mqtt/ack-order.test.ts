@@ -53,4 +53,21 @@ describe("PUBACK order [MQTT-4.6.0-2]", () => {
     expect(sent[sent.length - 1]).toBe(20_000);
     expect(order.pending).toBe(0);
   });
+
+  test("bytes held count until each message is safe, not until its PUBACK leaves, and a reset forgets them", () => {
+    const order = createAckOrder(() => {});
+    const a = order.receive(1, 100);
+    const b = order.receive(2, 50);
+    b();
+    expect([order.unsafeBytes, order.pending]).toEqual([100, 2]);
+    b();
+    expect(order.unsafeBytes).toBe(100);
+    a();
+    expect([order.unsafeBytes, order.pending]).toEqual([0, 0]);
+    const stale = order.receive(3, 70);
+    order.reset();
+    expect(order.unsafeBytes).toBe(0);
+    stale();
+    expect(order.unsafeBytes).toBe(0);
+  });
 });

@@ -3,10 +3,15 @@
  * every earlier message is confirmed, so confirms are pipelined instead of one round trip each.
  */
 export interface AckOrder {
-  /** Records an arrived QoS 1 PUBLISH; call the returned function once it is safe to acknowledge. */
-  receive(packetId: number): () => void;
+  /**
+   * Records an arrived QoS 1 PUBLISH of `bytes` bytes; call the returned function once it is safe
+   * to acknowledge.
+   */
+  receive(packetId: number, bytes?: number): () => void;
   /** Messages received and not yet acknowledged. */
   readonly pending: number;
+  /** Bytes of the messages received and not yet safe: what the gateway holds for this connection. */
+  readonly unsafeBytes: number;
   /** Forgets everything: the connection is gone and the broker will redeliver. */
   reset(): void;
 }
@@ -19,6 +24,7 @@ interface Slot {
 export function createAckOrder(sendAcks: (packetIds: number[]) => void): AckOrder {
   let slots: Slot[] = [];
   let head = 0;
+  let unsafeBytes = 0;
   // Bumped by reset(): completions of a dead connection's messages must not ack on the new one.
   let generation = 0;
 
@@ -37,22 +43,28 @@ export function createAckOrder(sendAcks: (packetIds: number[]) => void): AckOrde
   };
 
   return {
-    receive(packetId) {
+    receive(packetId, bytes = 0) {
       const slot = { packetId, done: false };
       const mine = generation;
       slots.push(slot);
+      unsafeBytes += bytes;
       return () => {
         if (mine !== generation || slot.done) return;
         slot.done = true;
+        unsafeBytes -= bytes;
         flush();
       };
     },
     get pending() {
       return slots.length - head;
     },
+    get unsafeBytes() {
+      return unsafeBytes;
+    },
     reset() {
       slots = [];
       head = 0;
+      unsafeBytes = 0;
       generation++;
     },
   };

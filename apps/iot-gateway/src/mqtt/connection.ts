@@ -23,6 +23,11 @@ export interface MqttConnectionOptions {
    * their PUBACK, and our own publishes keep to it as well.
    */
   receiveMaximum: number;
+  /**
+   * QoS 1 PUBLISH bytes held until they are safe: past this the socket is not read until some are,
+   * so large frames cannot pile up in memory within the Receive Maximum (the broker holds them).
+   */
+  maxInFlightBytes: number;
   /** Full topic filters, `$share/...` included; subscribed at QoS 1. */
   subscriptions: readonly string[];
   reconnectInitialMs: number;
@@ -78,11 +83,16 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
   // Every PUBACK a confirm released, in one buffer: the hot path's only write to the broker.
   const acks = createAckOrder((ids) => {
     writeBytes(encodePubacks(ids));
-    if (readingPaused && acks.pending < readAheadLimit) {
-      readingPaused = false;
-      socket?.resume();
-    }
+    resumeIfRoom();
   });
+
+  const roomToRead = () => acks.pending < readAheadLimit && acks.unsafeBytes < options.maxInFlightBytes;
+
+  function resumeIfRoom(): void {
+    if (!readingPaused || !roomToRead()) return;
+    readingPaused = false;
+    socket?.resume();
+  }
 
   function write(packet: Packet): void {
     writeBytes(mqttPacket.generate(packet, { protocolVersion }));
@@ -114,8 +124,16 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
     const framer = createFramer((packet: FramedPacket) => {
       if (packet.type !== PUBLISH) return void parser.parse(packet.bytes);
       const publish = decodePublish(packet, protocolVersion);
-      options.onPublish(publish, publish.qos === 1 ? acks.receive(publish.messageId!) : null);
-      if (acks.pending >= readAheadLimit && !readingPaused) {
+      const release = publish.qos === 1 ? acks.receive(publish.messageId!, packet.bytes.byteLength) : null;
+      options.onPublish(
+        publish,
+        release &&
+          (() => {
+            release();
+            resumeIfRoom();
+          }),
+      );
+      if (!readingPaused && !roomToRead()) {
         readingPaused = true;
         sock.pause();
       }
