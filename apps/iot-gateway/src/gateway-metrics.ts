@@ -10,7 +10,7 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 export function gatewayMetrics(metrics: Metrics, connections: readonly MqttConnection[], relay: { readonly inFlight: number }) {
   const latency = metrics.histogram(
     "iot_gateway_relay_latency_seconds",
-    "uplink: a device frame read off MQTT until its PUBACK (after RabbitMQ's confirm or the spool's write); downlink: a frame taken from RabbitMQ until the broker's PUBACK",
+    "uplink: a device frame read off MQTT until it is safe (RabbitMQ's confirm or the spool's write; then its PUBACK leaves at QoS 1); downlink: a frame taken from RabbitMQ until the broker's PUBACK",
     LATENCY_BUCKETS,
     ["direction"],
   );
@@ -23,8 +23,7 @@ export function gatewayMetrics(metrics: Metrics, connections: readonly MqttConne
 
   return {
     /** The frame's acknowledgement, timed from now. */
-    timedAck(ack: (() => void) | null): (() => void) | null {
-      if (!ack) return null;
+    timedAck(ack: () => void): () => void {
       const started = performance.now();
       return () => {
         ack();

@@ -27,7 +27,8 @@ function frameHeaders(target: Route, topic: string, receivedAt: number): Record<
 }
 
 export interface UplinkRelay {
-  onPublish(connection: MqttConnection, packet: InboundPublish, ack: (() => void) | null): void;
+  /** `ack` runs once the frame is safe (confirmed or spooled): its PUBACK, and its bytes released. */
+  onPublish(connection: MqttConnection, packet: InboundPublish, ack: () => void): void;
   readonly inFlight: number;
   /** Resolves once every relayed message has been confirmed or given up. */
   drain(): Promise<void>;
@@ -118,7 +119,7 @@ export function createUplinkRelay(
     oversized: boolean,
     messageId: string,
     receivedAt: number,
-    ack: (() => void) | null,
+    ack: () => void,
     firstError: unknown,
   ): Promise<void> {
     if (retrying++ === 0) log.warn("RabbitMQ did not confirm device frames; publishing them again until it does", { topic: packet.topic, err: firstError });
@@ -127,7 +128,7 @@ export function createUplinkRelay(
         await Bun.sleep(backoffDelay(attempt, RETRY_INITIAL_MS, RETRY_MAX_MS));
         try {
           await relayOnce(packet, target, oversized, messageId, receivedAt);
-          ack?.();
+          ack();
           return;
         } catch {
           // still unreachable: the bus waits for the connection on the next attempt
@@ -157,7 +158,7 @@ export function createUplinkRelay(
       spool?.directStarted();
       relayOnce(packet, target, oversized, messageId, receivedAt).then(
         () => {
-          ack?.();
+          ack();
           spool?.directSettled();
           settled();
         },

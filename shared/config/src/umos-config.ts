@@ -59,9 +59,10 @@ export const UmosConfigSchema = T.Object(
         /** Receive Maximum: QoS 1 messages in flight towards one gateway connection. */
         receiveMaximum: T.Integer({ minimum: 1, maximum: 65535, default: 1024 }),
         /**
-         * Bytes of QoS 1 messages one gateway connection holds until RabbitMQ confirms them; past it
-         * the connection stops reading and the broker holds the rest. Bounds memory where large
-         * payloads would fill the Receive Maximum (the 256 MiB an MQTT message may carry, times 1,024).
+         * Bytes of messages one gateway connection holds until RabbitMQ confirms them; past it the
+         * connection stops reading and the broker holds the rest. Bounds memory where large payloads
+         * would fill the Receive Maximum (the 256 MiB an MQTT message may carry, times 1,024), and
+         * QoS 0 messages, which the Receive Maximum does not count.
          */
         maxInFlightBytes: T.Integer({ minimum: 65_536, default: 16 * 1024 * 1024 }),
         keepaliveSec: T.Integer({ minimum: 0, maximum: 65535, default: 30 }),

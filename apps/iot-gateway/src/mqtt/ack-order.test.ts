@@ -70,4 +70,18 @@ describe("PUBACK order [MQTT-4.6.0-2]", () => {
     stale();
     expect(order.unsafeBytes).toBe(0);
   });
+
+  test("a QoS 0 frame's bytes are held until released, once, with nothing to acknowledge", () => {
+    const sent: number[][] = [];
+    const order = createAckOrder((ids) => sent.push(ids));
+    const release = order.hold(300);
+    expect([order.unsafeBytes, order.pending]).toEqual([300, 0]);
+    release();
+    release();
+    expect([order.unsafeBytes, sent]).toEqual([0, []]);
+    const stale = order.hold(40);
+    order.reset();
+    stale();
+    expect(order.unsafeBytes).toBe(0);
+  });
 });

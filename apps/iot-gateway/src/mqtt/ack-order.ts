@@ -8,6 +8,11 @@ export interface AckOrder {
    * to acknowledge.
    */
   receive(packetId: number, bytes?: number): () => void;
+  /**
+   * Records an arrived QoS 0 PUBLISH of `bytes` bytes: nothing to acknowledge, but its bytes count
+   * as held until the returned function runs.
+   */
+  hold(bytes: number): () => void;
   /** Messages received and not yet acknowledged. */
   readonly pending: number;
   /** Bytes of the messages received and not yet safe: what the gateway holds for this connection. */
@@ -53,6 +58,16 @@ export function createAckOrder(sendAcks: (packetIds: number[]) => void): AckOrde
         slot.done = true;
         unsafeBytes -= bytes;
         flush();
+      };
+    },
+    hold(bytes) {
+      const mine = generation;
+      let released = false;
+      unsafeBytes += bytes;
+      return () => {
+        if (mine !== generation || released) return;
+        released = true;
+        unsafeBytes -= bytes;
       };
     },
     get pending() {

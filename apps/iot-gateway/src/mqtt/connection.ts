@@ -24,8 +24,9 @@ export interface MqttConnectionOptions {
    */
   receiveMaximum: number;
   /**
-   * QoS 1 PUBLISH bytes held until they are safe: past this the socket is not read until some are,
-   * so large frames cannot pile up in memory within the Receive Maximum (the broker holds them).
+   * PUBLISH bytes held until they are safe: past this the socket is not read until some are, so
+   * large frames cannot pile up in memory within the Receive Maximum, nor QoS 0 frames, which it
+   * does not count, while RabbitMQ is slow (the broker holds them).
    */
   maxInFlightBytes: number;
   /** Full topic filters, `$share/...` included; subscribed at QoS 1. */
@@ -37,8 +38,11 @@ export interface MqttConnectionOptions {
   certFile?: string;
   keyFile?: string;
   log: Logger;
-  /** An arrived PUBLISH; `ack` (QoS 1 only) releases its PUBACK once the message is safe elsewhere. */
-  onPublish(packet: InboundPublish, ack: (() => void) | null): void;
+  /**
+   * An arrived PUBLISH; call `safe` once the message is safe elsewhere: that releases its PUBACK
+   * (QoS 1) and its bytes from `maxInFlightBytes` (QoS 0 and 1).
+   */
+  onPublish(packet: InboundPublish, safe: () => void): void;
 }
 
 export interface MqttConnection {
@@ -124,15 +128,12 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
     const framer = createFramer((packet: FramedPacket) => {
       if (packet.type !== PUBLISH) return void parser.parse(packet.bytes);
       const publish = decodePublish(packet, protocolVersion);
-      const release = publish.qos === 1 ? acks.receive(publish.messageId!, packet.bytes.byteLength) : null;
-      options.onPublish(
-        publish,
-        release &&
-          (() => {
-            release();
-            resumeIfRoom();
-          }),
-      );
+      const bytes = packet.bytes.byteLength;
+      const release = publish.qos === 1 ? acks.receive(publish.messageId!, bytes) : acks.hold(bytes);
+      options.onPublish(publish, () => {
+        release();
+        resumeIfRoom();
+      });
       if (!readingPaused && !roomToRead()) {
         readingPaused = true;
         sock.pause();
