@@ -1,6 +1,8 @@
 /**
  * QoS 1 PUBACKs in the order the PUBLISH packets arrived ([MQTT-4.6.0-2]), released as soon as
  * every earlier message is confirmed, so confirms are pipelined instead of one round trip each.
+ * It also keeps the count the connection's read-ahead depends on: the bytes of every message, QoS 0
+ * included, that is not yet safe.
  */
 export interface AckOrder {
   /**
