@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { QUEUES } from "@umos/contracts";
-import { POSTGRES_URL, rabbitmqctl, startTcpProxy, type TcpProxy } from "@umos/testkit";
+import { rabbitmqctl } from "@umos/testkit";
 import { expectNoLoss } from "./expectations";
 import { watchMemory } from "./memory";
 import { startRig, type Rig } from "./rig";
@@ -13,17 +13,12 @@ const MAX_BUFFERED_BYTES = 262_144;
 /** Growth of a service's resident memory under the case's load that still counts as bounded. */
 const MEMORY_GROWTH_LIMIT_MIB = 150;
 
-let proxy: TcpProxy;
 let rig: Rig;
 beforeAll(async () => {
-  proxy = await startTcpProxy(Number(new URL(POSTGRES_URL).port || 5432));
-  rig = await startRig({ postgresPort: proxy.port, env: { UMOS_WS__MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES) } });
+  rig = await startRig({ postgresProxy: true, env: { UMOS_WS__MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES) } });
 }, 60_000);
 // Services get their shutdown budget (10 s) to drain.
-afterAll(async () => {
-  await rig?.dispose();
-  await proxy?.stop();
-}, 30_000);
+afterAll(() => rig?.dispose(), 30_000);
 
 test("a WebSocket client that stops reading is cut off (1008) while the others get every report; iot-ws memory stays bounded", async () => {
   const slow = await openSlowReader(rig.ends.wsUrl, rig.ends.token, { kinds: ["property.report"] });
@@ -46,9 +41,9 @@ test("a slow database under load: reports queue in RabbitMQ, iot-uplink's memory
     rig.ends,
     "slow database (100 ms per packet, 6 s)",
     async () => {
-      proxy.setDelay(100);
+      rig.postgresProxy!.setDelay(100);
       await Bun.sleep(6000);
-      proxy.setDelay(0);
+      rig.postgresProxy!.setDelay(0);
     },
     { tag: "slow-db", devices: 4, rate: 100, faultAt: 0.2 },
   );

@@ -3,20 +3,23 @@ import {
   createDatabase,
   createVhost,
   jsonClient,
+  POSTGRES_URL,
   startMosquitto,
   startPlatform,
+  startTcpProxy,
   testToken,
   type RunningPlatform,
   type TestDatabase,
   type TestMosquitto,
+  type TcpProxy,
 } from "@umos/testkit";
 import type { StreamEnds } from "./stream";
 
 export interface RigOptions {
   /** RabbitMQ for the services, and for the test's own clients; default: a new vhost on the shared node for both. */
   rabbitmq?: { serviceUrl: string; testUrl: string };
-  /** The services reach PostgreSQL on this local port (a proxy the case controls) instead of 5432. */
-  postgresPort?: number;
+  /** The services reach PostgreSQL through a proxy the case controls (cut, slow down); the shared server keeps running. */
+  postgresProxy?: boolean;
   env?: Record<string, string>;
 }
 
@@ -25,21 +28,28 @@ export interface Rig {
   platform: RunningPlatform;
   broker: TestMosquitto;
   database: TestDatabase;
+  /** With `postgresProxy`: what stands between the services and PostgreSQL. */
+  postgresProxy: TcpProxy | null;
   ends: StreamEnds;
   dispose(): Promise<void>;
 }
 
 export async function startRig(options: RigOptions = {}): Promise<Rig> {
-  const [vhost, database, broker] = await Promise.all([options.rabbitmq ? null : createVhost(), createDatabase(), startMosquitto()]);
+  const [vhost, database, broker, postgresProxy] = await Promise.all([
+    options.rabbitmq ? null : createVhost(),
+    createDatabase(),
+    startMosquitto(),
+    options.postgresProxy ? startTcpProxy(Number(new URL(POSTGRES_URL).port || 5432)) : null,
+  ]);
   const rabbitmq = options.rabbitmq ?? { serviceUrl: vhost!.url, testUrl: vhost!.url };
   const servicePostgres = new URL(database.url);
-  if (options.postgresPort) servicePostgres.port = String(options.postgresPort);
+  if (postgresProxy) servicePostgres.port = String(postgresProxy.port);
   const sql = postgres(database.url, { max: 2, onnotice: () => {} });
   let platform: RunningPlatform | undefined;
   const dispose = async () => {
     await platform?.stop();
     await sql.end();
-    await Promise.all([vhost?.dispose(), database.dispose(), broker.stop()]);
+    await Promise.all([vhost?.dispose(), database.dispose(), broker.stop(), postgresProxy?.stop()]);
   };
   try {
     platform = await startPlatform(
@@ -53,5 +63,5 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   }
   const token = await testToken("admin");
   const ends: StreamEnds = { api: jsonClient(platform.apiUrl, token), sql, mqttUrl: broker.url, wsUrl: platform.wsUrl, token, rabbitmqUrl: rabbitmq.testUrl };
-  return { platform, broker, database, ends, dispose };
+  return { platform, broker, database, postgresProxy, ends, dispose };
 }

@@ -1,4 +1,5 @@
 import net from "node:net";
+import { eventually } from "@umos/testkit";
 
 /**
  * A WebSocket client that subscribes and then stops reading, as a dashboard on a stalled network
@@ -21,11 +22,11 @@ export async function openSlowReader(wsUrl: string, token: string, subscription:
   let received = Buffer.alloc(0);
   const onData = (chunk: Buffer) => void (received = Buffer.concat([received, chunk]));
   socket.on("data", onData);
-  await waitFor(() => received.includes("\r\n\r\n"), 5000, "WebSocket upgrade");
+  await eventually(() => received.includes("\r\n\r\n"), 5000, "WebSocket upgrade");
   if (!received.toString("latin1").startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${received.toString("latin1").split("\r\n")[0]}`);
   received = received.subarray(received.indexOf("\r\n\r\n") + 4);
   socket.write(maskedText(JSON.stringify({ type: "subscribe", ...subscription })));
-  await waitFor(() => received.includes('"subscribed"'), 5000, "subscription");
+  await eventually(() => received.includes('"subscribed"'), 5000, "subscription");
   socket.pause();
   received = Buffer.alloc(0);
   let ended = false;
@@ -34,7 +35,7 @@ export async function openSlowReader(wsUrl: string, token: string, subscription:
   return {
     async drainUntilClosed(timeoutMs) {
       socket.resume();
-      await waitFor(() => ended, timeoutMs, "the server ending the slow client's connection").catch(() => {});
+      await eventually(() => ended, timeoutMs, "the server ending the slow client's connection").catch(() => {});
       return { ended, closeCode: closeCodeIn(received) };
     },
     destroy: () => socket.destroy(),
@@ -68,12 +69,4 @@ function closeCodeIn(bytes: Buffer): number | null {
     offset += header + length;
   }
   return null;
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await Bun.sleep(10);
-  }
 }

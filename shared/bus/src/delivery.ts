@@ -49,7 +49,7 @@ export function createDelivery(policy: DeliveryPolicy): Delivery {
   let outage = 0;
   let stopping = false;
   let inFlight = 0;
-  let idle: (() => void)[] = [];
+  let idleWaiters: (() => void)[] = [];
 
   async function fail(message: BusMessage, settle: Settle, err: unknown): Promise<void> {
     const permanent = isPermanent(err);
@@ -104,14 +104,14 @@ export function createDelivery(policy: DeliveryPolicy): Delivery {
     deliver(message, settle) {
       inFlight++;
       void run(message, settle).finally(() => {
-        if (--inFlight === 0) for (const resolve of idle.splice(0)) resolve();
+        if (--inFlight === 0) for (const resolve of idleWaiters.splice(0)) resolve();
       });
     },
     stop() {
       stopping = true;
     },
     idle() {
-      return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve));
+      return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
   };
 }

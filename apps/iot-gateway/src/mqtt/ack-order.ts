@@ -28,7 +28,8 @@ interface Slot {
   done: boolean;
 }
 
-export function createAckOrder(sendAcks: (packetIds: number[]) => void): AckOrder {
+/** `released` runs after every message that became safe (PUBACKs sent first): the reader may go on. */
+export function createAckOrder(sendAcks: (packetIds: number[]) => void, released: () => void = () => {}): AckOrder {
   let slots: Slot[] = [];
   let head = 0;
   let unsafeBytes = 0;
@@ -60,16 +61,18 @@ export function createAckOrder(sendAcks: (packetIds: number[]) => void): AckOrde
         slot.done = true;
         unsafeBytes -= bytes;
         flush();
+        released();
       };
     },
     hold(bytes) {
       const mine = generation;
-      let released = false;
+      let done = false;
       unsafeBytes += bytes;
       return () => {
-        if (mine !== generation || released) return;
-        released = true;
+        if (mine !== generation || done) return;
+        done = true;
         unsafeBytes -= bytes;
+        released();
       };
     },
     get pending() {

@@ -85,10 +85,7 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
   let readingPaused = false;
 
   // Every PUBACK a confirm released, in one buffer: the hot path's only write to the broker.
-  const acks = createAckOrder((ids) => {
-    writeBytes(encodePubacks(ids));
-    resumeIfRoom();
-  });
+  const acks = createAckOrder((ids) => writeBytes(encodePubacks(ids)), resumeIfRoom);
 
   const roomToRead = () => acks.pending < readAheadLimit && acks.unsafeBytes < options.maxInFlightBytes;
 
@@ -129,11 +126,7 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
       if (packet.type !== PUBLISH) return void parser.parse(packet.bytes);
       const publish = decodePublish(packet, protocolVersion);
       const bytes = packet.bytes.byteLength;
-      const release = publish.qos === 1 ? acks.receive(publish.messageId!, bytes) : acks.hold(bytes);
-      options.onPublish(publish, () => {
-        release();
-        resumeIfRoom();
-      });
+      options.onPublish(publish, publish.qos === 1 ? acks.receive(publish.messageId!, bytes) : acks.hold(bytes));
       if (!readingPaused && !roomToRead()) {
         readingPaused = true;
         sock.pause();
