@@ -2,8 +2,14 @@
  * `bun run dev`: the five services against the configured brokers (configs/config.dev.yaml unless
  * UMOS_ENV or --config say otherwise), with each line of output prefixed by its service. Creates
  * the PostgreSQL database if it is missing. Ctrl-C stops them all, each draining its work.
+ *
+ * Every listener binds 127.0.0.1 (config keys *.host), and tokens are signed with the secret kept in
+ * ./data/auth-secret (made on first use, shared with `bun run start` and read by `bun run token`)
+ * unless UMOS_AUTH__SECRET names another.
  */
-import { ConfigError, loadConfig } from "@umos/config";
+import { resolve } from "node:path";
+import { localSecret } from "@umos/auth";
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from "@umos/config";
 import { ensureDatabase } from "@umos/store";
 
 const SERVICES = ["api", "ws", "uplink", "downlink", "gateway"] as const;
@@ -19,12 +25,15 @@ await ensureDatabase(config.postgres.url).catch((err: unknown) => {
 });
 
 const root = new URL("..", import.meta.url).pathname;
+// The development secret in config.dev.yaml is public; the services of `bun run dev` use this checkout's own.
+const env = { ...process.env };
+if (config.auth.algorithm === "HS256" && !env.UMOS_AUTH__SECRET && config.auth.secret === DEV_JWT_SECRET) env.UMOS_AUTH__SECRET = localSecret(resolve("data"));
 let stopping = false;
 const children = SERVICES.map((name, i) => {
   const tag = `\x1b[${COLORS[i]}m${`iot-${name}`.padEnd(13)}\x1b[0m|`;
   const child = Bun.spawn(["bun", `apps/iot-${name}/src/main.ts`, ...process.argv.slice(2)], {
     cwd: root,
-    env: process.env,
+    env,
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -8,7 +8,7 @@
  *   bun run simulate -- --generic 100 --dji 0 --tuya 0 --rate 20 --prefix k6- --seconds 90
  *   bun run simulate -- --offline-every 60 --offline-for 10
  *
- * Without --token it mints an admin token with the development secret, as `bun run token` does.
+ * Without --token it mints an admin token with the local platform's secret, as `bun run token` does.
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "@umos/config";
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     protocol: { type: "string", default: "4" },
     "answer-delay": { type: "string", default: "200" },
     token: { type: "string", default: process.env.UMOS_TOKEN },
+    "data-dir": { type: "string", default: "data" },
     "no-register": { type: "boolean", default: false },
   },
 });
@@ -89,7 +90,7 @@ function summary(all: readonly SimulatedDevice[]): string {
 async function devToken(): Promise<string> {
   try {
     const config = await loadConfig([], process.env);
-    return await developmentToken(config.auth, "admin", "simulator");
+    return await developmentToken(config.auth, "admin", { subject: "simulator", dataDir: values["data-dir"] });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof NoDevelopmentSecretError) fail(`${err.message} (or pass --token)`);
     throw err;

@@ -1,28 +1,53 @@
 /**
- * `bun run token -- --role <admin|operator|viewer> [--subject name] [--ttl seconds]`: a development
- * JWT signed with the configured HS256 secret (configs/config.dev.yaml unless UMOS_ENV says
- * otherwise). Production tokens come from your identity provider.
+ * `bun run token -- --role <admin|operator|viewer> [--subject name] [--ttl seconds] [--data-dir dir]`:
+ * a development JWT, signed with the secret the local platform verifies: the one `bun run start` and
+ * `bun run dev` keep in the data directory (./data/auth-secret), or UMOS_AUTH__SECRET. Production
+ * tokens come from your identity provider.
  */
 import { parseArgs } from "node:util";
 import { isRole } from "@umos/auth";
 import { ConfigError, loadConfig } from "@umos/config";
 import { developmentToken, NoDevelopmentSecretError } from "./dev-token";
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: { role: { type: "string", default: "admin" }, subject: { type: "string" }, ttl: { type: "string", default: "86400" } },
-});
+const USAGE = `bun run token -- [options]: a development token for the local API and WebSocket
 
-const config = await loadConfig([], process.env).catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : String(err));
-  process.exit(2);
-});
-if (!isRole(values.role)) {
-  console.error(`--role must be admin, operator or viewer, not '${values.role}'`);
+  --role <role>       admin, operator or viewer (default admin)
+  --subject <name>    the token's subject (default dev-<role>)
+  --ttl <seconds>     how long it is valid (default 86400)
+  --data-dir <dir>    the data directory of bun run start / bun run dev (default ./data)`;
+
+let values;
+try {
+  ({ values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      role: { type: "string", default: "admin" },
+      subject: { type: "string" },
+      ttl: { type: "string", default: "86400" },
+      "data-dir": { type: "string", default: "data" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }));
+} catch (err) {
+  fail(`${(err as Error).message} (bun run token -- --help lists the options)`);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!isRole(values.role)) fail(`--role must be admin, operator or viewer, not '${values.role}'`);
+const ttlSec = Number(values.ttl);
+if (!Number.isInteger(ttlSec) || ttlSec < 1) fail(`--ttl must be a whole number of seconds, not '${values.ttl}'`);
+
+const config = await loadConfig([], process.env).catch((err: unknown) => fail(err instanceof ConfigError ? err.message : String(err)));
+const token = await developmentToken(config.auth, values.role, { subject: values.subject, ttlSec, dataDir: values["data-dir"] }).catch((err: unknown) =>
+  fail(err instanceof NoDevelopmentSecretError || err instanceof Error ? err.message : String(err)),
+);
+console.log(token);
+
+function fail(message: string): never {
+  console.error(`token: ${message}`);
   process.exit(2);
 }
-const token = await developmentToken(config.auth, values.role, values.subject, Number(values.ttl)).catch((err: unknown) => {
-  console.error(err instanceof NoDevelopmentSecretError ? err.message : String(err));
-  process.exit(2);
-});
-console.log(token);

@@ -1,46 +1,70 @@
-import { grants, type Role, type Verifier } from "@umos/auth";
+import { bearerToken, grants, sameSecret, type Role, type Verifier } from "@umos/auth";
 import { ForbiddenError, UnauthorizedError } from "@umos/runtime";
-import { bearerToken } from "@umos/auth";
 
+/** Who may call a route: a role (admin, operator, viewer), anyone, or the MQTT broker with the webhook token. */
 export type Access = Role | "public" | "webhook";
 
-/** Writes an operator may do: command devices and set their properties (DESIGN §8). */
-const OPERATOR_WRITES: ReadonlyArray<[string, RegExp]> = [
-  ["POST", /^\/api\/v1\/devices\/[^/]+\/commands$/],
-  ["PATCH", /^\/api\/v1\/devices\/[^/]+\/properties$/],
-  ["DELETE", /^\/api\/v1\/commands\/[^/]+$/],
-  ["POST", /^\/api\/v1\/devices\/[^/]+\/requests\/[^/]+\/reply$/],
-];
+/** The OpenAPI extension that carries a route's access, so the document says who may call what. */
+export const ACCESS_KEY = "x-umos-access";
 
 /**
- * Who may call what, in one table: outside /api/v1 (health, readiness, docs) is public; the MQTT
- * broker's webhooks authenticate on their own; reading needs viewer, commanding operator, and every
- * other change (devices, credentials, thing models) admin, as does anything about dead letters.
+ * A route's OpenAPI `detail` with the access it needs, declared beside the route (DESIGN §8): reading
+ * needs viewer, commanding operator, every other change admin; health and docs are public.
  */
-export function requiredAccess(method: string, path: string): Access {
-  if (!path.startsWith("/api/v1/")) return "public";
-  if (path.startsWith("/api/v1/webhooks/")) return "webhook";
-  // Dead letters hold any device's raw payloads and can put messages back on the bus: admin, reads too.
-  if (path === "/api/v1/dead-letters" || path.startsWith("/api/v1/dead-letters/")) return "admin";
-  if (method === "GET" || method === "HEAD") return "viewer";
-  return OPERATOR_WRITES.some(([m, pattern]) => m === method && pattern.test(path)) ? "operator" : "admin";
+export function needs<D extends object>(access: Access, detail?: D): D & { [ACCESS_KEY]: Access } {
+  return { ...(detail ?? ({} as D)), [ACCESS_KEY]: access };
+}
+
+/** Routes that plugins add, which cannot declare their access themselves. */
+const PLUGIN_ROUTES: Readonly<Record<string, Access>> = { "GET /openapi/json": "public" };
+
+export interface DeclaredRoute {
+  method: string;
+  path: string;
+  hooks: { detail?: unknown };
+}
+
+/** A route that says nothing about who may call it: the API refuses to start rather than guess. */
+export class UndeclaredAccessError extends Error {
+  override name = "UndeclaredAccessError";
+}
+
+/** `METHOD /route/:pattern` -> its access, from every route's declaration; throws naming each route without one. */
+export function accessTable(routes: readonly DeclaredRoute[]): ReadonlyMap<string, Access> {
+  const table = new Map<string, Access>();
+  const undeclared: string[] = [];
+  for (const route of routes) {
+    const key = `${route.method} ${route.path}`;
+    const declared = (route.hooks.detail as Record<string, unknown> | undefined)?.[ACCESS_KEY] ?? PLUGIN_ROUTES[key];
+    if (declared === undefined) undeclared.push(key);
+    else table.set(key, declared as Access);
+  }
+  if (undeclared.length > 0) throw new UndeclaredAccessError(`routes without a declared access (detail: needs(...)): ${undeclared.join(", ")}`);
+  return table;
 }
 
 /**
- * Checks a request against the table: 401 without a valid token, 403 without the role. With
- * authentication off (`auth.enabled: false`) every caller is an admin.
+ * Checks a request against the access of the route the router matched (its pattern, not the URL
+ * re-read): 401 without a valid token, 403 without the role. The broker's webhook needs the webhook
+ * token, compared in constant time, and is closed while none is configured. With authentication off
+ * (`auth.enabled: false`, loopback only) every caller is an admin.
  */
-export function createAccessCheck(verify: Verifier | null, webhookToken: string | undefined) {
-  return async function check(request: Request): Promise<void> {
-    const url = new URL(request.url);
-    const needed = requiredAccess(request.method, url.pathname);
+export function createAccessCheck(table: ReadonlyMap<string, Access>, verify: Verifier | null, webhookToken: string | undefined) {
+  return async function check(request: Request, route: string): Promise<void> {
+    const method = request.method === "HEAD" ? "GET" : request.method;
+    const needed = table.get(`${method} ${route}`);
+    // Every route the router can match is in the table; anything else is refused, not waved through.
+    if (needed === undefined) throw new ForbiddenError(`${request.method} ${route} is not open to anyone`);
     if (needed === "public") return;
     if (needed === "webhook") {
-      if (webhookToken && url.searchParams.get("token") !== webhookToken) throw new UnauthorizedError("the webhook endpoint needs its ?token=");
+      if (!webhookToken) throw new UnauthorizedError("the broker webhook is off: set auth.webhookToken and add ?token=<it> to the webhook URL");
+      if (!sameSecret(new URL(request.url).searchParams.get("token") ?? undefined, webhookToken)) throw new UnauthorizedError("the webhook endpoint needs its ?token=");
       return;
     }
     if (!verify) return;
     const principal = await verify(bearerToken(request));
-    if (!grants(principal.role, needed)) throw new ForbiddenError(`${request.method} ${url.pathname} needs the ${needed} role; the token has ${principal.role}`);
+    if (!grants(principal.role, needed)) {
+      throw new ForbiddenError(`${request.method} ${new URL(request.url).pathname} needs the ${needed} role; the token has ${principal.role}`);
+    }
   };
 }

@@ -4,14 +4,15 @@ import { createVerifier } from "@umos/auth";
 import { tracedFetch } from "@umos/observability";
 import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
-import { healthResponse, serviceApp, type App, type AppDeps } from "@umos/runtime";
+import { createHttpGuard, healthResponse, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { commandRepository, credentialRepository, deadLetterRepository, deviceRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { createInfluxQuery } from "@umos/timeseries";
 import { createCommandIntake } from "./command-intake";
+import type { DeviceSessions } from "./routes/devices";
 import { docsAssets } from "./docs-assets";
-import { createAccessCheck } from "./access";
-import { consoleConfigRoute, consolePage } from "./console";
+import { accessTable, createAccessCheck, needs, type Access } from "./access";
+import { consoleRoutes, loadConsole } from "./console";
 import { createDeadLetterReplay } from "./dead-letter-replay";
 import { toHttpError } from "./errors";
 import { createMqttAuth } from "./mqtt-auth";
@@ -25,8 +26,29 @@ import { telemetryRoutes } from "./routes/telemetry";
 import { thingModelRoutes } from "./routes/thing-models";
 import { vernemqRoutes } from "./routes/vernemq";
 
+/**
+ * Headers of every answer: no sniffing of content types, no framing, no referrer leaving the site,
+ * and a policy that lets nothing load; the console and docs pages widen it to their own files.
+ */
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+};
+
+/** What iot-api may be given besides its logger and observability. */
+export interface ApiParts {
+  /**
+   * The MQTT broker's live sessions, where UMOS can reach them (standalone's embedded broker): a
+   * device whose password is rotated, or which is removed, is disconnected at once. Without it the
+   * new password takes effect at the device's next connect (VerneMQ: docs/security.md).
+   */
+  sessions?: DeviceSessions;
+}
+
 /** iot-api: the REST API (Elysia) with its OpenAPI document and UI, all served offline. */
-export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
+export function createApp(config: UmosConfig, { log, obs, sessions }: AppDeps & ApiParts): App {
   return serviceApp(log, config.api.port, async (resources) => {
     const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
     const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-api", config.instance, log, obs), (b) => b.close());
@@ -40,35 +62,40 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
     obs.metrics.countDevicesActive(() => devices.countOnline());
     const { url: influxUrl } = config.influx;
     const influx = influxUrl ? createInfluxQuery({ ...config.influx, url: influxUrl }) : null;
-    const checkAccess = createAccessCheck(config.auth.enabled ? createVerifier(config.auth) : null, config.auth.webhookToken);
+    const verify = config.auth.enabled ? createVerifier(config.auth) : null;
     const tls = config.api.tls ? { cert: Bun.file(config.api.tls.certFile), key: Bun.file(config.api.tls.keyFile) } : undefined;
     // Filled by the router for the HTTP metrics' route label and the span name (tracedFetch).
     const routes = new WeakMap<Request, string>();
+    let checkAccess: (request: Request, route: string) => Promise<void> = () => Promise.reject(new Error("iot-api is not started"));
     // normalize: false, so a schema that forbids unknown fields refuses them rather than dropping them silently.
     const app = new Elysia({ normalize: false })
-      .onTransform({ as: "global" }, ({ request, route }) => void routes.set(request, route))
+      .headers(SECURITY_HEADERS)
+      // Who may call is decided on the route the router matched, before its input is validated: a
+      // stranger learns nothing of the schema (DESIGN §8).
+      .onTransform({ as: "global" }, ({ request, route }) => {
+        routes.set(request, route);
+        return checkAccess(request, route);
+      })
       .onError(({ code, error, set }) => {
         const reply = toHttpError(code, error, log);
         set.status = reply.status;
         if (reply.status === 401) set.headers["www-authenticate"] = 'Bearer realm="umos"';
         return reply.body;
       })
-      // Identity first, before a body is parsed or validated: a stranger learns nothing of the schema.
-      .onRequest(({ request }) => checkAccess(request))
       .use(docsAssets)
       .use(
         openapi({
           path: "/openapi",
-          provider: "swagger-ui",
-          swagger: { cdn: "/openapi/assets/swagger-ui-bundle.js", theme: "/openapi/assets/swagger-ui.css" },
+          // The UI page is docsAssets' own (no inline script); the plugin serves the document.
+          provider: null,
           documentation: { info: { title: "UMOS API", version: "0.1.0", description: "Devices, thing models, commands and their messages." } },
         }),
       )
-      .get("/health", ({ request }) => healthResponse(request, probes), { detail: { hide: true } })
-      .get("/ready", ({ request }) => healthResponse(request, probes), { detail: { hide: true } })
-      .get("/metrics", () => obs.metrics.response(), { detail: { hide: true } })
-      .use(consoleConfigRoute(config))
-      .use(deviceRoutes(devices, credentials, submit))
+      .get("/health", ({ request }) => healthResponse(request, probes), { detail: needs("public", { hide: true }) })
+      .get("/ready", ({ request }) => healthResponse(request, probes), { detail: needs("public", { hide: true }) })
+      .get("/metrics", () => obs.metrics.response(), { detail: needs("public", { hide: true }) })
+      .use(consoleRoutes(config, await loadConsole()))
+      .use(deviceRoutes(devices, credentials, submit, sessions))
       .use(messageRoutes(db.sql, devices))
       .use(commandRoutes(submit, commands, bus))
       .use(thingModelRoutes(thingModels))
@@ -76,15 +103,18 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
       .use(requestRoutes(db.sql, devices, bus))
       .use(telemetryRoutes(devices, influx, { maxPoints: config.influx.maxQueryPoints, maxRangeMs: config.influx.maxQueryRangeDays * 86_400_000 }))
       .use(vernemqRoutes(createMqttAuth(credentials, config.mqtt), config.auth.webhookCacheSec));
+    // A route that declares no access stops the start here (deny by default).
+    const table: ReadonlyMap<string, Access> = accessTable(app.routes);
+    checkAccess = createAccessCheck(table, verify, config.auth.webhookToken);
+    const guard = createHttpGuard(config.api.host, config.allowedHosts);
+    const handle = withDeadline((request) => app.handle(request), config.api.requestTimeoutMs, log);
     const server = Bun.serve({
       hostname: config.api.host,
       port: config.api.port,
       tls,
       maxRequestBodySize: config.api.bodyLimitBytes,
-      // The web console at `/`, bundled once; development mode would rebuild it per request and inject hot reloading.
-      routes: { "/": consolePage },
       development: false,
-      fetch: tracedFetch(obs, withDeadline((request) => app.handle(request), config.api.requestTimeoutMs, log), (request) => routes.get(request)),
+      fetch: tracedFetch(obs, (request) => guard.refuse(request) ?? handle(request), (request) => routes.get(request)),
     });
     resources.use(server, (s) => s.stop(true));
     log.info("iot-api ready", { port: server.port, docs: "/openapi" });

@@ -1,4 +1,4 @@
-import { verifySecret } from "@umos/auth";
+import { sameSecret, verifySecret } from "@umos/auth";
 import type { CredentialRepository, DeviceLogin } from "@umos/store";
 import { adapterFor, routeTopic } from "@umos/vendors";
 
@@ -30,7 +30,8 @@ export function createMqttAuth(credentials: CredentialRepository, gateway: Gatew
 
   return {
     async register(username: string | undefined, password: string | undefined, clientId: string): Promise<boolean> {
-      if (isGateway(username, clientId)) return gateway.password !== undefined && password === gateway.password;
+      // The configuration refuses an empty gateway password at start-up; an empty one given is never a match.
+      if (isGateway(username, clientId)) return gateway.password !== undefined && !!password && sameSecret(password, gateway.password);
       const device = await deviceOf(username, clientId);
       if (!device?.secretHash || !password) return false;
       return verifySecret(password, device.secretHash);

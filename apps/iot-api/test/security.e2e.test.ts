@@ -4,6 +4,7 @@ import type { App } from "@umos/runtime";
 import { createDatabase, createVhost, testConfig, testToken, type Json, type TestDatabase, type TestVhost, testDeps } from "@umos/testkit";
 import { createApp } from "../src/app";
 
+const WEBHOOK_TOKEN = "webhook-token-for-tests-0123";
 let vhost: TestVhost;
 let database: TestDatabase;
 let api: App;
@@ -14,7 +15,7 @@ beforeAll(async () => {
   [vhost, database] = await Promise.all([createVhost(), createDatabase()]);
   const config = testConfig(
     { rabbitmqUrl: vhost.url, postgresUrl: database.url },
-    { UMOS_MQTT__USERNAME: "iot-gateway", UMOS_MQTT__PASSWORD: "gateway-password", UMOS_AUTH__WEBHOOK_CACHE_SEC: "120" },
+    { UMOS_MQTT__USERNAME: "iot-gateway", UMOS_MQTT__PASSWORD: "gateway-password", UMOS_AUTH__WEBHOOK_CACHE_SEC: "120", UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN },
   );
   api = createApp(config, testDeps("iot-api"));
   await api.start();
@@ -94,7 +95,7 @@ describe("inputs", () => {
 });
 
 describe("device credentials and the VerneMQ webhooks", () => {
-  const hook = (name: string, body: unknown) => call("POST", "/api/v1/webhooks/vernemq", undefined, body, { "vernemq-hook": name });
+  const hook = (name: string, body: unknown, token = WEBHOOK_TOKEN) => call("POST", `/api/v1/webhooks/vernemq?token=${token}`, undefined, body, { "vernemq-hook": name });
   let password: string;
 
   beforeAll(async () => {
@@ -106,11 +107,19 @@ describe("device credentials and the VerneMQ webhooks", () => {
     await call("POST", "/api/v1/devices", admin, { id: "other-1", vendor: "generic" });
   });
 
-  test("auth_on_register accepts the device's own password, cacheably, and refuses a wrong one or a borrowed client id (v3 and m5)", async () => {
+  test("the webhook answers only with its token: none or a wrong one is 401", async () => {
+    const login = { username: "thermo-9", password, mountpoint: "", client_id: "thermo-9" };
+    expect((await call("POST", "/api/v1/webhooks/vernemq", undefined, login, { "vernemq-hook": "auth_on_register" })).status).toBe(401);
+    expect((await hook("auth_on_register", login, "webhook-token-for-tests-0124")).status).toBe(401);
+    expect((await hook("auth_on_register", login)).status).toBe(200);
+  });
+
+  test("auth_on_register accepts the device's own password, never cached, and refuses a wrong one or a borrowed client id (v3 and m5)", async () => {
     for (const name of ["auth_on_register", "auth_on_register_m5"]) {
       const ok = await hook(name, { peer_addr: "127.0.0.1", peer_port: 5000, username: "thermo-9", password, mountpoint: "", client_id: "thermo-9", clean_session: false, clean_start: false });
       expect(ok.body).toEqual({ result: "ok" });
-      expect(ok.headers.get("cache-control")).toBe("max-age=120");
+      // A cached yes would let a rotated password in until it expired.
+      expect(ok.headers.get("cache-control")).toBeNull();
       expect((await hook(name, { username: "thermo-9", password: "guess", mountpoint: "", client_id: "thermo-9" })).body).toEqual({ result: { error: "not_allowed" } });
       expect((await hook(name, { username: "thermo-9", password, mountpoint: "", client_id: "other-1" })).body).toEqual({ result: { error: "not_allowed" } });
     }
@@ -122,7 +131,9 @@ describe("device credentials and the VerneMQ webhooks", () => {
     const publish = (name: string, topic: string, username = "thermo-9", client_id = username) =>
       hook(name, { username, client_id, mountpoint: "", qos: 1, topic, payload: Buffer.from("{}").toString("base64"), retain: false });
     for (const name of ["auth_on_publish", "auth_on_publish_m5"]) {
-      expect((await publish(name, "generic/thermo-9/property/report")).body).toEqual({ result: "ok" });
+      const own = await publish(name, "generic/thermo-9/property/report");
+      expect(own.body).toEqual({ result: "ok" });
+      expect(own.headers.get("cache-control")).toBe("max-age=120");
       expect((await publish(name, "generic/other-1/property/report")).body).toEqual({ result: { error: "not_allowed" } });
       expect((await publish(name, "generic/thermo-9/service/call")).body).toEqual({ result: { error: "not_allowed" } });
       expect((await publish(name, "thing/product/thermo-9/osd")).body).toEqual({ result: { error: "not_allowed" } });

@@ -40,7 +40,7 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
       }),
     );
     resources.use(consumer, (c) => c.stop());
-    const server = resources.use(serveHealth({ port: config.downlink.port, probes: [bus.probe, db.probe], metrics: obs.metrics }), (s) => s.stop(true));
+    const server = resources.use(serveHealth({ host: config.downlink.host, port: config.downlink.port, allowedHosts: config.allowedHosts, probes: [bus.probe, db.probe], metrics: obs.metrics }), (s) => s.stop(true));
     log.info("iot-downlink ready", { port: server.port });
     return server.port!;
   });

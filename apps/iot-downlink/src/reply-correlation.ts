@@ -8,7 +8,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * A device's reply to a sent command: code 0 acks it with the device's output, any other code fails
  * it. A reply after the timeout, a duplicate or a stranger changes nothing: the command's state is
- * final once it left `sent`, and the message log still holds the reply.
+ * final once it left `sent`, and the message log still holds the reply. Only the command's device,
+ * or the gateway it speaks through, can answer it: a reply from any other device that learned the
+ * command id is a stranger's.
  *
  * A reply may also find its command still `queued`: the frame left in a send whose transaction did
  * not record `sent` (it failed after the publish, or has not committed yet and this update waits for
@@ -21,7 +23,7 @@ export function createReplyCorrelation(commands: CommandRepository, announce: An
     const commandId = envelope.correlationId ?? "";
     const acked = reply.code === 0;
     const detail = { output: reply.output, reason: acked ? undefined : `the device answered code ${reply.code}` };
-    const updated = UUID.test(commandId) ? await commands.transition(commandId, ["queued", "sent"], acked ? "acked" : "failed", detail) : undefined;
+    const updated = UUID.test(commandId) ? await commands.answer(commandId, envelope.deviceId, ["queued", "sent"], acked ? "acked" : "failed", detail) : undefined;
     if (!updated) {
       log.info("reply matches no command waiting for one", { deviceId: envelope.deviceId, correlationId: commandId });
       return;

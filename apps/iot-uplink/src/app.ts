@@ -48,7 +48,7 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
     const deadLetterGauge = resources.use(startDeadLetterGauge(obs.metrics, deadLetters, DEAD_LETTER_GAUGE_MS, log), (g) => g.stop());
     const archiveBatch = { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs };
     resources.use(await startDeadLetterArchiver(bus, deadLetters, archiveBatch, deadLetterGauge.stale), (c) => c.stop());
-    const server = resources.use(serveHealth({ port: config.uplink.port, probes: [bus.probe, db.probe], metrics: obs.metrics }), (s) => s.stop(true));
+    const server = resources.use(serveHealth({ host: config.uplink.host, port: config.uplink.port, allowedHosts: config.allowedHosts, probes: [bus.probe, db.probe], metrics: obs.metrics }), (s) => s.stop(true));
     log.info("iot-uplink ready", { port: server.port });
     return server.port!;
   });

@@ -30,17 +30,33 @@ export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 10_000,
     return lookup;
   }
 
+  /** The device's route; a permanent error for a device that is not registered, or registered as another vendor. */
+  async function require(deviceId: string, vendor: Vendor): Promise<DeviceRoute> {
+    const route = await routeOf(deviceId);
+    if (route === null) {
+      throw new InvalidInputError("unknown_device", `device '${deviceId}' is not registered; register it with POST /api/v1/devices`);
+    }
+    if (route.vendor !== vendor) {
+      throw new InvalidInputError("vendor_mismatch", `device '${deviceId}' is registered as ${route.vendor} but sent a ${vendor} frame`);
+    }
+    return route;
+  }
+
   return {
     /** The device's route, or null for a device not (or no longer) registered. */
     route: routeOf,
-    /** The device's route; a permanent error for a device that is not registered, or registered as another vendor. */
-    async require(deviceId: string, vendor: Vendor): Promise<DeviceRoute> {
-      const route = await routeOf(deviceId);
-      if (route === null) {
-        throw new InvalidInputError("unknown_device", `device '${deviceId}' is not registered; register it with POST /api/v1/devices`);
-      }
-      if (route.vendor !== vendor) {
-        throw new InvalidInputError("vendor_mismatch", `device '${deviceId}' is registered as ${route.vendor} but sent a ${vendor} frame`);
+    require,
+    /**
+     * A device a gateway's frame speaks for (a Tuya gateway's batch_report): registered, of the
+     * gateway's vendor, and the gateway's own sub-device (DESIGN §8); anything else is a permanent error.
+     */
+    async requireSubDevice(deviceId: string, vendor: Vendor, gatewayId: string): Promise<DeviceRoute> {
+      const route = await require(deviceId, vendor);
+      if (route.parentId !== gatewayId) {
+        throw new InvalidInputError(
+          "foreign_sub_device",
+          `gateway '${gatewayId}' sent a message for '${deviceId}', which is not its sub-device; an admin may move it (PATCH /api/v1/devices/:id parentId)`,
+        );
       }
       return route;
     },

@@ -38,8 +38,8 @@ export function createUplinkProcessor(parts: UplinkParts) {
     const presence = decoded.topology ? await parts.applyTopology(decoded.topology.gatewayId, decoded.topology.subDevices) : [];
     const entries: LogEntry[] = [];
     for (const [i, m] of decoded.messages.entries()) {
-      // A gateway's frame may speak for its sub-devices: each message is checked as its own device's.
-      const route = m.envelope.deviceId === frame.deviceId ? sender : await parts.directory.require(m.envelope.deviceId, vendor);
+      // A gateway's frame may speak for its own sub-devices only: each message is checked as its own device's.
+      const route = m.envelope.deviceId === frame.deviceId ? sender : await parts.directory.requireSubDevice(m.envelope.deviceId, vendor, frame.deviceId);
       const cached = route.model ? await parts.models(route.model.id, route.model.version) : null;
       if (m.envelope.kind === KINDS.propertyReport) m.envelope.data = adapter.toReal(m.envelope.data as Record<string, unknown>, cached?.definition ?? null);
       const problems = checkAgainstModel(cached, m.envelope);

@@ -20,7 +20,7 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
     // Live push needs no disk: this replica's own exclusive, non-durable queue.
     resources.use(await bus.consume({ queue: { wsInstance: config.instance } }, fanout.deliver), (c) => c.stop());
     const verify = config.auth.enabled ? createVerifier(config.auth) : null;
-    const server = resources.use(serveWebSockets(config.ws, fanout, [bus.probe], verify, metrics), (s) => {
+    const server = resources.use(serveWebSockets(config.ws, config.allowedHosts, fanout, [bus.probe], verify, metrics), (s) => {
       for (const client of fanout.clients) client.close(1001, "server shutting down");
       return s.stop(true);
     });

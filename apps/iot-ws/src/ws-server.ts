@@ -1,8 +1,8 @@
-import { bearerToken, type Principal, type Verifier } from "@umos/auth";
+import { handshakeToken, type Principal, type Verifier } from "@umos/auth";
 import type { UmosConfig } from "@umos/config";
 import type { Server } from "bun";
 import type { Metrics } from "@umos/observability";
-import { healthResponse, UnauthorizedError, type Probe } from "@umos/runtime";
+import { createHttpGuard, healthResponse, UnauthorizedError, type Probe } from "@umos/runtime";
 import type { createFanout, Client } from "./fanout";
 import { errorFrame, parseClientMessage } from "./protocol";
 import { tokenBucket } from "./rate-limit";
@@ -25,13 +25,21 @@ interface Connection extends Client {
  * A client shows a token (`?token=` or `Authorization: Bearer`) to connect, any role may read, and
  * the connection closes when the token expires.
  */
-export function serveWebSockets(options: UmosConfig["ws"], fanout: ReturnType<typeof createFanout>, probes: Probe[], verify: Verifier | null, metrics: Metrics) {
-  async function answer(request: Request, server: Server<Connection>): Promise<Response | undefined> {
-    const { pathname } = new URL(request.url);
+export function serveWebSockets(
+  options: UmosConfig["ws"],
+  allowedHosts: string | undefined,
+  fanout: ReturnType<typeof createFanout>,
+  probes: Probe[],
+  verify: Verifier | null,
+  metrics: Metrics,
+) {
+  const guard = createHttpGuard(options.host, allowedHosts);
+
+  async function answer(request: Request, pathname: string, server: Server<Connection>): Promise<Response | undefined> {
     if (pathname === "/ws") {
       let principal: Principal | null = null;
       try {
-        principal = verify ? await verify(bearerToken(request)) : null;
+        principal = verify ? await verify(handshakeToken(request)) : null;
       } catch (err) {
         const message = err instanceof UnauthorizedError ? err.message : "the token cannot be verified";
         return Response.json({ error: { code: "unauthorized", message } }, { status: 401, headers: { "www-authenticate": 'Bearer realm="umos"' } });
@@ -57,8 +65,9 @@ export function serveWebSockets(options: UmosConfig["ws"], fanout: ReturnType<ty
     tls: options.tls ? { cert: Bun.file(options.tls.certFile), key: Bun.file(options.tls.keyFile) } : undefined,
     async fetch(request, server) {
       const started = performance.now();
-      const response = await answer(request, server);
-      const { pathname } = new URL(request.url);
+      const refused = guard.refuse(request);
+      const pathname = refused ? "" : new URL(request.url).pathname;
+      const response = refused ?? (await answer(request, pathname, server));
       // A successful upgrade has no Response: it is counted as 101 Switching Protocols.
       metrics.observeHttp(request.method, HTTP_ROUTES.has(pathname) ? pathname : "unmatched", response?.status ?? 101, started);
       return response;

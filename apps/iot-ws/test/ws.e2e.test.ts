@@ -122,7 +122,7 @@ describe("iot-ws", () => {
     slow.on("close", () => (closed = true));
     await new Promise((r) => slow.once("connect", r));
     slow.write(
-      `GET /ws?token=${await testToken("viewer")} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `GET /ws?token=${await testToken("viewer")} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
     );
     await eventually(() => Buffer.concat(received).includes("101"), 2000, "handshake");
     const subscribe = Buffer.from(JSON.stringify({ type: "subscribe", devices: ["flood"] }));

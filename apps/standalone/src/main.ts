@@ -3,7 +3,8 @@
  * Checks every port and claims the data directory before anything starts; SIGTERM or Ctrl-C
  * stops the services in reverse order within shutdownTimeoutMs.
  */
-import { ConfigError } from "@umos/config";
+import { resolve } from "node:path";
+import { ConfigError, isLoopback } from "@umos/config";
 import { createLogger, runService, UmosError } from "@umos/runtime";
 import { lockDataDir } from "./data-dir";
 import { checkPorts } from "./ports";
@@ -25,9 +26,9 @@ try {
     { what: "WebSocket (--ws-port, UMOS_WS__PORT)", host: config.ws.host, port: config.ws.port },
     { what: "MQTT broker (--mqtt-port)", ...settings.mqtt },
     { what: "embedded PostgreSQL (--postgres-port)", ...settings.postgres },
-    { what: "iot-uplink health (--uplink-port, UMOS_UPLINK__PORT)", host: "0.0.0.0", port: config.uplink.port },
-    { what: "iot-downlink health (--downlink-port, UMOS_DOWNLINK__PORT)", host: "0.0.0.0", port: config.downlink.port },
-    { what: "iot-gateway health (--gateway-port, UMOS_GATEWAY__PORT)", host: "0.0.0.0", port: config.gateway.port },
+    { what: "iot-uplink health (--uplink-port, UMOS_UPLINK__PORT)", host: config.uplink.host, port: config.uplink.port },
+    { what: "iot-downlink health (--downlink-port, UMOS_DOWNLINK__PORT)", host: config.downlink.host, port: config.downlink.port },
+    { what: "iot-gateway health (--gateway-port, UMOS_GATEWAY__PORT)", host: config.gateway.host, port: config.gateway.port },
   ]);
   lock = lockDataDir(settings.dataDir);
 } catch (err) {
@@ -55,14 +56,17 @@ function banner({ config, dataDir, mqtt, embeddedBus }: StandaloneSettings, port
   const http = config.api.tls ? "https" : "http";
   const ws = config.ws.tls ? "wss" : "ws";
   const api = ports["iot-api"] ?? config.api.port;
+  const hosts = [...new Set([config.api.host, config.ws.host, mqtt.host])];
+  const reach = hosts.every(isLoopback) ? "this machine only (--host opens it to the network)" : `${hosts.join(", ")}`;
   return [
     "",
     `UMOS standalone is up (${seconds.toFixed(1)} s); data in ${dataDir}${embeddedBus ? "" : `, bus ${new URL(config.rabbitmq.url).host}`}`,
+    `  listening on ${reach}`,
     `  console      ${http}://localhost:${api}/`,
     `  REST API     ${http}://localhost:${api}/api/v1  (OpenAPI: /openapi)`,
     `  WebSocket    ${ws}://localhost:${ports["iot-ws"] ?? config.ws.port}/ws`,
     `  MQTT         mqtt://localhost:${mqtt.port}  (MQTT 3.1.1; devices log in with the credentials POST /api/v1/devices returns)`,
-    `  admin token  bun run token -- --role admin`,
+    `  admin token  bun run token -- --role admin${dataDir === resolve("data") ? "" : ` --data-dir ${dataDir}`}`,
     "",
   ].join("\n");
 }

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, configDir, pathToEnvKey, productionProblems, resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
+import { localSecret } from "@umos/auth";
+import { ConfigError, configDir, DEV_JWT_SECRET, isLoopback, listenerProblems, pathToEnvKey, productionProblems, resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
 import { dataLayout } from "./data-dir";
 
 /**
@@ -18,13 +19,14 @@ export const STANDALONE_DEFAULTS = {
     username: "iot-gateway",
   },
   postgres: { url: "postgres://postgres@127.0.0.1:5433/postgres", maxConnections: 2 },
-  auth: { secret: "umos-development-secret-not-for-production" },
 } as const;
 
 /** Command-line flags; each port flag stands for a config key that UMOS_* variables also set. */
 const FLAGS = {
   "data-dir": { type: "string" },
   config: { type: "string" },
+  host: { type: "string" },
+  "mqtt-host": { type: "string" },
   "api-port": { type: "string" },
   "ws-port": { type: "string" },
   "mqtt-port": { type: "string" },
@@ -37,8 +39,11 @@ const FLAGS = {
 
 export const USAGE = `bun run start [-- options]: all of UMOS in one process, with an embedded MQTT broker, bus and PostgreSQL
 
-  --data-dir <dir>        where everything is kept (default ./data)
+  --data-dir <dir>        where everything is kept (default ./data), the signing secret too
   --config <file>         the shared configuration (default configs/config.standalone.yaml)
+  --host <address>        where every listener binds (default 127.0.0.1: this machine only);
+                          0.0.0.0 opens UMOS to the network: put TLS in front (docs/security.md)
+  --mqtt-host <address>   where the MQTT broker alone binds (default: --host)
   --api-port <port>       REST API and console (api.port, 8080)
   --ws-port <port>        WebSocket push (ws.port, 8081)
   --mqtt-port <port>      MQTT broker for devices (the port of mqtt.url, 1883)
@@ -52,7 +57,7 @@ export interface StandaloneSettings {
   dataDir: string;
   /** The one configuration of all five services. */
   config: UmosConfig;
-  /** Where the embedded broker listens: every interface, on mqtt.url's port. */
+  /** Where the embedded broker listens: --mqtt-host (or --host, else loopback), on mqtt.url's port. */
   mqtt: { host: string; port: number };
   /** Where the embedded PostgreSQL listens: postgres.url's host and port. */
   postgres: { host: string; port: number };
@@ -65,8 +70,14 @@ export type ParsedCommandLine = { help: true } | { help: false; settings: Standa
 /**
  * Flags over UMOS_* variables over the config file (or the defaults above): the file's values,
  * then the environment's, then the flags, validated once by the same schema as every service.
+ * Tokens are signed with the data directory's own secret (`secretOf`, made on first start) unless
+ * a secret of the operator's own is configured.
  */
-export async function standaloneSettings(argv: string[], env: Record<string, string | undefined>): Promise<ParsedCommandLine> {
+export async function standaloneSettings(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  secretOf: (dataDir: string) => string = localSecret,
+): Promise<ParsedCommandLine> {
   const { values } = parseFlags(argv);
   if (values.help) return { help: true };
 
@@ -95,17 +106,25 @@ export async function standaloneSettings(argv: string[], env: Record<string, str
   const postgresPort = port("postgres-port");
   if (postgresPort !== undefined) overrides.UMOS_POSTGRES__URL = `postgres://postgres@127.0.0.1:${postgresPort}/postgres`;
 
+  const host = values.host;
+  if (host !== undefined) for (const key of ["api", "ws", "uplink", "downlink", "gateway"]) overrides[pathToEnvKey("UMOS", [key, "host"])] = host;
+
   const merged: Record<string, string | undefined> = { ...env, ...overrides };
   const embeddedBus = merged.UMOS_RABBITMQ__URL === undefined && (file as { rabbitmq?: { url?: string } }).rabbitmq?.url === undefined;
   if (embeddedBus) merged.UMOS_RABBITMQ__URL = `embedded:${dataLayout(dataDir).bus}`;
   // The gateway's broker account lives as long as this process: nobody else needs its password.
   merged.UMOS_MQTT__PASSWORD ??= Bun.randomUUIDv7();
+  // The development secret is public: this installation signs with its own unless given one.
+  const configured = merged.UMOS_AUTH__SECRET ?? (file as { auth?: { secret?: string } }).auth?.secret;
+  if (configured === undefined || configured === DEV_JWT_SECRET) merged.UMOS_AUTH__SECRET = secretOf(dataDir);
   const config = resolveConfig(UmosConfigSchema, { file, fileName: fileName ?? "the standalone defaults", env: merged, prefix: "UMOS" });
   // UMOS_ENV=prod holds standalone mode to production's rules too: a secret of its own, TLS.
-  const problems = productionProblems(config);
-  if (problems.length > 0) throw new ConfigError(problems);
+  const problems = [...productionProblems(config), ...listenerProblems(config)];
   const mqttUrl = new URL(config.mqtt.url);
   const postgresUrl = new URL(config.postgres.url);
+  // The embedded PostgreSQL lets anyone in who reaches it (trust authentication).
+  if (!isLoopback(postgresUrl.hostname)) problems.push(`config key postgres.url: the embedded PostgreSQL accepts any login, so it listens on loopback only, not ${postgresUrl.hostname}`);
+  if (problems.length > 0) throw new ConfigError(problems);
   // The gateway and the services connect to these URLs as they are, so "any free port" cannot work here.
   if (mqttUrl.port === "0") throw new ConfigError(["config key mqtt.url: the embedded MQTT broker needs a fixed port, not 0"]);
   if (postgresUrl.port === "0") throw new ConfigError(["config key postgres.url: the embedded PostgreSQL needs a fixed port, not 0"]);
@@ -114,7 +133,7 @@ export async function standaloneSettings(argv: string[], env: Record<string, str
     settings: {
       dataDir,
       config,
-      mqtt: { host: "0.0.0.0", port: Number(mqttUrl.port || 1883) },
+      mqtt: { host: values["mqtt-host"] ?? host ?? "127.0.0.1", port: Number(mqttUrl.port || 1883) },
       postgres: { host: postgresUrl.hostname, port: Number(postgresUrl.port || 5432) },
       embeddedBus,
     },

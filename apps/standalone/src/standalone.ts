@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import type { UmosConfig } from "@umos/config";
-import { createApp as createApi } from "@umos/iot-api/src/app";
+import { createApp as createApi, type ApiParts } from "@umos/iot-api/src/app";
 import { createMqttAuth } from "@umos/iot-api/src/mqtt-auth";
 import { createApp as createDownlink } from "@umos/iot-downlink/src/app";
 import { createApp as createGateway } from "@umos/iot-gateway/src/app";
@@ -14,8 +14,15 @@ import { startEmbeddedBroker } from "./mqtt/embedded-broker";
 import { startEmbeddedPostgres } from "./postgres/embedded-postgres";
 import type { StandaloneSettings } from "./standalone-config";
 
+/** A new MQTT connection must log in within this time. */
+const LOGIN_TIMEOUT_MS = 10_000;
+/** A CONNECT (client id, credentials and a will) needs no more; nothing larger is read from a stranger. */
+const MAX_CONNECT_BYTES = 65_536;
+/** Room for a PUBLISH's topic and properties beside the largest payload the gateway relays (gateway.maxPayloadBytes). */
+const PACKET_OVERHEAD_BYTES = 65_536;
+
 /** The five services, in the order they start; they stop in reverse, the gateway (the MQTT side) first. */
-const SERVICES: ReadonlyArray<readonly [string, (config: UmosConfig, deps: AppDeps) => App]> = [
+const SERVICES: ReadonlyArray<readonly [string, (config: UmosConfig, deps: AppDeps & ApiParts) => App]> = [
   ["iot-api", createApi],
   ["iot-uplink", createUplink],
   ["iot-downlink", createDownlink],
@@ -48,10 +55,21 @@ export function createStandalone(settings: StandaloneSettings, log: Logger): Sta
         // Migrated here once, before the services, which then find the schema in place; the broker checks logins on it.
         const db = resources.use(await openMigratedDatabase({ url: config.postgres.url, maxConnections: 1 }, log.child("postgres")), (d) => d.close(), "broker logins");
         const auth = createMqttAuth(credentialRepository(db.sql), config.mqtt);
-        const brokerOptions = { ...settings.mqtt, persistencePath: layout.mqtt, auth: brokerAuthHooks(auth, log.child("mqtt")), log: log.child("mqtt") };
-        resources.use(await startEmbeddedBroker(brokerOptions), (broker) => broker.close(), "MQTT broker");
+        const broker = resources.use(
+          await startEmbeddedBroker({
+            ...settings.mqtt,
+            persistencePath: layout.mqtt,
+            auth: brokerAuthHooks(auth, log.child("mqtt")),
+            loginTimeoutMs: LOGIN_TIMEOUT_MS,
+            packetLimits: { beforeLogin: MAX_CONNECT_BYTES, afterLogin: config.gateway.maxPayloadBytes + PACKET_OVERHEAD_BYTES },
+            log: log.child("mqtt"),
+          }),
+          (b) => b.close(),
+          "MQTT broker",
+        );
         for (const [name, create] of SERVICES) {
-          const app = create(config, serviceDeps(name, config));
+          // iot-api cuts a device's live session when its credentials change or it is removed.
+          const app = create(config, { ...serviceDeps(name, config), sessions: broker });
           await app.start();
           resources.use(app, (started) => started.stop(), name);
           ports[name] = app.port;

@@ -90,9 +90,17 @@ export function mintToken(options: { secret: string; issuer: string; audience: s
     .sign(new TextEncoder().encode(options.secret));
 }
 
-/** The token of a request: `Authorization: Bearer`, or `?token=` where a browser cannot set headers (WebSocket). */
+/** The token of a REST request: `Authorization: Bearer` only. A token in a URL ends up in logs, proxies and browser history. */
 export function bearerToken(request: Request): string | undefined {
   const header = request.headers.get("authorization");
   if (header?.toLowerCase().startsWith("bearer ")) return header.slice(7).trim() || undefined;
-  return new URL(request.url).searchParams.get("token") ?? undefined;
+  return undefined;
+}
+
+/**
+ * The token of a WebSocket handshake: `Authorization: Bearer`, or `?token=`, since a browser cannot
+ * set headers on a WebSocket. Only the upgrade takes it from the URL.
+ */
+export function handshakeToken(request: Request): string | undefined {
+  return bearerToken(request) ?? new URL(request.url).searchParams.get("token") ?? undefined;
 }

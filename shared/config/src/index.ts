@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { ConfigError, pathToEnvKey, requiredKeys, resolveConfig } from "./load";
-import { productionProblems, UmosConfigSchema, type UmosConfig } from "./umos-config";
+import { listenerProblems, productionProblems, UmosConfigSchema, type UmosConfig } from "./umos-config";
 
 export { ConfigError, resolveConfig, envKeyToPath, pathToEnvKey, requiredKeys, type ConfigSource } from "./load";
-export { UmosConfigSchema, DEV_JWT_SECRET, productionProblems, type UmosConfig } from "./umos-config";
+export { UmosConfigSchema, DEV_JWT_SECRET, productionProblems, listenerProblems, isLoopback, type UmosConfig } from "./umos-config";
 
 /**
  * The repository's configs/ folder, when this module runs from the sources. Bundled or compiled by
@@ -15,7 +15,7 @@ export const configDir = import.meta.dir.endsWith(join("shared", "config", "src"
 /**
  * Loads the file after `--config`, else configs/config.<UMOS_ENV>.yaml from the sources, else (a
  * built service without --config) nothing but the environment; applies UMOS_* overrides and
- * validates, with the production rules of `service` (all of them when none is named). Throws
+ * validates, with the production and listener rules of `service` (all of them when none is named). Throws
  * ConfigError listing every bad key.
  */
 export async function loadConfig(
@@ -30,7 +30,7 @@ export async function loadConfig(
   // Replicas need distinct instance names (each iot-ws replica owns a queue); the host name is one.
   if (parsed && typeof parsed === "object" && parsed.instance === undefined) parsed.instance = hostname();
   const config = resolveConfig(UmosConfigSchema, { file: parsed, fileName: fileName ?? "the environment", env, prefix: "UMOS" });
-  const problems = productionProblems(config, service);
+  const problems = [...productionProblems(config, service), ...listenerProblems(config, service)];
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, DEV_JWT_SECRET, envKeyToPath, loadConfig, pathToEnvKey, productionProblems, requiredKeys, resolveConfig, UmosConfigSchema } from "./index";
+import { ConfigError, DEV_JWT_SECRET, envKeyToPath, listenerProblems, loadConfig, pathToEnvKey, productionProblems, requiredKeys, resolveConfig, UmosConfigSchema } from "./index";
 
 const file = {
   rabbitmq: { url: "amqp://localhost" },
@@ -63,10 +63,35 @@ describe("configuration", () => {
   });
 });
 
+describe("listeners", () => {
+  test("every listener binds loopback unless configured otherwise", () => {
+    const config = resolve({});
+    expect([config.api.host, config.ws.host, config.uplink.host, config.downlink.host, config.gateway.host]).toEqual(Array(5).fill("127.0.0.1"));
+  });
+
+  test("a token-checking listener beyond loopback is refused with the development secret or with authentication off, in every mode", () => {
+    const exposed = { UMOS_API__HOST: "0.0.0.0", UMOS_WS__HOST: "192.168.1.5" };
+    expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: DEV_JWT_SECRET })).map((p) => p.split(":")[0])).toEqual(["config key api.host", "config key ws.host"]);
+    expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: DEV_JWT_SECRET }), "iot-ws")[0]).toBe(
+      "config key ws.host: refusing to listen on 192.168.1.5 while tokens are signed with the development secret, which is public; set UMOS_AUTH__SECRET to a secret of your own, or listen on 127.0.0.1",
+    );
+    expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: "a-secret-of-our-own-0123456789abcdef", UMOS_AUTH__ENABLED: "false" }))[0]).toContain("authentication is off");
+    expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: "a-secret-of-our-own-0123456789abcdef" }))).toEqual([]);
+    // A service that checks no token may face the network whatever the secret (a gateway's health port).
+    expect(listenerProblems(resolve({ UMOS_GATEWAY__HOST: "0.0.0.0", UMOS_AUTH__SECRET: DEV_JWT_SECRET }), "iot-gateway")).toEqual([]);
+  });
+
+  test("an empty gateway account name or password is refused at start-up", () => {
+    expect(() => resolve({ UMOS_MQTT__PASSWORD: "" })).toThrow("config key mqtt.password");
+    expect(() => resolve({ UMOS_MQTT__USERNAME: "" })).toThrow("config key mqtt.username");
+  });
+});
+
 describe("production", () => {
   const prod = (env: Record<string, string>) => resolve({ UMOS_ENV: "prod", ...env });
   const secure = {
     UMOS_AUTH__SECRET: "a-production-secret-of-at-least-32-chars",
+    UMOS_AUTH__WEBHOOK_TOKEN: "a-webhook-token-of-the-broker",
     UMOS_API__TLS__CERT_FILE: "/tls/crt",
     UMOS_API__TLS__KEY_FILE: "/tls/key",
     UMOS_WS__TLS__CERT_FILE: "/tls/crt",
@@ -86,9 +111,15 @@ describe("production", () => {
   });
 
   test("plain external listeners are refused in production unless a TLS proxy in front says so", () => {
-    const plain = prod({ UMOS_AUTH__SECRET: secure.UMOS_AUTH__SECRET });
-    expect(productionProblems(plain).map((p) => p.split(":")[0])).toEqual(["config key api.tls", "config key ws.tls"]);
-    expect(productionProblems(prod({ UMOS_AUTH__SECRET: secure.UMOS_AUTH__SECRET, UMOS_TLS_OFFLOADED: "true" }))).toEqual([]);
+    const keys = { UMOS_AUTH__SECRET: secure.UMOS_AUTH__SECRET, UMOS_AUTH__WEBHOOK_TOKEN: secure.UMOS_AUTH__WEBHOOK_TOKEN };
+    expect(productionProblems(prod(keys)).map((p) => p.split(":")[0])).toEqual(["config key api.tls", "config key ws.tls"]);
+    expect(productionProblems(prod({ ...keys, UMOS_TLS_OFFLOADED: "true" }))).toEqual([]);
+  });
+
+  test("the broker webhook is never open in production: iot-api needs its token", () => {
+    const { UMOS_AUTH__WEBHOOK_TOKEN: _token, ...open } = secure;
+    expect(productionProblems(prod(open), "iot-api").map((p) => p.split(":")[0])).toEqual(["config key auth.webhookToken"]);
+    expect(productionProblems(prod(open), "iot-ws")).toEqual([]);
   });
 
   test("a service is held only to the rules of what it runs: an edge gateway needs no JWT secret or HTTP TLS", () => {

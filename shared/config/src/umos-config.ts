@@ -5,8 +5,17 @@ const Millis = (def: number) => T.Integer({ minimum: 1, default: def });
 /** A listener's certificate and key (PEM files); present = TLS on. */
 const ServerTls = T.Optional(T.Object({ certFile: T.String({ minLength: 1 }), keyFile: T.String({ minLength: 1 }) }, { additionalProperties: false }));
 
-/** The development JWT secret of configs/config.dev.yaml; production refuses to start with it. */
+/**
+ * The development JWT secret of configs/config.dev.yaml. It is public (it is in the repository), so
+ * production refuses it and no mode lets a listener carry it beyond loopback (listenerProblems).
+ */
 export const DEV_JWT_SECRET = "umos-development-secret-not-for-production";
+
+/**
+ * Where a listener binds. Loopback unless configured otherwise: a laptop running `bun run start` or
+ * `bun run dev` is not reachable from its network. Containers set 0.0.0.0 (config.prod.yaml, Compose, Helm).
+ */
+const ListenHost = T.String({ minLength: 1, default: "127.0.0.1" });
 
 /** The whole UMOS configuration. Units are in the key names; every key has a safe default but the URLs. */
 export const UmosConfigSchema = T.Object(
@@ -44,8 +53,9 @@ export const UmosConfigSchema = T.Object(
     mqtt: T.Object(
       {
         url: T.String({ pattern: "^mqtts?://" }),
-        username: T.Optional(T.String()),
-        password: T.Optional(T.String()),
+        /** The gateway's broker account; an empty name or password is refused at start-up, never sent. */
+        username: T.Optional(T.String({ minLength: 1 })),
+        password: T.Optional(T.String({ minLength: 1 })),
         /** MQTT 5 shared-subscription group the gateway replicas share device traffic in. */
         sharedGroup: T.String({ minLength: 1, pattern: "^[^/+#]+$", default: "iot-gateway" }),
         /** false subscribes without `$share/` (a broker without shared subscriptions; one replica only). */
@@ -90,9 +100,15 @@ export const UmosConfigSchema = T.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Host names the HTTP and WebSocket listeners answer, comma-separated (a leading `*.` matches
+     * subdomains); any other `Host` header is refused (400), which defeats DNS rebinding. Unset: the
+     * localhost names and each listener's own address, or any name for a listener on 0.0.0.0 / ::.
+     */
+    allowedHosts: T.Optional(T.String({ minLength: 1, maxLength: 4096 })),
     api: T.Object(
       {
-        host: T.String({ default: "0.0.0.0" }),
+        host: ListenHost,
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
         bodyLimitBytes: T.Integer({ minimum: 1024, default: 1_048_576 }),
         /** A request not answered by then gets 503 while its work runs on (README, Configuration). */
@@ -105,7 +121,7 @@ export const UmosConfigSchema = T.Object(
     ),
     ws: T.Object(
       {
-        host: T.String({ default: "0.0.0.0" }),
+        host: ListenHost,
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8081 }),
         /** A client whose unsent backlog passes this is disconnected (1008) rather than slowing others. */
         maxBufferedBytes: T.Integer({ minimum: 1024, default: 4_194_304 }),
@@ -118,6 +134,8 @@ export const UmosConfigSchema = T.Object(
     ),
     uplink: T.Object(
       {
+        /** Health and metrics. */
+        host: ListenHost,
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8082 }),
         batchSize: T.Integer({ minimum: 1, maximum: 10_000, default: 256 }),
         batchWaitMs: T.Integer({ minimum: 0, maximum: 10_000, default: 5 }),
@@ -131,6 +149,8 @@ export const UmosConfigSchema = T.Object(
     ),
     downlink: T.Object(
       {
+        /** Health and metrics. */
+        host: ListenHost,
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8083 }),
         /** How often timeouts, expiries and commands waiting for an offline device are checked. */
         sweepIntervalMs: T.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
@@ -160,9 +180,12 @@ export const UmosConfigSchema = T.Object(
         issuer: T.String({ minLength: 1, default: "umos" }),
         audience: T.String({ minLength: 1, default: "umos-api" }),
         clockToleranceSec: T.Integer({ minimum: 0, maximum: 300, default: 30 }),
-        /** When set, the VerneMQ webhooks require `?token=<this>` in their endpoint URL. */
+        /**
+         * The VerneMQ webhooks require `?token=<this>` in their endpoint URL; unset, they refuse every
+         * call (standalone and dev need none). Required in production.
+         */
         webhookToken: T.Optional(T.String({ minLength: 16 })),
-        /** How long VerneMQ may cache a webhook's yes (cache-control max-age). */
+        /** How long VerneMQ may cache a publish or subscribe yes (cache-control max-age); logins are never cached. */
         webhookCacheSec: T.Integer({ minimum: 0, default: 300 }),
       },
       { default: {}, additionalProperties: false },
@@ -179,6 +202,8 @@ export const UmosConfigSchema = T.Object(
     ),
     gateway: T.Object(
       {
+        /** Health and metrics. */
+        host: ListenHost,
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8084 }),
         /** Larger device payloads are not relayed but dead-lettered with the reason. */
         maxPayloadBytes: T.Integer({ minimum: 256, default: 262_144 }),
@@ -253,7 +278,7 @@ export type UmosConfig = Static<typeof UmosConfigSchema>;
 /**
  * Rules that hold in production on top of the schema, for the service that loads the configuration
  * (all of them when none is named): no development secret where tokens are verified, no plain
- * external listener.
+ * external listener, no open broker webhook.
  */
 export function productionProblems(config: UmosConfig, service?: string): string[] {
   if (config.env !== "prod") return [];
@@ -266,9 +291,42 @@ export function productionProblems(config: UmosConfig, service?: string): string
     }
     if (config.auth.algorithm !== "HS256" && !config.auth.jwksUrl) problems.push(`config key auth.jwksUrl: required for ${config.auth.algorithm}`);
   }
+  if (runs("iot-api") && !config.auth.webhookToken) {
+    problems.push("config key auth.webhookToken: required in production, so only your MQTT broker may ask iot-api about device logins (UMOS_AUTH__WEBHOOK_TOKEN)");
+  }
   if (!config.tlsOffloaded) {
     if (runs("iot-api") && !config.api.tls) problems.push("config key api.tls: TLS is required on the REST listener in production (or set tlsOffloaded behind a TLS proxy)");
     if (runs("iot-ws") && !config.ws.tls) problems.push("config key ws.tls: TLS is required on the WebSocket listener in production (or set tlsOffloaded behind a TLS proxy)");
   }
   return problems;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses no other machine reaches. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+/**
+ * Rules for every mode, production or not: a listener that verifies tokens (iot-api, iot-ws) may
+ * face the network only with a secret nobody else knows. The development secret is in the
+ * repository, so anyone who reaches such a listener could mint an admin token; with authentication
+ * off, anyone is an admin.
+ */
+export function listenerProblems(config: UmosConfig, service?: string): string[] {
+  const runs = (name: string) => service === undefined || service === name;
+  const weak =
+    config.auth.enabled === false
+      ? "authentication is off (auth.enabled: false)"
+      : config.auth.algorithm === "HS256" && (!config.auth.secret || config.auth.secret === DEV_JWT_SECRET)
+        ? "tokens are signed with the development secret, which is public"
+        : undefined;
+  if (!weak) return [];
+  const listeners = [
+    { key: "api.host", host: config.api.host, service: "iot-api" },
+    { key: "ws.host", host: config.ws.host, service: "iot-ws" },
+  ];
+  return listeners
+    .filter((l) => runs(l.service) && !isLoopback(l.host))
+    .map((l) => `config key ${l.key}: refusing to listen on ${l.host} while ${weak}; set UMOS_AUTH__SECRET to a secret of your own, or listen on 127.0.0.1`);
 }

@@ -9,6 +9,7 @@ export {
   QUEUES,
   HEADERS,
   wsQueueName,
+  MAX_SUB_DEVICES,
   routingKey,
   parseRoutingKey,
   type Vendor,

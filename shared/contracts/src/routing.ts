@@ -80,3 +80,9 @@ export const HEADERS = {
   replayQueue: "replay-queue",
   replayCount: "x-replay-count",
 } as const;
+
+/**
+ * Sub-devices one gateway frame may list (DJI update_topo): a dock reports one aircraft, an RC a few.
+ * A longer list is refused as a whole, never cut.
+ */
+export const MAX_SUB_DEVICES = 16;

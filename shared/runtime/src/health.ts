@@ -1,4 +1,5 @@
 import type { Metrics } from "@umos/observability";
+import { createHttpGuard } from "./http-guard";
 
 /** A named readiness check; `check` resolves true when the dependency is usable. */
 export interface Probe {
@@ -45,8 +46,10 @@ export async function healthResponse(request: Request, probes: Probe[]): Promise
 }
 
 export interface HealthServerOptions {
-  host?: string;
+  host: string;
   port: number;
+  /** Host names answered besides the localhost names and `host` (config key allowedHosts). */
+  allowedHosts: string | undefined;
   probes: Probe[];
   /** The service's registry, served at GET /metrics; its HTTP metrics count this port's requests. */
   metrics: Metrics;
@@ -54,17 +57,20 @@ export interface HealthServerOptions {
 
 const HEALTH_ROUTES = new Set(["/health", "/ready", "/metrics"]);
 
-/** The health and metrics port of a service with no other HTTP surface. */
+/** The health and metrics port of a service with no other HTTP surface: no data of any device. */
 export function serveHealth(options: HealthServerOptions) {
   const { metrics } = options;
+  const guard = createHttpGuard(options.host, options.allowedHosts);
   return Bun.serve({
-    hostname: options.host ?? "0.0.0.0",
+    hostname: options.host,
     port: options.port,
     fetch: async (request) => {
       const started = performance.now();
-      const path = new URL(request.url).pathname;
+      const refused = guard.refuse(request);
+      const path = refused ? "" : new URL(request.url).pathname;
       const response =
-        path === "/metrics" ? await metrics.response() : ((await healthResponse(request, options.probes)) ?? new Response("not found", { status: 404 }));
+        refused ??
+        (path === "/metrics" ? await metrics.response() : ((await healthResponse(request, options.probes)) ?? new Response("not found", { status: 404 })));
       metrics.observeHttp(request.method, HEALTH_ROUTES.has(path) ? path : "unmatched", response.status, started);
       return response;
     },

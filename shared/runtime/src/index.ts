@@ -4,3 +4,4 @@ export { readiness, healthResponse, serveHealth, type Probe, type Readiness, typ
 export { resourceStack, runService, serviceApp, type Service, type App, type AppDeps, type ResourceStack } from "./lifecycle";
 export { backoffDelay } from "./backoff";
 export { runMain, serviceDeps } from "./entrypoint";
+export { createHttpGuard, type HttpGuard } from "./http-guard";

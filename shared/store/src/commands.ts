@@ -136,6 +136,17 @@ export function commandRepository(sql: Sql) {
     },
 
     /**
+     * A device's answer to a command: moves it like `transition`, but only when `answeredBy` is the
+     * device the command was sent to or the gateway that device speaks through (a DJI dock answers
+     * for its aircraft). Another device that learned the command id changes nothing (DESIGN §8).
+     */
+    async answer(id: string, answeredBy: string, from: CommandStatus[], status: CommandStatus, detail: { output?: unknown; reason?: string }): Promise<Command | undefined> {
+      const fromDevice = sql`(device_id = ${answeredBy} or device_id in (select d.id from devices d where d.parent_id = ${answeredBy}))`;
+      const [row] = await sql<Command[]>`${transitionQuery(sql`id = ${id} and ${fromDevice}`, from, status, detail)}`;
+      return row;
+    },
+
+    /**
      * Runs `send` for a queued, unexpired command of an online device while holding its row, then
      * marks it sent; a command another replica holds is skipped. Returns the sent command, or
      * undefined if there was nothing to send now (the device is offline: the command waits).

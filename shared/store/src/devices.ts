@@ -1,4 +1,4 @@
-import type { Vendor } from "@umos/contracts";
+import { MAX_SUB_DEVICES, type Vendor } from "@umos/contracts";
 import { ConflictError, InvalidInputError, NotFoundError } from "@umos/runtime";
 import { json, type Sql } from "./database";
 
@@ -38,7 +38,10 @@ export interface DevicePage {
 export interface DeviceRoute {
   vendor: Vendor;
   model: ModelRef | null;
+  /** The gateway this device speaks through, if any: the only device whose frames may carry its messages. */
+  parentId: string | null;
 }
+
 
 type Row = Omit<Device, "model"> & { modelId: string | null; modelVersion: number | null };
 
@@ -93,14 +96,24 @@ export function deviceRepository(sql: Sql) {
       return { items, nextCursor: rows.length > options.limit ? items[items.length - 1]!.id : null };
     },
 
-    /** `model: null` detaches the device from its model. */
-    async update(id: string, patch: { name?: string; metadata?: Record<string, unknown>; model?: { id: string; version?: number } | null }): Promise<Device> {
+    /**
+     * `model: null` detaches the device from its model. `parentId` moves it under a gateway of its
+     * own vendor (`null`: on its own): the one way a device registered on its own comes to speak
+     * through a gateway, since a gateway's frames never take it (applyTopology).
+     */
+    async update(
+      id: string,
+      patch: { name?: string; metadata?: Record<string, unknown>; model?: { id: string; version?: number } | null; parentId?: string | null },
+    ): Promise<Device> {
       const model = patch.model;
+      const parent = patch.parentId;
+      if (parent !== undefined && parent !== null) await checkParent(sql, id, parent);
       const [row] = await sql<Row[]>`
         update devices set
           name = coalesce(${patch.name ?? null}, name),
           metadata = coalesce(${patch.metadata ? json(sql, patch.metadata) : null}::jsonb, metadata),
           ${model === undefined ? sql`` : sql`model_id = ${model?.id ?? null}, model_version = ${model ? modelVersion(sql, model) : null},`}
+          ${parent === undefined ? sql`` : sql`parent_id = ${parent},`}
           updated_at = now()
         where id = ${id}
         returning ${columns(sql)}`.catch(modelError(model ?? undefined));
@@ -113,11 +126,13 @@ export function deviceRepository(sql: Sql) {
       if (result.count === 0) throw new NotFoundError(`device '${id}' does not exist`);
     },
 
-    /** Vendor and model of the given devices that exist; one query for a whole batch. */
+    /** Vendor, model and gateway of the given devices that exist; one query for a whole batch. */
     async routes(ids: string[]): Promise<Map<string, DeviceRoute>> {
-      const rows = await sql<{ id: string; vendor: Vendor; modelId: string | null; modelVersion: number | null }[]>`
-        select id, vendor, model_id as "modelId", model_version as "modelVersion" from devices where id = any(${ids})`;
-      return new Map(rows.map((r) => [r.id, { vendor: r.vendor, model: r.modelId === null ? null : { id: r.modelId, version: r.modelVersion! } }]));
+      const rows = await sql<{ id: string; vendor: Vendor; modelId: string | null; modelVersion: number | null; parentId: string | null }[]>`
+        select id, vendor, model_id as "modelId", model_version as "modelVersion", parent_id as "parentId" from devices where id = any(${ids})`;
+      return new Map(
+        rows.map((r) => [r.id, { vendor: r.vendor, model: r.modelId === null ? null : { id: r.modelId, version: r.modelVersion! }, parentId: r.parentId }]),
+      );
     },
 
     async state(id: string): Promise<Record<string, { value: unknown; reportedAt: Date }>> {
@@ -136,17 +151,32 @@ export function deviceRepository(sql: Sql) {
      * A gateway's topology report: the listed sub-devices exist (registered on first sight, with the
      * gateway's vendor), belong to the gateway and are online; its other sub-devices are offline.
      * Returns the sub-devices whose presence changed.
+     *
+     * A gateway speaks only for what is its own (DESIGN §8): a listed device that exists and is not
+     * already this gateway's (registered on its own, with credentials of its own, or under another
+     * gateway) refuses the whole report with `foreign_sub_device`, and nothing changes. Only an admin
+     * moves a device between gateways (PATCH /api/v1/devices/:id `parentId`).
      */
-    async applyTopology(gatewayId: string, subDevices: string[]): Promise<{ id: string; vendor: Vendor; online: boolean }[]> {
+    async applyTopology(gatewayId: string, listed: string[]): Promise<{ id: string; vendor: Vendor; online: boolean }[]> {
+      const subDevices = [...new Set(listed)];
+      if (subDevices.length > MAX_SUB_DEVICES) {
+        throw new InvalidInputError("too_many_sub_devices", `gateway '${gatewayId}' lists ${subDevices.length} sub-devices; at most ${MAX_SUB_DEVICES} are taken`);
+      }
       return sql.begin(async (tx) => {
-        const changed = await tx<{ id: string; vendor: Vendor; online: boolean }[]>`
+        const foreign = await tx<{ id: string }[]>`
+          select id from devices where id = any(${subDevices}::text[]) and (id = ${gatewayId} or parent_id is distinct from ${gatewayId})
+          order by id for update`;
+        if (foreign.length > 0) throw foreignSubDevices(gatewayId, foreign.map((f) => f.id));
+        const rows = await tx<{ id: string; vendor: Vendor; online: boolean; upserted: boolean; wasOnline: boolean | null }[]>`
           with gateway as (select id, vendor from devices where id = ${gatewayId}),
           listed as (select unnest(${subDevices}::text[]) as id),
           prev as (select d.id, d.online from devices d where d.parent_id = ${gatewayId} or d.id in (select id from listed)),
           upserted as (
             insert into devices (id, vendor, parent_id, online, last_seen_at)
             select listed.id, gateway.vendor, gateway.id, true, now() from listed cross join gateway
-            on conflict (id) do update set parent_id = excluded.parent_id, online = true, last_seen_at = now(), updated_at = now()
+            on conflict (id) do update set online = true, last_seen_at = now(), updated_at = now()
+              -- Another gateway's report may have taken a new id since the check above.
+              where devices.parent_id = excluded.parent_id
             returning id, vendor, online
           ),
           dropped as (
@@ -154,10 +184,13 @@ export function deviceRepository(sql: Sql) {
             where parent_id = ${gatewayId} and online and id not in (select id from listed)
             returning id, vendor, online
           )
-          select c.id, c.vendor, c.online from (select * from upserted union all select * from dropped) c
-          left join prev on prev.id = c.id
-          where prev.online is distinct from c.online`;
-        return changed;
+          select c.id, c.vendor, c.online, c.upserted, prev.online as "wasOnline" from (
+            select *, true as upserted from upserted union all select *, false as upserted from dropped
+          ) c
+          left join prev on prev.id = c.id`;
+        const taken = subDevices.filter((id) => !rows.some((r) => r.upserted && r.id === id));
+        if (taken.length > 0) throw foreignSubDevices(gatewayId, taken);
+        return rows.filter((r) => r.wasOnline !== r.online).map(({ id, vendor, online }) => ({ id, vendor, online }));
       });
     },
 
@@ -169,6 +202,29 @@ export function deviceRepository(sql: Sql) {
         returning id, vendor, last_seen_at as "lastSeenAt"`;
     },
   };
+}
+
+function foreignSubDevices(gatewayId: string, ids: string[]): InvalidInputError {
+  const shown = ids.slice(0, 5).map((id) => `'${id}'`).join(", ") + (ids.length > 5 ? ` and ${ids.length - 5} more` : "");
+  return new InvalidInputError(
+    "foreign_sub_device",
+    `gateway '${gatewayId}' reports ${shown} as its sub-device, which is registered on its own or under another gateway; an admin may move it (PATCH /api/v1/devices/:id parentId)`,
+  );
+}
+
+/** A move under a gateway: one that exists, of the same vendor, itself on its own (no chains, no loops). */
+async function checkParent(sql: Sql, id: string, parentId: string): Promise<void> {
+  const [pair] = await sql<{ vendor: Vendor; parentVendor: Vendor | null; grandparent: string | null; hasChildren: boolean }[]>`
+    select d.vendor, p.vendor as "parentVendor", p.parent_id as grandparent,
+      exists (select 1 from devices c where c.parent_id = d.id) as "hasChildren"
+    from devices d left join devices p on p.id = ${parentId}
+    where d.id = ${id}`;
+  if (!pair) throw new NotFoundError(`device '${id}' does not exist`);
+  if (pair.parentVendor === null) throw new InvalidInputError("unknown_parent", `gateway '${parentId}' does not exist`);
+  if (parentId === id) throw new InvalidInputError("invalid_parent", `device '${id}' cannot be its own gateway`);
+  if (pair.parentVendor !== pair.vendor) throw new InvalidInputError("invalid_parent", `device '${id}' is ${pair.vendor}; gateway '${parentId}' is ${pair.parentVendor}`);
+  if (pair.grandparent !== null) throw new InvalidInputError("invalid_parent", `'${parentId}' is itself a sub-device of '${pair.grandparent}'; a gateway's sub-device cannot have sub-devices`);
+  if (pair.hasChildren) throw new InvalidInputError("invalid_parent", `device '${id}' has sub-devices of its own, so it cannot become one`);
 }
 
 /** A foreign-key failure on the model columns means the model (or that version) does not exist. */

@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { needs } from "../access";
 import { publishStatus, type Publisher } from "@umos/bus";
 import { KINDS } from "@umos/contracts";
 import { ConflictError } from "@umos/runtime";
@@ -64,10 +65,10 @@ export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, co
           { additionalProperties: false },
         ),
         response: { 202: Accepted, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
-        detail: {
+        detail: needs("operator", {
           summary: "Send a command to a device",
           description: "Answers 202 with the command id to follow. A retry with the same Idempotency-Key header returns the first command.",
-        },
+        }),
       },
     )
     .get(
@@ -77,7 +78,7 @@ export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, co
         params: t.Object({ id: t.String() }),
         query: t.Object({ limit: t.Optional(Limit), status: t.Optional(Status), before: t.Optional(t.String({ format: "uuid" })) }),
         response: t.Object({ items: t.Array(CommandSchema), nextCursor: t.Nullable(t.String()) }),
-        detail: { summary: "A device's commands, newest first, optionally of one status" },
+        detail: needs("viewer", { summary: "A device's commands, newest first, optionally of one status" }),
       },
     )
     .get(
@@ -92,7 +93,7 @@ export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, co
           200: t.Composite([CommandSchema, t.Object({ history: t.Array(t.Object({ status: t.String(), reason: t.Nullable(t.String()), at: t.Date() })) })]),
           404: ErrorBody,
         },
-        detail: { summary: "A command, its status and every transition with its time and reason" },
+        detail: needs("viewer", { summary: "A command, its status and every transition with its time and reason" }),
       },
     )
     .delete(
@@ -109,7 +110,7 @@ export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, co
       {
         params: t.Object({ id: t.String({ format: "uuid" }) }),
         response: { 200: CommandSchema, 404: ErrorBody, 409: ErrorBody },
-        detail: { summary: "Cancel a command that has not been sent yet" },
+        detail: needs("operator", { summary: "Cancel a command that has not been sent yet" }),
       },
     );
 }

@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { needs } from "../access";
 import { UmosError } from "@umos/runtime";
 import type { DeadLetter, DeadLetterRepository } from "@umos/store";
 import type { createDeadLetterReplay } from "../dead-letter-replay";
@@ -60,22 +61,22 @@ export function deadLetterRoutes(deadLetters: DeadLetterRepository, replay: Retu
           ...Filter,
         }),
         response: { 200: t.Object({ items: t.Array(DeadLetterSchema), nextCursor: t.Nullable(t.String()) }) },
-        detail: { summary: "Dead letters, newest first, with the head of each payload" },
+        detail: needs("admin", { summary: "Dead letters, newest first, with the head of each payload" }),
       },
     )
     .get("/:id", async ({ params }) => view(await deadLetters.get(params.id)), {
       params: Id,
       response: { 200: DeadLetterSchema, 404: ErrorBody },
-      detail: { summary: "One dead letter with its whole payload" },
+      detail: needs("admin", { summary: "One dead letter with its whole payload" }),
     })
     .post("/:id/replay", async ({ params }) => view(await replay(params.id)), {
       params: Id,
       response: { 200: DeadLetterSchema, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
-      detail: {
+      detail: needs("admin", {
         summary: "Send a dead letter again to the queue it died in",
         description:
           "The original bytes, routing key, message id and headers, without the dead-letter headers and with x-replay-count raised, reach only the queue it died in. The row stays, marked replayed; if the message dies again, that is a new dead letter.",
-      },
+      }),
     })
     .post(
       "/replay",
@@ -103,7 +104,7 @@ export function deadLetterRoutes(deadLetters: DeadLetterRepository, replay: Retu
             failed: t.Array(t.Object({ id: t.String(), error: t.Object({ code: t.String(), message: t.String() }) })),
           }),
         },
-        detail: { summary: "Replay the pending dead letters matching a filter, oldest first, up to limit" },
+        detail: needs("admin", { summary: "Replay the pending dead letters matching a filter, oldest first, up to limit" }),
       },
     )
     .delete(
@@ -112,7 +113,7 @@ export function deadLetterRoutes(deadLetters: DeadLetterRepository, replay: Retu
         await deadLetters.remove(params.id);
         set.status = 204;
       },
-      { params: Id, response: { 204: t.Void(), 404: ErrorBody }, detail: { summary: "Delete a dead letter" } },
+      { params: Id, response: { 204: t.Void(), 404: ErrorBody }, detail: needs("admin", { summary: "Delete a dead letter" }) },
     );
 }
 

@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { needs } from "../access";
 import { hashSecret, newDeviceSecret } from "@umos/auth";
 import { KINDS } from "@umos/contracts";
 import type { CredentialRepository, DeviceRepository } from "@umos/store";
@@ -13,11 +14,17 @@ const Credentials = t.Object({
   password: t.String({ description: "shown once: only its hash is kept" }),
 });
 
-export function deviceRoutes(devices: DeviceRepository, credentials: CredentialRepository, submit: ReturnType<typeof createCommandIntake>) {
-  /** A fresh MQTT password: stored as a hash, returned this once. */
+/** Live MQTT sessions iot-api can close: the embedded broker's in standalone mode. */
+export interface DeviceSessions {
+  disconnect(clientId: string): void;
+}
+
+export function deviceRoutes(devices: DeviceRepository, credentials: CredentialRepository, submit: ReturnType<typeof createCommandIntake>, sessions?: DeviceSessions) {
+  /** A fresh MQTT password: stored as a hash, returned this once; a session logged in with the old one is closed. */
   const issueCredentials = async (deviceId: string) => {
     const password = newDeviceSecret();
     await credentials.setSecretHash(deviceId, await hashSecret(password));
+    sessions?.disconnect(deviceId);
     return { username: deviceId, password };
   };
 
@@ -36,7 +43,7 @@ export function deviceRoutes(devices: DeviceRepository, credentials: CredentialR
           { additionalProperties: false },
         ),
         response: { 201: t.Composite([Device, t.Object({ credentials: Credentials })]), 400: ErrorBody, 409: ErrorBody },
-        detail: { summary: "Register a device, optionally on a thing model; answers with its MQTT credentials, shown this once" },
+        detail: needs("admin", { summary: "Register a device, optionally on a thing model; answers with its MQTT credentials, shown this once" }),
       },
     )
     .post(
@@ -48,13 +55,15 @@ export function deviceRoutes(devices: DeviceRepository, credentials: CredentialR
       {
         params: t.Object({ id: t.String() }),
         response: { 200: Credentials, 404: ErrorBody },
-        detail: { summary: "Rotate a device's MQTT password: the old one stops working at the broker's next check" },
+        detail: needs("admin", {
+          summary: "Rotate a device's MQTT password: the old one stops working at once; a live session is closed where UMOS runs the broker (standalone)",
+        }),
       },
     )
     .get("/", ({ query }) => devices.list({ limit: query.limit ?? 50, after: query.after, vendor: query.vendor, online: query.online }), {
       query: t.Object({ limit: t.Optional(Limit), after: t.Optional(t.String()), vendor: t.Optional(Vendor), online: t.Optional(t.Boolean()) }),
       response: t.Object({ items: t.Array(Device), nextCursor: t.Nullable(t.String()) }),
-      detail: { summary: "List devices, paged by id (pass nextCursor as after)" },
+      detail: needs("viewer", { summary: "List devices, paged by id (pass nextCursor as after)" }),
     })
     .get(
       "/:id",
@@ -77,17 +86,26 @@ export function deviceRoutes(devices: DeviceRepository, credentials: CredentialR
           ]),
           404: ErrorBody,
         },
-        detail: { summary: "A device with its presence, reported state, desired state and the difference" },
+        detail: needs("viewer", { summary: "A device with its presence, reported state, desired state and the difference" }),
       },
     )
     .patch("/:id", ({ params, body }) => devices.update(params.id, body), {
       params: t.Object({ id: t.String() }),
       body: t.Object(
-        { name: t.Optional(t.String({ maxLength: 256 })), metadata: t.Optional(Metadata), model: t.Optional(t.Nullable(ModelRef)) },
+        {
+          name: t.Optional(t.String({ maxLength: 256 })),
+          metadata: t.Optional(Metadata),
+          model: t.Optional(t.Nullable(ModelRef)),
+          parentId: t.Optional(
+            t.Nullable(t.String({ pattern: DeviceId.pattern, description: "the gateway (same vendor) this device speaks through; null: on its own. Gateways' own frames never move a device." })),
+          ),
+        },
         { additionalProperties: false },
       ),
       response: { 200: Device, 400: ErrorBody, 404: ErrorBody },
-      detail: { summary: "Rename a device, replace its metadata, or move it to another thing model version (null detaches it)" },
+      detail: needs("admin", {
+        summary: "Rename a device, replace its metadata, move it to another thing model version (null detaches it) or under a gateway",
+      }),
     })
     .patch(
       "/:id/properties",
@@ -100,16 +118,17 @@ export function deviceRoutes(devices: DeviceRepository, credentials: CredentialR
         headers: IdempotencyHeaders,
         body: t.Record(t.String(), t.Unknown(), { minProperties: 1, description: "writable (rw) properties and their new values" }),
         response: { 202: Accepted, 400: ErrorBody, 404: ErrorBody },
-        detail: { summary: "Set writable properties: checked against the thing model, sent as a property set and tracked like a command" },
+        detail: needs("operator", { summary: "Set writable properties: checked against the thing model, sent as a property set and tracked like a command" }),
       },
     )
     .delete(
       "/:id",
       async ({ params, set }) => {
         await devices.remove(params.id);
+        sessions?.disconnect(params.id);
         set.status = 204;
       },
-      { params: t.Object({ id: t.String() }), detail: { summary: "Remove a device with its state, messages and commands" } },
+      { params: t.Object({ id: t.String() }), detail: needs("admin", { summary: "Remove a device with its state, messages and commands" }) },
     );
 }
 

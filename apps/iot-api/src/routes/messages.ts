@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { needs } from "../access";
 import type { DeviceRepository, Sql } from "@umos/store";
 import { pageMessages } from "@umos/store";
 import { ErrorBody, Limit } from "../schemas";
@@ -30,7 +31,7 @@ export function messageRoutes(sql: Sql, devices: DeviceRepository) {
         kind: t.Optional(t.String({ description: "e.g. property.report, event.report, status.online" })),
       }),
       response: { 200: t.Object({ items: t.Array(StoredMessage), nextCursor: t.Nullable(t.String()) }), 404: ErrorBody },
-      detail: { summary: "The device's message log, newest first" },
+      detail: needs("viewer", { summary: "The device's message log, newest first" }),
     },
   );
 }

@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { needs } from "../access";
 import { publishEnvelope, type Publisher } from "@umos/bus";
 import { KINDS, routingKey, type Envelope } from "@umos/contracts";
 import { NotFoundError } from "@umos/runtime";
@@ -33,7 +34,7 @@ export function requestRoutes(sql: Sql, devices: DeviceRepository, publisher: Pu
         { additionalProperties: false },
       ),
       response: { 202: t.Object({ id: t.String() }), 404: ErrorBody },
-      detail: { summary: "Answer a device's request (a `request` message) on its vendor's reply topic" },
+      detail: needs("operator", { summary: "Answer a device's request (a `request` message) on its vendor's reply topic" }),
     },
   );
 }

@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { needs } from "../access";
 import { UmosError } from "@umos/runtime";
 import type { DeviceRepository } from "@umos/store";
 import type { InfluxQuery } from "@umos/timeseries";
@@ -52,7 +53,7 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
         fn: t.Optional(Aggregate),
       }),
       response: { 200: Series, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
-      detail: { summary: "A property of the device as a time series: one aggregate per window, windows without data left out" },
+      detail: needs("viewer", { summary: "A property of the device as a time series: one aggregate per window, windows without data left out" }),
     },
   );
 }

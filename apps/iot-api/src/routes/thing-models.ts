@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { needs } from "../access";
 import type { ThingModelRepository } from "@umos/store";
 import { DefinitionSchema, validateDefinition } from "@umos/thing-model";
 import { adapterFor } from "@umos/vendors";
@@ -24,7 +25,7 @@ export function thingModelRoutes(models: ThingModelRepository) {
       {
         body: t.Object({ id: ModelId, ...Body }, { additionalProperties: false }),
         response: { 201: ThingModel, 400: ErrorBody, 409: ErrorBody },
-        detail: { summary: "Create a thing model (version 1): properties, events and services in TSL form" },
+        detail: needs("admin", { summary: "Create a thing model (version 1): properties, events and services in TSL form" }),
       },
     )
     .post(
@@ -47,30 +48,30 @@ export function thingModelRoutes(models: ThingModelRepository) {
           { additionalProperties: false },
         ),
         response: { 200: ThingModel, 201: ThingModel, 400: ErrorBody },
-        detail: { summary: "Import a vendor's thing model: version 1 of a new model, or the next version of an existing one" },
+        detail: needs("admin", { summary: "Import a vendor's thing model: version 1 of a new model, or the next version of an existing one" }),
       },
     )
-    .get("/", () => models.listLatest(), { response: t.Array(ThingModel), detail: { summary: "The latest version of every thing model" } })
+    .get("/", () => models.listLatest(), { response: t.Array(ThingModel), detail: needs("viewer", { summary: "The latest version of every thing model" }) })
     .get("/:id", ({ params }) => models.get(params.id), {
       params: t.Object({ id: t.String() }),
       response: { 200: ThingModel, 404: ErrorBody },
-      detail: { summary: "The latest version of a thing model" },
+      detail: needs("viewer", { summary: "The latest version of a thing model" }),
     })
     .get("/:id/versions", ({ params }) => models.versions(params.id), {
       params: t.Object({ id: t.String() }),
       response: { 200: t.Array(t.Object({ version: t.Integer(), createdAt: t.Date(), devices: t.Integer() })), 404: ErrorBody },
-      detail: { summary: "Every version of a thing model and how many devices use it" },
+      detail: needs("viewer", { summary: "Every version of a thing model and how many devices use it" }),
     })
     .get("/:id/versions/:version", ({ params }) => models.get(params.id, params.version), {
       params: t.Object({ id: t.String(), version: t.Integer({ minimum: 1 }) }),
       response: { 200: ThingModel, 404: ErrorBody },
-      detail: { summary: "One version of a thing model" },
+      detail: needs("viewer", { summary: "One version of a thing model" }),
     })
     .put("/:id", ({ params, body }) => models.newVersion(params.id, { ...body, definition: validateDefinition(body.definition) }), {
       params: t.Object({ id: t.String() }),
       body: t.Object(Body, { additionalProperties: false }),
       response: { 200: ThingModel, 400: ErrorBody, 404: ErrorBody },
-      detail: { summary: "Change a thing model: writes the next version; devices stay on theirs until moved" },
+      detail: needs("admin", { summary: "Change a thing model: writes the next version; devices stay on theirs until moved" }),
     })
     .delete(
       "/:id",
@@ -78,6 +79,6 @@ export function thingModelRoutes(models: ThingModelRepository) {
         await models.remove(params.id);
         set.status = 204;
       },
-      { params: t.Object({ id: t.String() }), response: { 204: t.Void(), 404: ErrorBody, 409: ErrorBody }, detail: { summary: "Delete every version of an unused thing model" } },
+      { params: t.Object({ id: t.String() }), response: { 204: t.Void(), 404: ErrorBody, 409: ErrorBody }, detail: needs("admin", { summary: "Delete every version of an unused thing model" }) },
     );
 }

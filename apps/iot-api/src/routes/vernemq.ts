@@ -1,11 +1,14 @@
 import { Elysia, t } from "elysia";
+import { needs } from "../access";
 import type { MqttAuth } from "../mqtt-auth";
 
 /**
  * VerneMQ's webhook contract (PROTOCOLS.md §4, vmq_webhooks): one endpoint, the hook named in the
- * `vernemq-hook` header. Always HTTP 200 (VerneMQ logs anything else as an error); a yes carries
- * `cache-control: max-age` so the broker does not ask again for every packet; a refused topic in a
- * subscription gets QoS 128 (MQTT 3) or 135 (MQTT 5) and the others stand.
+ * `vernemq-hook` header, the webhook token in the URL (`?token=`). Always HTTP 200 (VerneMQ logs
+ * anything else as an error); a yes to a publish or subscribe carries `cache-control: max-age` so the
+ * broker does not ask again for every packet. A yes to a login is never cached: a rotated password
+ * must stop working at the next connect, not minutes later. A refused topic in a subscription gets
+ * QoS 128 (MQTT 3) or 135 (MQTT 5) and the others stand.
  */
 const NOT_ALLOWED = { result: { error: "not_allowed" } };
 
@@ -33,7 +36,7 @@ export function vernemqRoutes(auth: MqttAuth, cacheSec: number) {
       switch (hook) {
         case "auth_on_register":
         case "auth_on_register_m5":
-          return (await auth.register(username, body.password ?? undefined, body.client_id)) ? allow() : NOT_ALLOWED;
+          return (await auth.register(username, body.password ?? undefined, body.client_id)) ? { result: "ok" } : NOT_ALLOWED;
         case "auth_on_publish":
         case "auth_on_publish_m5":
           return (await auth.mayPublish(username, body.client_id, body.topic ?? "")) ? allow() : NOT_ALLOWED;
@@ -56,7 +59,7 @@ export function vernemqRoutes(auth: MqttAuth, cacheSec: number) {
     {
       headers: t.Object({ "vernemq-hook": t.Optional(t.String()) }),
       body: Hook,
-      detail: { summary: "VerneMQ webhooks: auth_on_register, auth_on_publish, auth_on_subscribe (and _m5)" },
+      detail: needs("webhook", { summary: "VerneMQ webhooks: auth_on_register, auth_on_publish, auth_on_subscribe (and _m5)" }),
     },
   );
 }

@@ -14,8 +14,8 @@ const SERVER_UNAVAILABLE = 3;
  * id as client id and username and its own password, publishes only its own vendor's device->cloud
  * topics (past that, as VerneMQ does for MQTT 3.1.1, the connection is closed), and subscribes only
  * to its own topics (a refused filter gets 0x80 and the others stand). The gateway's account may do
- * everything. A decision is kept for the connection's life: a rotated password takes effect at the
- * device's next connect.
+ * everything. A decision is kept for the connection's life; iot-api closes the connection when the
+ * device's password is rotated or the device removed, so a new login is checked afresh.
  */
 export function brokerAuthHooks(auth: MqttAuth, log: Logger): Pick<AedesOptions, "authenticate" | "authorizePublish" | "authorizeSubscribe"> {
   const sessions = new WeakMap<Client, { username: string | undefined; topics: Map<string, boolean> }>();

@@ -2,6 +2,7 @@ import type { EventEmitter } from "node:events";
 import net from "node:net";
 import { Aedes, type AedesOptions } from "aedes";
 import type { Logger } from "@umos/runtime";
+import { limitPacketSize, type PacketLimits } from "./packet-limit";
 import { SqlitePersistence } from "./sqlite-persistence";
 
 export interface EmbeddedBrokerOptions {
@@ -10,11 +11,16 @@ export interface EmbeddedBrokerOptions {
   /** SQLite file of the broker's sessions, queued messages, retained messages and wills. */
   persistencePath: string;
   auth: Pick<AedesOptions, "authenticate" | "authorizePublish" | "authorizeSubscribe">;
+  /** How long a new connection may take to send its CONNECT before it is closed. */
+  loginTimeoutMs: number;
+  packetLimits: PacketLimits;
   log: Logger;
 }
 
 export interface EmbeddedBroker {
   readonly port: number;
+  /** Closes the live session of this client id, if one is connected (a rotated password, a removed device). */
+  disconnect(clientId: string): void;
   close(): Promise<void>;
 }
 
@@ -32,6 +38,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     // aedes publishes the wills of a broker that stopped beating at every fourth beat: the wills of
     // devices connected when the process died go out within 20 s of the next start (default: 4 min).
     heartbeatInterval: 5000,
+    // A connection that has not logged in by then is closed, instead of holding a socket for aedes' 30 s.
+    connectTimeout: options.loginTimeoutMs,
     ...options.auth,
     // Runs before aedes sends the PUBACK: an allowed message is on disk before its publisher hears "got it".
     authorizePublish(client, packet, done) {
@@ -53,7 +61,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   broker.on("clientError", (client, err) => log.debug("MQTT client error", { clientId: client.id, err: err.message }));
   // aedes emits these for failures of its own (persistence); unheard, an EventEmitter error would end the process.
   (broker as unknown as EventEmitter).on("error", (err: Error) => log.error("MQTT broker error", { err }));
-  const server = net.createServer(broker.handle);
+  const server = net.createServer((socket) => limitPacketSize(broker.handle(socket), options.packetLimits));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -67,6 +75,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const { port } = server.address() as net.AddressInfo;
   return {
     port,
+    disconnect(clientId) {
+      // aedes keeps its connected clients by id; its types leave the map out.
+      const client = (broker as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[clientId];
+      if (!client) return;
+      log.info("MQTT session closed: its device's credentials changed", { clientId });
+      client.close();
+    },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));

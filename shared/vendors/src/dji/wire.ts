@@ -1,5 +1,6 @@
 import { Type as T, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { MAX_SUB_DEVICES } from "@umos/contracts";
 
 /**
  * The DJI Cloud API envelope (PROTOCOLS.md §1): tid (one exchange), bid (one business flow),
@@ -31,7 +32,14 @@ export const TopologyFrame = T.Composite([
   T.Object({
     method: T.Literal("update_topo"),
     // Each sn becomes a device id (UMOS registers sub-devices from the topology): the device id rule.
-    data: T.Object({ sub_devices: T.Optional(T.Array(T.Object({ sn: T.String({ pattern: "^[A-Za-z0-9._:-]{1,128}$" }) }, { additionalProperties: true }))) }, { additionalProperties: true }),
+    data: T.Object(
+      {
+        sub_devices: T.Optional(
+          T.Array(T.Object({ sn: T.String({ pattern: "^[A-Za-z0-9._:-]{1,128}$" }) }, { additionalProperties: true }), { maxItems: MAX_SUB_DEVICES }),
+        ),
+      },
+      { additionalProperties: true },
+    ),
   }),
 ]);
 
