@@ -1,0 +1,317 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { grants, isRole, mintToken, ROLES } from "@umos/auth";
+import { silentLogger, type App } from "@umos/runtime";
+import { deadLetterRepository, openMigratedDatabase, writeBatch, type Database } from "@umos/store";
+import {
+  createDatabase,
+  createInfluxDatabase,
+  createVhost,
+  jsonClient,
+  TEST_JWT_SECRET,
+  testConfig,
+  testDeps,
+  testToken,
+  type TestDatabase,
+  type TestInfluxDatabase,
+  type TestVhost,
+} from "@umos/testkit";
+import { createApp } from "../../apps/iot-api/src/app";
+import { rawRequest } from "./raw-http";
+import { tally } from "./tally";
+
+/**
+ * The authorization matrix (DESIGN §8): every route of the OpenAPI document, and the public pages
+ * it leaves out, against every kind of credential, on a real iot-api over RabbitMQ and PostgreSQL.
+ * A route's expected answer comes from the access it declares (`x-umos-access`): the right role
+ * gets a 2xx, a weaker one 403, a bad or missing token 401, and public routes answer anyone. Then
+ * the same routes again through path forms that different readers parse differently.
+ */
+const WEBHOOK_TOKEN = "webhook-token-of-the-security-suite";
+const ACCESS_KEY = "x-umos-access";
+
+let vhost: TestVhost;
+let database: TestDatabase;
+let influx: TestInfluxDatabase;
+let db: Database;
+let hsApi: App;
+let rsApi: App;
+let jwks: ReturnType<typeof Bun.serve>;
+let admin: ReturnType<typeof jsonClient>;
+const credentials: Record<string, string | undefined> = {};
+let rsSwapToken: string;
+
+/** Pages iot-api serves to anyone that the OpenAPI document does not list. */
+const HIDDEN_PUBLIC = ["/health", "/ready", "/metrics", "/openapi", "/openapi/json", "/openapi/assets/swagger-ui.css", "/console/config", "/"];
+
+beforeAll(async () => {
+  [vhost, database, influx] = await Promise.all([createVhost(), createDatabase(), createInfluxDatabase()]);
+  const endpoints = { rabbitmqUrl: vhost.url, postgresUrl: database.url };
+  const common = { UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN, UMOS_MQTT__USERNAME: "iot-gateway", UMOS_MQTT__PASSWORD: "gateway-password", UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database };
+  hsApi = createApp(testConfig(endpoints, common), testDeps("iot-api"));
+
+  // A second API that verifies RS256 tokens against a JWKS, for the algorithm-confusion attack:
+  // an HS256 token whose HMAC key is the RSA public key, which a careless verifier would accept.
+  const { publicKey, privateKey } = await generateKeyPair("RS256", { extractable: true });
+  jwks = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async () => Response.json({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" }] }) });
+  rsApi = createApp(testConfig(endpoints, { ...common, UMOS_AUTH__ALGORITHM: "RS256", UMOS_AUTH__JWKS_URL: `http://127.0.0.1:${jwks.port}/jwks` }), testDeps("iot-api"));
+  await Promise.all([hsApi.start(), rsApi.start()]);
+  db = await openMigratedDatabase({ url: database.url, maxConnections: 2, connectTimeoutMs: 5000 }, silentLogger);
+
+  const claims = (role: string) => new SignJWT({ role }).setSubject("attacker").setIssuer("umos").setAudience("umos-api").setIssuedAt().setExpirationTime("1h");
+  rsSwapToken = await claims("admin").setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(await exportSPKI(publicKey)));
+  const unsigned = (payload: object) => `${b64(JSON.stringify({ alg: "none", typ: "JWT" }))}.${b64(JSON.stringify(payload))}.`;
+  const now = Math.floor(Date.now() / 1000);
+  Object.assign(credentials, {
+    none: undefined,
+    malformed: "not.a.jwt",
+    forged: await testToken("admin", { secret: "an-attacker-secret-0123456789abcdef" }),
+    expired: await testToken("admin", { ttlSec: -120 }),
+    "wrong audience": await testToken("admin", { audience: "another-api" }),
+    "wrong issuer": await mintToken({ secret: TEST_JWT_SECRET, issuer: "someone-else", audience: "umos-api", role: "admin" }),
+    "alg none": unsigned({ role: "admin", sub: "attacker", iss: "umos", aud: "umos-api", exp: now + 3600 }),
+    "RS256 token on an HS256 API": await claims("admin").setProtectedHeader({ alg: "RS256", kid: "k1" }).sign(privateKey),
+    viewer: await testToken("viewer"),
+    operator: await testToken("operator"),
+    admin: await testToken("admin"),
+  });
+  admin = jsonClient(`http://127.0.0.1:${hsApi.port}`, credentials.admin);
+  await seed();
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([hsApi?.stop(), rsApi?.stop()]);
+  jwks?.stop(true);
+  await db?.close();
+  await Promise.all([vhost?.dispose(), database?.dispose(), influx?.dispose()]);
+});
+
+const b64 = (text: string) => Buffer.from(text).toString("base64url");
+
+// ---------------------------------------------------------------------------------------------
+// What each route needs to answer 2xx to a caller who may call it: a fresh target where the call
+// changes or removes one, so every role's call finds the state the route expects.
+
+interface Call {
+  path: string;
+  body?: unknown;
+}
+
+let unique = 0;
+const next = (prefix: string) => `${prefix}-${++unique}`;
+
+async function newDevice(): Promise<string> {
+  const id = next("sec-dev");
+  expect((await admin.post("/api/v1/devices", { id, vendor: "generic", model: { id: "sec-model" } })).status).toBe(201);
+  return id;
+}
+
+/** A queued command: the device never connects, so it waits to be sent. */
+async function newCommand(): Promise<string> {
+  const created = await admin.post("/api/v1/devices/sec-device/commands", { service: "blink" });
+  expect(created.status).toBe(202);
+  return created.body.id;
+}
+
+async function newModel(): Promise<string> {
+  const id = next("sec-model");
+  expect((await admin.post("/api/v1/thing-models", { id, definition: MODEL })).status).toBe(201);
+  return id;
+}
+
+async function newDeadLetter(): Promise<string> {
+  const repository = deadLetterRepository(db.sql);
+  const key = next("dl");
+  await repository.archive([
+    {
+      dedupeKey: key,
+      queue: "iot-uplink-queue",
+      code: "invalid_frame",
+      reason: "made by the security suite",
+      routingKey: "iot.generic.device.property.report",
+      messageId: Bun.randomUUIDv7(),
+      contentType: "application/json",
+      deviceId: "sec-device",
+      headers: { "x-device-id": "sec-device" },
+      payload: new TextEncoder().encode('{"data":{}}'),
+      payloadSize: 11,
+      replayCount: 0,
+      deadLetteredAt: new Date(),
+    },
+  ]);
+  const page = await admin.get("/api/v1/dead-letters?limit=1&state=pending");
+  return page.body.items[0].id;
+}
+
+const MODEL = {
+  properties: [{ identifier: "level", accessMode: "rw", dataType: { type: "int", specs: { min: 0, max: 10 } } }],
+  services: [{ identifier: "blink", callType: "async", inputData: [], outputData: [] }],
+};
+
+let seededCommand: string;
+let seededDeadLetter: string;
+
+async function seed(): Promise<void> {
+  expect((await admin.post("/api/v1/thing-models", { id: "sec-model", definition: MODEL })).status).toBe(201);
+  expect((await admin.post("/api/v1/devices", { id: "sec-device", vendor: "generic", model: { id: "sec-model" } })).status).toBe(201);
+  // A request the device asked (DJI `requests`), for the reply route to answer.
+  await writeBatch(db.sql, [
+    {
+      envelope: { id: Bun.randomUUIDv7(), ts: Date.now(), vendor: "generic", deviceId: "sec-device", kind: "request", data: { method: "config", tid: "sec-tid", bid: "sec-bid", data: {} } },
+      dedupeKey: "request:sec-tid",
+      receivedAt: Date.now(),
+      problems: [],
+    },
+  ]);
+  seededCommand = await newCommand();
+  seededDeadLetter = await newDeadLetter();
+}
+
+const fixtures: Record<string, () => Promise<Call>> = {
+  "GET /api/v1/devices": async () => ({ path: "/api/v1/devices" }),
+  "POST /api/v1/devices": async () => ({ path: "/api/v1/devices", body: { id: next("sec-new"), vendor: "generic" } }),
+  "GET /api/v1/devices/{id}": async () => ({ path: "/api/v1/devices/sec-device" }),
+  "PATCH /api/v1/devices/{id}": async () => ({ path: "/api/v1/devices/sec-device", body: { name: "patched" } }),
+  "DELETE /api/v1/devices/{id}": async () => ({ path: `/api/v1/devices/${await newDevice()}` }),
+  "POST /api/v1/devices/{id}/credentials": async () => ({ path: `/api/v1/devices/${await newDevice()}/credentials` }),
+  "PATCH /api/v1/devices/{id}/properties": async () => ({ path: "/api/v1/devices/sec-device/properties", body: { level: 3 } }),
+  "GET /api/v1/devices/{id}/messages": async () => ({ path: "/api/v1/devices/sec-device/messages" }),
+  "GET /api/v1/devices/{id}/telemetry": async () => ({ path: "/api/v1/devices/sec-device/telemetry?property=level" }),
+  "POST /api/v1/devices/{id}/commands": async () => ({ path: "/api/v1/devices/sec-device/commands", body: { service: "blink" } }),
+  "GET /api/v1/devices/{id}/commands": async () => ({ path: "/api/v1/devices/sec-device/commands" }),
+  "POST /api/v1/devices/{id}/requests/{tid}/reply": async () => ({ path: "/api/v1/devices/sec-device/requests/sec-tid/reply", body: { result: 0 } }),
+  "GET /api/v1/commands/{id}": async () => ({ path: `/api/v1/commands/${seededCommand}` }),
+  "DELETE /api/v1/commands/{id}": async () => ({ path: `/api/v1/commands/${await newCommand()}` }),
+  "GET /api/v1/thing-models": async () => ({ path: "/api/v1/thing-models" }),
+  "POST /api/v1/thing-models": async () => ({ path: "/api/v1/thing-models", body: { id: next("sec-created"), definition: MODEL } }),
+  "POST /api/v1/thing-models/import": async () => ({ path: "/api/v1/thing-models/import", body: { id: next("sec-imported"), vendor: "generic", document: MODEL } }),
+  "GET /api/v1/thing-models/{id}": async () => ({ path: "/api/v1/thing-models/sec-model" }),
+  "PUT /api/v1/thing-models/{id}": async () => ({ path: "/api/v1/thing-models/sec-model", body: { definition: MODEL } }),
+  "DELETE /api/v1/thing-models/{id}": async () => ({ path: `/api/v1/thing-models/${await newModel()}` }),
+  "GET /api/v1/thing-models/{id}/versions": async () => ({ path: "/api/v1/thing-models/sec-model/versions" }),
+  "GET /api/v1/thing-models/{id}/versions/{version}": async () => ({ path: "/api/v1/thing-models/sec-model/versions/1" }),
+  "GET /api/v1/dead-letters": async () => ({ path: "/api/v1/dead-letters" }),
+  "GET /api/v1/dead-letters/{id}": async () => ({ path: `/api/v1/dead-letters/${seededDeadLetter}` }),
+  "DELETE /api/v1/dead-letters/{id}": async () => ({ path: `/api/v1/dead-letters/${await newDeadLetter()}` }),
+  "POST /api/v1/dead-letters/{id}/replay": async () => ({ path: `/api/v1/dead-letters/${await newDeadLetter()}/replay` }),
+  "POST /api/v1/dead-letters/replay": async () => ({ path: "/api/v1/dead-letters/replay", body: { deviceId: "no-such-device" } }),
+  "POST /api/v1/webhooks/vernemq": async () => ({ path: "/api/v1/webhooks/vernemq", body: { client_id: "sec-device", username: "sec-device", password: "wrong" } }),
+};
+
+interface Route {
+  method: string;
+  key: string;
+  access: string;
+}
+
+/** Every operation of the OpenAPI document with its declared access, and the hidden public pages. */
+async function routes(): Promise<Route[]> {
+  const spec = (await admin.get("/openapi/json")).body as { paths: Record<string, Record<string, Record<string, unknown>>> };
+  const documented = Object.entries(spec.paths).flatMap(([path, operations]) =>
+    // A prefix's own route is documented with its trailing slash; it answers without one too.
+    Object.entries(operations).map(([method, operation]) => ({
+      method: method.toUpperCase(),
+      key: `${method.toUpperCase()} ${path.replace(/(.)\/$/, "$1")}`,
+      access: String(operation[ACCESS_KEY]),
+    })),
+  );
+  return [...documented, ...HIDDEN_PUBLIC.map((path) => ({ method: "GET", key: `GET ${path}`, access: "public" }))];
+}
+
+async function prepare(route: Route): Promise<Call> {
+  if (route.access === "public") return { path: route.key.slice(4) };
+  const fixture = fixtures[route.key];
+  if (!fixture) throw new Error(`no fixture for ${route.key}: give the new route one, so the matrix covers it`);
+  return fixture();
+}
+
+async function send(port: number, method: string, call: Call, token: string | undefined) {
+  const res = await fetch(`http://127.0.0.1:${port}${call.path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(call.body === undefined ? {} : { "content-type": "application/json" }) },
+    body: call.body === undefined ? undefined : JSON.stringify(call.body),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** The class of answer the rules give this credential on this route: "2xx", 401 or 403. */
+function expected(access: string, credential: string): "2xx" | 401 | 403 {
+  if (access === "public") return "2xx";
+  if (access === "webhook" || !isRole(credential)) return 401;
+  return grants(credential, access as (typeof ROLES)[number]) ? "2xx" : 403;
+}
+
+const matches = (status: number, want: "2xx" | number) => (want === "2xx" ? status >= 200 && status < 300 : status === want);
+
+describe("authorization matrix", () => {
+  test("every route answers every credential as its declared access says: 2xx, 401 or 403", async () => {
+    const family = tally("authorization: routes x credentials");
+    const all = await routes();
+    expect(all.filter((r) => !["public", "webhook", ...ROLES].includes(r.access)).map((r) => r.key)).toEqual([]);
+    for (const route of all) {
+      for (const [name, token] of Object.entries(credentials)) {
+        const want = expected(route.access, name);
+        const status = await send(hsApi.port, route.method, await prepare(route), token);
+        family.check(`${route.key} with ${name}`, matches(status, want), { refusal: want !== "2xx", detail: `got ${status}, want ${want}` });
+      }
+      // The algorithm-confusion attack, against the API that verifies RS256 against a JWKS.
+      const want = route.access === "public" ? "2xx" : 401;
+      const status = await send(rsApi.port, route.method, await prepare(route), rsSwapToken);
+      family.check(`${route.key} with an HS256 token keyed by the RS256 public key`, matches(status, want), { refusal: want === 401, detail: `got ${status}` });
+      if (route.access === "webhook") {
+        const call = await prepare(route);
+        for (const [token, want] of [[WEBHOOK_TOKEN, 200], ["webhook-token-of-the-security-suitf", 401]] as const) {
+          const res = await fetch(`http://127.0.0.1:${hsApi.port}${call.path}?token=${token}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "vernemq-hook": "auth_on_register" },
+            body: JSON.stringify(call.body),
+          });
+          family.check(`${route.key} with ${token === WEBHOOK_TOKEN ? "its" : "a wrong"} webhook token`, res.status === want, { refusal: want === 401, detail: `got ${res.status}` });
+        }
+      }
+    }
+    // A valid admin token in the URL is a token in logs and browser history: REST never takes it.
+    for (const route of all.filter((r) => isRole(r.access))) {
+      const call = await prepare(route);
+      const status = await send(hsApi.port, route.method, { ...call, path: `${call.path}${call.path.includes("?") ? "&" : "?"}token=${credentials.admin}` }, undefined);
+      family.check(`${route.key} with ?token=`, status === 401, { refusal: true, detail: `got ${status}` });
+    }
+    expect(family.report()).toEqual([]);
+  }, 120_000);
+
+  test("path forms that routers read differently are refused or read as the plain path, never as another route", async () => {
+    const family = tally("authorization: path tricks");
+    const all = await routes();
+    const viewerToken = credentials.viewer;
+    for (const route of all) {
+      for (const [name, token] of [["no token", undefined], ["viewer", viewerToken]] as const) {
+        const plain = expected(route.access, token ? "viewer" : "none");
+        const tricks: Array<[string, (path: string) => { target: string; host?: string }, "plain" | 400 | 404]> = [
+          ["a short Host", (p) => ({ target: `/XX${p}`, host: "a" }), 400],
+          ["an empty first segment", (p) => ({ target: `/${p}` }), 400],
+          ["an encoded slash", (p) => ({ target: p.replace(/\/([^/]*)$/, "%2F$1") }), 400],
+          ["a dot-dot segment", (p) => ({ target: `/x/..${p}` }), "plain"],
+          ["an absolute-form target", (p) => ({ target: `http://evil.example${p}` }), "plain"],
+          ["backslashes", (p) => ({ target: p.replaceAll("/", "\\") }), "plain"],
+          ["upper case", (p) => ({ target: p.toUpperCase() }), 404],
+        ];
+        for (const [trick, make, rule] of tricks) {
+          const call = await prepare(route);
+          const { target, host } = make(call.path);
+          // A path with one segment has no inner slash to encode; "/" has no case.
+          if (target === call.path || !target.includes("/")) continue;
+          const status = await rawRequest(hsApi.port, { method: route.method, target, host, token, body: call.body });
+          const want = rule === "plain" ? plain : rule;
+          // Upper case must miss the route (routes are case-sensitive); any refusal will do, never an answer.
+          const ok = rule === 404 ? status >= 400 && status < 500 : matches(status, want);
+          family.check(`${route.key}, ${name}, ${trick} (${target})`, ok, { refusal: want !== "2xx", detail: `got ${status}, want ${want}` });
+        }
+      }
+    }
+    // The request from the report that opened this work: it registered a device without a token.
+    const report = await rawRequest(hsApi.port, { method: "POST", target: "/XX/api/v1/devices", host: "a", body: { id: "x", vendor: "generic" } });
+    family.check("POST /XX/api/v1/devices with Host: a", report === 400 || report === 401, { refusal: true, detail: `got ${report}` });
+    expect(family.report()).toEqual([]);
+  }, 120_000);
+});
