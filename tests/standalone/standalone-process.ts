@@ -41,13 +41,17 @@ export function standaloneArgs(dataDir: string, ports: StandalonePorts): string[
   ];
 }
 
-/** `bun run start` as a user runs it, on the given ports and data directory, with the tests' JWT secret. */
-export function spawnStandalone(args: string[], env: Record<string, string> = {}): StandaloneProcess {
+/**
+ * `bun run start` as a user runs it, on the given ports and data directory, with the tests' JWT
+ * secret; `UMOS_AUTH__SECRET: undefined` leaves it to make its own, as on a user's machine.
+ */
+export function spawnStandalone(args: string[], env: Record<string, string | undefined> = {}): StandaloneProcess {
   let text = "";
+  // No UMOS_* from the test's own environment: nothing may point it at a RabbitMQ or PostgreSQL.
+  const merged = { ...withoutUmosKeys(process.env), UMOS_AUTH__SECRET: TEST_JWT_SECRET, UMOS_LOG__LEVEL: "warn", ...env };
   const proc = Bun.spawn(["bun", resolve(ROOT, "apps/standalone/src/main.ts"), ...args], {
     cwd: ROOT,
-    // No UMOS_* from the test's own environment: nothing may point it at a RabbitMQ or PostgreSQL.
-    env: { ...withoutUmosKeys(process.env), UMOS_AUTH__SECRET: TEST_JWT_SECRET, UMOS_LOG__LEVEL: "warn", ...env },
+    env: Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined)) as Record<string, string>,
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -72,7 +76,7 @@ export function spawnStandalone(args: string[], env: Record<string, string> = {}
 }
 
 /** Starts it and waits for its banner; PGlite's first start (initdb) takes a few seconds. */
-export async function startStandalone(dataDir: string, ports: StandalonePorts, env: Record<string, string> = {}): Promise<StandaloneProcess> {
+export async function startStandalone(dataDir: string, ports: StandalonePorts, env: Record<string, string | undefined> = {}): Promise<StandaloneProcess> {
   const running = spawnStandalone(standaloneArgs(dataDir, ports), env);
   try {
     await eventually(() => running.output().includes("UMOS standalone is up") || running.proc.exitCode !== null, 60_000, "standalone banner");
