@@ -1,3 +1,4 @@
+import type { DocumentDecoration } from "elysia";
 import { bearerToken, grants, sameSecret, type Role, type Verifier } from "@umos/auth";
 import { ForbiddenError, UnauthorizedError } from "@umos/runtime";
 
@@ -11,8 +12,9 @@ export const ACCESS_KEY = "x-umos-access";
  * A route's OpenAPI `detail` with the access it needs, declared beside the route (DESIGN §8): reading
  * needs viewer, commanding operator, every other change admin; health and docs are public.
  */
-export function needs<D extends object>(access: Access, detail?: D): D & { [ACCESS_KEY]: Access } {
-  return { ...(detail ?? ({} as D)), [ACCESS_KEY]: access };
+export function needs(access: Access, detail: DocumentDecoration = {}): DocumentDecoration {
+  // OpenAPI allows `x-` extensions on an operation; Elysia's type leaves them out.
+  return { ...detail, [ACCESS_KEY]: access } as DocumentDecoration;
 }
 
 /** Routes that plugins add, which cannot declare their access themselves. */
