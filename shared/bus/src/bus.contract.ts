@@ -1,5 +1,5 @@
 import { describe } from "bun:test";
-import type { Bus, BusOptions } from "./bus";
+import type { Bus, BusOptions } from "./types";
 import { deliveryCases } from "./bus-contract/delivery";
 import { routingCases } from "./bus-contract/routing";
 import { sceneRunner, type BrokerUnderTest } from "./bus-contract/scene";

@@ -1,6 +1,6 @@
 import { commandStatusEvent, type CommandState } from "@umos/contracts";
 import { publishEnvelope } from "./envelope-publisher";
-import type { Publisher } from "./message";
+import type { Publisher } from "./types";
 
 /** Publishes a command's new status so WebSocket clients see every transition live. */
 export function publishStatus(publisher: Publisher, command: CommandState): Promise<void> {

@@ -1,7 +1,6 @@
 import { HEADERS } from "@umos/contracts";
 import { isPermanent, UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
-import type { Bus } from "./bus";
-import type { BusMessage, MessageHandler, PublishOptions } from "./message";
+import type { Bus, BusMessage, MessageHandler, PublishOptions } from "./types";
 
 /**
  * Longest wait between tries while a dependency is down: short, since the retry is cheap (the

@@ -1,6 +1,6 @@
 import { envelopeChecker, type Envelope } from "@umos/contracts";
 import { InvalidInputError } from "@umos/runtime";
-import type { BusMessage } from "./message";
+import type { BusMessage } from "./types";
 
 /** A normalized message off the bus; a body that is not an envelope is a permanent error (dead letter). */
 export function readEnvelope(message: BusMessage): Envelope {

@@ -1,5 +1,5 @@
 import { HEADERS, routingKey, type Vendor } from "@umos/contracts";
-import type { Publisher } from "./message";
+import type { Publisher } from "./types";
 
 /**
  * A vendor frame for the gateway to publish on MQTT (`iot.{v}.gateway.{action}`): the payload is the

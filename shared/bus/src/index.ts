@@ -1,6 +1,7 @@
-export { connectBus, connectServiceBus, type Bus, type BusOptions } from "./bus";
-export { declareTopology, declareWsQueue, WORK_QUEUES, WS_BINDING, REPLAYABLE_QUEUES, type QueueType } from "./topology";
-export type { BusMessage, PublishOptions, Publisher, MessageHandler, ConsumeOptions, Consumer } from "./message";
+export { connectBus, connectServiceBus } from "./connect";
+export type { Bus, BusOptions, BusMessage, PublishOptions, Publisher, MessageHandler, ConsumeOptions, Consumer, QueueType } from "./types";
+export { WORK_QUEUES, WS_BINDING, REPLAYABLE_QUEUES } from "./topology";
+export { declareTopology, declareWsQueue } from "./rabbitmq/declare";
 export { publishEnvelope } from "./envelope-publisher";
 export { readEnvelope } from "./envelope-reader";
 export { publishStatus } from "./command-status-publisher";

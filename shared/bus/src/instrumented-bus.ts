@@ -2,8 +2,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span } 
 import { EXCHANGE, HEADERS } from "@umos/contracts";
 import { extractContext, injectContext, type Observability } from "@umos/observability";
 import { isPermanent } from "@umos/runtime";
-import type { Bus } from "./bus";
-import type { BusMessage, PublishOptions } from "./message";
+import type { Bus, BusMessage, PublishOptions } from "./types";
 
 /**
  * The bus with traces and counts, whatever carries it (RabbitMQ or the embedded bus).

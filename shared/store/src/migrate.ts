@@ -1,5 +1,5 @@
 import type { Logger } from "@umos/runtime";
-import type { Sql } from "./database";
+import type { Sql } from "postgres";
 import { MIGRATIONS } from "./migrations";
 
 // Any constant shared by every service; the lock serialises migration among replicas starting together.

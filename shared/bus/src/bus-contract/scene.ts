@@ -1,7 +1,6 @@
 import { silentLogger } from "@umos/runtime";
 import { eventually } from "@umos/testkit";
-import type { Bus, BusOptions } from "../bus";
-import type { BusMessage, ConsumeOptions, Consumer } from "../message";
+import type { Bus, BusMessage, BusOptions, ConsumeOptions, Consumer } from "../types";
 
 /** A broker of the test's own (a vhost, a temporary file) and the buses connected to it. */
 export interface BrokerUnderTest {

@@ -1,13 +1,6 @@
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError, type Logger } from "@umos/runtime";
-import type { Settle } from "../delivery";
-import type { BusMessage } from "../message";
-import { createQueue, type Entry, type Queue, type Subscriber } from "./queue";
+import { createQueue, type Delivery, type Entry, type Queue, type Subscriber } from "./queue";
 import { encodeHeaders, openStore, type Binding, type BusStore, type Commit, type StoredMessage, type Synchronous } from "./store";
-
-/** A message handed to a consumer, settled as ../delivery settles it; a requeue puts it back at the head of its queue. */
-export interface Delivery extends Settle {
-  message: BusMessage;
-}
 
 export interface Subscription {
   /** No further deliveries; those in flight may still be settled. */

@@ -1,8 +1,7 @@
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, HEADERS, REPLAY_EXCHANGE, wsQueueName } from "@umos/contracts";
 import { NotFoundError, UnavailableError } from "@umos/runtime";
-import type { Bus, BusOptions } from "../bus";
 import { createDelivery, deadLetterOptions } from "../delivery";
-import type { Consumer, PublishOptions } from "../message";
+import type { Bus, BusOptions, Consumer, PublishOptions } from "../types";
 import { featureQueue, REPLAYABLE_QUEUES, WORK_QUEUES, WS_BINDING } from "../topology";
 import type { Broker } from "./broker";
 import { parseEmbeddedUrl } from "./embedded-url";

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busContract } from "../bus.contract";
-import { connectBus } from "../bus";
+import { connectBus } from "../connect";
 
 // A file per case, in a directory removed afterwards.
 busContract(

@@ -6,9 +6,10 @@ import { join } from "node:path";
 import { QUEUES } from "@umos/contracts";
 import { ConflictError } from "@umos/runtime";
 import { eventually } from "@umos/testkit";
-import { connectBus, type Bus } from "../bus";
+import { connectBus } from "../connect";
+import type { Bus } from "../types";
 import { CONTRACT_OPTIONS } from "../bus.contract";
-import type { BusMessage } from "../message";
+import type { BusMessage } from "../types";
 
 const CHILD = join(import.meta.dir, "fixtures", "crash-child.ts");
 

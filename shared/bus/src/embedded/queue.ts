@@ -1,6 +1,12 @@
-import type { Delivery } from "./broker";
+import type { Settle } from "../delivery";
+import type { BusMessage } from "../types";
 import type { Binding, StoredMessage } from "./store";
 import { compileTopic } from "./topic-match";
+
+/** A message handed to a consumer, settled as ../delivery settles it; a requeue puts it back at the head of its queue. */
+export interface Delivery extends Settle {
+  message: BusMessage;
+}
 
 export interface Entry {
   seq: number;

@@ -1,3 +1,8 @@
+import type { Logger, Probe } from "@umos/runtime";
+
+/** classic for development; quorum in production (replicated). */
+export type QueueType = "classic" | "quorum";
+
 /** A message as a consumer sees it; the body is the payload bytes, untouched. */
 export interface BusMessage {
   routingKey: string;
@@ -44,4 +49,35 @@ export interface ConsumeOptions {
 export interface Consumer {
   /** Stops taking deliveries and waits for those in flight to settle. */
   stop(): Promise<void>;
+}
+
+export interface BusOptions {
+  url: string;
+  /** For amqps://: a CA bundle (PEM file) to trust besides the system's. */
+  caFile?: string;
+  /** Shown as the connection name in RabbitMQ's management UI. */
+  name: string;
+  queueType: QueueType;
+  prefetch: number;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+  /** Retryable failures of one message before it is dead-lettered. */
+  maxAttempts: number;
+  /** How long a publish waits for a lost connection to come back before it fails. */
+  publishWaitMs?: number;
+  /**
+   * Resolve at once and connect in the background, retrying for ever, instead of failing start-up
+   * when RabbitMQ is unreachable: for an edge gateway that spools until its uplink returns.
+   */
+  startOffline?: boolean;
+  log: Logger;
+}
+
+export interface Bus extends Publisher {
+  consume(options: ConsumeOptions, handler: MessageHandler): Promise<Consumer>;
+  /** Publishes a copy to iot.dlx with the reason in headers; the caller then acks the original. */
+  deadLetter(message: BusMessage, code: string, reason: string, queue: string): Promise<void>;
+  isConnected(): boolean;
+  readonly probe: Probe;
+  close(): Promise<void>;
 }

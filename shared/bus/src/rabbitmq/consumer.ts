@@ -1,9 +1,8 @@
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "@umos/runtime";
-import type { Bus } from "./bus";
-import { createDelivery } from "./delivery";
-import type { BusMessage, ConsumeOptions, Consumer, MessageHandler } from "./message";
-import { declareFeatureQueue, declareWsQueue, type QueueType } from "./topology";
+import { createDelivery } from "../delivery";
+import type { Bus, BusMessage, ConsumeOptions, Consumer, MessageHandler, QueueType } from "../types";
+import { declareFeatureQueue, declareWsQueue } from "./declare";
 
 export interface Registration extends Consumer {
   attach(model: ChannelModel): Promise<void>;

@@ -1,54 +1,17 @@
 import amqplib, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { DEAD_LETTER_EXCHANGE, EXCHANGE, HEADERS, REPLAY_EXCHANGE } from "@umos/contracts";
 import { NotFoundError, UnavailableError, type Logger, type Probe } from "@umos/runtime";
-import type { Observability } from "@umos/observability";
+import { deadLetterOptions } from "../delivery";
+import type { Bus, BusOptions, PublishOptions } from "../types";
 import { createConsumer, type Registration } from "./consumer";
-import { deadLetterOptions } from "./delivery";
-import { connectEmbeddedBus } from "./embedded/embedded-bus";
-import { isEmbeddedUrl } from "./embedded/embedded-url";
-import { instrumentBus } from "./instrumented-bus";
 import { corkWritesPerTurn } from "./cork";
-import type { BusMessage, ConsumeOptions, Consumer, MessageHandler, PublishOptions, Publisher } from "./message";
-import { declareTopology, type QueueType } from "./topology";
-
-export interface BusOptions {
-  url: string;
-  /** For amqps://: a CA bundle (PEM file) to trust besides the system's. */
-  caFile?: string;
-  /** Shown as the connection name in RabbitMQ's management UI. */
-  name: string;
-  queueType: QueueType;
-  prefetch: number;
-  reconnectInitialMs: number;
-  reconnectMaxMs: number;
-  /** Retryable failures of one message before it is dead-lettered. */
-  maxAttempts: number;
-  /** How long a publish waits for a lost connection to come back before it fails. */
-  publishWaitMs?: number;
-  /**
-   * Resolve at once and connect in the background, retrying for ever, instead of failing start-up
-   * when RabbitMQ is unreachable: for an edge gateway that spools until its uplink returns.
-   */
-  startOffline?: boolean;
-  log: Logger;
-}
-
-export interface Bus extends Publisher {
-  consume(options: ConsumeOptions, handler: MessageHandler): Promise<Consumer>;
-  /** Publishes a copy to iot.dlx with the reason in headers; the caller then acks the original. */
-  deadLetter(message: BusMessage, code: string, reason: string, queue: string): Promise<void>;
-  isConnected(): boolean;
-  readonly probe: Probe;
-  close(): Promise<void>;
-}
+import { declareTopology } from "./declare";
 
 /**
  * Connects to RabbitMQ, declares the topology of DESIGN §2 and keeps both alive: after a broker
  * restart it reconnects with backoff, declares again and re-attaches every consumer.
  */
-export async function connectBus(options: BusOptions): Promise<Bus> {
-  // `embedded:<path>`: standalone mode's bus in one SQLite file, same topology and semantics (README, Embedded bus).
-  if (isEmbeddedUrl(options.url)) return connectEmbeddedBus(options);
+export async function connectRabbitBus(options: BusOptions): Promise<Bus> {
   const { log } = options;
   const registrations = new Set<Registration>();
   let model: ChannelModel | null = null;
@@ -209,19 +172,4 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     },
   };
   return bus;
-}
-
-/**
- * The bus of one UMOS service, named `<service>@<instance>` in RabbitMQ's connection list, with
- * its traces and counts (instrumented-bus.ts).
- */
-export async function connectServiceBus(
-  config: Omit<BusOptions, "name" | "log">,
-  service: string,
-  instance: string,
-  log: Logger,
-  obs: Observability,
-): Promise<Bus> {
-  const bus = await connectBus({ ...config, name: `${service}@${instance}`, log: log.child("bus") });
-  return instrumentBus(bus, obs, isEmbeddedUrl(config.url) ? "umos_embedded" : "rabbitmq");
 }
