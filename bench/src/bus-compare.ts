@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectBus, type Bus } from "@umos/bus";
 import { HEADERS, QUEUES } from "@umos/contracts";
-import { silentLogger } from "@umos/runtime";
+import { silentLogger } from "@umos/core";
 import { createVhost } from "@umos/testkit";
 import { pace } from "./load/pace";
 import type { Path } from "./load/path";

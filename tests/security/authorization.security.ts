@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { grants, isRole, mintToken, ROLES } from "@umos/auth";
-import { silentLogger, type App } from "@umos/runtime";
+import { silentLogger } from "@umos/core";
+import { type App } from "@umos/runtime";
 import { deadLetterRepository, openMigratedDatabase, writeBatch, type Database } from "@umos/store";
 import {
   createDatabase,

@@ -1,6 +1,6 @@
 import type { DocumentDecoration } from "elysia";
 import { bearerToken, grants, sameSecret, type Role, type Verifier } from "@umos/auth";
-import { ForbiddenError, UnauthorizedError } from "@umos/runtime";
+import { ForbiddenError, UnauthorizedError } from "@umos/core";
 
 /** Who may call a route: a role (admin, operator, viewer), anyone, or the MQTT broker with the webhook token. */
 export type Access = Role | "public" | "webhook";

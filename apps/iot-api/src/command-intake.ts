@@ -2,7 +2,7 @@ import type { Publisher } from "@umos/bus";
 import { recordedTraceparent } from "@umos/observability";
 import type { UmosConfig } from "@umos/config";
 import { HEADERS, KINDS, routingKey, type Envelope } from "@umos/contracts";
-import { InvalidInputError, UnavailableError } from "@umos/runtime";
+import { InvalidInputError, UnavailableError } from "@umos/core";
 import type { Command, CommandRepository, Device, DeviceRepository } from "@umos/store";
 import type { ModelCache, Problem } from "@umos/thing-model";
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { HEADERS, QUEUES } from "@umos/contracts";
-import { ConflictError } from "@umos/runtime";
+import { ConflictError } from "@umos/core";
 import { replayHeaders, replayQueue } from "./dead-letter-replay";
 import { payloadView } from "./routes/dead-letters";
 

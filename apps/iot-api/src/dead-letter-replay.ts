@@ -1,6 +1,6 @@
 import { REPLAYABLE_QUEUES, type Publisher } from "@umos/bus";
 import { GATEWAY_EDGE, HEADERS, QUEUES, parseRoutingKey } from "@umos/contracts";
-import { ConflictError, NotFoundError } from "@umos/runtime";
+import { ConflictError, NotFoundError } from "@umos/core";
 import type { DeadLetter, DeadLetterRepository } from "@umos/store";
 import { routeTopic } from "@umos/vendors";
 

@@ -1,4 +1,4 @@
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UmosError, UnauthorizedError, UnavailableError, type Logger } from "@umos/runtime";
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UmosError, UnauthorizedError, UnavailableError, type Logger } from "@umos/core";
 import { asUnavailable } from "@umos/store";
 
 export interface ErrorReply {

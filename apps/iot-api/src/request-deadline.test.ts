@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { silentLogger } from "@umos/runtime";
+import { silentLogger } from "@umos/core";
 import { withDeadline } from "./request-deadline";
 
 describe("request deadline", () => {

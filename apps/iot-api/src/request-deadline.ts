@@ -1,4 +1,4 @@
-import { UnavailableError, type Logger } from "@umos/runtime";
+import { UnavailableError, type Logger } from "@umos/core";
 import { toHttpError } from "./errors";
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import { resolveWindow } from "./telemetry-window";
 
 const limits = { maxPoints: 1000, maxRangeMs: 7 * 86_400_000 };

@@ -1,4 +1,4 @@
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 
 export interface WindowLimits {
   /** Windows one answer may hold. */

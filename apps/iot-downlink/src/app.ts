@@ -1,7 +1,8 @@
 import { connectServiceBus, readEnvelope } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { KINDS, QUEUES, type Envelope } from "@umos/contracts";
-import { InvalidInputError, serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
+import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { commandRepository, deviceRepository, openMigratedDatabase, thingModelRepository, withOutagesAsUnavailable } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { startCommandScheduler } from "./command-scheduler";

@@ -1,4 +1,4 @@
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import type { Command, CommandRepository } from "@umos/store";
 import type { Announce } from "./status-announcer";
 

@@ -2,7 +2,7 @@ import { publishForGateway, type Publisher } from "@umos/bus";
 import type { Tracer } from "@opentelemetry/api";
 import { KINDS, type Envelope } from "@umos/contracts";
 import { continueTrace } from "@umos/observability";
-import { isPermanent, UmosError, type Logger } from "@umos/runtime";
+import { isPermanent, UmosError, type Logger } from "@umos/core";
 import type { Command, CommandRepository } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
 import { adapterFor } from "@umos/vendors";

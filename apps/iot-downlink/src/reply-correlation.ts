@@ -1,5 +1,5 @@
 import type { Envelope } from "@umos/contracts";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import type { CommandRepository } from "@umos/store";
 import type { Announce } from "./status-announcer";
 

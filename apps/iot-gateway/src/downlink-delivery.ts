@@ -1,6 +1,6 @@
 import type { BusMessage } from "@umos/bus";
 import { HEADERS } from "@umos/contracts";
-import { InvalidInputError, UnavailableError } from "@umos/runtime";
+import { InvalidInputError, UnavailableError } from "@umos/core";
 import type { MqttConnection } from "./mqtt/connection";
 import type { MqttTracing } from "./mqtt-tracing";
 

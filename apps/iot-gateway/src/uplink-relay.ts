@@ -1,6 +1,6 @@
 import type { Bus } from "@umos/bus";
 import { GATEWAY_EDGE, HEADERS, routingKey } from "@umos/contracts";
-import { backoffDelay, type Logger } from "@umos/runtime";
+import { backoffDelay, type Logger } from "@umos/core";
 import { routeTopic } from "@umos/vendors";
 import type { MqttConnection } from "./mqtt/connection";
 import type { InboundPublish } from "./mqtt/publish-codec";

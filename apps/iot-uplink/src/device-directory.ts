@@ -1,5 +1,5 @@
 import type { Vendor } from "@umos/contracts";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import type { DeviceRepository, DeviceRoute } from "@umos/store";
 
 /**

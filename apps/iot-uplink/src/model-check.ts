@@ -1,5 +1,5 @@
 import { KINDS, type Envelope } from "@umos/contracts";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import type { CachedModel, Problem } from "@umos/thing-model";
 
 /**

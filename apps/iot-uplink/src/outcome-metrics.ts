@@ -1,6 +1,6 @@
 import type { BusMessage, MessageHandler } from "@umos/bus";
 import type { Metrics } from "@umos/observability";
-import { isPermanent } from "@umos/runtime";
+import { isPermanent } from "@umos/core";
 
 /**
  * The uplink's own counts around its frame handler: frames processed, frames refused as invalid

@@ -1,6 +1,6 @@
 import { publishEnvelope, type Publisher } from "@umos/bus";
 import { KINDS, routingKey, type Vendor } from "@umos/contracts";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
 
 

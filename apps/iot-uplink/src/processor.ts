@@ -1,6 +1,6 @@
 import { publishEnvelope, publishForGateway, type BusMessage, type Publisher } from "@umos/bus";
 import { HEADERS, KINDS, parseRoutingKey, routingKey, type Vendor } from "@umos/contracts";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import type { BatchResult, LogEntry } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
 import { adapterFor, type RawFrame } from "@umos/vendors";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import amqplib from "amqplib";
 import postgres from "postgres";
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, HEADERS } from "@umos/contracts";
-import { createLogger, silentLogger } from "@umos/runtime";
+import { createLogger, silentLogger } from "@umos/core";
 import { createDatabase, createVhost, eventually, testConfig, type TestDatabase, type TestVhost, testDeps } from "@umos/testkit";
 import type { App } from "@umos/runtime";
 import { createApp } from "../src/app";

@@ -1,7 +1,7 @@
 import { trace } from "@opentelemetry/api";
 import type { BusMessage } from "@umos/bus";
 import { HEADERS, parseRoutingKey } from "@umos/contracts";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import { messageFrame } from "./protocol";
 import type { Subscriptions } from "./subscriptions";
 

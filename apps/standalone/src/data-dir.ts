@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { UmosError } from "@umos/runtime";
+import { UmosError } from "@umos/core";
 
 /** Where each embedded part keeps its data, under one directory. */
 export function dataLayout(dataDir: string) {

@@ -5,7 +5,8 @@
  */
 import { resolve } from "node:path";
 import { ConfigError, isLoopback } from "@umos/config";
-import { createLogger, runService, UmosError } from "@umos/runtime";
+import { UmosError } from "@umos/core";
+import { runService, serviceLogger } from "@umos/runtime";
 import { lockDataDir } from "./data-dir";
 import { checkPorts } from "./ports";
 import { createStandalone } from "./standalone";
@@ -35,7 +36,7 @@ try {
   fail(err, 1);
 }
 
-const log = createLogger("standalone", config.log);
+const log = serviceLogger("standalone", config.log);
 const standalone = createStandalone(settings, log);
 await runService(
   {

@@ -1,4 +1,4 @@
-import { UmosError } from "@umos/runtime";
+import { UmosError } from "@umos/core";
 
 export interface PortClaim {
   /** What the port is for and the key or flag that moves it, for the one line an operator reads. */

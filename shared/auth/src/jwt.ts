@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
-import { UnauthorizedError } from "@umos/runtime";
+import { UnauthorizedError } from "@umos/core";
 import { isRole, type Role } from "./roles";
 
 export interface JwtOptions {

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { UmosError } from "@umos/runtime";
+import { UmosError } from "@umos/core";
 
 /** The file, in a data directory, holding the HS256 secret that `bun run start` and `bun run dev` sign tokens with. */
 export const LOCAL_SECRET_FILE = "auth-secret";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import amqplib from "amqplib";
 import { DEAD_LETTER_QUEUE, HEADERS, QUEUES } from "@umos/contracts";
-import { InvalidInputError, silentLogger } from "@umos/runtime";
+import { InvalidInputError, silentLogger } from "@umos/core";
 import { createVhost, eventually, rabbitmqctl, type TestVhost } from "@umos/testkit";
 import { connectBus, type Bus, type BusMessage } from "./index";
 

@@ -1,5 +1,5 @@
 import type { Observability } from "@umos/observability";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import { connectEmbeddedBus } from "./embedded/embedded-bus";
 import { isEmbeddedUrl } from "./embedded/embedded-url";
 import { instrumentBus } from "./instrumented-bus";

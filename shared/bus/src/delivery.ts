@@ -1,5 +1,5 @@
 import { HEADERS } from "@umos/contracts";
-import { isPermanent, UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
+import { isPermanent, UnavailableError, backoffDelay, type Logger } from "@umos/core";
 import type { Bus, BusMessage, MessageHandler, PublishOptions } from "./types";
 
 /**

@@ -1,5 +1,5 @@
 import { envelopeChecker, type Envelope } from "@umos/contracts";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import type { BusMessage } from "./types";
 
 /** A normalized message off the bus; a body that is not an envelope is a permanent error (dead letter). */

@@ -1,7 +1,7 @@
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
 import { EXCHANGE, HEADERS } from "@umos/contracts";
 import { extractContext, injectContext, type Observability } from "@umos/observability";
-import { isPermanent } from "@umos/runtime";
+import { isPermanent } from "@umos/core";
 import type { Bus, BusMessage, PublishOptions } from "./types";
 
 /**

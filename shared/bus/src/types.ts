@@ -1,4 +1,4 @@
-import type { Logger, Probe } from "@umos/runtime";
+import type { Logger, Probe } from "@umos/core";
 
 /** classic for development; quorum in production (replicated). */
 export type QueueType = "classic" | "quorum";

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, type UmosConfig } from "@umos/config";
 import { createObservability, type ObservabilityOptions } from "@umos/observability";
 import { runService, type AppDeps, type Service } from "./lifecycle";
-import { createLogger } from "./logger";
+import { serviceLogger } from "./service-logger";
 
 // Set by scripts/build.ts (bun build --define) in bundles and binaries; absent when run from the sources.
 declare const UMOS_BUILD_VERSION: string | undefined;
@@ -36,7 +36,7 @@ export async function runMain(name: string, createApp: (config: UmosConfig, deps
  */
 export function serviceDeps(name: string, config: UmosConfig, options: Pick<ObservabilityOptions, "exporter"> = {}): AppDeps {
   return {
-    log: createLogger(name, config.log),
+    log: serviceLogger(name, config.log),
     obs: createObservability(name, { sampleRatio: config.tracing.sampleRatio, otlpUrl: config.tracing.otlpUrl, ...options }),
   };
 }

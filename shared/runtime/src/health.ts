@@ -1,11 +1,6 @@
+import type { Probe } from "@umos/core";
 import type { Metrics } from "@umos/observability";
 import { createHttpGuard } from "./http-guard";
-
-/** A named readiness check; `check` resolves true when the dependency is usable. */
-export interface Probe {
-  name: string;
-  check(): boolean | Promise<boolean>;
-}
 
 export interface Readiness {
   ready: boolean;

@@ -1,5 +1,5 @@
 import type { Observability } from "@umos/observability";
-import type { Logger } from "./logger";
+import type { Logger } from "@umos/core";
 
 /** What every service's createApp returns: started, it serves until stop() drains it. */
 export interface Service {

@@ -1,5 +1,5 @@
 import type { Vendor } from "@umos/contracts";
-import { ConflictError, NotFoundError } from "@umos/runtime";
+import { ConflictError, NotFoundError } from "@umos/core";
 import { json, type Sql } from "./database";
 
 export type CommandStatus = "queued" | "sent" | "acked" | "failed" | "timeout" | "cancelled" | "expired";

@@ -1,5 +1,5 @@
 import postgres from "postgres";
-import type { Logger, Probe } from "@umos/runtime";
+import type { Logger, Probe } from "@umos/core";
 import { migrate } from "./migrate";
 
 export type Sql = postgres.Sql;

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from "@umos/runtime";
+import { ConflictError, NotFoundError } from "@umos/core";
 import type { Sql } from "./database";
 
 /** A dead-lettered message as the archiver read it off the iot-dead-letter queue. */

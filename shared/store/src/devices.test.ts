@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { silentLogger, UmosError } from "@umos/runtime";
+import { silentLogger, UmosError } from "@umos/core";
 import { commandRepository } from "./commands";
 import { openMigratedDatabase, type Database } from "./database";
 import { deviceRepository } from "./devices";

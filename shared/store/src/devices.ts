@@ -1,5 +1,5 @@
 import { MAX_SUB_DEVICES, type Vendor } from "@umos/contracts";
-import { ConflictError, InvalidInputError, NotFoundError } from "@umos/runtime";
+import { ConflictError, InvalidInputError, NotFoundError } from "@umos/core";
 import { json, type Sql } from "./database";
 
 export interface ModelRef {

@@ -1,4 +1,4 @@
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import type { Sql } from "postgres";
 import { MIGRATIONS } from "./migrations";
 

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import postgres from "postgres";
-import { InvalidInputError, UnavailableError } from "@umos/runtime";
+import { InvalidInputError, UnavailableError } from "@umos/core";
 import { asUnavailable, withOutagesAsUnavailable } from "./outage";
 
 const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";

@@ -1,4 +1,4 @@
-import { UnavailableError } from "@umos/runtime";
+import { UnavailableError } from "@umos/core";
 
 /** postgres.js's own connection failures, and the socket errors it passes through. */
 const CONNECTION_CODES = new Set([

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from "@umos/runtime";
+import { ConflictError, NotFoundError } from "@umos/core";
 import { json, type Sql } from "./database";
 
 export type Validation = "strict" | "flag";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { Envelope } from "@umos/contracts";
-import { silentLogger } from "@umos/runtime";
+import { silentLogger } from "@umos/core";
 import { commandRepository } from "./commands";
 import { openMigratedDatabase, type Database } from "./database";
 import { deviceRepository } from "./devices";

@@ -1,7 +1,7 @@
 import { Type as T, type TObject, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import { dataTypeSchema } from "./data-type";
 import { DefinitionSchema, type Definition, type Param } from "./definition";
 

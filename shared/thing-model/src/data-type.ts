@@ -1,5 +1,5 @@
 import { Type as T, type TSchema } from "@sinclair/typebox";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import type { DataType } from "./definition";
 
 const TEXT_MAX = 10_240; // TSL: text is at most 10,240 bytes

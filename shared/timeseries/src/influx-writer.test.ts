@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { InvalidInputError, UnavailableError, silentLogger } from "@umos/runtime";
+import { InvalidInputError, UnavailableError, silentLogger } from "@umos/core";
 import { eventually, freePort, INFLUXDB_URL, startVictoriaMetrics, type TestVictoriaMetrics } from "@umos/testkit";
 import { createInfluxWriter } from "./influx-writer";
 import { reportPoints } from "./points";

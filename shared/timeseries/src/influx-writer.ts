@@ -1,5 +1,5 @@
 import { HttpError, InfluxDB, setLogger, type Point } from "@influxdata/influxdb-client";
-import { InvalidInputError, UnavailableError, type Logger } from "@umos/runtime";
+import { InvalidInputError, UnavailableError, type Logger } from "@umos/core";
 import { PRECISION } from "./schema";
 
 export interface InfluxTarget {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Envelope } from "@umos/contracts";
-import { UnavailableError } from "@umos/runtime";
+import { UnavailableError } from "@umos/core";
 import { createInfluxDatabase, freePort, type TestInfluxDatabase } from "@umos/testkit";
 import { createInfluxQuery, type WindowQuery } from "./influxql";
 import { reportPoints } from "./points";

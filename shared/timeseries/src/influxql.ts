@@ -1,4 +1,4 @@
-import { UnavailableError } from "@umos/runtime";
+import { UnavailableError } from "@umos/core";
 import type { InfluxTarget } from "./influx-writer";
 import { FIELDS, MEASUREMENTS, TAGS } from "./schema";
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import { LATEST_TIMESTAMP_MS, parseFrame, toMillis } from "./wire";
 
 const anything = TypeCompiler.Compile(T.Unknown());

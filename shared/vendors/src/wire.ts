@@ -1,6 +1,6 @@
 import type { TSchema, Static } from "@sinclair/typebox";
 import type { TypeCheck } from "@sinclair/typebox/compiler";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import type { EncodedFrame } from "./interface";
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { VENDORS, type Vendor } from "@umos/contracts";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import { decodes, poisonFrames, refusedBy, type PoisonFrame } from "./frames";
 
 /**

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import { publishStatus, type Publisher } from "@umos/bus";
 import { KINDS } from "@umos/contracts";
-import { ConflictError } from "@umos/runtime";
+import { ConflictError } from "@umos/core";
 import type { CommandRepository } from "@umos/store";
 import type { createCommandIntake } from "../command-intake";
 

@@ -1,6 +1,6 @@
 import { Elysia, t } from "elysia";
 import { needs } from "../access";
-import { UmosError } from "@umos/runtime";
+import { UmosError } from "@umos/core";
 import type { DeadLetter, DeadLetterRepository } from "@umos/store";
 import type { createDeadLetterReplay } from "../dead-letter-replay";
 import { ErrorBody, Limit } from "../schemas";

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import { publishEnvelope, type Publisher } from "@umos/bus";
 import { KINDS, routingKey, type Envelope } from "@umos/contracts";
-import { NotFoundError } from "@umos/runtime";
+import { NotFoundError } from "@umos/core";
 import type { DeviceRepository, Sql } from "@umos/store";
 import { findRequest } from "@umos/store";
 import { ErrorBody } from "../schemas";

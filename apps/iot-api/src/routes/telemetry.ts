@@ -1,6 +1,6 @@
 import { Elysia, t } from "elysia";
 import { needs } from "../access";
-import { UmosError } from "@umos/runtime";
+import { UmosError } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
 import type { InfluxQuery } from "@umos/timeseries";
 import { ErrorBody } from "../schemas";

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import mqttPacket, { type Packet } from "mqtt-packet";
-import { UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
+import { UnavailableError, backoffDelay, type Logger } from "@umos/core";
 import { createAckOrder } from "./ack-order";
 import { createFramer, PUBLISH, type FramedPacket } from "./packet-framing";
 import { decodePublish, encodePubacks, type InboundPublish, type MqttProtocolVersion } from "./publish-codec";

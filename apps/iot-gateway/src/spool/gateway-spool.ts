@@ -1,7 +1,7 @@
 import type { Bus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import type { Metrics } from "@umos/observability";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import { openSpool } from "./spool";
 import { createStoreAndForward, type StoreAndForward } from "./store-and-forward";
 

@@ -1,6 +1,6 @@
 import type { Bus } from "@umos/bus";
 import { GATEWAY_EDGE } from "@umos/contracts";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import type { Spool, SpooledFrame } from "./spool";
 
 /**

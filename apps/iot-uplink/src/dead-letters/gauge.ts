@@ -1,5 +1,5 @@
 import type { Metrics } from "@umos/observability";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import type { DeadLetterRepository } from "@umos/store";
 
 /** How often the gauge looks whether it is due. */

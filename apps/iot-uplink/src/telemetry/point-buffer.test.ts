@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { InvalidInputError, UnavailableError, silentLogger } from "@umos/runtime";
+import { InvalidInputError, UnavailableError, silentLogger } from "@umos/core";
 import { createPointBuffer, type PointBufferOptions } from "./point-buffer";
 
 const options = (overrides: Partial<PointBufferOptions> = {}): PointBufferOptions => ({

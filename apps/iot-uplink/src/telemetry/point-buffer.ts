@@ -1,4 +1,4 @@
-import { isPermanent, UmosError, UnavailableError, backoffDelay, type Logger } from "@umos/runtime";
+import { isPermanent, UmosError, UnavailableError, backoffDelay, type Logger } from "@umos/core";
 
 export interface PointBufferOptions {
   /** Points per write request. */

@@ -1,7 +1,7 @@
 import { readEnvelope, type Bus, type MessageHandler } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import { createInfluxWriter, reportPoints, type Point } from "@umos/timeseries";
 import { createPointBuffer, type PointBuffer } from "./point-buffer";
 

@@ -1,6 +1,6 @@
 import type { AedesOptions, AuthenticateError, Client } from "aedes";
 import type { MqttAuth } from "@umos/iot-api/src/mqtt-auth";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 
 /** Topic decisions remembered per connection, like VerneMQ caches a webhook's yes; bounded per client. */
 const DECISIONS_PER_CLIENT = 10_000;

@@ -4,7 +4,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { silentLogger } from "@umos/runtime";
+import { silentLogger } from "@umos/core";
 import { eventually } from "@umos/testkit";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker";
 

@@ -1,7 +1,7 @@
 import type { EventEmitter } from "node:events";
 import net from "node:net";
 import { Aedes, type AedesOptions } from "aedes";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import { limitPacketSize, type PacketLimits } from "./packet-limit";
 import { SqlitePersistence } from "./sqlite-persistence";
 

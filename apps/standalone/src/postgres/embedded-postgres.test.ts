@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { silentLogger } from "@umos/runtime";
+import { silentLogger } from "@umos/core";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres";
 
 let dir: string;

@@ -1,7 +1,7 @@
 import net from "node:net";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from "@electric-sql/pglite-socket";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import { createProtocolQueue } from "./protocol-queue";
 
 export interface EmbeddedPostgresOptions {

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { DEAD_LETTER_QUEUE, HEADERS, QUEUES } from "@umos/contracts";
-import { InvalidInputError, UnavailableError } from "@umos/runtime";
+import { InvalidInputError, UnavailableError } from "@umos/core";
 import { body, CONTRACT_OPTIONS, until, type RunScene } from "./scene";
 
 /** How a delivery is settled: acks, requeues, prefetch, retries, outages and dead letters. */

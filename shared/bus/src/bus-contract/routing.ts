@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { HEADERS, QUEUES } from "@umos/contracts";
-import { NotFoundError } from "@umos/runtime";
+import { NotFoundError } from "@umos/core";
 import { body, until, type Collected, type RunScene } from "./scene";
 
 /** Where a published message goes: bindings, feature and replica queues, single-queue replays, what arrives. */

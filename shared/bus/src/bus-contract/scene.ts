@@ -1,4 +1,4 @@
-import { silentLogger } from "@umos/runtime";
+import { silentLogger } from "@umos/core";
 import { eventually } from "@umos/testkit";
 import type { Bus, BusMessage, BusOptions, ConsumeOptions, Consumer } from "../types";
 

@@ -1,4 +1,4 @@
-import { ConflictError, InvalidInputError, NotFoundError, UnavailableError, type Logger } from "@umos/runtime";
+import { ConflictError, InvalidInputError, NotFoundError, UnavailableError, type Logger } from "@umos/core";
 import { createQueue, type Delivery, type Entry, type Queue, type Subscriber } from "./queue";
 import { encodeHeaders, openStore, type Binding, type BusStore, type Commit, type StoredMessage, type Synchronous } from "./store";
 

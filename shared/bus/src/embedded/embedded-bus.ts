@@ -1,5 +1,5 @@
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, HEADERS, REPLAY_EXCHANGE, wsQueueName } from "@umos/contracts";
-import { NotFoundError, UnavailableError } from "@umos/runtime";
+import { NotFoundError, UnavailableError } from "@umos/core";
 import { createDelivery, deadLetterOptions } from "../delivery";
 import type { Bus, BusOptions, Consumer, PublishOptions } from "../types";
 import { featureQueue, REPLAYABLE_QUEUES, WORK_QUEUES, WS_BINDING } from "../topology";

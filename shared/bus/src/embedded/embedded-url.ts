@@ -1,4 +1,4 @@
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import type { Synchronous } from "./store";
 
 const PREFIX = "embedded:";

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { QUEUES } from "@umos/contracts";
-import { ConflictError } from "@umos/runtime";
+import { ConflictError } from "@umos/core";
 import { eventually } from "@umos/testkit";
 import { connectBus } from "../connect";
 import type { Bus } from "../types";

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import { createBroker, type Broker } from "./broker";
 import type { Synchronous } from "./store";
 

@@ -1,7 +1,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { ConflictError, UmosError } from "@umos/runtime";
+import { ConflictError, UmosError } from "@umos/core";
 
 /** A message as the embedded broker keeps it: what a consumer gets, less the redelivered flag. */
 export interface StoredMessage {

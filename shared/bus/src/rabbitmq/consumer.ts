@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
-import type { Logger } from "@umos/runtime";
+import type { Logger } from "@umos/core";
 import { createDelivery } from "../delivery";
 import type { Bus, BusMessage, ConsumeOptions, Consumer, MessageHandler, QueueType } from "../types";
 import { declareFeatureQueue, declareWsQueue } from "./declare";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import { loadFixtures, rawFrame } from "../fixtures";
 import { djiAdapter as dji } from "./adapter";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import { decode, encode, routeTopic } from "./transform";
 
 const frame = (action: string, body: unknown, over: Partial<{ deviceId: string; receivedAt: number }> = {}) => ({

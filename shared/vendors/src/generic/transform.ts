@@ -1,7 +1,7 @@
 import type { TSchema } from "@sinclair/typebox";
 import type { TypeCheck } from "@sinclair/typebox/compiler";
 import { KINDS, type Envelope } from "@umos/contracts";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import type { Decoded, DecodedMessage, EncodedFrame, RawFrame, TopicRoute } from "../interface";
 import { jsonFrame, parseFrame } from "../wire";
 import { checkers, type UplinkAction } from "./wire";

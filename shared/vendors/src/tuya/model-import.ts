@@ -1,4 +1,4 @@
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import { validateDefinition, type DataType, type Definition, type Param } from "@umos/thing-model";
 
 /**

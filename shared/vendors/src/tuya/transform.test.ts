@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import { compileModel } from "@umos/thing-model";
 import { loadFixtures, rawFrame } from "../fixtures";
 import { tuyaAdapter as tuya } from "./adapter";

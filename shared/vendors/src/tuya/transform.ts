@@ -1,5 +1,5 @@
 import { KINDS, type Envelope } from "@umos/contracts";
-import { InvalidInputError } from "@umos/runtime";
+import { InvalidInputError } from "@umos/core";
 import type { Decoded, DecodedMessage, EncodedFrame, RawFrame, TargetContext, TopicRoute } from "../interface";
 import { jsonFrame, parseFrame, toMillis } from "../wire";
 import { toWire } from "./scale";

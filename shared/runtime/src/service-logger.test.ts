@@ -2,12 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { inSpan, setupTracing } from "@umos/observability";
-import { createLogger } from "./logger";
+import { serviceLogger } from "./service-logger";
 
 describe("JSON logs", () => {
   test("one object per line with service, level and message; inside a span also trace_id and span_id", async () => {
     const lines: string[] = [];
-    const log = createLogger("iot-uplink", { format: "json", write: (line) => lines.push(line) }).child("telemetry");
+    const log = serviceLogger("iot-uplink", { format: "json", write: (line) => lines.push(line) }).child("telemetry");
     log.info("outside", { n: 1, err: new Error("kept as its message") });
     const { tracer } = setupTracing({ serviceName: "iot-uplink", ratio: 1, exporter: new InMemorySpanExporter() });
     let ids = { traceId: "", spanId: "" };

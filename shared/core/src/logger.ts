@@ -1,5 +1,3 @@
-import { traceFields } from "@umos/observability";
-
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "pretty" | "json";
 export type LogFields = Record<string, unknown>;
@@ -16,6 +14,8 @@ export interface LoggerOptions {
   level?: LogLevel;
   format?: LogFormat;
   write?: (line: string) => void;
+  /** Fields every JSON line carries, read as it is written: the active trace's ids (@umos/runtime's serviceLogger). */
+  context?: () => LogFields;
 }
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -27,7 +27,7 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
 
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (rank[level] < min) return;
-    write(format === "json" ? json(name, level, msg, fields) : pretty(name, level, msg, fields));
+    write(format === "json" ? json(name, level, msg, { ...options.context?.(), ...serializable(fields) }) : pretty(name, level, msg, fields));
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),
@@ -41,9 +41,9 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
 /** A logger that drops everything; for tests that assert on behaviour, not on logs. */
 export const silentLogger: Logger = createLogger("silent", { write: () => {} });
 
-/** One line per event; inside a span it carries the trace and span ids, so a log line leads to its trace. */
-function json(name: string, level: LogLevel, msg: string, fields?: LogFields): string {
-  return JSON.stringify({ time: new Date().toISOString(), level, service: name.split(":")[0], name, msg, ...traceFields(), ...serializable(fields) });
+/** One line per event, with its context (inside a span: the trace and span ids, so a log line leads to its trace). */
+function json(name: string, level: LogLevel, msg: string, fields: LogFields): string {
+  return JSON.stringify({ time: new Date().toISOString(), level, service: name.split(":")[0], name, msg, ...fields });
 }
 
 function pretty(name: string, level: LogLevel, msg: string, fields?: LogFields): string {
