@@ -43,11 +43,11 @@ export interface Bus extends Publisher {
 }
 
 /**
- * Connects to RabbitMQ, declares the topology of DESIGN §2 and keeps both alive: after a broker
+ * Connects to RabbitMQ, declares the topology of docs/design.md §2 and keeps both alive: after a broker
  * restart it reconnects with backoff, declares again and re-attaches every consumer.
  */
 export async function connectBus(options: BusOptions): Promise<Bus> {
-  // `embedded:<path>`: standalone mode's bus in one SQLite file, same topology and semantics (README, Embedded bus).
+  // `embedded:<path>`: standalone mode's bus in one SQLite file, same topology and semantics (docs/standalone.md, Embedded bus).
   if (isEmbeddedUrl(options.url)) return connectEmbeddedBus(options);
   const { log } = options;
   const registrations = new Set<Registration>();

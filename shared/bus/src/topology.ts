@@ -3,7 +3,7 @@ import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, HEADERS, QUEUES, REP
 
 export type QueueType = "classic" | "quorum";
 
-/** The durable work queues and what each is bound to (DESIGN §2). */
+/** The durable work queues and what each is bound to (docs/design.md §2). */
 export const WORK_QUEUES: ReadonlyArray<{ queue: string; binding: string }> = [
   { queue: QUEUES.uplink, binding: "iot.*.device.#" },
   { queue: QUEUES.downlink, binding: "iot.*.service.#" },
@@ -61,7 +61,7 @@ function bindForReplay(channel: Channel, queue: string) {
 
 /**
  * One iot-ws replica's queue: exclusive and non-durable, since live push needs no disk and
- * persistence is the broker's largest per-message cost (FINDINGS.md). It dies with its connection.
+ * persistence is the broker's largest per-message cost (docs/findings.md). It dies with its connection.
  */
 export async function declareWsQueue(channel: Channel, instance: string): Promise<string> {
   const queue = wsQueueName(instance);
