@@ -44,7 +44,7 @@ async function getOne(queue: string): Promise<amqplib.GetMessage | false> {
 }
 
 describe("topology", () => {
-  test("the exchanges, queues and bindings are exactly those of DESIGN §2", async () => {
+  test("the exchanges, queues and bindings are exactly those of docs/design.md §2", async () => {
     const base = [
       "iot -> iot-uplink-queue : iot.*.device.#",
       "iot -> iot-downlink-queue : iot.*.service.#",
