@@ -3,7 +3,7 @@ import type { MessageEvent } from "k6/websockets";
 /**
  * Where the platform under test is and how to reach it, from k6's environment:
  *   k6 run -e API_URL=http://host:8080 -e WS_URL=ws://host:8081/ws -e TOKEN=<JWT> -e PREFIX=k6-generic- <script>.ts
- * The devices are `bun run simulate`'s generic ones (see the README, Performance), named
+ * The devices are `bun run simulate`'s generic ones (see docs/performance.md), named
  * `<--prefix>generic-<n>`: PREFIX is `<--prefix>generic-` and DEVICES its `--generic`.
  */
 export const API_URL = __ENV.API_URL ?? "http://127.0.0.1:8080";
@@ -16,7 +16,7 @@ export const deviceIds = (): string[] => Array.from({ length: DEVICES }, (_, i) 
 export const authHeaders = { authorization: `Bearer ${TOKEN}` };
 export const wsUrl = () => `${WS_URL}?token=${encodeURIComponent(TOKEN)}`;
 
-/** A message iot-ws pushes (README: WebSocket), or null for its other frames. */
+/** A message iot-ws pushes (docs/interfaces.md: WebSocket), or null for its other frames. */
 export interface Pushed {
   ts: number;
   deviceId: string;

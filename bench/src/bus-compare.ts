@@ -1,5 +1,5 @@
-// The embedded bus against RabbitMQ through the same Bus interface, in one run (README, Embedded
-// bus): publish -> consume throughput with 1,000 messages in flight, and latency at 2,000 msg/s.
+// The embedded bus against RabbitMQ through the same Bus interface, in one run (docs/standalone.md,
+// Embedded bus): publish -> consume throughput with 1,000 messages in flight, and latency at 2,000 msg/s.
 // Usage: bun bench/src/bus-compare.ts [--rounds 3] [--seconds 5]
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

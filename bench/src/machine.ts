@@ -1,7 +1,7 @@
 import { cpus, release, totalmem } from "node:os";
 import { rabbitmqctl } from "@umos/testkit";
 
-/** What the figures were measured on: they mean little without it (README: Performance). */
+/** What the figures were measured on: they mean little without it (docs/performance.md). */
 export async function describeMachine(): Promise<Record<string, string>> {
   const cpu = cpus();
   return {

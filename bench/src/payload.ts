@@ -1,4 +1,4 @@
-/** FINDINGS.md and issue 8 measure with ~200-byte messages; so does every relay phase here. */
+/** docs/findings.md and docs/performance.md measure with ~200-byte messages; so does every relay phase here. */
 export const PAYLOAD_BYTES = 200;
 
 let nextId = 0;

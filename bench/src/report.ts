@@ -1,7 +1,7 @@
 import type { BudgetVerdict } from "./budgets";
 import type { BenchRun, PhaseResult } from "./results";
 
-/** The run as Markdown tables: what `bun run bench` prints and the README's Performance section quotes. */
+/** The run as Markdown tables: what `bun run bench` prints and docs/performance.md quotes. */
 export function formatRun(run: BenchRun, verdicts: readonly BudgetVerdict[]): string {
   return [machineTable(run), figuresTable(run), usageTable(run), budgetTable(verdicts)].join("\n\n");
 }

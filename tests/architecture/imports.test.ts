@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 /**
- * The shape of the house, checked on every run (STYLE §3): dependencies point one way (apps ->
+ * The shape of the house, checked on every run (docs/design.md §11): dependencies point one way (apps ->
  * shared, never back; an app never reaches into another app), and no module imports itself through
  * others (an import circle), type-only imports included. A circle makes the load order matter and
  * ties every module on it to every other: cut it with types in a leaf file and the choice of

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { inherited, parseDockerfile } from "./dockerfile";
 import { defaultPort, pinnedBunVersion, read, root, SERVICES } from "./repo";
 
-// No Docker engine runs here (README, Deployment): the image is checked by what it is made of.
+// No Docker engine runs here (docs/deployment.md): the image is checked by what it is made of.
 const stages = parseDockerfile(await read("deployments/docker/Dockerfile"));
 const ignored = (await read(".dockerignore")).split("\n").filter((l) => l && !l.startsWith("#"));
 

@@ -95,7 +95,7 @@ export interface PromQLReferences {
 }
 
 /**
- * Not a PromQL parser: the project's metric names (DESIGN §7: `iot_*`, and `process_*`) are found
+ * Not a PromQL parser: the project's metric names (docs/design.md §7: `iot_*`, and `process_*`) are found
  * by pattern, which is all the check "reference only metrics that exist" needs.
  */
 export function promqlReferences(expr: string): PromQLReferences {

@@ -4,7 +4,7 @@ import { HEADERS } from "@umos/contracts";
 import { eventually, jsonClient, startStack, testToken, type Json, type TestStack } from "@umos/testkit";
 
 /**
- * Dead letters as an operator works them (README, Dead letters): a report that breaks its device's
+ * Dead letters as an operator works them (docs/operations.md, Dead letters): a report that breaks its device's
  * thing model dies, is found through the API with the reason naming the property, the model is
  * fixed, the dead letter replayed, and the report is processed as if it had been valid all along.
  */

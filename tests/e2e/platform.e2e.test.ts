@@ -53,7 +53,7 @@ describe("device -> cloud", () => {
     const device = await mqtt.connectAsync(stack.broker.url, { clientId: "broken-1", protocolVersion: 5 });
     await device.publishAsync("generic/broken-1/property/report", "temperature=21.5", { qos: 1 });
 
-    // iot-uplink archives the dead-letter queue; iot-api lists it (README, Dead letters).
+    // iot-uplink archives the dead-letter queue; iot-api lists it (docs/operations.md, Dead letters).
     const dead = await eventually(async () => (await stack.api.get("/api/v1/dead-letters?deviceId=broken-1")).body.items[0], 10_000, "dead letter");
     expect(dead.payload).toEqual({ encoding: "utf8", data: "temperature=21.5", truncated: false });
     expect(dead.code).toBe("malformed_json");

@@ -7,7 +7,7 @@ import { eventually, SERVICES, startStack, type TestStack } from "@umos/testkit"
 import { poisonFrames, refusedBy, type PoisonFrame } from "./poison/frames";
 
 /**
- * Poison input (README, Dead letters): malformed, truncated, oversized and wrong-type frames of
+ * Poison input (docs/operations.md, Dead letters): malformed, truncated, oversized and wrong-type frames of
  * every vendor, published over MQTT at a real stack. Every one must end as a dead letter with a
  * reason (counted in the archive table, the gateway's refusals included), no service may fall
  * over, and the gateway's and uplink's memory must stay bounded.

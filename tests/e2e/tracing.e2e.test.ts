@@ -25,7 +25,7 @@ import { createApp as createUplink } from "../../apps/iot-uplink/src/app";
 import { createApp as createWs } from "../../apps/iot-ws/src/app";
 
 /**
- * One command's trace through all five services (README, Observability): the five run in this
+ * One command's trace through all five services (docs/operations.md): the five run in this
  * process, each with its own tracer provider, all exporting into one in-memory exporter, so the
  * spans can be checked parent by parent. The device is a real MQTT 5 client that echoes the trace
  * context it receives, as the generic protocol asks.

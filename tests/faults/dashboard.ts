@@ -3,7 +3,7 @@ import type { jsonClient } from "@umos/testkit";
 /**
  * A dashboard as an app would write one: it subscribes to the devices' reports over the WebSocket
  * API, reconnects when its socket drops, and fills the gap from the message log (REST), because
- * live push is not replayed (README: Guarantees).
+ * live push is not replayed (docs/guarantees.md).
  */
 export interface Dashboard {
   /** `<deviceId>-<n>` of every report seen live. */

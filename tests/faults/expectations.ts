@@ -1,7 +1,7 @@
 import { expect } from "bun:test";
 import type { FaultReport } from "./stream";
 
-/** What every case must end with (README: Guarantees): nothing lost, nothing stored twice, every command answered. */
+/** What every case must end with (docs/guarantees.md): nothing lost, nothing stored twice, every command answered. */
 export function expectNoLoss(report: FaultReport, { wsLive = true }: { wsLive?: boolean } = {}): void {
   expect(report.received, "every report sent is in the message log").toBe(report.sent);
   expect(report.duplicateRows, "no report is stored twice").toBe(0);

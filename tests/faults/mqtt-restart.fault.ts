@@ -6,7 +6,7 @@ import { runFaultStream } from "./stream";
 // Mosquitto 2.0.11 keeps a persistent session's plain subscriptions over a restart but not its
 // `$share/...` ones (measured: sessionPresent 1, yet nothing delivered until the client subscribes
 // again), so reports published before the gateway's new SUBSCRIBE would have no subscriber. One
-// gateway on Mosquitto therefore subscribes without `$share` (README: Guarantees).
+// gateway on Mosquitto therefore subscribes without `$share` (docs/guarantees.md).
 let rig: Rig;
 beforeAll(async () => void (rig = await startRig({ env: { UMOS_MQTT__SHARED_SUBSCRIPTIONS: "false" } })), 60_000);
 // Services get their shutdown budget (10 s) to drain.

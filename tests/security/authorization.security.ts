@@ -22,7 +22,7 @@ import { rawRequest } from "./raw-http";
 import { tally } from "./tally";
 
 /**
- * The authorization matrix (DESIGN §8): every route of the OpenAPI document, and the public pages
+ * The authorization matrix (docs/design.md §8): every route of the OpenAPI document, and the public pages
  * it leaves out, against every kind of credential, on a real iot-api over RabbitMQ and PostgreSQL.
  * A route's expected answer comes from the access it declares (`x-umos-access`): the right role
  * gets a 2xx, a weaker one 403, a bad or missing token 401, and public routes answer anyone. Then

@@ -14,7 +14,7 @@ import { tally } from "./tally";
 
 /**
  * `bun run start` on a fresh data directory, as a newcomer runs it on a laptop on a shared network
- * (DESIGN §8): nothing reachable from another machine, tokens signed with a secret of its own kept
+ * (docs/design.md §8): nothing reachable from another machine, tokens signed with a secret of its own kept
  * readable by its owner alone, no answer to a page that rebinds its DNS name to 127.0.0.1, and no
  * device data on the pages anyone may read. Beside it, a service started by hand with the public
  * development secret refuses a network listener.

@@ -1,4 +1,4 @@
-/** The REST API as the console uses it: JSON with the signed-in token (README: REST). */
+/** The REST API as the console uses it: JSON with the signed-in token (docs/interfaces.md: REST). */
 
 export interface ConsoleConfig {
   wsUrl: string;

@@ -8,7 +8,7 @@ export interface Filter {
 }
 
 /**
- * The WebSocket API (README: WebSocket) with the subscriptions the console needs, sent again after a
+ * The WebSocket API (docs/interfaces.md: WebSocket) with the subscriptions the console needs, sent again after a
  * reconnect, which backs off up to 10 s. A close with 4001 (token expired) does not retry: the
  * console asks for a new token instead.
  */

@@ -1,6 +1,6 @@
 /**
  * A report's numbers by dotted path, nested objects flattened to four levels, as the time series
- * names them (README: Telemetry, Points): `{battery: {capacity_percent: 87}}` is `battery.capacity_percent`.
+ * names them (docs/telemetry.md: Points): `{battery: {capacity_percent: 87}}` is `battery.capacity_percent`.
  * Booleans count as 1 and 0, as they do there.
  */
 export function numericValues(data: unknown, prefix = "", depth = 0, out: Record<string, number> = {}): Record<string, number> {

@@ -9,7 +9,7 @@ export type Access = Role | "public" | "webhook";
 export const ACCESS_KEY = "x-umos-access";
 
 /**
- * A route's OpenAPI `detail` with the access it needs, declared beside the route (DESIGN §8): reading
+ * A route's OpenAPI `detail` with the access it needs, declared beside the route (docs/design.md §8): reading
  * needs viewer, commanding operator, every other change admin; health and docs are public.
  */
 export function needs(access: Access, detail: DocumentDecoration = {}): DocumentDecoration {

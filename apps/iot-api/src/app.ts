@@ -4,7 +4,8 @@ import { createVerifier } from "@umos/auth";
 import { tracedFetch } from "@umos/observability";
 import { connectServiceBus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
-import { createHttpGuard, healthResponse, serviceApp, type App, type AppDeps } from "@umos/runtime";
+import { storageProblem } from "@umos/contracts";
+import { createHttpGuard, healthResponse, InvalidInputError, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { commandRepository, credentialRepository, deadLetterRepository, deviceRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { createInfluxQuery } from "@umos/timeseries";
@@ -71,10 +72,13 @@ export function createApp(config: UmosConfig, { log, obs, sessions }: AppDeps & 
     const app = new Elysia({ normalize: false })
       .headers(SECURITY_HEADERS)
       // Who may call is decided on the route the router matched, before its input is validated: a
-      // stranger learns nothing of the schema (DESIGN §8).
-      .onTransform({ as: "global" }, ({ request, route }) => {
+      // stranger learns nothing of the schema (docs/design.md §8). Then input no store can hold (U+0000,
+      // unpaired surrogates, nesting past 32 levels) is refused before a schema or a query sees it.
+      .onTransform({ as: "global" }, async ({ request, route, body, query, params }) => {
         routes.set(request, route);
-        return checkAccess(request, route);
+        await checkAccess(request, route);
+        const problem = storageProblem({ body, query, params });
+        if (problem) throw new InvalidInputError("invalid_request", `request ${problem.slice(1)}`);
       })
       .onError(({ code, error, set }) => {
         const reply = toHttpError(code, error, log);
@@ -112,12 +116,21 @@ export function createApp(config: UmosConfig, { log, obs, sessions }: AppDeps & 
       hostname: config.api.host,
       port: config.api.port,
       tls,
-      maxRequestBodySize: config.api.bodyLimitBytes,
+      // Bun's own refusal past this is an empty 413; bodies that declare their length are refused
+      // before it, as the JSON error every client expects (tooLarge). Chunked ones stop here.
+      maxRequestBodySize: config.api.bodyLimitBytes * 4,
       development: false,
-      fetch: tracedFetch(obs, (request) => guard.refuse(request) ?? handle(request), (request) => routes.get(request)),
+      fetch: tracedFetch(obs, (request) => guard.refuse(request) ?? tooLarge(request, config.api.bodyLimitBytes) ?? handle(request), (request) => routes.get(request)),
     });
     resources.use(server, (s) => s.stop(true));
     log.info("iot-api ready", { port: server.port, docs: "/openapi" });
     return server.port!;
   });
+}
+
+/** 413 as the JSON error for a body that declares more than api.bodyLimitBytes, before any of it is read. */
+function tooLarge(request: Request, limit: number): Response | undefined {
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (!(declared > limit)) return undefined;
+  return Response.json({ error: { code: "body_too_large", message: `the request body is ${declared} bytes; at most ${limit} (api.bodyLimitBytes)` } }, { status: 413 });
 }

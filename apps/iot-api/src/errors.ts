@@ -6,7 +6,7 @@ export interface ErrorReply {
   body: { error: { code: string; message: string; details?: unknown } };
 }
 
-/** The one place UMOS errors become HTTP answers (DESIGN §10 error format). */
+/** The one place UMOS errors become HTTP answers (docs/design.md §10 error format). */
 export function toHttpError(code: string | number, thrown: unknown, log: Logger): ErrorReply {
   // The database out of reach is 503, which a client may retry, not an internal error (fault suite).
   const error = asUnavailable(thrown);

@@ -11,7 +11,7 @@ export interface GatewayAccount {
 const GATEWAY_CLIENT_PREFIX = "iot-gateway-";
 
 /**
- * Who may connect to the MQTT broker and touch which topics (DESIGN §8): a device logs in with its
+ * Who may connect to the MQTT broker and touch which topics (docs/design.md §8): a device logs in with its
  * id as username and client id and its own password, publishes only its own vendor's device->cloud
  * topics, and subscribes only to its own topics; a gateway device (a DJI dock) also acts for its
  * sub-devices. The UMOS gateway's own account may do everything it needs: any topic.

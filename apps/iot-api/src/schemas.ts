@@ -7,8 +7,11 @@ export const DeviceId = t.String({ pattern: "^[A-Za-z0-9._:-]{1,128}$", descript
 export const Vendor = VendorSchema;
 export const Metadata = t.Record(t.String(), t.Unknown(), { description: "Free-form labels and attributes" });
 
+/** A thing model version is a PostgreSQL integer column: a larger number names no version and must not reach a query. */
+export const MAX_VERSION = 2_147_483_647;
+
 export const ModelRef = t.Object(
-  { id: t.String(), version: t.Optional(t.Integer({ minimum: 1, description: "omitted: the model's latest version" })) },
+  { id: t.String(), version: t.Optional(t.Integer({ minimum: 1, maximum: MAX_VERSION, description: "omitted: the model's latest version" })) },
   { additionalProperties: false },
 );
 

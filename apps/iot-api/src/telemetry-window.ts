@@ -1,3 +1,4 @@
+import { LATEST_TIMESTAMP_MS } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 
 export interface WindowLimits {
@@ -57,10 +58,11 @@ function durationMs(duration: string): number {
   return Number(count) * UNIT_MS[unit as keyof typeof UNIT_MS];
 }
 
-/** An RFC 3339 date-time, or ms since the epoch. */
+/** An RFC 3339 date-time, or ms since the epoch, within what the time series can hold (1970 to 2262). */
 function instant(name: string, value: string): number {
   const ms = /^[0-9]+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(ms)) throw new InvalidInputError("invalid_time", `${name}: '${value}' is neither an RFC 3339 date-time nor ms since the epoch`);
+  if (ms < 0 || ms > LATEST_TIMESTAMP_MS) throw new InvalidInputError("invalid_time", `${name}: '${value}' is outside 1970-01-01 to ${iso(LATEST_TIMESTAMP_MS)}`);
   return ms;
 }
 

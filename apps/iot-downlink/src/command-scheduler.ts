@@ -3,7 +3,7 @@ import type { Command, CommandRepository } from "@umos/store";
 import type { Announce } from "./status-announcer";
 
 /**
- * The clock of the command lifecycle (DESIGN §4): every `intervalMs` it times out sent commands
+ * The clock of the command lifecycle (docs/design.md §4): every `intervalMs` it times out sent commands
  * whose device did not answer, expires queued ones whose TTL passed, and sends queued commands of
  * devices that came online. State lives in PostgreSQL, so a restarted or second downlink carries on.
  */

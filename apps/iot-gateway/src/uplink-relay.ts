@@ -37,7 +37,7 @@ export interface UplinkRelay {
 /**
  * Device -> RabbitMQ. The payload bytes go to the AMQP publish as they came off the socket, never
  * parsed; the topic alone decides the routing key (through a cache). A QoS 1 message is
- * acknowledged to the broker only after RabbitMQ confirmed it (DESIGN §3); one that is not
+ * acknowledged to the broker only after RabbitMQ confirmed it (docs/design.md §3); one that is not
  * confirmed is published again until it is, and a crash meanwhile leaves it with the broker.
  * With a spool (edge store and forward) such a frame is spooled instead, and so is every frame that
  * arrives while RabbitMQ is unreachable or the spool is not yet empty; the direct path is unchanged.

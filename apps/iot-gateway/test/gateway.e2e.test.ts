@@ -41,7 +41,7 @@ describe("iot-gateway, in process", () => {
     await gateway.stop();
   });
 
-  test("device frames reach iot-uplink-queue byte for byte, with the routing key and headers of DESIGN §2", async () => {
+  test("device frames reach iot-uplink-queue byte for byte, with the routing key and headers of docs/design.md §2", async () => {
     const sink = await drainQueue(QUEUES.uplink);
     const client = await device("d1");
     const payloads = Array.from({ length: 300 }, (_, i) => Buffer.from(`{"id":"${i}","data":{"t":${i}},"raw":"\u00e9\\u0000"}`));

@@ -7,7 +7,7 @@ import mqtt from "mqtt";
 import { QUEUES } from "@umos/contracts";
 import { createVhost, eventually, RABBITMQ_HOST, startMosquitto, startTcpProxy, testEnv, type TcpProxy, type TestMosquitto, type TestVhost } from "@umos/testkit";
 
-// Edge store and forward (README): the gateway reaches RabbitMQ through a proxy the test cuts.
+// Edge store and forward (docs/deployment.md): the gateway reaches RabbitMQ through a proxy the test cuts.
 let vhost: TestVhost;
 let broker: TestMosquitto;
 let proxy: TcpProxy;

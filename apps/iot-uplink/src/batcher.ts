@@ -19,7 +19,7 @@ interface Group<T, R> {
 
 /**
  * Gathers concurrent writes into one, since per-message round trips dominate the cost at load
- * (FINDINGS.md: batch work per event-loop turn). If a batch fails, each caller's items are written
+ * (docs/findings.md: batch work per event-loop turn). If a batch fails, each caller's items are written
  * alone, so one bad message fails only its own caller.
  */
 export function createBatcher<T, R>(write: (items: T[]) => Promise<R>, options: BatchOptions): Batcher<T, R> {

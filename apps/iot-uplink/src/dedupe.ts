@@ -1,7 +1,7 @@
 import type { DecodedMessage, RawFrame } from "@umos/vendors";
 
 /**
- * The key a message is stored once under, per device (DESIGN §3). A frame the MQTT broker resends
+ * The key a message is stored once under, per device (docs/design.md §3). A frame the MQTT broker resends
  * after a gateway crash carries a new AMQP message-id, so the device's own id is what recognises
  * it; without one, a hash of topic and payload within a time window does (identical payloads in one
  * window are then taken for one: devices should send `id` or `ts`).

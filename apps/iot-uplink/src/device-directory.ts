@@ -48,7 +48,7 @@ export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 10_000,
     require,
     /**
      * A device a gateway's frame speaks for (a Tuya gateway's batch_report): registered, of the
-     * gateway's vendor, and the gateway's own sub-device (DESIGN §8); anything else is a permanent error.
+     * gateway's vendor, and the gateway's own sub-device (docs/design.md §8); anything else is a permanent error.
      */
     async requireSubDevice(deviceId: string, vendor: Vendor, gatewayId: string): Promise<DeviceRoute> {
       const route = await require(deviceId, vendor);

@@ -5,7 +5,7 @@ import type { Logger } from "@umos/core";
 import { messageFrame } from "./protocol";
 import type { Subscriptions } from "./subscriptions";
 
-/** The part of a WebSocket the fan-out needs (STYLE §10: narrow seams, not all of ServerWebSocket). */
+/** The part of a WebSocket the fan-out needs (docs/design.md §11: narrow seams, not all of ServerWebSocket). */
 export interface Client {
   send(frame: string): number;
   close(code: number, reason: string): void;

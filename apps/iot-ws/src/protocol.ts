@@ -1,7 +1,7 @@
 import { Type as T, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 
-/** Client -> server messages (DESIGN §10). An omitted list means "any". */
+/** Client -> server messages (docs/design.md §10). An omitted list means "any". */
 const Names = T.Array(T.String({ minLength: 1, maxLength: 128 }), { maxItems: 1000 });
 const Filter = { devices: T.Optional(Names), vendors: T.Optional(Names), kinds: T.Optional(Names) };
 

@@ -22,7 +22,7 @@ interface Connection extends Client {
 }
 
 /**
- * Bun's native WebSocket server on `/ws` (DESIGN §10 protocol), with /health and /ready beside it.
+ * Bun's native WebSocket server on `/ws` (docs/design.md §10 protocol), with /health and /ready beside it.
  * A client shows a token (`?token=` or `Authorization: Bearer`) to connect, any role may read, and
  * the connection closes when the token expires.
  */

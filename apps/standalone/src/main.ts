@@ -1,5 +1,5 @@
 /**
- * `bun run start`: UMOS in one process with nothing else installed (README, Standalone mode).
+ * `bun run start`: UMOS in one process with nothing else installed (docs/standalone.md).
  * Checks every port and claims the data directory before anything starts; SIGTERM or Ctrl-C
  * stops the services in reverse order within shutdownTimeoutMs.
  */

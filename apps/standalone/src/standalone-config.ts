@@ -50,7 +50,7 @@ export const USAGE = `bun run start [-- options]: all of UMOS in one process, wi
   --postgres-port <port>  embedded PostgreSQL, on 127.0.0.1 (the port of postgres.url, 5433)
   --uplink-port, --downlink-port, --gateway-port <port>   health and metrics (8082, 8083, 8084)
 
-Every config key can also be set as UMOS_<SECTION>__<KEY> (README, Configuration).`;
+Every config key can also be set as UMOS_<SECTION>__<KEY> (docs/configuration.md).`;
 
 export interface StandaloneSettings {
   /** Absolute. */

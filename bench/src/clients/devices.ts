@@ -6,7 +6,7 @@ export interface DeviceFleet {
   report(seq: number, payload: Buffer): void;
   /** Every device answers each service call on its reply topic with code 0, as a generic device does. */
   answerCalls(): Promise<void>;
-  /** The birth message of every device (README: presence), so commands are sent to them at once. */
+  /** The birth message of every device (docs/interfaces.md: presence), so commands are sent to them at once. */
   announceOnline(): Promise<void>;
   close(): Promise<void>;
 }

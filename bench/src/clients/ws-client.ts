@@ -1,5 +1,5 @@
 /**
- * An application on the WebSocket API (README: WebSocket): connects with its token, subscribes, and
+ * An application on the WebSocket API (docs/interfaces.md: WebSocket): connects with its token, subscribes, and
  * hands over every frame's text. Resolves once the server confirmed the subscription.
  */
 export function openWsClient(url: string, token: string, subscription: Record<string, unknown>, onFrame: (text: string) => void): Promise<WebSocket> {

@@ -2,7 +2,7 @@
  * The fan-out's reference: a bare Bun WebSocket server with nothing of UMOS in it. Every client that
  * subscribes joins one native topic; a POST to /publish sends its body, framed as iot-ws frames a
  * message, to all of them with `server.publish`, uWebSockets' own loop. What it takes to reach the
- * last of 10,000 clients is the floor of this machine, whoever sends (README: Performance).
+ * last of 10,000 clients is the floor of this machine, whoever sends (docs/performance.md).
  *
  * Run as its own process by the bench; prints its port, then "ready".
  */

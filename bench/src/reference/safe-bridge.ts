@@ -1,8 +1,8 @@
 /**
- * The reference of issue 8: the MQTT -> RabbitMQ bridge most users would write with mqtt.js and
+ * The budgets' reference (docs/performance.md): the MQTT -> RabbitMQ bridge most users would write with mqtt.js and
  * amqplib, made safe by acknowledging each MQTT message only after RabbitMQ confirmed it. mqtt.js
  * sends the PUBACK when `handleMessage`'s callback runs and reads the next packet only then, so the
- * bridge moves one message per confirm round trip (FINDINGS.md: ~750-930 msg/s).
+ * bridge moves one message per confirm round trip (docs/findings.md: ~750-930 msg/s).
  *
  * Run as its own process by the bench: BRIDGE_MQTT_URL, BRIDGE_AMQP_URL, BRIDGE_QUEUE; prints
  * "ready" once subscribed.

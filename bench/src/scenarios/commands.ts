@@ -17,7 +17,7 @@ interface StatusFrame {
 /**
  * Command REST -> device -> acked: an application POSTs a call, iot-downlink sends it through the
  * gateway, the device answers on its reply topic, and the application sees `acked` on its WebSocket
- * (README: command lifecycle). Latency from the POST to that event, at 200 commands/s.
+ * (docs/interfaces.md: command lifecycle). Latency from the POST to that event, at 200 commands/s.
  */
 export const commands: PlatformScenario = {
   id: "commands",

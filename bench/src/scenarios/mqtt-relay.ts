@@ -19,7 +19,7 @@ const DEVICES = 10;
 
 /**
  * MQTT devices -> Mosquitto -> a bridge -> RabbitMQ -> a consumer of the bridge's queue, with a
- * Mosquitto and a vhost of its own (FINDINGS.md: the packaged config drops QoS 1 messages).
+ * Mosquitto and a vhost of its own (docs/findings.md: the packaged config drops QoS 1 messages).
  */
 export async function openMqttRelay(
   relay: Pick<OpenRelay, "id" | "title" | "pacedRate">,

@@ -8,7 +8,7 @@ import { watched } from "../stats/watched";
 
 /**
  * Devices reporting in a platform scenario: a fleet, not a few chatty devices, so concurrent uplink
- * batches seldom write the same device's rows (README: the uplink stores the latest state per device).
+ * batches seldom write the same device's rows (docs/design.md §5: the uplink stores the latest state per device).
  */
 export const FLEET_SIZE = 100;
 
@@ -19,7 +19,7 @@ export interface PlatformContext {
   /** The five services, the brokers, PostgreSQL and the bench, read afresh (PostgreSQL's backends change). */
   processes(): WatchedProcess[];
   /**
-   * `count` generic devices named `<prefix><n>`, registered through the REST API (README: a device
+   * `count` generic devices named `<prefix><n>`, registered through the REST API (docs/interfaces.md: a device
    * must be registered first) and connected to the platform's MQTT broker. The scenario closes them.
    */
   devices(prefix: string, count: number): Promise<DeviceFleet>;

@@ -9,7 +9,7 @@ import { cleanUp, type OpenRelay } from "./relay";
 const QUEUE = "bench-ceiling";
 
 /**
- * The broker's ceiling on this machine (issue 8's first reference): an amqplib publisher on a
+ * The broker's ceiling on this machine (the budgets' first reference): an amqplib publisher on a
  * confirm channel and a consumer, persistent messages on a durable classic queue, in a vhost of its own.
  */
 export async function openRawRabbitmq(): Promise<OpenRelay> {

@@ -7,7 +7,7 @@ export interface OpenRelay {
   title: string;
   path: Path;
   processes: WatchedProcess[];
-  /** The rate its latency is read at: 2,000 msg/s (issue 8), or less for a relay that cannot carry it. */
+  /** The rate its latency is read at: 2,000 msg/s (bench/budgets.json), or less for a relay that cannot carry it. */
   pacedRate: number;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import { openRawRabbitmq } from "./raw-rabbitmq";
 import type { OpenRelay } from "./relay";
 import { openSafeBridge } from "./safe-bridge";
 
-/** The two references of issue 8 and our gateway, measured side by side. */
+/** The two references of the budgets (docs/performance.md) and our gateway, measured side by side. */
 export const RELAYS: ReadonlyArray<{ id: string; open(): Promise<OpenRelay> }> = [
   { id: "rawRabbitmq", open: openRawRabbitmq },
   { id: "safeBridge", open: openSafeBridge },
@@ -16,7 +16,7 @@ export const RELAYS: ReadonlyArray<{ id: string; open(): Promise<OpenRelay> }> =
 /**
  * Opens every chosen relay first, then saturates them in turns, `profile.rounds` times, and keeps
  * each one's median round: whatever else loads the machine meanwhile weighs on all of them alike,
- * so their ratios hold (FINDINGS.md: runs of 10 s, the median). Then reads
+ * so their ratios hold (docs/findings.md: runs of 10 s, the median). Then reads
  * each one's latency at its paced rate.
  */
 export async function runRelays(profile: Profile, only: (id: string) => boolean, failed: (id: string, err: unknown) => void): Promise<ScenarioResult[]> {

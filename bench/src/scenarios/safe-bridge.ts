@@ -6,8 +6,8 @@ import type { OpenRelay } from "./relay";
 const QUEUE = "bench-bridge";
 
 /**
- * Issue 8's second reference: the safe mqtt.js + amqplib bridge (reference/safe-bridge.ts) in a
- * process of its own. It cannot sustain 2,000 msg/s, so its latency is read at 200 msg/s as in the issue.
+ * The budgets' second reference: the safe mqtt.js + amqplib bridge (reference/safe-bridge.ts) in a
+ * process of its own. It cannot sustain 2,000 msg/s, so its latency is read at 200 msg/s (docs/performance.md).
  */
 export function openSafeBridge(): Promise<OpenRelay> {
   const relay = { id: "safeBridge", title: "mqtt.js + amqplib bridge, PUBACK after confirm (reference)", pacedRate: 200 };

@@ -11,7 +11,7 @@ import { watched } from "../stats/watched";
 import type { PlatformScenario } from "./platform";
 
 const DEVICE = "fanout-0";
-/** Issue 8's fan-out: 10,000 connected clients. */
+/** The budgets' fan-out: 10,000 connected clients. */
 const CLIENTS = 10_000;
 const BROADCASTS = 20;
 /** Connections opened at once: enough to connect 10,000 in seconds without a thundering herd of upgrades. */
@@ -109,7 +109,7 @@ export const wsFanoutBare: PlatformScenario = {
 
 /**
  * iot-ws fan-out: every client subscribed to one device; a validated message is published to the
- * `iot` exchange as iot-uplink would. Budget: to the last of 10,000 clients within 100 ms p99 (issue 8).
+ * `iot` exchange as iot-uplink would. Budget: to the last of 10,000 clients within 100 ms p99 (bench/budgets.json).
  */
 export const wsFanout: PlatformScenario = {
   id: "wsFanout",

@@ -37,7 +37,7 @@ spec:
           containerPort: {{ $svc.port }}
       env:
         # The pod's name is the replica's `instance`: an iot-ws replica's own queue iot-ws-queue.<pod>,
-        # a gateway's MQTT client ids (DESIGN §2).
+        # a gateway's MQTT client ids (docs/design.md §2).
         - name: UMOS_INSTANCE
           valueFrom:
             fieldRef:

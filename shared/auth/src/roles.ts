@@ -1,4 +1,4 @@
-/** admin: everything; operator: read, command, set properties; viewer: read only (DESIGN §8). */
+/** admin: everything; operator: read, command, set properties; viewer: read only (docs/design.md §8). */
 export const ROLES = ["viewer", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 

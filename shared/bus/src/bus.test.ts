@@ -44,7 +44,7 @@ async function getOne(queue: string): Promise<amqplib.GetMessage | false> {
 }
 
 describe("topology", () => {
-  test("the exchanges, queues and bindings are exactly those of DESIGN §2", async () => {
+  test("the exchanges, queues and bindings are exactly those of docs/design.md §2", async () => {
     const base = [
       "iot -> iot-uplink-queue : iot.*.device.#",
       "iot -> iot-downlink-queue : iot.*.service.#",
@@ -96,7 +96,7 @@ describe("topology", () => {
     ]);
     expect(byName["iot-ws-queue.t1"]).toMatchObject({ durable: false, exclusive: true });
     expect(byName[QUEUES.uplink]).toMatchObject({ durable: true, exclusive: false });
-    // Durable: reports wait here while the time-series server is down (DESIGN §3).
+    // Durable: reports wait here while the time-series server is down (docs/design.md §3).
     expect(byName[QUEUES.telemetry]).toMatchObject({ durable: true, exclusive: false });
     await Promise.all([consumer.stop(), telemetry.stop()]);
   }, 30_000); // each rabbitmqctl call starts an Erlang VM: about a second here, more on a loaded machine

@@ -8,7 +8,7 @@ import type { Bus, BusOptions } from "./types";
 
 /**
  * The one place a bus is chosen: `embedded:<path>` is standalone mode's bus in one SQLite file, with
- * the same topology and semantics (README, Embedded bus); anything else is RabbitMQ.
+ * the same topology and semantics (docs/standalone.md, Embedded bus); anything else is RabbitMQ.
  */
 export function connectBus(options: BusOptions): Promise<Bus> {
   return isEmbeddedUrl(options.url) ? connectEmbeddedBus(options) : connectRabbitBus(options);

@@ -115,7 +115,7 @@ export function createDelivery(policy: DeliveryPolicy): Delivery {
   };
 }
 
-/** The dead letter's copy of `message`: its metadata, plus why and where it died (README, Routing). */
+/** The dead letter's copy of `message`: its metadata, plus why and where it died (docs/interfaces.md, Dead-letter headers). */
 export function deadLetterOptions(message: BusMessage, code: string, reason: string, queue: string): PublishOptions {
   return {
     messageId: message.messageId,

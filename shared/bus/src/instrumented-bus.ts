@@ -11,7 +11,7 @@ import type { Bus, BusMessage, PublishOptions } from "./types";
  * device frame): a publish inside a recorded span opens a PRODUCER span and carries its W3C
  * `traceparent` in the AMQP headers; a consumed message with one is processed inside a CONSUMER span
  * that is its child. A message without one is neither traced nor given a header, so an unsampled
- * message costs the broker no extra header (FINDINGS.md: every header costs broker CPU).
+ * message costs the broker no extra header (docs/findings.md: every header costs broker CPU).
  */
 export function instrumentBus(bus: Bus, obs: Observability, system = "rabbitmq"): Bus {
   const { tracer, metrics } = obs;
@@ -82,7 +82,7 @@ export function instrumentBus(bus: Bus, obs: Observability, system = "rabbitmq")
   }
 }
 
-/** Attributes of the OTel messaging conventions (PROTOCOLS.md §6), new names. */
+/** Attributes of the OTel messaging conventions (docs/protocols.md §6), new names. */
 function messageAttributes(system: string, operation: string, destination: string, routingKey: string, messageId: string | undefined): Attributes {
   return {
     "messaging.system": system,

@@ -1,11 +1,11 @@
 import { QUEUES } from "@umos/contracts";
 
 /**
- * The spine's queues and bindings as data (DESIGN §2), the same for every broker: the RabbitMQ bus
+ * The spine's queues and bindings as data (docs/design.md §2), the same for every broker: the RabbitMQ bus
  * declares them with amqplib (rabbitmq/declare.ts), the embedded bus builds its queues from them.
  */
 
-/** The durable work queues and what each is bound to (DESIGN §2). */
+/** The durable work queues and what each is bound to (docs/design.md §2). */
 export const WORK_QUEUES: ReadonlyArray<{ queue: string; binding: string }> = [
   { queue: QUEUES.uplink, binding: "iot.*.device.#" },
   { queue: QUEUES.downlink, binding: "iot.*.service.#" },

@@ -35,10 +35,10 @@ export const UmosConfigSchema = T.Object(
       {
         /**
          * amqp(s)://user:pass@host:port/vhost, or `embedded:<path>[?synchronous=normal|full]` for the
-         * embedded bus of standalone mode: one SQLite file, e.g. embedded:./data/bus.sqlite (README, Embedded bus).
+         * embedded bus of standalone mode: one SQLite file, e.g. embedded:./data/bus.sqlite (docs/standalone.md, Embedded bus).
          */
         url: T.String({ pattern: "^(amqps?://|embedded:.)" }),
-        /** classic for development; quorum in production (replicated, ~1.3x faster here, FINDINGS.md). */
+        /** classic for development; quorum in production (replicated, ~1.3x faster here, docs/findings.md). */
         queueType: T.Union([T.Literal("classic"), T.Literal("quorum")], { default: "classic" }),
         prefetch: T.Integer({ minimum: 1, maximum: 65535, default: 256 }),
         reconnectInitialMs: Millis(200),
@@ -111,7 +111,7 @@ export const UmosConfigSchema = T.Object(
         host: ListenHost,
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
         bodyLimitBytes: T.Integer({ minimum: 1024, default: 1_048_576 }),
-        /** A request not answered by then gets 503 while its work runs on (README, Configuration). */
+        /** A request not answered by then gets 503 while its work runs on (docs/configuration.md). */
         requestTimeoutMs: T.Integer({ minimum: 100, default: 8000 }),
         /** The WebSocket URL the web console connects to; by default the console's own host on ws.port. */
         consoleWsUrl: T.Optional(T.String({ pattern: "^wss?://" })),
@@ -210,7 +210,7 @@ export const UmosConfigSchema = T.Object(
         /** MQTT connections this replica opens in the shared group: more spreads parsing over more sockets. */
         connections: T.Integer({ minimum: 1, maximum: 64, default: 1 }),
         /**
-         * Store and forward (README, Edge store-and-forward): while RabbitMQ is out of reach, device
+         * Store and forward (docs/deployment.md, Edge store and forward): while RabbitMQ is out of reach, device
          * frames are acknowledged once on this local disk and forwarded in order later. Off by default:
          * acknowledged frames then live only on this replica's disk, which an edge host keeps and a
          * rescheduled pod does not.
@@ -229,7 +229,7 @@ export const UmosConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    /** Traces (README, Observability): W3C trace context across HTTP, AMQP and MQTT 5, exported over OTLP. */
+    /** Traces (docs/operations.md): W3C trace context across HTTP, AMQP and MQTT 5, exported over OTLP. */
     tracing: T.Object(
       {
         /** OTLP/HTTP protobuf endpoint, e.g. http://tempo:4318/v1/traces; unset: spans are made for logs but not exported. */
@@ -239,7 +239,7 @@ export const UmosConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    /** Telemetry time series (README, Telemetry): off unless `url` is set. */
+    /** Telemetry time series (docs/telemetry.md): off unless `url` is set. */
     influx: T.Object(
       {
         /** InfluxDB 1.8+, 2.x or 3.x (VictoriaMetrics takes the writes but cannot answer the API's queries). */

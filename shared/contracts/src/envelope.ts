@@ -8,7 +8,7 @@ const _sameVendors: [Static<typeof VendorSchema>, Vendor] = ["" as Vendor, "" as
 void _sameVendors;
 
 /**
- * The normalized message every stage after decoding carries (DESIGN §2): JSON
+ * The normalized message every stage after decoding carries (docs/design.md §2): JSON
  * `{ id, ts, vendor, deviceId, kind, data, correlationId? }`.
  */
 export const EnvelopeSchema = T.Object({

@@ -18,3 +18,4 @@ export {
 } from "./routing";
 export { EnvelopeSchema, VendorSchema, envelopeChecker, KINDS, type Envelope } from "./envelope";
 export { commandStatusEvent, type CommandState } from "./command-status";
+export { storageProblem, MAX_JSON_DEPTH, MAX_KEY_LENGTH, LATEST_TIMESTAMP_MS } from "./storable";

@@ -6,7 +6,7 @@ export function isVendor(value: string): value is Vendor {
   return (VENDORS as readonly string[]).includes(value);
 }
 
-/** The stage a message is at (DESIGN §2); the third segment of its routing key. */
+/** The stage a message is at (docs/design.md §2); the third segment of its routing key. */
 export type Stage = "device" | "event" | "service" | "gateway";
 
 export const EXCHANGE = "iot";
@@ -57,9 +57,9 @@ export function parseRoutingKey(key: string): ParsedRoutingKey | undefined {
 }
 
 /**
- * AMQP metadata (DESIGN §2). message-id and content-type travel in the AMQP basic properties
+ * AMQP metadata (docs/design.md §2). message-id and content-type travel in the AMQP basic properties
  * `messageId` and `contentType`; the rest are headers, kept few and short because every header
- * costs broker CPU per message (FINDINGS.md: four headers cost 11%).
+ * costs broker CPU per message (docs/findings.md: four headers cost 11%).
  */
 export const HEADERS = {
   deviceId: "x-device-id",

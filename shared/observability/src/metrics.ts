@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, type LabelValues } from "prom-clie
  * One registry per service (several may share a process in tests), labelled with the service.
  * The seed's four metrics carry exactly the seed's names; everything else is
  * `iot_{component}_{metric}_{unit}`. prom-client's default Node metrics are left out: several are
- * empty or zero under Bun (FINDINGS.md); the process metrics below are the ones that are real.
+ * empty or zero under Bun (docs/findings.md); the process metrics below are the ones that are real.
  */
 export function createMetrics(service: string) {
   const registry = new Registry();

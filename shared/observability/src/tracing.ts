@@ -33,7 +33,7 @@ let globalsSet = false;
 /**
  * One tracer provider per service (several services may share a process in tests). The W3C
  * propagator and the async-local-storage context manager are process-wide and set once
- * (PROTOCOLS.md §7: SDK 2.x has no provider.register()).
+ * (docs/protocols.md §7: SDK 2.x has no provider.register()).
  */
 export function setupTracing(options: TracingOptions): Tracing {
   if (!globalsSet) {

@@ -8,7 +8,7 @@
  * - **One reading of the path.** The router (Elysia 1.4) takes the path from the first `/` after
  *   character 11 of the URL, assuming an origin at least that long, while `new URL().pathname`
  *   parses the real one; with a short `Host` they disagree, and a check on one while the other
- *   routes is a way around authorization (FINDINGS.md). Such a request, an empty segment (`//`)
+ *   routes is a way around authorization (docs/findings.md). Such a request, an empty segment (`//`)
  *   and encoded slashes, backslashes, dots or NULs are refused instead of interpreted.
  */
 export interface HttpGuard {

@@ -7,7 +7,7 @@ export interface Frame {
 }
 
 /**
- * How one kind of device speaks its vendor's protocol (README: Device protocols). Pure: it turns
+ * How one kind of device speaks its vendor's protocol (docs/interfaces.md: Devices). Pure: it turns
  * its own state and the frames it receives into the frames it sends, so each vendor's replies test
  * without a broker; `device.ts` puts it on an MQTT connection.
  */

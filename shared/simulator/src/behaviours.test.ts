@@ -12,7 +12,7 @@ import { tuyaPlug } from "./tuya";
 /**
  * Each simulated device is checked against the platform's own vendor adapters: what the device
  * sends must decode as the message it stands for, and its answer to a command the platform encodes
- * must carry that command's id back (README: Command lifecycle), as the vendors' example frames do.
+ * must carry that command's id back (docs/interfaces.md: Command lifecycle), as the vendors' example frames do.
  */
 const COMMAND_ID = "01936d3f-5a2b-7c4d-8e9f-0a1b2c3d4e5f";
 
@@ -53,7 +53,7 @@ describe("generic device", () => {
     expect(decode(device.will!).messages[0]!.envelope.kind).toBe(KINDS.statusOffline);
     const [report] = decode(device.report()[0]!).messages;
     expect(report!.envelope).toMatchObject({ kind: KINDS.propertyReport, data: { temperature: expect.any(Number), humidity: expect.any(Number) } });
-    // Its own id on every frame: what makes a resent frame recognisable (README: Generic).
+    // Its own id on every frame: what makes a resent frame recognisable (docs/interfaces.md: Generic).
     expect(report!.deviceMessageId).toBeString();
     expect(decode(device.report()[0]!).messages[0]!.deviceMessageId).not.toBe(report!.deviceMessageId);
     expect(decode(device.event()[0]!).messages[0]!.envelope).toMatchObject({ kind: KINDS.eventReport, data: { event: "window_open" } });

@@ -5,7 +5,7 @@ export interface ConnectOptions {
   brokerUrl: string;
   /** 4 (MQTT 3.1.1, what every broker speaks, aedes included) or 5. */
   protocolVersion?: 4 | 5;
-  /** The MQTT client id; the device id by default (README: Security, device credentials). */
+  /** The MQTT client id; the device id by default (docs/standalone.md: MQTT broker). */
   clientId?: string;
   /** The device's credentials from its registration; a broker without authentication ignores them. */
   password?: string;

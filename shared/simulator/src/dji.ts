@@ -5,7 +5,7 @@ import { messageIds, readings } from "./readings";
 export const aircraftOf = (dockSn: string) => `${dockSn}-aircraft`;
 
 /**
- * A DJI dock with one aircraft, on the DJI Cloud API topics (README: DJI Cloud API): announces the
+ * A DJI dock with one aircraft, on the DJI Cloud API topics (docs/interfaces.md: DJI Cloud API): announces the
  * aircraft with `update_topo` on `sys/product/{sn}/status`, reports its own osd and the aircraft's
  * (on the aircraft's SN, through the dock's connection), raises `hms` events with `need_reply`, and
  * answers `services` on `services_reply` and `property/set` on `property/set_reply`, echoing tid and

@@ -2,7 +2,7 @@ import { FAILING_SERVICE, frame, readJson, type DeviceBehaviour, type Frame } fr
 import { messageIds, readings } from "./readings";
 
 /**
- * A generic thermostat on the canonical protocol (README: Generic): reports `temperature`,
+ * A generic thermostat on the canonical protocol (docs/interfaces.md: Generic): reports `temperature`,
  * `humidity`, `target` and `mode`, raises `window_open`, answers every service call and property
  * set on `service/reply` with the command's `correlationId`, and has a last will that marks it
  * offline when its connection dies.

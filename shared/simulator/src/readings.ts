@@ -29,7 +29,7 @@ export function readings(initial: Record<string, unknown>, drifting: Record<stri
   };
 }
 
-/** Message ids unique per device across restarts: the uplink deduplicates on them (README: Delivery guarantees). */
+/** Message ids unique per device across restarts: the uplink deduplicates on them (docs/guarantees.md). */
 export function messageIds(): () => string {
   const boot = Date.now().toString(36);
   let seq = 0;

@@ -6,7 +6,7 @@ export class RegistrationError extends Error {
 }
 
 /**
- * Registers a device through the REST API (README: REST) and returns its MQTT password. A device
+ * Registers a device through the REST API (docs/interfaces.md: REST) and returns its MQTT password. A device
  * an earlier run registered (409) gets a new password instead: only its hash is kept, so the old
  * one cannot be read back.
  */

@@ -2,7 +2,7 @@ import { FAILING_SERVICE, frame, readJson, type DeviceBehaviour, type Frame } fr
 import { messageIds, readings } from "./readings";
 
 /**
- * A Tuya smart plug on TuyaLink (README: Tuya): reports `{code: {value, time}}` with `sys.ack: 1`,
+ * A Tuya smart plug on TuyaLink (docs/interfaces.md: Tuya): reports `{code: {value, time}}` with `sys.ack: 1`,
  * triggers `overload` events, answers `action/execute` on `execute_response` and `property/set` on
  * `set_response`, echoing the msgId. Values go on the wire as integers, as Tuya's `value` type does
  * (`cur_voltage` in 0.1 V: a thing model with `scale: 1` reads it in volts). No last will: Tuya's

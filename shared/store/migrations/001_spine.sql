@@ -1,4 +1,4 @@
--- The device registry, the message log, latest state and commands (DESIGN §5).
+-- The device registry, the message log, latest state and commands (docs/design.md §5).
 
 create table devices (
   id            text primary key check (length(id) between 1 and 128 and id !~ '[/+#]'),
@@ -22,7 +22,7 @@ create table device_state (
 
 -- Every decoded device message once. id is the gateway's UUIDv7 (time-ordered, so it pages);
 -- dedupe_key is the device's own message id, or a payload hash within a time window, so a frame
--- the MQTT broker resends after a gateway crash is stored once (DESIGN §3).
+-- the MQTT broker resends after a gateway crash is stored once (docs/design.md §3).
 create table message_log (
   id              uuid primary key,
   device_id       text not null references devices (id) on delete cascade,

@@ -1,4 +1,4 @@
--- Dead letters kept for inspection and replay (README, Dead letters). iot-uplink archives every
+-- Dead letters kept for inspection and replay (docs/operations.md, Dead letters). iot-uplink archives every
 -- message of the iot-dead-letter queue here; iot-api lists, replays and deletes them.
 
 create table dead_letters (

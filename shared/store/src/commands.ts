@@ -138,7 +138,7 @@ export function commandRepository(sql: Sql) {
     /**
      * A device's answer to a command: moves it like `transition`, but only when `answeredBy` is the
      * device the command was sent to or the gateway that device speaks through (a DJI dock answers
-     * for its aircraft). Another device that learned the command id changes nothing (DESIGN §8).
+     * for its aircraft). Another device that learned the command id changes nothing (docs/design.md §8).
      */
     async answer(id: string, answeredBy: string, from: CommandStatus[], status: CommandStatus, detail: { output?: unknown; reason?: string }): Promise<Command | undefined> {
       const fromDevice = sql`(device_id = ${answeredBy} or device_id in (select d.id from devices d where d.parent_id = ${answeredBy}))`;

@@ -22,7 +22,7 @@ export function openDatabase(options: DatabaseOptions): Database {
     max: options.maxConnections,
     connect_timeout: (options.connectTimeoutMs ?? 5000) / 1000,
     onnotice: () => {},
-    // Timestamps and counts come back as JS values, never strings (FINDINGS.md: bigint is a string otherwise).
+    // Timestamps and counts come back as JS values, never strings (docs/findings.md: bigint is a string otherwise).
     types: { bigint: postgres.BigInt },
     transform: { undefined: null },
     // postgres.js waits 3^n/100 s (up to 20 s) before its n-th reconnect: after an 8 s outage the

@@ -48,7 +48,7 @@ const columns = (sql: Sql) => sql`
   dead_lettered_at as "deadLetteredAt", replayed_at as "replayedAt"`;
 
 /**
- * Dead letters at rest (README, Dead letters): archived by iot-uplink, listed, replayed and deleted
+ * Dead letters at rest (docs/operations.md, Dead letters): archived by iot-uplink, listed, replayed and deleted
  * through iot-api. A replayed row is kept, marked with `replayedAt`, as the record of what was sent
  * again; if the message dies again that is a new row with a higher `replayCount`.
  */

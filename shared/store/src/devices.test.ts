@@ -33,7 +33,7 @@ const parentOf = async (id: string) => (await devices.get(id)).parentId;
 /** The stable code of the error a call is refused with, or undefined when it succeeds. */
 const refusal = (run: Promise<unknown>) => run.then(() => undefined, (err: unknown) => (err instanceof UmosError ? err.code : String(err)));
 
-describe("a gateway's topology (DESIGN §8: a gateway speaks only for what is its own)", () => {
+describe("a gateway's topology (docs/design.md §8: a gateway speaks only for what is its own)", () => {
   test("a new sub-device is adopted with the gateway's vendor, and stays the gateway's", async () => {
     expect(await devices.applyTopology("dock-a", ["drone-1", "drone-1"])).toEqual([{ id: "drone-1", vendor: "dji", online: true }]);
     expect(await parentOf("drone-1")).toBe("dock-a");

@@ -152,7 +152,7 @@ export function deviceRepository(sql: Sql) {
      * gateway's vendor), belong to the gateway and are online; its other sub-devices are offline.
      * Returns the sub-devices whose presence changed.
      *
-     * A gateway speaks only for what is its own (DESIGN §8): a listed device that exists and is not
+     * A gateway speaks only for what is its own (docs/design.md §8): a listed device that exists and is not
      * already this gateway's (registered on its own, with credentials of its own, or under another
      * gateway) refuses the whole report with `foreign_sub_device`, and nothing changes. Only an admin
      * moves a device between gateways (PATCH /api/v1/devices/:id `parentId`).

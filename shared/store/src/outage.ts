@@ -24,7 +24,7 @@ const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
 
 /**
  * An error of a query, as UnavailableError when it says PostgreSQL is out of reach, so the bus waits
- * the outage out instead of counting it against the message (DESIGN §3); anything else unchanged.
+ * the outage out instead of counting it against the message (docs/design.md §3); anything else unchanged.
  */
 export function asUnavailable(err: unknown): unknown {
   if (err instanceof UnavailableError) return err;

@@ -16,6 +16,7 @@ interface NumberSpecs {
  * path of the offending spec.
  */
 export function dataTypeSchema(dataType: DataType, where: string, insideStruct = false): TSchema {
+  if (typeof dataType !== "object" || dataType === null) bad(where, "a dataType is an object {type, specs}");
   const specs = (dataType.specs ?? {}) as Record<string, unknown>;
   switch (dataType.type) {
     case "int":
@@ -49,9 +50,11 @@ export function dataTypeSchema(dataType: DataType, where: string, insideStruct =
       if (insideStruct) bad(where, "a struct cannot hold a struct (TSL)");
       if (!Array.isArray(specs)) bad(where, "struct specs must be a list of {identifier, dataType}");
       const fields: Record<string, TSchema> = {};
-      for (const [i, field] of (specs as unknown as { identifier?: unknown; dataType?: DataType }[]).entries()) {
-        if (typeof field.identifier !== "string" || !field.dataType) bad(`${where}[${i}]`, "each struct field needs identifier and dataType");
-        fields[field.identifier as string] = T.Optional(dataTypeSchema(field.dataType!, `${where}.${field.identifier}`, true));
+      for (const [i, field] of (specs as unknown as ({ identifier?: unknown; dataType?: DataType } | null)[]).entries()) {
+        if (typeof field !== "object" || field === null || typeof field.identifier !== "string" || !field.dataType) {
+          bad(`${where}[${i}]`, "each struct field needs identifier and dataType");
+        }
+        fields[field!.identifier as string] = T.Optional(dataTypeSchema(field!.dataType!, `${where}.${field!.identifier}`, true));
       }
       return T.Object(fields, { additionalProperties: false });
     }

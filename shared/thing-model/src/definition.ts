@@ -1,7 +1,7 @@
 import { Type as T, type Static } from "@sinclair/typebox";
 
 /**
- * A thing model in the shape of Alibaba's TSL (PROTOCOLS.md §3): properties, events and services,
+ * A thing model in the shape of Alibaba's TSL (docs/protocols.md §3): properties, events and services,
  * each value described by a `dataType {type, specs}`. DJI's own specs use the same shape.
  */
 export const DATA_TYPES = ["int", "float", "double", "text", "bool", "enum", "date", "struct", "array"] as const;

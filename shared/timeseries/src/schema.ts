@@ -1,5 +1,5 @@
 /**
- * How UMOS lays telemetry out in InfluxDB (README, Telemetry). The writer (iot-uplink), the reader
+ * How UMOS lays telemetry out in InfluxDB (docs/telemetry.md). The writer (iot-uplink), the reader
  * (iot-api) and the Grafana dashboard all go by these names: change them together or not at all.
  *
  * One point per reported property, with its name as a tag rather than as a field key: a field keeps

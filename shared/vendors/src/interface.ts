@@ -50,7 +50,7 @@ export interface Decoded {
 }
 
 /**
- * One vendor's wire format, both ways (STYLE §5: wire types, a pure transform, the adapter). Every
+ * One vendor's wire format, both ways (docs/design.md §11: wire types, a pure transform, the adapter). Every
  * method is pure; decode, encode and importModel throw InvalidInputError for what they cannot take.
  */
 export interface VendorAdapter {

@@ -3,7 +3,7 @@ import { adapterFor } from "@umos/vendors";
 import { loadFixtures } from "../../../shared/vendors/src/fixtures";
 
 /**
- * Poison frames for the fuzz test (README, Dead letters): malformed, truncated, oversized and
+ * Poison frames for the fuzz test (docs/operations.md, Dead letters): malformed, truncated, oversized and
  * wrong-type payloads on every device->cloud topic of a vendor, from a seed, so a failure
  * reproduces. Each is built from a valid frame of that topic (the vendor's captured fixtures; the
  * generic protocol's documented shapes) and broken in one way.

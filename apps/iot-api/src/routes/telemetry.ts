@@ -27,7 +27,7 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
     "/:id/telemetry",
     async ({ params, query }) => {
       if (!influx) {
-        throw new UmosError("not_configured", "telemetry is not configured on this server: set influx.url (UMOS_INFLUX__URL), see README, Telemetry", false);
+        throw new UmosError("not_configured", "telemetry is not configured on this server: set influx.url (UMOS_INFLUX__URL), see docs/telemetry.md", false);
       }
       await devices.get(params.id);
       const window = resolveWindow(query, limits, Date.now());

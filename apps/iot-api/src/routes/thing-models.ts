@@ -3,7 +3,7 @@ import { needs } from "../access";
 import type { ThingModelRepository } from "@umos/store";
 import { DefinitionSchema, validateDefinition } from "@umos/thing-model";
 import { adapterFor } from "@umos/vendors";
-import { ErrorBody, Vendor } from "../schemas";
+import { ErrorBody, MAX_VERSION, Vendor } from "../schemas";
 
 const ModelId = t.String({ pattern: "^[A-Za-z0-9._-]{1,128}$" });
 const Validation = t.Union([t.Literal("strict"), t.Literal("flag")], {
@@ -63,7 +63,7 @@ export function thingModelRoutes(models: ThingModelRepository) {
       detail: needs("viewer", { summary: "Every version of a thing model and how many devices use it" }),
     })
     .get("/:id/versions/:version", ({ params }) => models.get(params.id, params.version), {
-      params: t.Object({ id: t.String(), version: t.Integer({ minimum: 1 }) }),
+      params: t.Object({ id: t.String(), version: t.Integer({ minimum: 1, maximum: MAX_VERSION }) }),
       response: { 200: ThingModel, 404: ErrorBody },
       detail: needs("viewer", { summary: "One version of a thing model" }),
     })

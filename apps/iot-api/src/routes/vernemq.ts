@@ -3,7 +3,7 @@ import { needs } from "../access";
 import type { MqttAuth } from "../mqtt-auth";
 
 /**
- * VerneMQ's webhook contract (PROTOCOLS.md §4, vmq_webhooks): one endpoint, the hook named in the
+ * VerneMQ's webhook contract (docs/protocols.md §4, vmq_webhooks): one endpoint, the hook named in the
  * `vernemq-hook` header, the webhook token in the URL (`?token=`). Always HTTP 200 (VerneMQ logs
  * anything else as an error); a yes to a publish or subscribe carries `cache-control: max-age` so the
  * broker does not ask again for every packet. A yes to a login is never cached: a rotated password

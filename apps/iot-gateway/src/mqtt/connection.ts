@@ -61,7 +61,7 @@ export interface MqttConnection {
 /**
  * One MQTT 5 (or 3.1.1) client connection of our own on mqtt-packet, so that we own the
  * acknowledgement order: mqtt.js hands over one QoS 1 message at a time while a PUBACK is pending,
- * which caps a safe bridge at ~800 msg/s (FINDINGS.md). Persistent session (Clean Start 0 + Session
+ * which caps a safe bridge at ~800 msg/s (docs/findings.md). Persistent session (Clean Start 0 + Session
  * Expiry; Clean Session 0 in 3.1.1), keepalive, reconnection with backoff.
  */
 export function openMqttConnection(options: MqttConnectionOptions): MqttConnection {
@@ -99,7 +99,7 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
     writeBytes(mqttPacket.generate(packet, { protocolVersion }));
   }
 
-  /** Writes are gathered per event-loop turn into one socket write (FINDINGS.md: batch per turn). */
+  /** Writes are gathered per event-loop turn into one socket write (docs/findings.md: batch per turn). */
   function writeBytes(bytes: Buffer): void {
     if (!socket) return;
     outbox.push(bytes);

@@ -5,7 +5,7 @@ import { createBatcher, type BatchOptions } from "../batcher";
 import { toDeadLetterRecord } from "./record";
 
 /**
- * Consumes iot-dead-letter into PostgreSQL (README, Dead letters). A message is acked only once its
+ * Consumes iot-dead-letter into PostgreSQL (docs/operations.md, Dead letters). A message is acked only once its
  * row is committed, and a redelivered one finds its row already there (dedupe key), so a crash loses
  * and doubles nothing. Writes are batched like the message log's. Failures are retried without end:
  * the only expected one is the database being away, and a dead letter handed to the dead-letter

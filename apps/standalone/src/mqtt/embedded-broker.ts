@@ -26,7 +26,7 @@ export interface EmbeddedBroker {
 
 /**
  * aedes, the MQTT broker in JavaScript, on a TCP port: MQTT 3.1.1 only (an MQTT 5 CONNECT is
- * refused) and no `$share` subscriptions (granted, but they deliver nothing: FINDINGS.md), which is
+ * refused) and no `$share` subscriptions (granted, but they deliver nothing: docs/findings.md), which is
  * why the standalone gateway connects with protocolVersion 4 and plain filters.
  */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {

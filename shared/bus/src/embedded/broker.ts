@@ -44,13 +44,13 @@ interface PendingPublish {
 }
 
 /**
- * A durable topic broker in one SQLite file (README, Embedded bus). Work is gathered per
+ * A durable topic broker in one SQLite file (docs/standalone.md, Embedded bus). Work is gathered per
  * event-loop turn: the publishes, acks and delivery marks of a turn are one transaction, after
  * which the publishes resolve and consumers get their messages, woken in process, not by polling.
  *
  * A message is handed to a consumer only once it is in the file, and once the file records that
  * its queue delivered that far (`delivered_through`): after a crash, exactly the messages that may
- * have been seen come back with `redelivered` set, which the uplink relies on (DESIGN §3).
+ * have been seen come back with `redelivered` set, which the uplink relies on (docs/design.md §3).
  */
 export function createBroker(path: string, synchronous: Synchronous, log: Logger): Broker {
   const store: BusStore = openStore(path, synchronous);

@@ -8,7 +8,7 @@ import { parseEmbeddedUrl } from "./embedded-url";
 import { leaseBroker } from "./shared-broker";
 
 /**
- * The bus of standalone mode: the topology of DESIGN §2 on the embedded broker of `embedded:<path>`,
+ * The bus of standalone mode: the topology of docs/design.md §2 on the embedded broker of `embedded:<path>`,
  * with the consumers' ack, retry and dead-letter policy of the RabbitMQ bus (../delivery.ts).
  * Options that only mean something to RabbitMQ (queueType, caFile, reconnectMaxMs, publishWaitMs,
  * startOffline) are ignored; reconnectInitialMs still paces retries, as it does there.
@@ -100,7 +100,7 @@ export async function connectEmbeddedBus(options: BusOptions): Promise<Bus> {
   return bus;
 }
 
-/** DESIGN §2 on the embedded broker; idempotent, so every bus of the process runs it. */
+/** docs/design.md §2 on the embedded broker; idempotent, so every bus of the process runs it. */
 function declareTopology(broker: Broker): void {
   broker.declareDurable(DEAD_LETTER_QUEUE, [{ exchange: DEAD_LETTER_EXCHANGE, pattern: "#" }]);
   for (const { queue, binding } of WORK_QUEUES) broker.declareDurable(queue, [{ exchange: EXCHANGE, pattern: binding }]);

@@ -43,7 +43,7 @@ export interface Commit {
  * may lose the last commits. `full` also fsyncs at every commit, so a confirm survives a power cut
  * as RabbitMQ's does; the fsync blocks the event loop of every service in the process, ~0.1 ms at
  * the median but up to tens of ms on a busy disk, which made p99 at 2,000 msg/s several times
- * worse here (README, Embedded bus).
+ * worse here (docs/standalone.md, Embedded bus).
  */
 export type Synchronous = "full" | "normal";
 

@@ -6,7 +6,7 @@ import type { Writable } from "node:stream";
  * buffers in a loop that writes every frame set to the socket on its own: on the gateway's hot path
  * that is a syscall per message and many small segments for RabbitMQ to read one at a time.
  * Corking the socket at the first write of a turn and uncorking it on the next tick turns the whole
- * loop into one writev (FINDINGS.md: +16% in the bridge prototype).
+ * loop into one writev (docs/findings.md: +16% in the bridge prototype).
  *
  * The socket is not part of amqplib's typed surface; should a later version move it, this does
  * nothing and amqplib writes as it always did: correct, only slower.

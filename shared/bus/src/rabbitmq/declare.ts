@@ -36,7 +36,7 @@ function bindForReplay(channel: Channel, queue: string) {
 
 /**
  * One iot-ws replica's queue: exclusive and non-durable, since live push needs no disk and
- * persistence is the broker's largest per-message cost (FINDINGS.md). It dies with its connection.
+ * persistence is the broker's largest per-message cost (docs/findings.md). It dies with its connection.
  */
 export async function declareWsQueue(channel: Channel, instance: string): Promise<string> {
   const queue = wsQueueName(instance);

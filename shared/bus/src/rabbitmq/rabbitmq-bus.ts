@@ -8,7 +8,7 @@ import { corkWritesPerTurn } from "./cork";
 import { declareTopology } from "./declare";
 
 /**
- * Connects to RabbitMQ, declares the topology of DESIGN §2 and keeps both alive: after a broker
+ * Connects to RabbitMQ, declares the topology of docs/design.md §2 and keeps both alive: after a broker
  * restart it reconnects with backoff, declares again and re-attaches every consumer.
  */
 export async function connectRabbitBus(options: BusOptions): Promise<Bus> {

@@ -5,7 +5,7 @@ import { decode, encode, routeTopic, uplinkFilters } from "./transform";
 
 /**
  * DJI Cloud API docks, remote controllers and aircraft. DJI's own property, event and service
- * specs use the TSL shape (PROTOCOLS.md §3), so its models import as UMOS definitions unchanged.
+ * specs use the TSL shape (docs/protocols.md §3), so its models import as UMOS definitions unchanged.
  */
 export const djiAdapter: VendorAdapter = {
   vendor: "dji",

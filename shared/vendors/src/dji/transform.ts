@@ -4,7 +4,7 @@ import type { Decoded, DecodedMessage, EncodedFrame, RawFrame, TargetContext, To
 import { jsonFrame, parseFrame, toMillis } from "../wire";
 import { checkers, type Frame } from "./wire";
 
-/** Device->cloud topics (PROTOCOLS.md §1) and the routing-key action each becomes. */
+/** Device->cloud topics (docs/protocols.md §1) and the routing-key action each becomes. */
 const UPLINK: Record<string, string> = {
   "thing/product/+/osd": "osd",
   "thing/product/+/state": "state",

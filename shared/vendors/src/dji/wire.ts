@@ -3,7 +3,7 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { MAX_SUB_DEVICES } from "@umos/contracts";
 
 /**
- * The DJI Cloud API envelope (PROTOCOLS.md §1): tid (one exchange), bid (one business flow),
+ * The DJI Cloud API envelope (docs/protocols.md §1): tid (one exchange), bid (one business flow),
  * timestamp, gateway, method, data. Parsed tolerantly: DJI's own examples carry timestamp as a
  * string and data as null or {}.
  */

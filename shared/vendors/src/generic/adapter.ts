@@ -3,7 +3,7 @@ import type { VendorAdapter } from "../interface";
 import { ownerUnder } from "../topic-owner";
 import { decode, encode, routeTopic, uplinkFilters } from "./transform";
 
-/** The canonical protocol of DESIGN §10; its thing models are UMOS definitions as they are. */
+/** The canonical protocol of docs/design.md §10; its thing models are UMOS definitions as they are. */
 export const genericAdapter: VendorAdapter = {
   vendor: "generic",
   uplinkFilters,

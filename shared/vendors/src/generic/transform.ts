@@ -7,12 +7,13 @@ import { jsonFrame, parseFrame } from "../wire";
 import { checkers, type UplinkAction } from "./wire";
 
 const PREFIX = "generic/";
-const ACTIONS: Record<string, UplinkAction> = {
-  "property/report": "property.report",
-  "event/report": "event.report",
-  "service/reply": "service.reply",
-  status: "status",
-};
+// A Map, not an object literal: a topic ending in `constructor` or `__proto__` must find nothing.
+const ACTIONS = new Map<string, UplinkAction>([
+  ["property/report", "property.report"],
+  ["event/report", "event.report"],
+  ["service/reply", "service.reply"],
+  ["status", "status"],
+]);
 
 export const uplinkFilters = ["generic/+/property/report", "generic/+/event/report", "generic/+/service/reply", "generic/+/status"];
 
@@ -21,7 +22,7 @@ export function routeTopic(topic: string): TopicRoute | undefined {
   if (!topic.startsWith(PREFIX)) return undefined;
   const slash = topic.indexOf("/", PREFIX.length);
   if (slash <= PREFIX.length) return undefined;
-  const action = ACTIONS[topic.slice(slash + 1)];
+  const action = ACTIONS.get(topic.slice(slash + 1));
   if (!action) return undefined;
   return { vendor: "generic", deviceId: topic.slice(PREFIX.length, slash), action };
 }
@@ -33,7 +34,7 @@ export function decode(frame: RawFrame): Decoded {
 
 function decodeMessages(frame: RawFrame): DecodedMessage[] {
   const action = frame.action as UplinkAction;
-  const checker = checkers[action];
+  const checker = Object.hasOwn(checkers, action) ? checkers[action] : undefined;
   if (!checker) throw new InvalidInputError("unknown_action", `generic devices send no '${frame.action}' frames`);
   const body = parseFrame(frame.payload, checker as TypeCheck<TSchema>, `generic ${action}`) as { ts?: number; id?: string };
   const base = { id: frame.messageId, ts: body.ts ?? frame.receivedAt, vendor: "generic" as const, deviceId: frame.deviceId };

@@ -2,7 +2,7 @@ import { Type as T, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { LATEST_TIMESTAMP_MS } from "../wire";
 
-/** Generic device frames (DESIGN §10). `ts` is ms since the epoch; `id` is unique per device. */
+/** Generic device frames (docs/design.md §10). `ts` is ms since the epoch; `id` is unique per device. */
 const MessageId = T.String({ minLength: 1, maxLength: 128 });
 const Timestamp = T.Number({ minimum: 0, maximum: LATEST_TIMESTAMP_MS });
 const Properties = T.Record(T.String({ minLength: 1, maxLength: 128 }), T.Unknown());

@@ -2,7 +2,7 @@ import { InvalidInputError } from "@umos/core";
 import { validateDefinition, type DataType, type Definition, type Param } from "@umos/thing-model";
 
 /**
- * A Tuya thing model (`thing/model/get_response`, simple format, PROTOCOLS.md §2a) as a UMOS
+ * A Tuya thing model (`thing/model/get_response`, simple format, docs/protocols.md §2a) as a UMOS
  * definition. A scaled `value` becomes a float in real units with its `scale` kept in specs, so
  * reports are checked in real units and the adapter converts on the wire.
  */

@@ -6,21 +6,22 @@ import { toWire } from "./scale";
 import { checkers, type Events, type Values } from "./wire";
 
 /** Device->cloud topics under `tylink/{deviceId}/` and their routing-key actions. */
-const UPLINK: Record<string, string> = {
-  "thing/property/report": "property.report",
-  "thing/event/trigger": "event.trigger",
-  "thing/data/batch_report": "data.batch_report",
-  "thing/property/set_response": "property.set_response",
-  "thing/action/execute_response": "action.execute_response",
-};
+// A Map, not an object literal: a topic ending in `constructor` or `__proto__` must find nothing.
+const UPLINK = new Map<string, string>([
+  ["thing/property/report", "property.report"],
+  ["thing/event/trigger", "event.trigger"],
+  ["thing/data/batch_report", "data.batch_report"],
+  ["thing/property/set_response", "property.set_response"],
+  ["thing/action/execute_response", "action.execute_response"],
+]);
 
-export const uplinkFilters = Object.keys(UPLINK).map((suffix) => `tylink/+/${suffix}`);
+export const uplinkFilters = [...UPLINK.keys()].map((suffix) => `tylink/+/${suffix}`);
 
 export function routeTopic(topic: string): TopicRoute | undefined {
   if (!topic.startsWith("tylink/")) return undefined;
   const slash = topic.indexOf("/", 7);
   if (slash <= 7) return undefined;
-  const action = UPLINK[topic.slice(slash + 1)];
+  const action = UPLINK.get(topic.slice(slash + 1));
   return action ? { vendor: "tuya", deviceId: topic.slice(7, slash), action } : undefined;
 }
 

@@ -2,7 +2,7 @@ import { Type as T, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 
 /**
- * TuyaLink ("tylink") thing-model frames (PROTOCOLS.md §2a): msgId (<= 32 chars, echoed by the
+ * TuyaLink ("tylink") thing-model frames (docs/protocols.md §2a): msgId (<= 32 chars, echoed by the
  * answer), time (10-digit s or 13-digit ms), data, and sys.ack = 1 when the device wants an answer.
  */
 const MsgId = T.String({ minLength: 1, maxLength: 32 });
