@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { UmosConfig } from "@umos/config";
 import { VENDORS, type Vendor } from "@umos/contracts";
-import { createLogger, isPermanent, type App } from "@umos/runtime";
+import { createLogger, isPermanent } from "@umos/core";
+import { type App } from "@umos/runtime";
 import {
   createDatabase,
   createInfluxDatabase,
