@@ -89,24 +89,34 @@ export function deviceRoutes(devices: DeviceRepository, credentials: CredentialR
         detail: needs("viewer", { summary: "A device with its presence, reported state, desired state and the difference" }),
       },
     )
-    .patch("/:id", ({ params, body }) => devices.update(params.id, body), {
-      params: t.Object({ id: t.String() }),
-      body: t.Object(
-        {
-          name: t.Optional(t.String({ maxLength: 256 })),
-          metadata: t.Optional(Metadata),
-          model: t.Optional(t.Nullable(ModelRef)),
-          parentId: t.Optional(
-            t.Nullable(t.String({ pattern: DeviceId.pattern, description: "the gateway (same vendor) this device speaks through; null: on its own. Gateways' own frames never move a device." })),
-          ),
-        },
-        { additionalProperties: false },
-      ),
-      response: { 200: Device, 400: ErrorBody, 404: ErrorBody },
-      detail: needs("admin", {
-        summary: "Rename a device, replace its metadata, move it to another thing model version (null detaches it) or under a gateway",
-      }),
-    })
+    .patch(
+      "/:id",
+      async ({ params, body }) => {
+        const before = body.parentId === undefined ? undefined : (await devices.get(params.id)).parentId;
+        const updated = await devices.update(params.id, body);
+        // The old gateway's session may hold answers that let it speak for this device: it logs in afresh.
+        if (before && before !== updated.parentId) sessions?.disconnect(before);
+        return updated;
+      },
+      {
+        params: t.Object({ id: t.String() }),
+        body: t.Object(
+          {
+            name: t.Optional(t.String({ maxLength: 256 })),
+            metadata: t.Optional(Metadata),
+            model: t.Optional(t.Nullable(ModelRef)),
+            parentId: t.Optional(
+              t.Nullable(t.String({ pattern: DeviceId.pattern, description: "the gateway (same vendor) this device speaks through; null: on its own. Gateways' own frames never move a device." })),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Device, 400: ErrorBody, 404: ErrorBody },
+        detail: needs("admin", {
+          summary: "Rename a device, replace its metadata, move it to another thing model version (null detaches it) or under a gateway",
+        }),
+      },
+    )
     .patch(
       "/:id/properties",
       async ({ params, body, headers, set }) => {
