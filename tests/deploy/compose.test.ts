@@ -53,7 +53,7 @@ describe("docker-compose.yml", () => {
     for (const name of SERVICES) {
       for (const mapping of services[name]!.ports ?? []) expect(mapping.split(":").at(-1)).toBe(String(defaultPort(name)));
       const env = environment(services[name]!);
-      for (const url of [env.UMOS_RABBITMQ__URL, env.UMOS_MQTT__URL, env.UMOS_POSTGRES__URL, env.UMOS_INFLUX__URL]) {
+      for (const url of [env.UMOS_BUS__URL, env.UMOS_MQTT__URL, env.UMOS_POSTGRES__URL, env.UMOS_INFLUX__URL]) {
         expect(Object.keys(services)).toContain(new URL(url!).hostname);
       }
     }

@@ -41,13 +41,13 @@ describe("the compiled iot-gateway binary", () => {
     const run = Bun.spawnSync([binary], { cwd: emptyDir, env: { UMOS_MQTT__URL: "mqtt://127.0.0.1:1" } });
     expect(run.exitCode).toBe(2);
     const stderr = run.stderr.toString();
-    expect(stderr).toContain("config key rabbitmq.url: required; no config file was given (--config <file>), so set UMOS_RABBITMQ__URL");
+    expect(stderr).toContain("config key bus.url: required; no config file was given (--config <file>), so set UMOS_BUS__URL");
     expect(stderr).not.toContain("UMOS_MQTT__URL");
   });
 
   test("relays device -> iot-uplink-queue and iot-gateway-queue -> device, configured by the environment alone", async () => {
     const [vhost, broker, port] = await Promise.all([createVhost(), startMosquitto(), freePort()]);
-    const env = testEnv({ rabbitmqUrl: vhost.url, mqttUrl: broker.url }, { UMOS_GATEWAY__PORT: String(port) });
+    const env = testEnv({ busUrl: vhost.url, mqttUrl: broker.url }, { UMOS_GATEWAY__PORT: String(port) });
     const gateway = Bun.spawn([binary], { cwd: emptyDir, env, stdout: "ignore", stderr: "pipe" });
     const stderr = new Response(gateway.stderr).text();
     const conn = await amqplib.connect(vhost.url);

@@ -54,7 +54,7 @@ describe("Helm chart (deployments/k8s)", () => {
 
   test("the services get only UMOS_* variables that name real config keys, the instance from the pod's name", () => {
     const names = templates.flatMap(({ text }) => [...text.matchAll(/\b(UMOS_[A-Z0-9_]+)\b/g)].map((m) => m[1]!));
-    expect(names).toEqual(expect.arrayContaining(["UMOS_INSTANCE", "UMOS_AUTH__SECRET", "UMOS_RABBITMQ__URL", "UMOS_POSTGRES__URL", "UMOS_MQTT__PASSWORD"]));
+    expect(names).toEqual(expect.arrayContaining(["UMOS_INSTANCE", "UMOS_AUTH__SECRET", "UMOS_BUS__URL", "UMOS_POSTGRES__URL", "UMOS_MQTT__PASSWORD"]));
     for (const name of names) expect(`${name} -> ${configKeyOfEnv(name)}`).not.toEndWith("undefined");
     expect(templates.find((t) => t.file === "_pod.tpl")!.text).toMatch(/name: UMOS_INSTANCE\s+valueFrom:\s+fieldRef:\s+fieldPath: metadata\.name/);
   });

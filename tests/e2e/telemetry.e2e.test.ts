@@ -34,7 +34,7 @@ beforeAll(async () => {
     UMOS_INFLUX__RETRY_INITIAL_MS: "50",
     UMOS_INFLUX__RETRY_MAX_MS: "500",
   });
-  const endpoints = { rabbitmqUrl: stack.vhost.url, postgresUrl: stack.database.url };
+  const endpoints = { busUrl: stack.vhost.url, postgresUrl: stack.database.url };
   reader = await startPlatform(endpoints, { UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database }, ["api"]);
   await stack.api.post("/api/v1/thing-models", {
     id: "thermostat",

@@ -8,21 +8,7 @@ import { type App } from "@umos/runtime";
 import { createApp as createApi } from "../../apps/iot-api/src/app";
 import { createApp as createGateway } from "../../apps/iot-gateway/src/app";
 import { createApp as createWs } from "../../apps/iot-ws/src/app";
-import {
-  testDeps,
-  createDatabase,
-  createTestCA,
-  createVhost,
-  eventually,
-  RABBITMQ_HOST,
-  startMosquitto,
-  startTlsProxy,
-  testConfig,
-  testToken,
-  type TestCA,
-  type TestDatabase,
-  type TestVhost,
-} from "@umos/testkit";
+import { createDatabase, createTestCA, createVhost, eventually, RABBITMQ_HOST, startMosquitto, startTlsProxy, testConfig, testToken, type TestCA, type TestDatabase, type TestVhost, inProcess } from "@umos/testkit";
 
 /** TLS as a configuration switch, with certificates from a test CA that only these tests trust. */
 let ca: TestCA;
@@ -43,9 +29,9 @@ describe("HTTPS and WSS", () => {
 
   beforeAll(async () => {
     const tls = (listener: string) => ({ [`UMOS_${listener}__TLS__CERT_FILE`]: ca.certFile, [`UMOS_${listener}__TLS__KEY_FILE`]: ca.keyFile });
-    const config = testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }, { ...tls("API"), ...tls("WS") });
-    api = createApi(config, testDeps("iot-api"));
-    ws = createWs(config, testDeps("iot-ws"));
+    const config = testConfig({ busUrl: vhost.url, postgresUrl: database.url }, { ...tls("API"), ...tls("WS") });
+    api = inProcess(createApi, config, "iot-api");
+    ws = inProcess(createWs, config, "iot-ws", { db: false });
     await Promise.all([api.start(), ws.start()]);
   });
 
@@ -97,7 +83,7 @@ describe("amqps", () => {
 describe("mqtts", () => {
   test("the gateway relays a device's frame from a TLS-only broker, trusting the test CA", async () => {
     const broker = await startMosquitto({ tls: ca });
-    const gateway = createGateway(testConfig({ rabbitmqUrl: vhost.url, mqttUrl: broker.url }, { UMOS_MQTT__CA_FILE: ca.caFile, UMOS_INSTANCE: "mqtts" }), testDeps("iot-gateway"));
+    const gateway = inProcess(createGateway, testConfig({ busUrl: vhost.url, mqttUrl: broker.url }, { UMOS_MQTT__CA_FILE: ca.caFile, UMOS_INSTANCE: "mqtts" }), "iot-gateway", { db: false });
     const conn = await amqplib.connect(vhost.url);
     try {
       await gateway.start();

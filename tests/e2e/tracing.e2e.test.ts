@@ -3,21 +3,7 @@ import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import mqtt from "mqtt";
 import type { App } from "@umos/runtime";
-import {
-  createDatabase,
-  createVhost,
-  eventually,
-  jsonClient,
-  startMosquitto,
-  testConfig,
-  testDeps,
-  testToken,
-  wsDashboard,
-  type Json,
-  type TestDatabase,
-  type TestMosquitto,
-  type TestVhost,
-} from "@umos/testkit";
+import { createDatabase, createVhost, eventually, jsonClient, startMosquitto, testConfig, testToken, wsDashboard, type Json, type TestDatabase, type TestMosquitto, type TestVhost, inProcess } from "@umos/testkit";
 import { createApp as createApi } from "../../apps/iot-api/src/app";
 import { createApp as createDownlink } from "../../apps/iot-downlink/src/app";
 import { createApp as createGateway } from "../../apps/iot-gateway/src/app";
@@ -41,9 +27,12 @@ let api: ReturnType<typeof jsonClient>;
 
 beforeAll(async () => {
   [vhost, database, broker] = await Promise.all([createVhost(), createDatabase(), startMosquitto()]);
-  const config = testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url, mqttUrl: broker.url }, { UMOS_DOWNLINK__SWEEP_INTERVAL_MS: "100" });
-  const factories = { "iot-api": createApi, "iot-uplink": createUplink, "iot-downlink": createDownlink, "iot-ws": createWs, "iot-gateway": createGateway };
-  for (const [name, create] of Object.entries(factories)) apps[name] = create(config, testDeps(name, undefined, exporter));
+  const config = testConfig({ busUrl: vhost.url, postgresUrl: database.url, mqttUrl: broker.url }, { UMOS_DOWNLINK__SWEEP_INTERVAL_MS: "100" });
+  apps["iot-api"] = inProcess(createApi, config, "iot-api", { exporter });
+  apps["iot-uplink"] = inProcess(createUplink, config, "iot-uplink", { exporter });
+  apps["iot-downlink"] = inProcess(createDownlink, config, "iot-downlink", { exporter });
+  apps["iot-ws"] = inProcess(createWs, config, "iot-ws", { exporter, db: false });
+  apps["iot-gateway"] = inProcess(createGateway, config, "iot-gateway", { exporter, db: false });
   // The API migrates the database first; the others find it ready.
   await apps["iot-api"]!.start();
   await Promise.all(Object.entries(apps).filter(([n]) => n !== "iot-api").map(([, a]) => a.start()));

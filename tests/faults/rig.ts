@@ -53,7 +53,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   };
   try {
     platform = await startPlatform(
-      { rabbitmqUrl: rabbitmq.serviceUrl, mqttUrl: broker.url, postgresUrl: servicePostgres.toString() },
+      { busUrl: rabbitmq.serviceUrl, mqttUrl: broker.url, postgresUrl: servicePostgres.toString() },
       // The services' own logs are quiet unless FAULT_LOG_LEVEL asks (warn, info) while looking into a failure.
       { UMOS_LOG__LEVEL: process.env.FAULT_LOG_LEVEL ?? "error", UMOS_DOWNLINK__SWEEP_INTERVAL_MS: "100", ...options.env },
     );

@@ -4,19 +4,7 @@ import { grants, isRole, mintToken, ROLES } from "@umos/auth";
 import { silentLogger } from "@umos/core";
 import { type App } from "@umos/runtime";
 import { deadLetterRepository, openMigratedDatabase, writeBatch, type Database } from "@umos/store";
-import {
-  createDatabase,
-  createInfluxDatabase,
-  createVhost,
-  jsonClient,
-  TEST_JWT_SECRET,
-  testConfig,
-  testDeps,
-  testToken,
-  type TestDatabase,
-  type TestInfluxDatabase,
-  type TestVhost,
-} from "@umos/testkit";
+import { createDatabase, createInfluxDatabase, createVhost, jsonClient, TEST_JWT_SECRET, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost, inProcess } from "@umos/testkit";
 import { createApp } from "../../apps/iot-api/src/app";
 import { rawRequest } from "./raw-http";
 import { tally } from "./tally";
@@ -47,15 +35,15 @@ const HIDDEN_PUBLIC = ["/health", "/ready", "/metrics", "/openapi", "/openapi/js
 
 beforeAll(async () => {
   [vhost, database, influx] = await Promise.all([createVhost(), createDatabase(), createInfluxDatabase()]);
-  const endpoints = { rabbitmqUrl: vhost.url, postgresUrl: database.url };
+  const endpoints = { busUrl: vhost.url, postgresUrl: database.url };
   const common = { UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN, UMOS_MQTT__USERNAME: "iot-gateway", UMOS_MQTT__PASSWORD: "gateway-password", UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database };
-  hsApi = createApp(testConfig(endpoints, common), testDeps("iot-api"));
+  hsApi = inProcess(createApp, testConfig(endpoints, common), "iot-api");
 
   // A second API that verifies RS256 tokens against a JWKS, for the algorithm-confusion attack:
   // an HS256 token whose HMAC key is the RSA public key, which a careless verifier would accept.
   const { publicKey, privateKey } = await generateKeyPair("RS256", { extractable: true });
   jwks = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async () => Response.json({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" }] }) });
-  rsApi = createApp(testConfig(endpoints, { ...common, UMOS_AUTH__ALGORITHM: "RS256", UMOS_AUTH__JWKS_URL: `http://127.0.0.1:${jwks.port}/jwks` }), testDeps("iot-api"));
+  rsApi = inProcess(createApp, testConfig(endpoints, { ...common, UMOS_AUTH__ALGORITHM: "RS256", UMOS_AUTH__JWKS_URL: `http://127.0.0.1:${jwks.port}/jwks` }), "iot-api");
   await Promise.all([hsApi.start(), rsApi.start()]);
   db = await openMigratedDatabase({ url: database.url, maxConnections: 2, connectTimeoutMs: 5000 }, silentLogger);
 

@@ -4,17 +4,7 @@ import type { UmosConfig } from "@umos/config";
 import { VENDORS, type Vendor } from "@umos/contracts";
 import { createLogger, isPermanent } from "@umos/core";
 import { type App } from "@umos/runtime";
-import {
-  createDatabase,
-  createInfluxDatabase,
-  createVhost,
-  testConfig,
-  testDeps,
-  testToken,
-  type TestDatabase,
-  type TestInfluxDatabase,
-  type TestVhost,
-} from "@umos/testkit";
+import { createDatabase, createInfluxDatabase, createVhost, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost, inProcess } from "@umos/testkit";
 import { adapterFor, type Decoded, type RawFrame, type VendorAdapter } from "@umos/vendors";
 import { createApp } from "../../apps/iot-api/src/app";
 import { loadFixtures } from "../../shared/vendors/src/fixtures";
@@ -554,12 +544,12 @@ describe("fuzz: REST bodies and queries", () => {
   beforeAll(async () => {
     [vhost, database, influx] = await Promise.all([createVhost(), createDatabase(), createInfluxDatabase()]);
     config = testConfig(
-      { rabbitmqUrl: vhost.url, postgresUrl: database.url },
+      { busUrl: vhost.url, postgresUrl: database.url },
       // Telemetry configured, so its route is fuzzed rather than answering 501 to everything.
       { UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN, UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database },
     );
     const log = createLogger("iot-api", { level: "error", format: "json", write: (line) => serverErrors.push(line) });
-    api = createApp(config, testDeps("iot-api", log));
+    api = inProcess(createApp, config, "iot-api", { log });
     await api.start();
     base = `http://127.0.0.1:${api.port}`;
     admin = await testToken("admin");

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { KINDS, MAX_SUB_DEVICES, type Vendor } from "@umos/contracts";
 import type { App } from "@umos/runtime";
-import { createDatabase, createVhost, eventually, jsonClient, testConfig, testDeps, testToken, type Json, type TestDatabase, type TestVhost } from "@umos/testkit";
+import { createDatabase, createVhost, eventually, jsonClient, testConfig, testToken, type Json, type TestDatabase, type TestVhost, inProcess } from "@umos/testkit";
 import { createApp as createApi } from "../../apps/iot-api/src/app";
 import { freeStandalonePorts, startStandalone, type StandaloneProcess, type StandalonePorts } from "../standalone/standalone-process";
 import { tally, type Tally } from "./tally";
@@ -13,7 +13,7 @@ import { tally, type Tally } from "./tally";
 /**
  * The MQTT ACL family of the security suite: who may log in to the broker, publish and subscribe to
  * what, what a gateway may say about other devices, and whose reply counts. The same rules
- * (apps/iot-api/src/mqtt-auth.ts) answer twice: in standalone mode the embedded broker (aedes, MQTT
+ * (shared/mqtt-access) answer twice: in standalone mode the embedded broker (aedes, MQTT
  * 3.1.1) asks them in process, driven here by real mqtt.js devices; in cluster mode VerneMQ asks
  * them through iot-api's webhooks, driven here as VerneMQ would call them.
  */
@@ -567,10 +567,10 @@ describe("cluster mode: VerneMQ's webhooks", () => {
   beforeAll(async () => {
     [vhost, database] = await Promise.all([createVhost(), createDatabase()]);
     const config = testConfig(
-      { rabbitmqUrl: vhost.url, postgresUrl: database.url },
+      { busUrl: vhost.url, postgresUrl: database.url },
       { UMOS_MQTT__USERNAME: "iot-gateway", UMOS_MQTT__PASSWORD: GATEWAY_PASSWORD, UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN },
     );
-    api = createApi(config, testDeps("iot-api"));
+    api = inProcess(createApi, config, "iot-api");
     await api.start();
     base = `http://127.0.0.1:${api.port}`;
     // Without an uplink no frame adopts drone-1 here: an admin puts it under dock-1.

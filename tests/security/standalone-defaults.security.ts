@@ -191,7 +191,7 @@ test("a service started by hand refuses to face the network while it would sign 
     const { code, stderr } = await run(["bun", `apps/${service}/src/main.ts`], {
       [key]: "0.0.0.0",
       [key.replace("HOST", "PORT")]: String(port),
-      UMOS_RABBITMQ__URL: "amqp://guest:guest@127.0.0.1:1/",
+      UMOS_BUS__URL: "amqp://guest:guest@127.0.0.1:1/",
       UMOS_POSTGRES__URL: "postgres://127.0.0.1:1/none",
     });
     const line = stderr.trim();

@@ -2,12 +2,12 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { createVerifier } from "@umos/auth";
 import { tracedFetch } from "@umos/observability";
-import { connectServiceBus } from "@umos/bus";
+import type { Bus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { storageProblem } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { createHttpGuard, healthResponse, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { commandRepository, credentialRepository, deadLetterRepository, deviceRepository, openMigratedDatabase, thingModelRepository } from "@umos/store";
+import { commandRepository, credentialRepository, deadLetterRepository, deviceRepository, thingModelRepository, type Database } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { createInfluxQuery } from "@umos/timeseries";
 import { createCommandIntake } from "./command-intake";
@@ -17,7 +17,7 @@ import { accessTable, createAccessCheck, needs, type Access } from "./access";
 import { consoleRoutes, loadConsole } from "./console";
 import { createDeadLetterReplay } from "./dead-letter-replay";
 import { toHttpError } from "./errors";
-import { createMqttAuth } from "./mqtt-auth";
+import { createMqttAuth } from "@umos/mqtt-access";
 import { withDeadline } from "./request-deadline";
 import { commandRoutes } from "./routes/commands";
 import { deadLetterRoutes } from "./routes/dead-letters";
@@ -39,8 +39,10 @@ const SECURITY_HEADERS = {
   "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
 };
 
-/** What iot-api may be given besides its logger and observability. */
-export interface ApiParts {
+/** What iot-api is put together on. */
+export interface ApiParts extends AppDeps {
+  bus: Bus;
+  db: Database;
   /**
    * The MQTT broker's live sessions, where UMOS can reach them (standalone's embedded broker): a
    * device whose password is rotated, or which is removed, is disconnected at once. Without it the
@@ -49,11 +51,20 @@ export interface ApiParts {
   sessions?: DeviceSessions;
 }
 
+/** iot-api, started: its listener's port, and the same answers in process. */
+export interface ApiApp extends App {
+  /**
+   * Answers a request as the listener would (Host and path checks, size limit, access, deadline),
+   * without a socket: for tests that drive the API in process. A request without a Host header is
+   * taken as addressed to its URL's host.
+   */
+  handle(request: Request): Promise<Response>;
+}
+
 /** iot-api: the REST API (Elysia) with its OpenAPI document and UI, all served offline. */
-export function createApp(config: UmosConfig, { log, obs, sessions }: AppDeps & ApiParts): App {
-  return serviceApp(log, config.api.port, async (resources) => {
-    const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
-    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-api", config.instance, log, obs), (b) => b.close());
+export function createApp(config: UmosConfig, { log, obs, bus, db, sessions }: ApiParts): ApiApp {
+  let answer: ((request: Request) => Response | Promise<Response>) | undefined;
+  const app = serviceApp(log, config.api.port, async (resources) => {
     const devices = deviceRepository(db.sql);
     const commands = commandRepository(db.sql);
     const thingModels = thingModelRepository(db.sql);
@@ -70,7 +81,7 @@ export function createApp(config: UmosConfig, { log, obs, sessions }: AppDeps & 
     const routes = new WeakMap<Request, string>();
     let checkAccess: (request: Request, route: string) => Promise<void> = () => Promise.reject(new Error("iot-api is not started"));
     // normalize: false, so a schema that forbids unknown fields refuses them rather than dropping them silently.
-    const app = new Elysia({ normalize: false })
+    const elysia = new Elysia({ normalize: false })
       .headers(SECURITY_HEADERS)
       // Who may call is decided on the route the router matched, before its input is validated: a
       // stranger learns nothing of the schema (docs/design.md §8). Then input no store can hold (U+0000,
@@ -109,10 +120,12 @@ export function createApp(config: UmosConfig, { log, obs, sessions }: AppDeps & 
       .use(telemetryRoutes(devices, influx, { maxPoints: config.influx.maxQueryPoints, maxRangeMs: config.influx.maxQueryRangeDays * 86_400_000 }))
       .use(vernemqRoutes(createMqttAuth(credentials, config.mqtt), config.auth.webhookCacheSec));
     // A route that declares no access stops the start here (deny by default).
-    const table: ReadonlyMap<string, Access> = accessTable(app.routes);
+    const table: ReadonlyMap<string, Access> = accessTable(elysia.routes);
     checkAccess = createAccessCheck(table, verify, config.auth.webhookToken);
     const guard = createHttpGuard(config.api.host, config.allowedHosts);
-    const handle = withDeadline((request) => app.handle(request), config.api.requestTimeoutMs, log);
+    const handle = withDeadline((request) => elysia.handle(request), config.api.requestTimeoutMs, log);
+    const serve = (request: Request) => guard.refuse(request) ?? tooLarge(request, config.api.bodyLimitBytes) ?? handle(request);
+    answer = resources.use(serve, () => (answer = undefined));
     const server = Bun.serve({
       hostname: config.api.host,
       port: config.api.port,
@@ -121,11 +134,18 @@ export function createApp(config: UmosConfig, { log, obs, sessions }: AppDeps & 
       // before it, as the JSON error every client expects (tooLarge). Chunked ones stop here.
       maxRequestBodySize: config.api.bodyLimitBytes * 4,
       development: false,
-      fetch: tracedFetch(obs, (request) => guard.refuse(request) ?? tooLarge(request, config.api.bodyLimitBytes) ?? handle(request), (request) => routes.get(request)),
+      fetch: tracedFetch(obs, serve, (request) => routes.get(request)),
     });
     resources.use(server, (s) => s.stop(true));
     log.info("iot-api ready", { port: server.port, docs: "/openapi" });
     return server.port!;
+  });
+  return Object.assign(app, {
+    async handle(request: Request): Promise<Response> {
+      if (!answer) throw new Error("iot-api is not started");
+      const addressed = request.headers.has("host") ? request : new Request(request, { headers: { ...Object.fromEntries(request.headers), host: new URL(request.url).host } });
+      return answer(addressed);
+    },
   });
 }
 

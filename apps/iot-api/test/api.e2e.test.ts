@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import amqplib from "amqplib";
 import postgres from "postgres";
 import { EXCHANGE } from "@umos/contracts";
-import { createDatabase, createVhost, eventually, testConfig, testToken, type TestDatabase, type TestVhost, testDeps } from "@umos/testkit";
+import { createDatabase, createVhost, eventually, testConfig, testToken, type TestDatabase, type TestVhost, inProcess } from "@umos/testkit";
 import type { App } from "@umos/runtime";
 import { createApp } from "../src/app";
 
@@ -14,7 +14,7 @@ let token: string;
 
 beforeAll(async () => {
   [vhost, database] = await Promise.all([createVhost(), createDatabase()]);
-  api = createApp(testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }), testDeps("iot-api"));
+  api = inProcess(createApp, testConfig({ busUrl: vhost.url, postgresUrl: database.url }), "iot-api");
   await api.start();
   base = `http://127.0.0.1:${api.port}`;
   token = await testToken("admin");

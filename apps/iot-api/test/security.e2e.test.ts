@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { App } from "@umos/runtime";
-import { createDatabase, createVhost, testConfig, testToken, type Json, type TestDatabase, type TestVhost, testDeps } from "@umos/testkit";
+import { createDatabase, createVhost, testConfig, testToken, type Json, type TestDatabase, type TestVhost, inProcess } from "@umos/testkit";
 import { createApp } from "../src/app";
 
 const WEBHOOK_TOKEN = "webhook-token-for-tests-0123";
@@ -14,10 +14,10 @@ let admin: string;
 beforeAll(async () => {
   [vhost, database] = await Promise.all([createVhost(), createDatabase()]);
   const config = testConfig(
-    { rabbitmqUrl: vhost.url, postgresUrl: database.url },
+    { busUrl: vhost.url, postgresUrl: database.url },
     { UMOS_MQTT__USERNAME: "iot-gateway", UMOS_MQTT__PASSWORD: "gateway-password", UMOS_AUTH__WEBHOOK_CACHE_SEC: "120", UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN },
   );
-  api = createApp(config, testDeps("iot-api"));
+  api = inProcess(createApp, config, "iot-api");
   await api.start();
   base = `http://127.0.0.1:${api.port}`;
   admin = await testToken("admin");

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { App } from "@umos/runtime";
 import { reportPoints } from "@umos/timeseries";
-import { createDatabase, createInfluxDatabase, createVhost, freePort, jsonClient, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost, testDeps } from "@umos/testkit";
+import { createDatabase, createInfluxDatabase, createVhost, freePort, jsonClient, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost, inProcess } from "@umos/testkit";
 import { createApp } from "../src/app";
 
 /** GET /devices/:id/telemetry in-process, against InfluxDB 1.6 (InfluxQL on /query), and without any time-series server. */
@@ -20,7 +20,7 @@ afterAll(async () => {
 }, 30_000);
 
 async function startApi(env: Record<string, string>) {
-  const app = createApp(testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }, env), testDeps("iot-api"));
+  const app = inProcess(createApp, testConfig({ busUrl: vhost.url, postgresUrl: database.url }, env), "iot-api");
   apps.push(app);
   await app.start();
   const base = `http://127.0.0.1:${app.port}`;

@@ -1,9 +1,9 @@
-import { connectServiceBus, readEnvelope } from "@umos/bus";
+import { readEnvelope, type Bus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { KINDS, QUEUES, type Envelope } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { commandRepository, deviceRepository, openMigratedDatabase, thingModelRepository, withOutagesAsUnavailable } from "@umos/store";
+import { commandRepository, deviceRepository, thingModelRepository, withOutagesAsUnavailable, type Database } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { startCommandScheduler } from "./command-scheduler";
 import { createCommandSender } from "./command-sender";
@@ -11,11 +11,15 @@ import { createReplyCorrelation } from "./reply-correlation";
 import { createRequestReply } from "./request-reply";
 import { createStatusAnnouncer } from "./status-announcer";
 
+/** What iot-downlink is put together on: the bus, and the database that holds the commands. */
+export interface DownlinkParts extends AppDeps {
+  bus: Bus;
+  db: Database;
+}
+
 /** iot-downlink: turns commands into vendor frames and follows each until the device answers or it times out. */
-export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
+export function createApp(config: UmosConfig, { log, obs, bus, db }: DownlinkParts): App {
   return serviceApp(log, config.downlink.port, async (resources) => {
-    const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
-    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-downlink", config.instance, log, obs), (b) => b.close());
     const commands = commandRepository(db.sql);
     obs.metrics.countDevicesActive(() => deviceRepository(db.sql).countOnline());
     const thingModels = thingModelRepository(db.sql);

@@ -1,6 +1,6 @@
-import { connectServiceBus } from "@umos/bus";
+import type { Bus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
-import { QUEUES } from "@umos/contracts";
+import { gatewayClientId, QUEUES } from "@umos/contracts";
 import { recentlySeen } from "@umos/observability";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { activeAdapters } from "@umos/vendors";
@@ -15,16 +15,12 @@ import { createUplinkRelay } from "./uplink-relay";
 const DOWNLINK_BROKER_WAIT_MS = 10_000;
 
 /** iot-gateway: the only MQTT client, bridging the MQTT broker and RabbitMQ both ways. */
-export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
+export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus: Bus }): App {
   const filters = activeAdapters.flatMap((adapter) => adapter.uplinkFilters);
   const subscriptions = config.mqtt.sharedSubscriptions ? filters.map((f) => `$share/${config.mqtt.sharedGroup}/${f}`) : filters;
 
   return serviceApp(log, config.gateway.port, async (resources) => {
-    const spooling = config.gateway.spool.enabled;
-    // With a spool the gateway starts and takes device frames while RabbitMQ is still out of reach.
-    const rabbitmq = { ...config.rabbitmq, startOffline: spooling };
-    const bus = resources.use(await connectServiceBus(rabbitmq, "iot-gateway", config.instance, log, obs), (b) => b.close());
-    const spool = spooling ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close()) : null;
+    const spool = config.gateway.spool.enabled ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close()) : null;
     const devices = recentlySeen(config.presence.silenceMs);
     obs.metrics.countDevicesActive(devices.count);
     const relay = createUplinkRelay(bus, log, config.gateway.maxPayloadBytes, spool, devices.seen);
@@ -35,7 +31,7 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
       const connection = openMqttConnection({
         ...config.mqtt,
         // Stable across restarts, so the broker hands the persistent session (and its unacked frames) back.
-        clientId: `iot-gateway-${config.instance}-${i}`,
+        clientId: gatewayClientId(config.instance, i),
         subscriptions,
         log: log.child("mqtt"),
         onPublish: (packet, ack) => tracing.received(packet, () => relay.onPublish(connection, packet, figures.timedAck(ack))),

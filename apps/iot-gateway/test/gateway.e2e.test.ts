@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import amqplib from "amqplib";
 import mqtt from "mqtt";
 import { DEAD_LETTER_QUEUE, EXCHANGE, HEADERS, QUEUES } from "@umos/contracts";
-import { createVhost, eventually, startMosquitto, testConfig, testEnv, type TestMosquitto, type TestVhost, testDeps } from "@umos/testkit";
+import { createVhost, eventually, startMosquitto, testConfig, testEnv, type TestMosquitto, type TestVhost, inProcess } from "@umos/testkit";
 import type { App } from "@umos/runtime";
 import { createApp } from "../src/app";
 
@@ -33,7 +33,7 @@ async function drainQueue(queue: string) {
 describe("iot-gateway, in process", () => {
   let gateway: App;
   beforeAll(async () => {
-    gateway = createApp(testConfig({ rabbitmqUrl: vhost.url, mqttUrl: broker.url }), testDeps("iot-gateway"));
+    gateway = inProcess(createApp, testConfig({ busUrl: vhost.url, mqttUrl: broker.url }), "iot-gateway", { db: false });
     await gateway.start();
     await eventually(async () => (await fetch(`http://127.0.0.1:${gateway.port}/ready`)).ok, 5000, "gateway ready");
   });
@@ -113,7 +113,7 @@ describe("iot-gateway, as a process", () => {
     // A broker of its own: the in-process gateway's persistent session above is still a member of the
     // shared group there, and the broker rightly keeps queueing a share of the traffic for it.
     const ownBroker = await startMosquitto();
-    const env = { ...process.env, ...testEnv({ rabbitmqUrl: vhost.url, mqttUrl: ownBroker.url }, { UMOS_INSTANCE: "crash" }) };
+    const env = { ...process.env, ...testEnv({ busUrl: vhost.url, mqttUrl: ownBroker.url }, { UMOS_INSTANCE: "crash" }) };
     const main = resolve(import.meta.dir, "../src/main.ts");
     const sink = await drainQueue(QUEUES.uplink);
     const spawn = () => Bun.spawn(["bun", main], { env, stdout: "ignore", stderr: "inherit" });

@@ -3,7 +3,7 @@ import amqplib from "amqplib";
 import mqtt from "mqtt";
 import { QUEUES } from "@umos/contracts";
 import type { App } from "@umos/runtime";
-import { createVhost, eventually, RABBITMQ_HOST, startMosquitto, startTcpProxy, testConfig, testDeps, type TcpProxy, type TestMosquitto, type TestVhost } from "@umos/testkit";
+import { createVhost, eventually, RABBITMQ_HOST, startMosquitto, startTcpProxy, testConfig, type TcpProxy, type TestMosquitto, type TestVhost, inProcess } from "@umos/testkit";
 import { createApp } from "../src/app";
 
 /**
@@ -23,9 +23,11 @@ beforeAll(async () => {
   [vhost, broker, proxy] = await Promise.all([createVhost(), startMosquitto(), startTcpProxy(Number(RABBITMQ_HOST.split(":")[1] ?? 5672))]);
   const throughProxy = new URL(vhost.url);
   throughProxy.port = String(proxy.port);
-  gateway = createApp(
-    testConfig({ rabbitmqUrl: throughProxy.toString(), mqttUrl: broker.url }, { UMOS_MQTT__MAX_IN_FLIGHT_BYTES: String(MAX_IN_FLIGHT_BYTES) }),
-    testDeps("iot-gateway"),
+  gateway = inProcess(
+    createApp,
+    testConfig({ busUrl: throughProxy.toString(), mqttUrl: broker.url }, { UMOS_MQTT__MAX_IN_FLIGHT_BYTES: String(MAX_IN_FLIGHT_BYTES) }),
+    "iot-gateway",
+    { db: false },
   );
   await gateway.start();
   await eventually(async () => (await fetch(`http://127.0.0.1:${gateway.port}/ready`)).ok, 5000, "gateway ready");

@@ -3,7 +3,7 @@ import amqplib from "amqplib";
 import mqtt from "mqtt";
 import { EXCHANGE, HEADERS, QUEUES } from "@umos/contracts";
 import type { App } from "@umos/runtime";
-import { createVhost, eventually, startMosquitto, testConfig, testDeps, type TestMosquitto, type TestVhost } from "@umos/testkit";
+import { createVhost, eventually, startMosquitto, testConfig, type TestMosquitto, type TestVhost, inProcess } from "@umos/testkit";
 import { createApp } from "../src/app";
 
 /**
@@ -18,10 +18,10 @@ let gateway: App;
 beforeAll(async () => {
   [vhost, broker] = await Promise.all([createVhost(), startMosquitto()]);
   const config = testConfig(
-    { rabbitmqUrl: vhost.url, mqttUrl: broker.url },
+    { busUrl: vhost.url, mqttUrl: broker.url },
     { UMOS_MQTT__PROTOCOL_VERSION: "4", UMOS_MQTT__SHARED_SUBSCRIPTIONS: "false", UMOS_MQTT__RECEIVE_MAXIMUM: "8" },
   );
-  gateway = createApp(config, testDeps("iot-gateway"));
+  gateway = inProcess(createApp, config, "iot-gateway", { db: false });
   await gateway.start();
   await eventually(async () => (await fetch(`http://127.0.0.1:${gateway.port}/ready`)).ok, 5000, "gateway ready");
 });

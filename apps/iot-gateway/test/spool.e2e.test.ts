@@ -40,13 +40,13 @@ function startGateway(spool: Record<string, string> = {}): void {
   url.port = String(proxy.port);
   metricsPort = 20_000 + Math.floor(Math.random() * 10_000);
   const env = testEnv(
-    { rabbitmqUrl: url.toString(), mqttUrl: broker.url },
+    { busUrl: url.toString(), mqttUrl: broker.url },
     {
       UMOS_INSTANCE: "edge",
       UMOS_GATEWAY__PORT: String(metricsPort),
       UMOS_GATEWAY__SPOOL__ENABLED: "true",
       UMOS_GATEWAY__SPOOL__PATH: join(dir, "spool.db"),
-      UMOS_RABBITMQ__RECONNECT_MAX_MS: "500",
+      UMOS_BUS__RECONNECT_MAX_MS: "500",
       ...spool,
     },
   );

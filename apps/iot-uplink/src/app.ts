@@ -1,8 +1,8 @@
-import { connectServiceBus } from "@umos/bus";
+import type { Bus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { deadLetterRepository, deviceRepository, openMigratedDatabase, thingModelRepository, withOutagesAsUnavailable, writeBatch, type LogEntry } from "@umos/store";
+import { deadLetterRepository, deviceRepository, thingModelRepository, withOutagesAsUnavailable, writeBatch, type Database, type LogEntry } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { createBatcher } from "./batcher";
 import { startDeadLetterArchiver } from "./dead-letters/archiver";
@@ -16,11 +16,15 @@ import { startTelemetryConsumer } from "./telemetry/telemetry-consumer";
 /** How often the iot_dead_letters gauge is read from the table. */
 const DEAD_LETTER_GAUGE_MS = 15_000;
 
+/** What iot-uplink is put together on: the bus it consumes and publishes on, the database it writes. */
+export interface UplinkParts extends AppDeps {
+  bus: Bus;
+  db: Database;
+}
+
 /** iot-uplink: decodes, checks and stores device frames and republishes them normalized. */
-export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
+export function createApp(config: UmosConfig, { log, obs, bus, db }: UplinkParts): App {
   return serviceApp(log, config.uplink.port, async (resources) => {
-    const db = resources.use(await openMigratedDatabase(config.postgres, log), (d) => d.close());
-    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-uplink", config.instance, log, obs), (b) => b.close());
     const sql = db.sql;
     const devices = deviceRepository(sql);
     const thingModels = thingModelRepository(sql);

@@ -1,4 +1,12 @@
+import { connectServiceBus } from "@umos/bus";
 import { runMain } from "@umos/runtime";
+import { openMigratedDatabase } from "@umos/store";
 import { createApp } from "./app";
 
-await runMain("iot-uplink", createApp);
+await runMain("iot-uplink", async (config, deps, parts) =>
+  createApp(config, {
+    ...deps,
+    db: parts.use(await openMigratedDatabase(config.postgres, deps.log), (db) => db.close()),
+    bus: parts.use(await connectServiceBus(config.bus, "iot-uplink", config.instance, deps.log, deps.obs), (bus) => bus.close()),
+  }),
+);

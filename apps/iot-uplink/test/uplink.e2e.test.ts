@@ -3,7 +3,7 @@ import amqplib from "amqplib";
 import postgres from "postgres";
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, HEADERS } from "@umos/contracts";
 import { createLogger, silentLogger } from "@umos/core";
-import { createDatabase, createVhost, eventually, testConfig, type TestDatabase, type TestVhost, testDeps } from "@umos/testkit";
+import { createDatabase, createVhost, eventually, testConfig, type TestDatabase, type TestVhost, inProcess } from "@umos/testkit";
 import type { App } from "@umos/runtime";
 import { createApp } from "../src/app";
 
@@ -17,7 +17,9 @@ const seen: amqplib.ConsumeMessage[] = [];
 
 beforeAll(async () => {
   [vhost, database] = await Promise.all([createVhost(), createDatabase()]);
-  uplink = createApp(testConfig({ rabbitmqUrl: vhost.url, postgresUrl: database.url }), testDeps("iot-uplink", process.env.TEST_LOG ? createLogger("uplink", { level: "debug" }) : silentLogger));
+  uplink = inProcess(createApp, testConfig({ busUrl: vhost.url, postgresUrl: database.url }), "iot-uplink", {
+    log: process.env.TEST_LOG ? createLogger("uplink", { level: "debug" }) : silentLogger,
+  });
   await uplink.start();
   sql = postgres(database.url, { max: 2, onnotice: () => {} });
   await sql`insert into devices (id, vendor) values ('s1', 'generic'), ('t1', 'tuya')`;

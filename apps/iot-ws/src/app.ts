@@ -1,5 +1,5 @@
 import { createVerifier } from "@umos/auth";
-import { connectServiceBus } from "@umos/bus";
+import type { Bus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
 import { recentlySeen } from "@umos/observability";
 import { serviceApp, type App, type AppDeps } from "@umos/runtime";
@@ -7,7 +7,7 @@ import { createFanout } from "./fanout";
 import { serveWebSockets } from "./ws-server";
 
 /** iot-ws: live push of validated messages to dashboards and apps over Bun's native WebSocket server. */
-export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
+export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus: Bus }): App {
   return serviceApp(log, config.ws.port, async (resources) => {
     const devices = recentlySeen(config.presence.silenceMs);
     const fanout = createFanout(config.ws.maxBufferedBytes, log, devices.seen);
@@ -16,7 +16,6 @@ export function createApp(config: UmosConfig, { log, obs }: AppDeps): App {
     metrics.gaugeOf("iot_ws_connections", "WebSocket clients connected", () => fanout.clients.size);
     metrics.counterOf("iot_ws_messages_sent_total", "Messages pushed to WebSocket clients (one per recipient)", () => fanout.messagesSent);
     metrics.counterOf("iot_ws_clients_dropped_total", "Clients disconnected for reading too slowly (close code 1008)", () => fanout.slowConsumersDropped);
-    const bus = resources.use(await connectServiceBus(config.rabbitmq, "iot-ws", config.instance, log, obs), (b) => b.close());
     // Live push needs no disk: this replica's own exclusive, non-durable queue.
     resources.use(await bus.consume({ queue: { wsInstance: config.instance } }, fanout.deliver), (c) => c.stop());
     const verify = config.auth.enabled ? createVerifier(config.auth) : null;

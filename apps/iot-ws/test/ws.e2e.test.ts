@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import amqplib from "amqplib";
 import { EXCHANGE, HEADERS } from "@umos/contracts";
-import { createVhost, eventually, testConfig, testToken, type TestVhost, testDeps } from "@umos/testkit";
+import { createVhost, eventually, testConfig, testToken, type TestVhost, inProcess } from "@umos/testkit";
 import type { App } from "@umos/runtime";
 import { createApp } from "../src/app";
 
@@ -13,7 +13,7 @@ let ch: amqplib.ConfirmChannel;
 
 beforeAll(async () => {
   vhost = await createVhost();
-  ws = createApp(testConfig({ rabbitmqUrl: vhost.url }, { UMOS_WS__MAX_BUFFERED_BYTES: String(1024 * 1024) }), testDeps("iot-ws"));
+  ws = inProcess(createApp, testConfig({ busUrl: vhost.url }, { UMOS_WS__MAX_BUFFERED_BYTES: String(1024 * 1024) }), "iot-ws", { db: false });
   await ws.start();
   conn = await amqplib.connect(vhost.url);
   ch = await conn.createConfirmChannel();

@@ -61,7 +61,7 @@ function banner({ config, dataDir, mqtt, embeddedBus }: StandaloneSettings, port
   const reach = hosts.every(isLoopback) ? "this machine only (--host opens it to the network)" : `${hosts.join(", ")}`;
   return [
     "",
-    `UMOS standalone is up (${seconds.toFixed(1)} s); data in ${dataDir}${embeddedBus ? "" : `, bus ${new URL(config.rabbitmq.url).host}`}`,
+    `UMOS standalone is up (${seconds.toFixed(1)} s); data in ${dataDir}${embeddedBus ? "" : `, bus ${new URL(config.bus.url).host}`}`,
     `  listening on ${reach}`,
     `  console      ${http}://localhost:${api}/`,
     `  REST API     ${http}://localhost:${api}/api/v1  (OpenAPI: /openapi)`,

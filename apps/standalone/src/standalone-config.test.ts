@@ -23,7 +23,7 @@ describe("the standalone configuration", () => {
     const { dataDir, config, embeddedBus, mqtt, postgres } = await settingsOf([]);
     expect(dataDir).toBe(resolve("./data"));
     expect(embeddedBus).toBe(true);
-    expect(config.rabbitmq.url).toBe(`embedded:${resolve("./data/bus.sqlite")}`);
+    expect(config.bus.url).toBe(`embedded:${resolve("./data/bus.sqlite")}`);
     expect(config.env).toBe("dev");
     expect(config.auth.enabled).toBe(true);
     expect(config.auth.secret).toBe(LOCAL_SECRET);
@@ -57,7 +57,7 @@ describe("the standalone configuration", () => {
       { UMOS_API__PORT: "7000", UMOS_UPLINK__PORT: "7001", UMOS_LOG__LEVEL: "warn" },
     );
     expect(dataDir).toBe("/tmp/x");
-    expect(config.rabbitmq.url).toBe("embedded:/tmp/x/bus.sqlite");
+    expect(config.bus.url).toBe("embedded:/tmp/x/bus.sqlite");
     expect([config.api.port, config.ws.port, config.uplink.port, config.gateway.port]).toEqual([9000, 9001, 7001, 9004]);
     expect(config.log.level).toBe("warn");
     expect(config.mqtt.url).toBe("mqtt://127.0.0.1:9002");
@@ -67,9 +67,9 @@ describe("the standalone configuration", () => {
   });
 
   test("a RabbitMQ named in the environment replaces the embedded bus", async () => {
-    const { config, embeddedBus } = await settingsOf([], { UMOS_RABBITMQ__URL: "amqp://guest:guest@127.0.0.1:5672/" });
+    const { config, embeddedBus } = await settingsOf([], { UMOS_BUS__URL: "amqp://guest:guest@127.0.0.1:5672/" });
     expect(embeddedBus).toBe(false);
-    expect(config.rabbitmq.url).toBe("amqp://guest:guest@127.0.0.1:5672/");
+    expect(config.bus.url).toBe("amqp://guest:guest@127.0.0.1:5672/");
   });
 
   test("an unknown flag or a port that is not one is refused with a line naming it", async () => {

@@ -61,7 +61,7 @@ export interface StandaloneSettings {
   mqtt: { host: string; port: number };
   /** Where the embedded PostgreSQL listens: postgres.url's host and port. */
   postgres: { host: string; port: number };
-  /** rabbitmq.url was left to standalone mode: the embedded bus in the data directory. */
+  /** bus.url was left to standalone mode: the embedded bus in the data directory. */
   embeddedBus: boolean;
 }
 
@@ -110,14 +110,16 @@ export async function standaloneSettings(
   if (host !== undefined) for (const key of ["api", "ws", "uplink", "downlink", "gateway"]) overrides[pathToEnvKey("UMOS", [key, "host"])] = host;
 
   const merged: Record<string, string | undefined> = { ...env, ...overrides };
-  const embeddedBus = merged.UMOS_RABBITMQ__URL === undefined && (file as { rabbitmq?: { url?: string } }).rabbitmq?.url === undefined;
-  if (embeddedBus) merged.UMOS_RABBITMQ__URL = `embedded:${dataLayout(dataDir).bus}`;
+  // A bus named anywhere, under its name or the old one (rabbitmq), replaces the embedded one.
+  const sections = file as { bus?: { url?: string }; rabbitmq?: { url?: string } };
+  const embeddedBus = merged.UMOS_BUS__URL === undefined && merged.UMOS_RABBITMQ__URL === undefined && sections.bus?.url === undefined && sections.rabbitmq?.url === undefined;
+  if (embeddedBus) merged.UMOS_BUS__URL = `embedded:${dataLayout(dataDir).bus}`;
   // The gateway's broker account lives as long as this process: nobody else needs its password.
   merged.UMOS_MQTT__PASSWORD ??= Bun.randomUUIDv7();
   // The development secret is public: this installation signs with its own unless given one.
   const configured = merged.UMOS_AUTH__SECRET ?? (file as { auth?: { secret?: string } }).auth?.secret;
   if (configured === undefined || configured === DEV_JWT_SECRET) merged.UMOS_AUTH__SECRET = secretOf(dataDir);
-  const config = resolveConfig(UmosConfigSchema, { file, fileName: fileName ?? "the standalone defaults", env: merged, prefix: "UMOS" });
+  const config = resolveConfig(UmosConfigSchema, { file, fileName: fileName ?? "the standalone defaults", env: merged, prefix: "UMOS", warn: (line) => console.warn(line) });
   // UMOS_ENV=prod holds standalone mode to production's rules too: a secret of its own, TLS.
   const problems = [...productionProblems(config), ...listenerProblems(config)];
   const mqttUrl = new URL(config.mqtt.url);

@@ -1,14 +1,15 @@
 import { mkdirSync } from "node:fs";
 import type { UmosConfig } from "@umos/config";
-import { createApp as createApi, type ApiParts } from "@umos/iot-api/src/app";
-import { createMqttAuth } from "@umos/iot-api/src/mqtt-auth";
-import { createApp as createDownlink } from "@umos/iot-downlink/src/app";
-import { createApp as createGateway } from "@umos/iot-gateway/src/app";
-import { createApp as createUplink } from "@umos/iot-uplink/src/app";
-import { createApp as createWs } from "@umos/iot-ws/src/app";
-import { type Logger } from "@umos/core";
-import { resourceStack, serviceDeps, type App, type AppDeps, type Service } from "@umos/runtime";
-import { credentialRepository, openMigratedDatabase } from "@umos/store";
+import { connectBus, shareBus, type Bus } from "@umos/bus";
+import type { Logger } from "@umos/core";
+import { createApp as createApi, type ApiParts } from "@umos/iot-api/app";
+import { createApp as createDownlink } from "@umos/iot-downlink/app";
+import { createApp as createGateway } from "@umos/iot-gateway/app";
+import { createApp as createUplink } from "@umos/iot-uplink/app";
+import { createApp as createWs } from "@umos/iot-ws/app";
+import { createMqttAuth } from "@umos/mqtt-access";
+import { resourceStack, serviceDeps, type App, type Service } from "@umos/runtime";
+import { credentialRepository, openMigratedDatabase, type Database } from "@umos/store";
 import { dataLayout } from "./data-dir";
 import { brokerAuthHooks } from "./mqtt/broker-auth";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker";
@@ -22,8 +23,11 @@ const MAX_CONNECT_BYTES = 65_536;
 /** Room for a PUBLISH's topic and properties beside the largest payload the gateway relays (gateway.maxPayloadBytes). */
 const PACKET_OVERHEAD_BYTES = 65_536;
 
+/** What standalone hands every service: one database, one bus, the embedded broker's sessions. */
+type SharedParts = ApiParts & { bus: Bus; db: Database };
+
 /** The five services, in the order they start; they stop in reverse, the gateway (the MQTT side) first. */
-const SERVICES: ReadonlyArray<readonly [string, (config: UmosConfig, deps: AppDeps & ApiParts) => App]> = [
+const SERVICES: ReadonlyArray<readonly [string, (config: UmosConfig, parts: SharedParts) => App]> = [
   ["iot-api", createApi],
   ["iot-uplink", createUplink],
   ["iot-downlink", createDownlink],
@@ -32,9 +36,9 @@ const SERVICES: ReadonlyArray<readonly [string, (config: UmosConfig, deps: AppDe
 ];
 
 /**
- * All of UMOS in one process: the embedded PostgreSQL, the embedded MQTT broker, then the five
- * services exactly as their own processes would run them, on one configuration. The bus is whatever
- * rabbitmq.url names (`embedded:<file>`: one in-process broker shared by the five).
+ * All of UMOS in one process, a composition root of its own: it opens the embedded PostgreSQL, the
+ * bus (whatever bus.url names; `embedded:<file>` by default) and the embedded MQTT broker once, and
+ * puts the five services together on them, each exactly as its own process would run it.
  */
 export interface Standalone extends Service {
   /** The ports each service bound once started (a configured 0 becomes a real port). */
@@ -53,8 +57,11 @@ export function createStandalone(settings: StandaloneSettings, log: Logger): Sta
       try {
         mkdirSync(settings.dataDir, { recursive: true });
         resources.use(await startEmbeddedPostgres({ dataDir: layout.postgres, ...settings.postgres, log: log.child("postgres") }), (pg) => pg.close(), "postgres");
-        // Migrated here once, before the services, which then find the schema in place; the broker checks logins on it.
-        const db = resources.use(await openMigratedDatabase({ url: config.postgres.url, maxConnections: 1 }, log.child("postgres")), (d) => d.close(), "broker logins");
+        // Opened once, migrated once and shared: by the broker's login checks and by the five services,
+        // with the connections each would have had on its own (PGlite runs one statement at a time anyway).
+        const poolSize = config.postgres.maxConnections * SERVICES.length;
+        const db = resources.use(await openMigratedDatabase({ ...config.postgres, maxConnections: poolSize }, log.child("postgres")), (d) => d.close(), "database");
+        const bus = resources.use(await connectBus({ ...config.bus, name: `standalone@${config.instance}`, log: log.child("bus") }), (b) => b.close(), "bus");
         const auth = createMqttAuth(credentialRepository(db.sql), config.mqtt);
         const broker = resources.use(
           await startEmbeddedBroker({
@@ -69,8 +76,10 @@ export function createStandalone(settings: StandaloneSettings, log: Logger): Sta
           "MQTT broker",
         );
         for (const [name, create] of SERVICES) {
-          // iot-api cuts a device's live session when its credentials change or it is removed.
-          const app = create(config, { ...serviceDeps(name, config), sessions: broker });
+          const deps = serviceDeps(name, config);
+          // Each service counts and traces its own traffic on the shared bus; iot-api cuts a device's
+          // live session when its credentials change, it is removed or moved to another gateway.
+          const app = create(config, { ...deps, db, bus: shareBus(bus, config.bus.url, deps.obs), sessions: broker });
           await app.start();
           resources.use(app, (started) => started.stop(), name);
           ports[name] = app.port;

@@ -10,7 +10,7 @@ import type { OpenRelay } from "./relay";
 export function openGatewayRelay(): Promise<OpenRelay> {
   const relay = { id: "gatewayRelay", title: "iot-gateway relay: MQTT device -> gateway -> RabbitMQ consumer", pacedRate: 2000 };
   return openMqttRelay(relay, async (endpoints) => {
-    const platform = await startPlatform(endpoints, {}, ["gateway"]);
+    const platform = await startPlatform({ busUrl: endpoints.rabbitmqUrl, mqttUrl: endpoints.mqttUrl }, {}, ["gateway"]);
     return { queue: QUEUES.uplink, processes: [{ name: "gateway", pids: [platform.pids.gateway!] }], stop: () => platform.stop() };
   });
 }

@@ -26,5 +26,13 @@ export async function connectServiceBus(
   obs: Observability,
 ): Promise<Bus> {
   const bus = await connectBus({ ...config, name: `${service}@${instance}`, log: log.child("bus") });
-  return instrumentBus(bus, obs, isEmbeddedUrl(config.url) ? "umos_embedded" : "rabbitmq");
+  return shareBus(bus, config.url, obs);
+}
+
+/**
+ * One service's view of a bus: its own traces and counts of what it publishes and consumes. Several
+ * services in one process (standalone) each take one over the same bus, which their owner closes.
+ */
+export function shareBus(bus: Bus, url: string, obs: Observability): Bus {
+  return instrumentBus(bus, obs, isEmbeddedUrl(url) ? "umos_embedded" : "rabbitmq");
 }

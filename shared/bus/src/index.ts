@@ -1,4 +1,4 @@
-export { connectBus, connectServiceBus } from "./connect";
+export { connectBus, connectServiceBus, shareBus } from "./connect";
 export type { Bus, BusOptions, BusMessage, PublishOptions, Publisher, MessageHandler, ConsumeOptions, Consumer, QueueType } from "./types";
 export { WORK_QUEUES, WS_BINDING, REPLAYABLE_QUEUES } from "./topology";
 export { declareTopology, declareWsQueue } from "./rabbitmq/declare";

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import { ConfigError, pathToEnvKey, requiredKeys, resolveConfig } from "./load";
+import { ConfigError, pathToEnvKey, RENAMED_SECTIONS, requiredKeys, resolveConfig } from "./load";
 import { listenerProblems, productionProblems, UmosConfigSchema, type UmosConfig } from "./umos-config";
 
 export { ConfigError, resolveConfig, envKeyToPath, pathToEnvKey, requiredKeys, type ConfigSource } from "./load";
@@ -29,7 +29,7 @@ export async function loadConfig(
   const parsed = fileName ? await readConfigFile(fileName) : environmentOnly(env);
   // Replicas need distinct instance names (each iot-ws replica owns a queue); the host name is one.
   if (parsed && typeof parsed === "object" && parsed.instance === undefined) parsed.instance = hostname();
-  const config = resolveConfig(UmosConfigSchema, { file: parsed, fileName: fileName ?? "the environment", env, prefix: "UMOS" });
+  const config = resolveConfig(UmosConfigSchema, { file: parsed, fileName: fileName ?? "the environment", env, prefix: "UMOS", warn: (line) => console.warn(line) });
   const problems = [...productionProblems(config, service), ...listenerProblems(config, service)];
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -43,7 +43,10 @@ async function readConfigFile(fileName: string): Promise<Record<string, unknown>
 
 /** Without a file, the keys nothing can default must all come from the environment: name each one missing. */
 function environmentOnly(env: Record<string, string | undefined>): Record<string, unknown> {
-  const missing = requiredKeys(UmosConfigSchema).filter((path) => env[pathToEnvKey("UMOS", path)] === undefined);
+  const renamedFrom = Object.fromEntries(Object.entries(RENAMED_SECTIONS).map(([old, now]) => [now, old]));
+  const given = (path: string[]) =>
+    env[pathToEnvKey("UMOS", path)] !== undefined || (renamedFrom[path[0]!] !== undefined && env[pathToEnvKey("UMOS", [renamedFrom[path[0]!]!, ...path.slice(1)])] !== undefined);
+  const missing = requiredKeys(UmosConfigSchema).filter((path) => !given(path));
   if (missing.length > 0) {
     throw new ConfigError(
       missing.map((path) => `config key ${path.join(".")}: required; no config file was given (--config <file>), so set ${pathToEnvKey("UMOS", path)}`),

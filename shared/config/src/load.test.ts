@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { ConfigError, DEV_JWT_SECRET, envKeyToPath, listenerProblems, loadConfig, pathToEnvKey, productionProblems, requiredKeys, resolveConfig, UmosConfigSchema } from "./index";
 
 const file = {
-  rabbitmq: { url: "amqp://localhost" },
+  bus: { url: "amqp://localhost" },
   mqtt: { url: "mqtt://localhost" },
   postgres: { url: "postgres://localhost/umos" },
 };
@@ -10,7 +10,7 @@ const resolve = (env: Record<string, string>, f: unknown = file) => resolveConfi
 
 describe("configuration", () => {
   test("environment keys map to nested camelCase paths", () => {
-    expect(envKeyToPath("RABBITMQ__URL")).toEqual(["rabbitmq", "url"]);
+    expect(envKeyToPath("BUS__URL")).toEqual(["bus", "url"]);
     expect(envKeyToPath("UPLINK__BATCH_WAIT_MS")).toEqual(["uplink", "batchWaitMs"]);
   });
 
@@ -21,31 +21,44 @@ describe("configuration", () => {
   });
 
   test("without a config file, the broker and database URLs are what must come from the environment", () => {
-    expect(requiredKeys(UmosConfigSchema)).toEqual([["rabbitmq", "url"], ["mqtt", "url"], ["postgres", "url"]]);
+    expect(requiredKeys(UmosConfigSchema)).toEqual([["bus", "url"], ["mqtt", "url"], ["postgres", "url"]]);
   });
 
   test("defaults fill what the file leaves out; the environment wins over the file and is coerced", () => {
-    const config = resolve({ UMOS_UPLINK__BATCH_SIZE: "64", UMOS_MQTT__SHARED_SUBSCRIPTIONS: "false", UMOS_RABBITMQ__URL: "amqp://broker" });
+    const config = resolve({ UMOS_UPLINK__BATCH_SIZE: "64", UMOS_MQTT__SHARED_SUBSCRIPTIONS: "false", UMOS_BUS__URL: "amqp://broker" });
     expect(config.uplink.batchSize).toBe(64);
     expect(config.mqtt.sharedSubscriptions).toBe(false);
-    expect(config.rabbitmq.url).toBe("amqp://broker");
+    expect(config.bus.url).toBe("amqp://broker");
     expect(config.api.port).toBe(8080);
-    expect(config.rabbitmq.queueType).toBe("classic");
+    expect(config.bus.queueType).toBe("classic");
+  });
+
+  test("the bus section's old name, rabbitmq, is still read, with a line saying so; the new name wins", () => {
+    const warnings: string[] = [];
+    const read = (env: Record<string, string>, f: unknown) => resolveConfig(UmosConfigSchema, { file: f, fileName: "old.yaml", env, prefix: "UMOS", warn: (l) => warnings.push(l) });
+    const { bus: _bus, ...withoutBus } = file;
+    expect(read({}, { ...withoutBus, rabbitmq: { url: "amqp://old-file", prefetch: 9 } }).bus).toMatchObject({ url: "amqp://old-file", prefetch: 9 });
+    expect(read({ UMOS_RABBITMQ__URL: "amqp://old-env" }, withoutBus).bus.url).toBe("amqp://old-env");
+    expect(read({ UMOS_BUS__URL: "amqp://new", UMOS_RABBITMQ__URL: "amqp://old" }, withoutBus).bus.url).toBe("amqp://new");
+    expect(warnings).toEqual(Array(3).fill("config: 'rabbitmq' is deprecated; use 'bus' (UMOS_BUS__URL, ...)"));
+    warnings.length = 0;
+    read({ UMOS_BUS__URL: "amqp://new" }, file);
+    expect(warnings).toEqual([]);
   });
 
   test("the result is frozen", () => {
     const config = resolve({});
-    expect(Object.isFrozen(config.rabbitmq)).toBe(true);
+    expect(Object.isFrozen(config.bus)).toBe(true);
   });
 
   test("every bad key is reported at once, each naming the key and where it came from", () => {
     try {
-      resolve({ UMOS_RABBITMQ__PREFETCH: "lots", UMOS_API__PORT: "99999" }, { ...file, postgres: {} });
+      resolve({ UMOS_BUS__PREFETCH: "lots", UMOS_API__PORT: "99999" }, { ...file, postgres: {} });
       throw new Error("expected a ConfigError");
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const lines = (err as ConfigError).problems;
-      expect(lines).toContain("config key rabbitmq.prefetch: Expected integer (from UMOS_RABBITMQ__PREFETCH)");
+      expect(lines).toContain("config key bus.prefetch: Expected integer (from UMOS_BUS__PREFETCH)");
       expect(lines.some((l) => l.startsWith("config key api.port:") && l.endsWith("(from UMOS_API__PORT)"))).toBe(true);
       expect(lines.some((l) => l.startsWith("config key postgres.url:") && l.includes("config.test.yaml"))).toBe(true);
     }

@@ -9,6 +9,12 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Sections renamed, and the name they had: the old name is still read, moved to the new one unless
+ * that is set too, with one line saying so (`ConfigSource.warn`).
+ */
+export const RENAMED_SECTIONS: Readonly<Record<string, string>> = { rabbitmq: "bus" };
+
 export interface ConfigSource {
   /** Parsed file contents (YAML or JSON), before overrides. */
   file: unknown;
@@ -17,6 +23,8 @@ export interface ConfigSource {
   /** Environment; keys `${prefix}_A__B_C` override `a.bC`. */
   env: Record<string, string | undefined>;
   prefix: string;
+  /** Where deprecation lines go; they never stop the start. */
+  warn?: (line: string) => void;
 }
 
 /**
@@ -30,13 +38,29 @@ export function resolveConfig<S extends TObject>(schema: S, source: ConfigSource
   if (source.file != null && !isRecord(source.file)) problems.push(`${source.fileName}: expected a mapping at the top level`);
 
   const origin = new Map<string, string>();
+  const deprecated = new Set<string>();
+  for (const [old, now] of Object.entries(RENAMED_SECTIONS)) {
+    if (merged[old] === undefined) continue;
+    deprecated.add(old);
+    if (merged[now] === undefined) merged[now] = merged[old];
+    delete merged[old];
+  }
+  const setPaths: Array<[string[], string, string]> = [];
   for (const [name, raw] of Object.entries(source.env)) {
     if (raw === undefined || !name.startsWith(source.prefix + "_")) continue;
     const path = envKeyToPath(name.slice(source.prefix.length + 1));
     if (path.length === 0) continue;
+    const renamed = RENAMED_SECTIONS[path[0]!];
+    if (renamed) deprecated.add(path[0]!);
+    setPaths.push([renamed ? [renamed, ...path.slice(1)] : path, raw, name]);
+  }
+  // A key under the new name wins over the same key under the old one, whatever the order of the environment.
+  setPaths.sort(([, , a], [, , b]) => Number(isRenamedKey(b, source.prefix)) - Number(isRenamedKey(a, source.prefix)));
+  for (const [path, raw, name] of setPaths) {
     setPath(merged, path, raw);
     origin.set(path.join("."), name);
   }
+  for (const old of deprecated) source.warn?.(`config: '${old}' is deprecated; use '${RENAMED_SECTIONS[old]}' (${pathToEnvKey(source.prefix, [RENAMED_SECTIONS[old]!, "url"])}, ...)`);
 
   const withDefaults = Value.Default(schema, merged);
   const converted = Value.Convert(schema, withDefaults);
@@ -49,7 +73,9 @@ export function resolveConfig<S extends TObject>(schema: S, source: ConfigSource
   return deepFreeze(converted as Static<S>);
 }
 
-/** `RABBITMQ__URL` -> ["rabbitmq", "url"]; `UPLINK__BATCH_SIZE` -> ["uplink", "batchSize"]. */
+const isRenamedKey = (name: string, prefix: string) => RENAMED_SECTIONS[envKeyToPath(name.slice(prefix.length + 1))[0] ?? ""] !== undefined;
+
+/** `BUS__URL` -> ["bus", "url"]; `UPLINK__BATCH_SIZE` -> ["uplink", "batchSize"]. */
 export function envKeyToPath(key: string): string[] {
   return key
     .split("__")

@@ -31,11 +31,12 @@ export const UmosConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    rabbitmq: T.Object(
+    /** The message bus: RabbitMQ, or standalone mode's embedded bus. Formerly `rabbitmq`, still read (with a warning). */
+    bus: T.Object(
       {
         /**
-         * amqp(s)://user:pass@host:port/vhost, or `embedded:<path>[?synchronous=normal|full]` for the
-         * embedded bus of standalone mode: one SQLite file, e.g. embedded:./data/bus.sqlite (docs/standalone.md, Embedded bus).
+         * amqp(s)://user:pass@host:port/vhost for RabbitMQ, or `embedded:<path>[?synchronous=normal|full]`
+         * for the embedded bus: one SQLite file, e.g. embedded:./data/bus.sqlite (docs/standalone.md, Embedded bus).
          */
         url: T.String({ pattern: "^(amqps?://|embedded:.)" }),
         /** classic for development; quorum in production (replicated, ~1.3x faster here, docs/findings.md). */

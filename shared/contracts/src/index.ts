@@ -10,6 +10,8 @@ export {
   HEADERS,
   wsQueueName,
   MAX_SUB_DEVICES,
+  GATEWAY_CLIENT_PREFIX,
+  gatewayClientId,
   routingKey,
   parseRoutingKey,
   type Vendor,

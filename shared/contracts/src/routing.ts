@@ -86,3 +86,7 @@ export const HEADERS = {
  * A longer list is refused as a whole, never cut.
  */
 export const MAX_SUB_DEVICES = 16;
+
+/** MQTT client ids of UMOS's own gateway connections: `iot-gateway-<instance>-<n>`, stable across restarts. */
+export const GATEWAY_CLIENT_PREFIX = "iot-gateway-";
+export const gatewayClientId = (instance: string, connection: number) => `${GATEWAY_CLIENT_PREFIX}${instance}-${connection}`;

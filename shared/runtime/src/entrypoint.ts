@@ -1,16 +1,23 @@
 import { ConfigError, loadConfig, type UmosConfig } from "@umos/config";
 import { createObservability, type ObservabilityOptions } from "@umos/observability";
-import { runService, type AppDeps, type Service } from "./lifecycle";
+import { resourceStack, runService, type App, type AppDeps, type ResourceStack } from "./lifecycle";
 import { serviceLogger } from "./service-logger";
 
 // Set by scripts/build.ts (bun build --define) in bundles and binaries; absent when run from the sources.
 declare const UMOS_BUILD_VERSION: string | undefined;
 
 /**
- * The whole of a service's main.ts: answer `--version`, or load and validate the configuration (a
- * bad key stops the process with one line naming it, exit code 2), make the logger, run until SIGTERM.
+ * Puts one service together in its process: opens the parts it needs (a bus, a database), each
+ * handed to `parts` to be closed after the service stopped, and returns createApp's result.
  */
-export async function runMain(name: string, createApp: (config: UmosConfig, deps: AppDeps) => Service): Promise<void> {
+export type Compose = (config: UmosConfig, deps: AppDeps, parts: ResourceStack) => Promise<App>;
+
+/**
+ * The whole of a service's main.ts: answer `--version`, or load and validate the configuration (a
+ * bad key stops the process with one line naming it, exit code 2), make the logger, open the parts
+ * and put the service together (`compose`), run until SIGTERM, then stop it and close its parts.
+ */
+export async function runMain(name: string, compose: Compose): Promise<void> {
   if (process.argv.includes("--version")) {
     const version = typeof UMOS_BUILD_VERSION === "string" ? UMOS_BUILD_VERSION : "source";
     console.log(`${name} ${version} (Bun ${Bun.version}, ${process.platform}-${process.arch})`);
@@ -24,10 +31,25 @@ export async function runMain(name: string, createApp: (config: UmosConfig, deps
     process.exit(2);
   }
   const deps = serviceDeps(name, config);
-  const app = createApp(config, deps);
-  // Spans of the last requests are flushed to the collector after the service drained.
-  const flushed = { start: () => app.start(), stop: () => app.stop().finally(() => deps.obs.shutdown()) };
-  await runService(flushed, deps.log, config.shutdownTimeoutMs);
+  const parts = resourceStack(deps.log);
+  let app: App | undefined;
+  const service = {
+    async start() {
+      try {
+        app = await compose(config, deps, parts);
+        await app.start();
+      } catch (err) {
+        await parts.closeAll();
+        throw err;
+      }
+    },
+    // The service drains first, on its parts; then they close; spans of the last requests are flushed last.
+    stop: () =>
+      (app?.stop() ?? Promise.resolve())
+        .then(() => parts.closeAll())
+        .finally(() => deps.obs.shutdown()),
+  };
+  await runService(service, deps.log, config.shutdownTimeoutMs);
 }
 
 /**

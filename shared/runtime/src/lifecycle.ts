@@ -42,7 +42,10 @@ export async function runService(service: Service, log: Logger, shutdownTimeoutM
   }
 }
 
-/** What createApp receives besides the configuration. */
+/**
+ * What every createApp receives besides the configuration; each service adds the parts it needs
+ * (a bus, a database), opened and closed by the composition root: runMain, standalone, a test.
+ */
 export interface AppDeps {
   log: Logger;
   /** The service's tracer and metrics registry. */
@@ -56,7 +59,7 @@ export interface App extends Service {
 
 /**
  * Everything a service opened, closed in reverse order: the HTTP port first, then consumers
- * (draining in-flight work), then the bus, then the database.
+ * (draining in-flight work). The composition root keeps one too, for the parts it handed in.
  */
 export function resourceStack(log: Logger) {
   const closers: Array<{ close: () => unknown; what: string | undefined }> = [];

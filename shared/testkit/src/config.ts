@@ -21,7 +21,7 @@ export function testToken(role: Role = "admin", overrides: { ttlSec?: number; au
 }
 
 export interface TestEndpoints {
-  rabbitmqUrl: string;
+  busUrl: string;
   mqttUrl?: string;
   postgresUrl?: string;
 }
@@ -32,8 +32,8 @@ export function testEnv(endpoints: TestEndpoints, extra: Record<string, string> 
     UMOS_ENV: "dev",
     UMOS_INSTANCE: `t${Math.random().toString(36).slice(2, 8)}`,
     UMOS_LOG__LEVEL: "warn",
-    UMOS_RABBITMQ__URL: endpoints.rabbitmqUrl,
-    UMOS_RABBITMQ__RECONNECT_INITIAL_MS: "50",
+    UMOS_BUS__URL: endpoints.busUrl,
+    UMOS_BUS__RECONNECT_INITIAL_MS: "50",
     UMOS_MQTT__URL: endpoints.mqttUrl ?? "mqtt://127.0.0.1:1",
     UMOS_MQTT__RECONNECT_INITIAL_MS: "50",
     UMOS_POSTGRES__URL: endpoints.postgresUrl ?? "postgres://127.0.0.1:1/none",

@@ -13,6 +13,7 @@ export {
   type TestMosquitto,
 } from "./services";
 export { testEnv, testConfig, testToken, testDeps, TEST_JWT_SECRET, type TestEndpoints } from "./config";
+export { inProcess, type InProcessOptions } from "./parts";
 export { startPlatform, startStack, SERVICES, type RunningPlatform, type ServiceName, type TestStack } from "./platform";
 export { jsonClient, wsDashboard, type Json, type JsonResponse } from "./clients";
 export { startVictoriaMetrics, createInfluxDatabase, INFLUXDB_URL, type TestVictoriaMetrics, type TestInfluxDatabase, type ExportedSeries } from "./time-series";

@@ -124,7 +124,7 @@ export async function startStack(extra: Record<string, string> = {}): Promise<Te
     await Promise.all([vhost.dispose(), database.dispose(), broker.stop()]);
   };
   try {
-    platform = await startPlatform({ rabbitmqUrl: vhost.url, mqttUrl: broker.url, postgresUrl: database.url }, extra);
+    platform = await startPlatform({ busUrl: vhost.url, mqttUrl: broker.url, postgresUrl: database.url }, extra);
   } catch (err) {
     await dispose();
     throw err;

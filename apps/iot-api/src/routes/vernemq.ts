@@ -1,6 +1,6 @@
 import { Elysia, t } from "elysia";
 import { needs } from "../access";
-import type { MqttAuth } from "../mqtt-auth";
+import type { MqttAuth } from "@umos/mqtt-access";
 
 /**
  * VerneMQ's webhook contract (docs/protocols.md §4, vmq_webhooks): one endpoint, the hook named in the

@@ -1,5 +1,5 @@
 import type { AedesOptions, AuthenticateError, Client } from "aedes";
-import type { MqttAuth } from "@umos/iot-api/src/mqtt-auth";
+import type { MqttAuth } from "@umos/mqtt-access";
 import type { Logger } from "@umos/core";
 
 /** Topic decisions remembered per connection, like VerneMQ caches a webhook's yes; bounded per client. */
@@ -10,7 +10,7 @@ const SERVER_UNAVAILABLE = 3;
 
 /**
  * The embedded broker asks the same rules iot-api answers VerneMQ's webhooks with
- * (apps/iot-api/src/mqtt-auth.ts), called in-process instead of over HTTP: a device logs in with its
+ * (shared/mqtt-access), called in-process instead of over HTTP: a device logs in with its
  * id as client id and username and its own password, publishes only its own vendor's device->cloud
  * topics (past that, as VerneMQ does for MQTT 3.1.1, the connection is closed), and subscribes only
  * to its own topics (a refused filter gets 0x80 and the others stand). The gateway's account may do

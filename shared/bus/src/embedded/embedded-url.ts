@@ -15,8 +15,8 @@ export function isEmbeddedUrl(url: string): boolean {
 export function parseEmbeddedUrl(url: string): { path: string; synchronous: Synchronous } {
   const [path = "", query = ""] = url.slice(PREFIX.length).split("?", 2);
   const synchronous = new URLSearchParams(query).get("synchronous") ?? "normal";
-  if (path === "") throw new InvalidInputError("bad_bus_url", `rabbitmq.url ${url} names no file: use embedded:<path>, e.g. embedded:./data/bus.sqlite`);
+  if (path === "") throw new InvalidInputError("bad_bus_url", `bus.url ${url} names no file: use embedded:<path>, e.g. embedded:./data/bus.sqlite`);
   if (synchronous !== "full" && synchronous !== "normal")
-    throw new InvalidInputError("bad_bus_url", `rabbitmq.url ${url}: synchronous must be normal or full, not ${synchronous}`);
+    throw new InvalidInputError("bad_bus_url", `bus.url ${url}: synchronous must be normal or full, not ${synchronous}`);
   return { path, synchronous };
 }

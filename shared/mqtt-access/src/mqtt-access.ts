@@ -1,4 +1,5 @@
 import { sameSecret, verifySecret } from "@umos/auth";
+import { GATEWAY_CLIENT_PREFIX } from "@umos/contracts";
 import type { CredentialRepository, DeviceLogin } from "@umos/store";
 import { adapterFor, routeTopic } from "@umos/vendors";
 
@@ -6,9 +7,6 @@ export interface GatewayAccount {
   username?: string;
   password?: string;
 }
-
-/** The gateway's MQTT client ids (apps/iot-gateway: iot-gateway-<instance>-<n>). */
-const GATEWAY_CLIENT_PREFIX = "iot-gateway-";
 
 /**
  * Who may connect to the MQTT broker and touch which topics (docs/design.md §8): a device logs in with its
