@@ -99,7 +99,7 @@ test("the API docs render under their Content-Security-Policy, with no inline sc
   await page.locator(".opblock-tag").first().waitFor({ timeout: 10_000 });
   expect(blocked).toEqual([]);
   await page.close();
-});
+}, 30_000);
 
 test("the console is a static bundle: the page revalidates, its hashed assets are cached for good, the API docs still answer", async () => {
   const res = await fetch(`${stack.platform.apiUrl}/`);
