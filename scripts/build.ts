@@ -12,22 +12,29 @@
  */
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { commandLine } from "@umos/runtime";
 
 const DEFAULT_TARGETS = ["bun-linux-x64", "bun-linux-arm64"];
 
 const root = resolve(import.meta.dir, "..");
 // Every app is a service with an entry point apps/<service>/src/main.ts.
 const SERVICES = (await readdir(join(root, "apps"), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-const { values } = parseArgs({
-  options: {
+const values = commandLine(
+  "build",
+  `bun run build -- [options]: each service as a single-file executable for edge hosts, or a bundle for the container image
+
+  --service <name>    only this service (repeatable; one of ${SERVICES.join(", ")})
+  --target <target>   only this target (repeatable; default ${DEFAULT_TARGETS.join(", ")})
+  --bundle            one JavaScript file per service in <outdir>/bundle instead of executables
+  --outdir <dir>      where to write (default dist/)
+  --revision <rev>    the revision --version reports (default: git describe)`,
+  {
     service: { type: "string", multiple: true },
     target: { type: "string", multiple: true },
     bundle: { type: "boolean", default: false },
     outdir: { type: "string", default: join(root, "dist") },
     revision: { type: "string" },
-  },
-});
+  }, { asked: "bun run build -- --help" });
 
 const services = values.service ?? SERVICES;
 const unknown = services.filter((s) => !SERVICES.includes(s));

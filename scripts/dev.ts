@@ -10,12 +10,22 @@
 import { resolve } from "node:path";
 import { localSecret } from "@umos/auth";
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from "@umos/config";
+import { commandLine } from "@umos/runtime";
 import { ensureDatabase } from "@umos/store";
 
 const SERVICES = ["api", "ws", "uplink", "downlink", "gateway"] as const;
 const COLORS = [36, 35, 33, 32, 34];
 
-const config = await loadConfig().catch((err: unknown) => {
+const flags = commandLine(
+  "dev",
+  `bun run dev -- [options]: the five services as separate processes against the configured brokers
+
+  --config <file>   the configuration all five read (default configs/config.<UMOS_ENV>.yaml, UMOS_ENV=dev)
+
+Every config key can also be set as UMOS_<SECTION>__<KEY>, e.g. UMOS_BUS__URL (docs/configuration.md).`,
+  { config: { type: "string" } }, { asked: "bun run dev -- --help" });
+const forwarded = flags.config ? ["--config", flags.config] : [];
+const config = await loadConfig(["bun", "dev", ...forwarded]).catch((err: unknown) => {
   console.error(err instanceof ConfigError ? err.message : String(err));
   process.exit(2);
 });
@@ -31,7 +41,7 @@ if (config.auth.algorithm === "HS256" && !env.UMOS_AUTH__SECRET && config.auth.s
 let stopping = false;
 const children = SERVICES.map((name, i) => {
   const tag = `\x1b[${COLORS[i]}m${`iot-${name}`.padEnd(13)}\x1b[0m|`;
-  const child = Bun.spawn(["bun", `apps/iot-${name}/src/main.ts`, ...process.argv.slice(2)], {
+  const child = Bun.spawn(["bun", `apps/iot-${name}/src/main.ts`, ...forwarded], {
     cwd: root,
     env,
     stdout: "pipe",

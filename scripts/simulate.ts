@@ -10,14 +10,29 @@
  *
  * Without --token it mints an admin token with the local platform's secret, as `bun run token` does.
  */
-import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "@umos/config";
+import { commandLine } from "@umos/runtime";
 import { behaviours, RegistrationError, runFleet, startFleet, type SimulatedDevice } from "@umos/simulator";
 import { developmentToken, NoDevelopmentSecretError } from "./dev-token";
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
+const USAGE = `bun run simulate -- [options]: simulated devices that register through the REST API and speak MQTT
+
+  --generic <n>, --dji <n>, --tuya <n>   how many of each (default 2, 1, 1; a DJI dock comes with its aircraft)
+  --prefix <text>           device ids start with it (default sim-)
+  --rate <n>                property reports per second per device (default 1)
+  --event-every <s>         mean seconds between two events of a device, 0 for none (default 15)
+  --offline-every <s>       mean seconds between two outages of a device, 0 for none (default 0)
+  --offline-for <s>         how long an outage lasts (default 5)
+  --seconds <s>             stop after this long, 0 to run until Ctrl-C (default 0)
+  --api <url>               the REST API (default http://127.0.0.1:8080)
+  --mqtt <url>              the MQTT broker (default mqtt://127.0.0.1:1883)
+  --protocol <4|5>          MQTT 3.1.1 or 5 (default 4)
+  --answer-delay <ms>       how long a device takes to answer a command (default 200)
+  --token <jwt>             an admin token to register with (default $UMOS_TOKEN, else minted with --data-dir's secret)
+  --data-dir <dir>          the data directory of bun run start / bun run dev (default ./data)
+  --no-register             connect with the ids only, registering nothing (the devices must exist)`;
+
+const values = commandLine("simulate", USAGE, {
     generic: { type: "string", default: "2" },
     dji: { type: "string", default: "1" },
     tuya: { type: "string", default: "1" },
@@ -34,8 +49,7 @@ const { values } = parseArgs({
     token: { type: "string", default: process.env.UMOS_TOKEN },
     "data-dir": { type: "string", default: "data" },
     "no-register": { type: "boolean", default: false },
-  },
-});
+}, { asked: "bun run simulate -- --help" });
 
 const count = (flag: string, min = 0) => {
   const n = Number(values[flag as keyof typeof values]);

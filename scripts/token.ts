@@ -4,9 +4,9 @@
  * `bun run dev` keep in the data directory (./data/auth-secret), or UMOS_AUTH__SECRET. Production
  * tokens come from your identity provider.
  */
-import { parseArgs } from "node:util";
 import { isRole } from "@umos/auth";
 import { ConfigError, loadConfig } from "@umos/config";
+import { commandLine } from "@umos/runtime";
 import { developmentToken, NoDevelopmentSecretError } from "./dev-token";
 
 const USAGE = `bun run token -- [options]: a development token for the local API and WebSocket
@@ -16,27 +16,12 @@ const USAGE = `bun run token -- [options]: a development token for the local API
   --ttl <seconds>     how long it is valid (default 86400)
   --data-dir <dir>    the data directory of bun run start / bun run dev (default ./data)`;
 
-let values;
-try {
-  ({ values } = parseArgs({
-    args: process.argv.slice(2),
-    options: {
-      role: { type: "string", default: "admin" },
-      subject: { type: "string" },
-      ttl: { type: "string", default: "86400" },
-      "data-dir": { type: "string", default: "data" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  }));
-} catch (err) {
-  fail(`${(err as Error).message} (bun run token -- --help lists the options)`);
-}
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const values = commandLine("token", USAGE, {
+  role: { type: "string", default: "admin" },
+  subject: { type: "string" },
+  ttl: { type: "string", default: "86400" },
+  "data-dir": { type: "string", default: "data" },
+}, { asked: "bun run token -- --help" });
 if (!isRole(values.role)) fail(`--role must be admin, operator or viewer, not '${values.role}'`);
 const ttlSec = Number(values.ttl);
 if (!Number.isInteger(ttlSec) || ttlSec < 1) fail(`--ttl must be a whole number of seconds, not '${values.ttl}'`);

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, type UmosConfig } from "@umos/config";
 import { createObservability, type ObservabilityOptions } from "@umos/observability";
 import { resourceStack, runService, type App, type AppDeps, type ResourceStack } from "./lifecycle";
+import { commandLine } from "./command-line";
 import { serviceLogger } from "./service-logger";
 
 // Set by scripts/build.ts (bun build --define) in bundles and binaries; absent when run from the sources.
@@ -18,7 +19,8 @@ export type Compose = (config: UmosConfig, deps: AppDeps, parts: ResourceStack) 
  * and put the service together (`compose`), run until SIGTERM, then stop it and close its parts.
  */
 export async function runMain(name: string, compose: Compose): Promise<void> {
-  if (process.argv.includes("--version")) {
+  const flags = commandLine(name, usage(name), { config: { type: "string" }, version: { type: "boolean" } });
+  if (flags.version) {
     const version = typeof UMOS_BUILD_VERSION === "string" ? UMOS_BUILD_VERSION : "source";
     console.log(`${name} ${version} (Bun ${Bun.version}, ${process.platform}-${process.arch})`);
     process.exit(0);
@@ -61,4 +63,13 @@ export function serviceDeps(name: string, config: UmosConfig, options: Pick<Obse
     log: serviceLogger(name, config.log),
     obs: createObservability(name, { sampleRatio: config.tracing.sampleRatio, otlpUrl: config.tracing.otlpUrl, ...options }),
   };
+}
+
+function usage(name: string): string {
+  return `${name} [options]: one UMOS service, until SIGTERM
+
+  --config <file>   the configuration (default: configs/config.<UMOS_ENV>.yaml from the sources, else none)
+  --version         the build's version and platform
+
+Every config key can also be set as UMOS_<SECTION>__<KEY>, e.g. UMOS_BUS__URL (docs/configuration.md).`;
 }

@@ -3,3 +3,4 @@ export { resourceStack, runService, serviceApp, type Service, type App, type App
 export { runMain, serviceDeps, type Compose } from "./entrypoint";
 export { serviceLogger } from "./service-logger";
 export { createHttpGuard, type HttpGuard } from "./http-guard";
+export { commandLine } from "./command-line";
