@@ -4,7 +4,7 @@ import mqtt from "mqtt";
 import { connectBus } from "@umos/bus";
 import { QUEUES } from "@umos/contracts";
 import { silentLogger } from "@umos/core";
-import { type App } from "@umos/runtime";
+import type { App } from "@umos/runtime";
 import { createApp as createApi } from "../../apps/iot-api/src/app";
 import { createApp as createGateway } from "../../apps/iot-gateway/src/app";
 import { createApp as createWs } from "../../apps/iot-ws/src/app";

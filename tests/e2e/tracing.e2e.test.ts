@@ -83,7 +83,14 @@ async function commandUntilAcked(deviceId: string): Promise<string> {
 /** The finished spans of a trace, once `ready` holds for them, with a way to walk up to the root. */
 async function spansOf(traceId: string, ready: (spans: ReadableSpan[]) => boolean) {
   let spans: ReadableSpan[] = [];
-  await eventually(() => ready((spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId))), 5000, "the trace's spans");
+  await eventually(
+    () => {
+      spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+      return ready(spans);
+    },
+    5000,
+    "the trace's spans",
+  );
   const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
   const parentOf = (span: ReadableSpan) => byId.get(span.parentSpanContext?.spanId ?? "");
   return {

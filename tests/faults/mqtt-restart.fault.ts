@@ -8,7 +8,9 @@ import { runFaultStream } from "./stream";
 // again), so reports published before the gateway's new SUBSCRIBE would have no subscriber. One
 // gateway on Mosquitto therefore subscribes without `$share` (docs/guarantees.md).
 let rig: Rig;
-beforeAll(async () => void (rig = await startRig({ env: { UMOS_MQTT__SHARED_SUBSCRIPTIONS: "false" } })), 60_000);
+beforeAll(async () => {
+  rig = await startRig({ env: { UMOS_MQTT__SHARED_SUBSCRIPTIONS: "false" } });
+}, 60_000);
 // Services get their shutdown budget (10 s) to drain.
 afterAll(() => rig?.dispose(), 30_000);
 

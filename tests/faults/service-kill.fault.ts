@@ -6,7 +6,9 @@ import { runFaultStream } from "./stream";
 
 // Each service in turn is killed (SIGKILL: no drain, no goodbye) mid-stream and started again.
 let rig: Rig;
-beforeAll(async () => void (rig = await startRig()), 60_000);
+beforeAll(async () => {
+  rig = await startRig();
+}, 60_000);
 // Services get their shutdown budget (10 s) to drain.
 afterAll(() => rig?.dispose(), 30_000);
 

@@ -20,7 +20,9 @@ export async function openSlowReader(wsUrl: string, token: string, subscription:
       `Sec-WebSocket-Key: ${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
   let received = Buffer.alloc(0);
-  const onData = (chunk: Buffer) => void (received = Buffer.concat([received, chunk]));
+  const onData = (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+  };
   socket.on("data", onData);
   await eventually(() => received.includes("\r\n\r\n"), 5000, "WebSocket upgrade");
   if (!received.toString("latin1").startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${received.toString("latin1").split("\r\n")[0]}`);

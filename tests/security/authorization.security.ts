@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { grants, isRole, mintToken, ROLES } from "@umos/auth";
 import { silentLogger } from "@umos/core";
-import { type App } from "@umos/runtime";
+import type { App } from "@umos/runtime";
 import { deadLetterRepository, openMigratedDatabase, writeBatch, type Database } from "@umos/store";
 import { createDatabase, createInfluxDatabase, createVhost, jsonClient, TEST_JWT_SECRET, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost, inProcess } from "@umos/testkit";
 import { createApp } from "../../apps/iot-api/src/app";

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import type { UmosConfig } from "@umos/config";
 import { VENDORS, type Vendor } from "@umos/contracts";
 import { createLogger, isPermanent } from "@umos/core";
-import { type App } from "@umos/runtime";
+import type { App } from "@umos/runtime";
 import { createDatabase, createInfluxDatabase, createVhost, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost, inProcess } from "@umos/testkit";
 import { adapterFor, type Decoded, type RawFrame, type VendorAdapter } from "@umos/vendors";
 import { createApp } from "../../apps/iot-api/src/app";

@@ -86,9 +86,15 @@ const loopback = (address: string) => address.startsWith("127.") || address.star
 function connects(host: string, port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = net.connect({ host, port, timeout: 2000 });
-    socket.once("connect", () => (socket.destroy(), done(true)));
+    socket.once("connect", () => {
+      socket.destroy();
+      done(true);
+    });
     socket.once("error", () => done(false));
-    socket.once("timeout", () => (socket.destroy(), done(false)));
+    socket.once("timeout", () => {
+      socket.destroy();
+      done(false);
+    });
   });
 }
 

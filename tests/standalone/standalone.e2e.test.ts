@@ -74,7 +74,7 @@ test("a device registered over REST publishes at QoS 1; the report is in the mes
   const dashboard = await wsDashboard(`ws://127.0.0.1:${ports.ws}/ws`, { devices: ["sa-thermo"] }, await testToken("viewer"));
   const device = await connectDevice("sa-thermo", password);
   await device.subscribeAsync("generic/sa-thermo/service/call", { qos: 1 });
-  device.on("message", (topic, payload) => {
+  device.on("message", (_topic, payload) => {
     const call = JSON.parse(payload.toString());
     device.publish("generic/sa-thermo/service/reply", JSON.stringify({ correlationId: call.correlationId, code: 0, data: { until: "10:30" } }), { qos: 1 });
   });

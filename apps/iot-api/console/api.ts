@@ -26,6 +26,7 @@ export interface Envelope {
   vendor: string;
   deviceId: string;
   kind: string;
+  // biome-ignore lint/suspicious/noExplicitAny: an envelope's data has a shape per kind; each view reads the fields it shows.
   data: any;
   correlationId?: string;
 }

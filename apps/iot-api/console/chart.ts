@@ -45,7 +45,10 @@ export function lineChart(canvas: HTMLCanvasElement) {
     g.strokeStyle = "#2f6fde";
     g.lineWidth = 1.5;
     g.beginPath();
-    points.forEach((p, i) => (i === 0 ? g.moveTo(x(p.ts), y(p.value)) : g.lineTo(x(p.ts), y(p.value))));
+    for (const [i, p] of points.entries()) {
+      if (i === 0) g.moveTo(x(p.ts), y(p.value));
+      else g.lineTo(x(p.ts), y(p.value));
+    }
     g.stroke();
     const last = points.at(-1)!;
     g.fillStyle = "#2f6fde";

@@ -2,10 +2,10 @@ import { publishForGateway, type Publisher } from "@umos/bus";
 import type { Tracer } from "@opentelemetry/api";
 import { KINDS, type Envelope } from "@umos/contracts";
 import { continueTrace } from "@umos/observability";
-import { isPermanent, UmosError, type Logger } from "@umos/core";
+import { isPermanent, type UmosError, type Logger } from "@umos/core";
 import type { Command, CommandRepository } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
-import { adapterFor } from "@umos/vendors";
+import { adapterFor, type EncodedFrame } from "@umos/vendors";
 import type { Announce } from "./status-announcer";
 
 
@@ -20,7 +20,7 @@ export function createCommandSender(publisher: Publisher, commands: CommandRepos
     let refused: UmosError | undefined;
     const sent = await commands.sendQueued(commandId, async (command, device) => {
       const definition = device.modelId === null ? null : (await models(device.modelId, device.modelVersion!)).definition;
-      let frame;
+      let frame: EncodedFrame;
       try {
         frame = adapterFor(command.vendor).encode(toEnvelope(command), { definition, gatewayId: device.parentId });
       } catch (err) {

@@ -63,7 +63,7 @@ function readFrame(message: BusMessage, maxFrameBytes: number): { frame: RawFram
   const route = parseRoutingKey(message.routingKey);
   const deviceId = message.headers[HEADERS.deviceId];
   const topic = message.headers[HEADERS.mqttTopic];
-  if (!route || route.stage !== "device") throw new InvalidInputError("bad_routing_key", `'${message.routingKey}' is not a device frame key`);
+  if (route?.stage !== "device") throw new InvalidInputError("bad_routing_key", `'${message.routingKey}' is not a device frame key`);
   if (typeof deviceId !== "string" || deviceId === "") throw new InvalidInputError("missing_header", `frame without ${HEADERS.deviceId}`);
   if (message.body.byteLength > maxFrameBytes) {
     throw new InvalidInputError("frame_too_large", `frame of ${message.body.byteLength} bytes exceeds uplink.maxFrameBytes (${maxFrameBytes})`);

@@ -19,5 +19,9 @@ export async function spawnReference(name: string, file: string, env: Record<str
     text += decoder.decode(value);
   }
   reader.releaseLock();
-  return { banner: text.slice(0, text.indexOf("ready")).trim(), process: { name, pids: [child.pid] }, stop: async () => (child.kill("SIGTERM"), child.exited) };
+  return { banner: text.slice(0, text.indexOf("ready")).trim(), process: { name, pids: [child.pid] }, stop: async () => {
+      child.kill("SIGTERM");
+      return child.exited;
+    },
+  };
 }

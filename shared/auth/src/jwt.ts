@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { UnauthorizedError } from "@umos/core";
 import { isRole, type Role } from "./roles";
 
@@ -47,7 +47,7 @@ export function createVerifier(options: JwtOptions): Verifier {
   };
 
   async function verify(token: string): Promise<Principal> {
-    let payload;
+    let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key as Uint8Array, {
         algorithms: [options.algorithm],

@@ -48,7 +48,7 @@ export function createDelivery(policy: DeliveryPolicy): Delivery {
   let outage = 0;
   let stopping = false;
   let inFlight = 0;
-  let idleWaiters: (() => void)[] = [];
+  const idleWaiters: (() => void)[] = [];
 
   async function fail(message: BusMessage, settle: Settle, err: unknown): Promise<void> {
     const permanent = isPermanent(err);

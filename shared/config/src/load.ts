@@ -47,7 +47,7 @@ export function resolveConfig<S extends TObject>(schema: S, source: ConfigSource
   }
   const setPaths: Array<[string[], string, string]> = [];
   for (const [name, raw] of Object.entries(source.env)) {
-    if (raw === undefined || !name.startsWith(source.prefix + "_")) continue;
+    if (raw === undefined || !name.startsWith(`${source.prefix}_`)) continue;
     const path = envKeyToPath(name.slice(source.prefix.length + 1));
     if (path.length === 0) continue;
     const renamed = RENAMED_SECTIONS[path[0]!];

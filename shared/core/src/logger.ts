@@ -23,7 +23,7 @@ const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 export function createLogger(name: string, options: LoggerOptions = {}): Logger {
   const min = rank[options.level ?? "info"];
   const format = options.format ?? "pretty";
-  const write = options.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (rank[level] < min) return;
@@ -53,7 +53,7 @@ function pretty(name: string, level: LogLevel, msg: string, fields?: LogFields):
         .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
         .join(" ")
     : "";
-  return `${time} ${level.toUpperCase().padEnd(5)} [${name}] ${msg}${extra ? " " + extra : ""}`;
+  return `${time} ${level.toUpperCase().padEnd(5)} [${name}] ${msg}${extra ? ` ${extra}` : ""}`;
 }
 
 function serializable(fields?: LogFields): LogFields {

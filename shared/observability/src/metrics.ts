@@ -46,9 +46,15 @@ export function createMetrics(service: string) {
     /** One message published, consumed or dead-lettered, for iot_rabbitmq_messages_total. */
     countRabbitmqMessage(direction: string, stage: string, outcome: string): void {
       let byStage = rabbitmqTallies.get(direction);
-      if (!byStage) rabbitmqTallies.set(direction, (byStage = new Map()));
+      if (!byStage) {
+        byStage = new Map();
+        rabbitmqTallies.set(direction, byStage);
+      }
       let byOutcome = byStage.get(stage);
-      if (!byOutcome) byStage.set(stage, (byOutcome = new Map()));
+      if (!byOutcome) {
+        byOutcome = new Map();
+        byStage.set(stage, byOutcome);
+      }
       const tally = byOutcome.get(outcome);
       if (tally) tally.n++;
       else byOutcome.set(outcome, { labels: { direction, stage, outcome }, n: 1 });

@@ -91,7 +91,13 @@ export async function connectDevice(behaviour: DeviceBehaviour, options: Connect
     counters.sent++;
     client.publish(topic, payload, { qos: 1 }, onError);
   };
-  const announceNow = () => Promise.all(behaviour.announce().map((out) => (counters.sent++, client.publishAsync(out.topic, out.payload, { qos: 1 }))));
+  const announceNow = () =>
+    Promise.all(
+      behaviour.announce().map((out) => {
+        counters.sent++;
+        return client.publishAsync(out.topic, out.payload, { qos: 1 });
+      }),
+    );
 
   return {
     behaviour,

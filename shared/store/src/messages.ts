@@ -141,7 +141,10 @@ function lastSeen(entries: LogEntry[]) {
   const byDevice = new Map<string, { id: string; seen: number; online: boolean | null }>();
   for (const { envelope, receivedAt } of entries) {
     let current = byDevice.get(envelope.deviceId);
-    if (!current) byDevice.set(envelope.deviceId, (current = { id: envelope.deviceId, seen: 0, online: null }));
+    if (!current) {
+      current = { id: envelope.deviceId, seen: 0, online: null };
+      byDevice.set(envelope.deviceId, current);
+    }
     current.seen = Math.max(current.seen, receivedAt);
     if (envelope.kind === "status.online") current.online = true;
     if (envelope.kind === "status.offline") current.online = false;

@@ -1,7 +1,7 @@
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createObservability } from "@umos/observability";
 import { silentLogger, type Logger } from "@umos/core";
-import { type AppDeps } from "@umos/runtime";
+import type { AppDeps } from "@umos/runtime";
 import { mintToken, type Role } from "@umos/auth";
 import { resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
 

@@ -58,7 +58,7 @@ export function compileModel(definition: Definition, ref: string): CompiledModel
 
   return {
     ref,
-    checkPropertyReport: (data) => problems(report, data, "", (key) => `not a property of thing model ${ref}`),
+    checkPropertyReport: (data) => problems(report, data, "", (_key) => `not a property of thing model ${ref}`),
     checkEvent(identifier, data) {
       const checker = events.get(identifier);
       if (!checker) return [{ path: "event", message: `'${identifier}' is not an event of thing model ${ref}` }];

@@ -164,10 +164,13 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
         sendWaiters.shift()?.();
         const code = packet.reasonCode ?? 0;
         // 0x10 "no matching subscribers" still means the broker took the message [MQTT-3.4.2.1].
-        return code < 0x80 ? waiter.resolve() : waiter.reject(new UnavailableError(`broker refused the publish (reason ${code})`));
+        if (code < 0x80) waiter.resolve();
+        else waiter.reject(new UnavailableError(`broker refused the publish (reason ${code})`));
+        return;
       }
       case "connack":
-        return onConnack(packet.reasonCode ?? packet.returnCode ?? 0, packet.properties?.receiveMaximum);
+        onConnack(packet.reasonCode ?? packet.returnCode ?? 0, packet.properties?.receiveMaximum);
+        return;
       case "suback": {
         const refused = (packet.granted as number[]).map((code, i) => [options.subscriptions[i], code] as const).filter(([, c]) => c >= 0x80);
         if (refused.length > 0) log.error("broker refused subscriptions", { refused: refused.map(([f, c]) => `${f} (${c})`).join(", ") });
@@ -178,7 +181,8 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
         awaitingPong = false;
         return;
       case "disconnect":
-        return dropConnection(`broker disconnected us (reason ${packet.reasonCode ?? 0})`);
+        dropConnection(`broker disconnected us (reason ${packet.reasonCode ?? 0})`);
+        return;
       default:
         return;
     }
@@ -187,7 +191,8 @@ export function openMqttConnection(options: MqttConnectionOptions): MqttConnecti
   function onConnack(code: number, receiveMaximum: number | undefined): void {
     if (code !== 0) {
       log.error("broker refused the connection", { clientId: options.clientId, reasonCode: code });
-      return dropConnection(`CONNACK reason ${code}`);
+      dropConnection(`CONNACK reason ${code}`);
+      return;
     }
     connected = true;
     attempt = 0;

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { openSpool, type SpooledFrame } from "./spool";
 
 let dir: string;
-beforeEach(async () => void (dir = await mkdtemp(join(tmpdir(), "umos-spool-unit-"))));
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "umos-spool-unit-"));
+});
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 const frame = (seq: number, payload = `{"n":${seq}}`): SpooledFrame => ({

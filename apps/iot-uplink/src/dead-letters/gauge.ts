@@ -33,7 +33,9 @@ export function startDeadLetterGauge(metrics: Metrics, deadLetters: Pick<DeadLet
     if (!running && (stale || Date.now() - last >= intervalMs)) void refresh();
   }, TICK_MS);
   return {
-    stale: () => void (stale = true),
+    stale: () => {
+      stale = true;
+    },
     stop: () => clearInterval(timer),
   };
 }

@@ -1,4 +1,4 @@
-import { isPermanent, UmosError, UnavailableError, backoffDelay, type Logger } from "@umos/core";
+import { isPermanent, UnavailableError, backoffDelay, type Logger } from "@umos/core";
 
 export interface PointBufferOptions {
   /** Points per write request. */
@@ -62,8 +62,14 @@ export function createPointBuffer<P>(write: (points: P[]) => Promise<void>, opti
           points,
           admitted: false,
           settled: false,
-          resolve: () => (clearTimeout(hold), resolve()),
-          reject: (err) => (clearTimeout(hold), reject(err)),
+          resolve: () => {
+            clearTimeout(hold);
+            resolve();
+          },
+          reject: (err) => {
+            clearTimeout(hold);
+            reject(err);
+          },
         };
         blocked.push(entry);
         admit();

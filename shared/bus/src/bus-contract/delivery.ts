@@ -75,7 +75,9 @@ export function deliveryCases(scene: RunScene): void {
       expect(gates.length).toBe(3);
       gates.shift()!();
       await until(() => gates.length === 3 && got.messages.length === 1, "a fourth once one was acked");
-      const release = setInterval(() => gates.splice(0).forEach((open) => open()), 5);
+      const release = setInterval(() => {
+        for (const open of gates.splice(0)) open();
+      }, 5);
       await until(() => got.messages.length === 10, "all ten");
       clearInterval(release);
       expect(most).toBe(3);

@@ -25,7 +25,9 @@ describe("topic matching", () => {
 
 describe("topic matching agrees with RabbitMQ", () => {
   let vhost: TestVhost;
-  beforeAll(async () => void (vhost = await createVhost()));
+  beforeAll(async () => {
+    vhost = await createVhost();
+  });
   afterAll(async () => await vhost.dispose());
 
   test("every pattern against every key routes as RabbitMQ's topic exchange does", async () => {

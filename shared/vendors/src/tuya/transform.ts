@@ -76,7 +76,7 @@ export function decode(frame: RawFrame): Decoded {
       add(frame.deviceId, body.data.properties, body.data.events);
       for (const sub of body.data.subDevices ?? []) add(sub.deviceId, sub.properties, sub.events);
       // Each normalized message needs an id of its own; the first keeps the gateway's.
-      messages.forEach((m, i) => (m.envelope.id = i === 0 ? frame.messageId : Bun.randomUUIDv7()));
+      for (const [i, m] of messages.entries()) m.envelope.id = i === 0 ? frame.messageId : Bun.randomUUIDv7();
       return { messages, replies: acknowledged(body.sys?.ack, frame.deviceId, "thing/data/batch_report_response", body.msgId) };
     }
     default:
