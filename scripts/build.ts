@@ -18,7 +18,10 @@ const DEFAULT_TARGETS = ["bun-linux-x64", "bun-linux-arm64"];
 
 const root = resolve(import.meta.dir, "..");
 // Every app is a service with an entry point apps/<service>/src/main.ts.
-const SERVICES = (await readdir(join(root, "apps"), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const SERVICES = (await readdir(join(root, "apps"), { withFileTypes: true }))
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
 const values = commandLine(
   "build",
   `bun run build -- [options]: each service as a single-file executable for edge hosts, or a bundle for the container image
@@ -34,7 +37,9 @@ const values = commandLine(
     bundle: { type: "boolean", default: false },
     outdir: { type: "string", default: join(root, "dist") },
     revision: { type: "string" },
-  }, { asked: "bun run build -- --help" });
+  },
+  { asked: "bun run build -- --help" },
+);
 
 const services = values.service ?? SERVICES;
 const unknown = services.filter((s) => !SERVICES.includes(s));

@@ -25,7 +25,9 @@ export async function developmentToken(
   options: { subject?: string; ttlSec?: number; dataDir?: string; env?: Record<string, string | undefined> } = {},
 ): Promise<string> {
   if (auth.algorithm !== "HS256") {
-    throw new NoDevelopmentSecretError(`this configuration verifies ${auth.algorithm} tokens from ${auth.jwksUrl ?? "a JWKS URL"}: get a token from that identity provider`);
+    throw new NoDevelopmentSecretError(
+      `this configuration verifies ${auth.algorithm} tokens from ${auth.jwksUrl ?? "a JWKS URL"}: get a token from that identity provider`,
+    );
   }
   const secret = localSigningSecret(auth, resolve(options.dataDir ?? "data"), options.env ?? process.env);
   if (!secret) throw new NoDevelopmentSecretError("no signing secret: start UMOS once (bun run start or bun run dev) or set UMOS_AUTH__SECRET");

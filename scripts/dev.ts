@@ -23,7 +23,9 @@ const flags = commandLine(
   --config <file>   the configuration all five read (default configs/config.<UMOS_ENV>.yaml, UMOS_ENV=dev)
 
 Every config key can also be set as UMOS_<SECTION>__<KEY>, e.g. UMOS_BUS__URL (docs/configuration.md).`,
-  { config: { type: "string" } }, { asked: "bun run dev -- --help" });
+  { config: { type: "string" } },
+  { asked: "bun run dev -- --help" },
+);
 const forwarded = flags.config ? ["--config", flags.config] : [];
 const config = await loadConfig(["bun", "dev", ...forwarded]).catch((err: unknown) => {
   console.error(err instanceof ConfigError ? err.message : String(err));

@@ -32,7 +32,10 @@ const USAGE = `bun run simulate -- [options]: simulated devices that register th
   --data-dir <dir>          the data directory of bun run start / bun run dev (default ./data)
   --no-register             connect with the ids only, registering nothing (the devices must exist)`;
 
-const values = commandLine("simulate", USAGE, {
+const values = commandLine(
+  "simulate",
+  USAGE,
+  {
     generic: { type: "string", default: "2" },
     dji: { type: "string", default: "1" },
     tuya: { type: "string", default: "1" },
@@ -49,7 +52,9 @@ const values = commandLine("simulate", USAGE, {
     token: { type: "string", default: process.env.UMOS_TOKEN },
     "data-dir": { type: "string", default: "data" },
     "no-register": { type: "boolean", default: false },
-}, { asked: "bun run simulate -- --help" });
+  },
+  { asked: "bun run simulate -- --help" },
+);
 
 const count = (flag: string, min = 0) => {
   const n = Number(values[flag as keyof typeof values]);
@@ -79,7 +84,8 @@ const run = runFleet(devices, {
   eventEverySec: count("event-every"),
   offlineEverySec: count("offline-every"),
   offlineForSec: count("offline-for"),
-  onOutage: (device, phase) => console.log(`${device.behaviour.id} ${phase === "down" ? "dropped off (its last will, where it has one, says offline)" : "is back"}`),
+  onOutage: (device, phase) =>
+    console.log(`${device.behaviour.id} ${phase === "down" ? "dropped off (its last will, where it has one, says offline)" : "is back"}`),
 });
 const status = setInterval(() => console.log(summary(devices)), 10_000);
 

@@ -16,12 +16,17 @@ const USAGE = `bun run token -- [options]: a development token for the local API
   --ttl <seconds>     how long it is valid (default 86400)
   --data-dir <dir>    the data directory of bun run start / bun run dev (default ./data)`;
 
-const values = commandLine("token", USAGE, {
-  role: { type: "string", default: "admin" },
-  subject: { type: "string" },
-  ttl: { type: "string", default: "86400" },
-  "data-dir": { type: "string", default: "data" },
-}, { asked: "bun run token -- --help" });
+const values = commandLine(
+  "token",
+  USAGE,
+  {
+    role: { type: "string", default: "admin" },
+    subject: { type: "string" },
+    ttl: { type: "string", default: "86400" },
+    "data-dir": { type: "string", default: "data" },
+  },
+  { asked: "bun run token -- --help" },
+);
 if (!isRole(values.role)) fail(`--role must be admin, operator or viewer, not '${values.role}'`);
 const ttlSec = Number(values.ttl);
 if (!Number.isInteger(ttlSec) || ttlSec < 1) fail(`--ttl must be a whole number of seconds, not '${values.ttl}'`);

@@ -32,13 +32,16 @@ export default function (): void {
     sentAt.delete(commandId);
   };
   const headers = { ...authHeaders, "content-type": "application/json" };
-  const timer = setInterval(() => {
-    const started = Date.now();
-    void http.asyncRequest("POST", `${API_URL}/api/v1/devices/${device}/commands`, JSON.stringify({ service: "ping" }), { headers }).then((res) => {
-      if (res.status !== 202) return void refused.add(1);
-      sentAt.set((res.json() as { id: string }).id, started);
-    });
-  }, (1000 * DEVICES) / RATE);
+  const timer = setInterval(
+    () => {
+      const started = Date.now();
+      void http.asyncRequest("POST", `${API_URL}/api/v1/devices/${device}/commands`, JSON.stringify({ service: "ping" }), { headers }).then((res) => {
+        if (res.status !== 202) return void refused.add(1);
+        sentAt.set((res.json() as { id: string }).id, started);
+      });
+    },
+    (1000 * DEVICES) / RATE,
+  );
   setTimeout(() => {
     clearInterval(timer);
     setTimeout(() => ws.close(), 2000);

@@ -8,8 +8,7 @@ interface Metric {
   compute(run: BenchRun): number | undefined;
 }
 
-const phase = (run: BenchRun, scenario: string, name: string): PhaseResult | undefined =>
-  run.scenarios.find((s) => s.id === scenario)?.phases[name];
+const phase = (run: BenchRun, scenario: string, name: string): PhaseResult | undefined => run.scenarios.find((s) => s.id === scenario)?.phases[name];
 
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
 

@@ -43,15 +43,31 @@ const targets: Target[] = [
 
 /** A bus as a path: the gateway's publish (message id, four headers) to the uplink queue, and a consumer that acks at once. */
 async function openPath(url: string): Promise<{ path: Path; close(): Promise<void> }> {
-  const options = { url, name: "bench", queueType: "classic" as const, prefetch: 256, reconnectInitialMs: 200, reconnectMaxMs: 1000, maxAttempts: 5, log: silentLogger };
+  const options = {
+    url,
+    name: "bench",
+    queueType: "classic" as const,
+    prefetch: 256,
+    reconnectInitialMs: 200,
+    reconnectMaxMs: 1000,
+    maxAttempts: 5,
+    log: silentLogger,
+  };
   const publisher: Bus = await connectBus(options);
   const consumer: Bus = await connectBus(options);
   const path: Path = {
     send(seq, stamp) {
-      const headers = { [HEADERS.deviceId]: "bench-1", [HEADERS.vendor]: "generic", [HEADERS.mqttTopic]: "generic/bench-1/property/report", [HEADERS.receivedAt]: Date.now() };
-      publisher.publish("iot.generic.device.property.report", reportPayload(stamp), { messageId: `m${seq}`, contentType: "application/json", headers }).catch((err) => {
-        console.error(`publish failed: ${String(err)}`);
-      });
+      const headers = {
+        [HEADERS.deviceId]: "bench-1",
+        [HEADERS.vendor]: "generic",
+        [HEADERS.mqttTopic]: "generic/bench-1/property/report",
+        [HEADERS.receivedAt]: Date.now(),
+      };
+      publisher
+        .publish("iot.generic.device.property.report", reportPayload(stamp), { messageId: `m${seq}`, contentType: "application/json", headers })
+        .catch((err) => {
+          console.error(`publish failed: ${String(err)}`);
+        });
     },
     arrived: () => {},
   };

@@ -6,11 +6,11 @@ export function formatRun(run: BenchRun, verdicts: readonly BudgetVerdict[]): st
   return [machineTable(run), figuresTable(run), usageTable(run), budgetTable(verdicts)].join("\n\n");
 }
 
-const fixed = (n: number | undefined, digits = 1) => (n === undefined ? "" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const fixed = (n: number | undefined, digits = 1) =>
+  n === undefined ? "" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const whole = (n: number | undefined) => (n === undefined ? "" : Math.round(n).toLocaleString("en-US"));
 const row = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
-const table = (head: readonly string[], rows: readonly (readonly string[])[]) =>
-  [row(head), row(head.map(() => "---")), ...rows.map(row)].join("\n");
+const table = (head: readonly string[], rows: readonly (readonly string[])[]) => [row(head), row(head.map(() => "---")), ...rows.map(row)].join("\n");
 
 function machineTable(run: BenchRun): string {
   return table(["machine", ""], [...Object.entries(run.machine), ["run", `${run.mode}, ${run.startedAt}`]]);

@@ -28,6 +28,11 @@ export const SUITE: readonly SuiteStep[] = [
   {
     ids: ON_PLATFORM.map((s) => s.id),
     ci: false,
-    run: (profile, only, failed) => runOnPlatform(ON_PLATFORM.filter((s) => only(s.id)), profile, failed),
+    run: (profile, only, failed) =>
+      runOnPlatform(
+        ON_PLATFORM.filter((s) => only(s.id)),
+        profile,
+        failed,
+      ),
   },
 ];

@@ -45,7 +45,8 @@ function sources(dir: string, into: string[] = []): string[] {
 const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?\bfrom\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
 
 function fileOf(base: string): string | undefined {
-  for (const candidate of [base, `${base}.ts`, `${base}.tsx`, join(base, "index.ts")]) if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+  for (const candidate of [base, `${base}.ts`, `${base}.tsx`, join(base, "index.ts")])
+    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   return undefined;
 }
 

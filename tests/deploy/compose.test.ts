@@ -73,7 +73,9 @@ describe("docker-compose.yml", () => {
   });
 
   test("mounts only files of this repository that exist", () => {
-    const mounts = Object.values(services).flatMap((s) => s.volumes ?? []).filter((v) => v.startsWith("./"));
+    const mounts = Object.values(services)
+      .flatMap((s) => s.volumes ?? [])
+      .filter((v) => v.startsWith("./"));
     expect(mounts.length).toBeGreaterThan(0);
     for (const mount of mounts) expect(existsSync(resolve(root, mount.split(":")[0]!))).toBe(true);
   });
@@ -99,7 +101,9 @@ describe("docker-compose.yml", () => {
     );
     expect(fromCompose).toEqual(fromFile);
     const route = await read("apps/iot-api/src/routes/vernemq.ts");
-    for (const endpoint of Object.entries(fromCompose).filter(([key]) => key.endsWith(".endpoint")).map(([, url]) => new URL(url))) {
+    for (const endpoint of Object.entries(fromCompose)
+      .filter(([key]) => key.endsWith(".endpoint"))
+      .map(([, url]) => new URL(url))) {
       expect(endpoint.host).toBe(`iot-api:${defaultPort("iot-api")}`);
       expect(route).toContain(`"${endpoint.pathname}"`);
       expect(endpoint.searchParams.get("token")).toBe(token);

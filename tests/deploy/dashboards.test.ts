@@ -25,8 +25,7 @@ const queries = dashboards.flatMap(({ file, dashboard }) => queriesOf(file, dash
 const promQueries = queries.filter((q) => q.datasource?.uid && dataSources.get(q.datasource.uid)?.type === "prometheus");
 
 /** The container path Compose mounts a repository folder at, in a service. */
-const mountOf = (service: string, folder: string) =>
-  compose.services[service]!.volumes?.map((v) => v.split(":")).find(([from]) => from === `./${folder}`)?.[1];
+const mountOf = (service: string, folder: string) => compose.services[service]!.volumes?.map((v) => v.split(":")).find(([from]) => from === `./${folder}`)?.[1];
 const hostPort = (url: string) => `${new URL(url).hostname}:${new URL(url).port}`;
 
 describe("Grafana provisioning (deployments/grafana)", () => {
@@ -91,7 +90,8 @@ describe("Grafana provisioning (deployments/grafana)", () => {
     for (const { file, dashboard } of dashboards) {
       const defined = new Set((dashboard.templating?.list ?? []).map((v) => v.name));
       for (const query of queriesOf(file, dashboard)) {
-        for (const name of variablesIn(query.text)) expect(`${query.where}: $${name} ${defined.has(name) || BUILT_IN_VARIABLES.has(name) ? "defined" : "undefined"}`).toEndWith(" defined");
+        for (const name of variablesIn(query.text))
+          expect(`${query.where}: $${name} ${defined.has(name) || BUILT_IN_VARIABLES.has(name) ? "defined" : "undefined"}`).toEndWith(" defined");
       }
     }
   });
@@ -158,7 +158,10 @@ const MAX_PAYLOAD_BYTES = 1024;
  * oversized frame, and answers a command while a dashboard watches.
  */
 describe("the metrics the dashboards query, on running services", () => {
-  const PORTS = { "iot-api": "api", "iot-ws": "ws", "iot-uplink": "uplink", "iot-downlink": "downlink", "iot-gateway": "gateway" } as const satisfies Record<string, ServiceName>;
+  const PORTS = { "iot-api": "api", "iot-ws": "ws", "iot-uplink": "uplink", "iot-downlink": "downlink", "iot-gateway": "gateway" } as const satisfies Record<
+    string,
+    ServiceName
+  >;
   let stack: TestStack;
   let spoolDir: string;
   let before: Record<string, Exposition>;
@@ -176,10 +179,14 @@ describe("the metrics the dashboards query, on running services", () => {
     before = await scrapeAll();
     await driveTraffic(stack);
     // iot_dead_letters follows the archive table (iot-uplink) a moment after a dead letter lands in it.
-    after = await eventually(async () => {
-      const scraped = await scrapeAll();
-      return (scraped["iot-uplink"]!.get("iot_dead_letters")?.samples.length ?? 0) > 0 ? scraped : undefined;
-    }, 20_000, "the malformed frame counted in iot_dead_letters");
+    after = await eventually(
+      async () => {
+        const scraped = await scrapeAll();
+        return (scraped["iot-uplink"]!.get("iot_dead_letters")?.samples.length ?? 0) > 0 ? scraped : undefined;
+      },
+      20_000,
+      "the malformed frame counted in iot_dead_letters",
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -217,12 +224,18 @@ describe("the metrics the dashboards query, on running services", () => {
       for (const { name, family } of families) if (!family) problems.push(`${where}: ${name} is not exposed by any service`);
       if (families.some(({ family }) => !family)) continue;
       // Prometheus adds job and instance to every scraped series; histogram_quantile groups by le.
-      const labels = new Set(["job", "instance", ...families.flatMap(({ family }) => [...labelValues(family!).keys(), ...(family!.type === "histogram" ? ["le"] : [])])]);
-      for (const label of refs.grouping) if (!labels.has(label)) problems.push(`${where}: grouped by ${label}, which no series of ${refs.metrics.join(", ")} has`);
+      const labels = new Set([
+        "job",
+        "instance",
+        ...families.flatMap(({ family }) => [...labelValues(family!).keys(), ...(family!.type === "histogram" ? ["le"] : [])]),
+      ]);
+      for (const label of refs.grouping)
+        if (!labels.has(label)) problems.push(`${where}: grouped by ${label}, which no series of ${refs.metrics.join(", ")} has`);
       for (const m of refs.matchers) {
         const values = labelValues(exposed.get(familyOf(exposed, m.metric)!)!).get(m.label);
         if (!labels.has(m.label)) problems.push(`${where}: ${m.metric} has no label ${m.label}`);
-        else if (m.op === "=" && !m.value.includes("$") && values && !values.has(m.value)) problems.push(`${where}: no ${m.metric} series has ${m.label}="${m.value}" (seen: ${[...values].join(", ")})`);
+        else if (m.op === "=" && !m.value.includes("$") && values && !values.has(m.value))
+          problems.push(`${where}: no ${m.metric} series has ${m.label}="${m.value}" (seen: ${[...values].join(", ")})`);
       }
     }
     expect(problems).toEqual([]);

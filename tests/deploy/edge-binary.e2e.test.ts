@@ -16,7 +16,11 @@ let binary: string;
 
 /** `bun run build` for one service and target; a failed build fails the tests that need it. */
 async function build(target: string): Promise<string> {
-  const proc = Bun.spawn(["bun", "run", "build", "--service", "iot-gateway", "--target", target, "--outdir", dist], { cwd: root, stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn(["bun", "run", "build", "--service", "iot-gateway", "--target", target, "--outdir", dist], {
+    cwd: root,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new Error(`bun run build --target ${target} failed (${code}): ${stderr}`);
   return join(dist, `iot-gateway-${target.replace(/^bun-/, "")}`);

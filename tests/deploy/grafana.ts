@@ -71,12 +71,18 @@ export interface Query {
 /** Panel targets (their own datasource, else the panel's), variable queries and annotation queries. */
 export function queriesOf(file: string, dashboard: Dashboard): Query[] {
   const panels = (dashboard.panels ?? []).flatMap((panel) =>
-    (panel.targets ?? []).map((t) => ({ where: `${file} panel ${panel.id} "${panel.title}" ${t.refId}`, datasource: t.datasource ?? panel.datasource, text: t.expr ?? t.query ?? "" })),
+    (panel.targets ?? []).map((t) => ({
+      where: `${file} panel ${panel.id} "${panel.title}" ${t.refId}`,
+      datasource: t.datasource ?? panel.datasource,
+      text: t.expr ?? t.query ?? "",
+    })),
   );
   const variables = (dashboard.templating?.list ?? [])
     .filter((v) => v.type === "query")
     .map((v) => ({ where: `${file} variable $${v.name}`, datasource: v.datasource, text: typeof v.query === "string" ? v.query : (v.query?.query ?? "") }));
-  const annotations = (dashboard.annotations?.list ?? []).filter((a) => a.query).map((a, i) => ({ where: `${file} annotation ${i}`, datasource: a.datasource, text: a.query! }));
+  const annotations = (dashboard.annotations?.list ?? [])
+    .filter((a) => a.query)
+    .map((a, i) => ({ where: `${file} annotation ${i}`, datasource: a.datasource, text: a.query! }));
   return [...panels, ...variables, ...annotations];
 }
 
@@ -129,4 +135,15 @@ export function asPromQL(text: string): string {
 export const variablesIn = (text: string) => [...text.matchAll(/\$\{?(\w+)|\[\[(\w+)\]\]/g)].map((m) => (m[1] ?? m[2])!);
 
 /** Variables Grafana defines itself (global variables; InfluxQL's $timeFilter). */
-export const BUILT_IN_VARIABLES = new Set(["__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms", "__dashboard", "__from", "__to", "timeFilter"]);
+export const BUILT_IN_VARIABLES = new Set([
+  "__rate_interval",
+  "__interval",
+  "__interval_ms",
+  "__range",
+  "__range_s",
+  "__range_ms",
+  "__dashboard",
+  "__from",
+  "__to",
+  "timeFilter",
+]);

@@ -5,7 +5,11 @@ import { root } from "./repo";
 
 /** Runs the image's HEALTHCHECK command (scripts/healthcheck.ts) against a port; its exit code. */
 async function healthcheck(port: number): Promise<number> {
-  const proc = Bun.spawn(["bun", resolve(root, "scripts/healthcheck.ts")], { env: { ...process.env, HEALTHCHECK_PORT: String(port) }, stdout: "ignore", stderr: "ignore" });
+  const proc = Bun.spawn(["bun", resolve(root, "scripts/healthcheck.ts")], {
+    env: { ...process.env, HEALTHCHECK_PORT: String(port) },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
   return proc.exited;
 }
 

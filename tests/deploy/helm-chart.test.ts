@@ -8,7 +8,9 @@ import { configKeyOfEnv, defaultPort, read, readYaml, root, SERVICES } from "./r
 const chart = "deployments/k8s";
 type Values = Record<string, unknown> & { defaults: Record<string, unknown>; services: Record<string, Record<string, unknown>> };
 const values = await readYaml<Values>(`${chart}/values.yaml`);
-const templates = await Promise.all((await readdir(resolve(root, chart, "templates"))).map(async (f) => ({ file: f, text: await read(`${chart}/templates/${f}`) })));
+const templates = await Promise.all(
+  (await readdir(resolve(root, chart, "templates"))).map(async (f) => ({ file: f, text: await read(`${chart}/templates/${f}`) })),
+);
 
 const has = (tree: unknown, path: string[]): boolean =>
   path.length === 0 || (typeof tree === "object" && tree !== null && path[0]! in tree && has((tree as Record<string, unknown>)[path[0]!], path.slice(1)));
@@ -38,7 +40,8 @@ describe("Helm chart (deployments/k8s)", () => {
     const used = references(/[$.]svc\.([A-Za-z0-9_.]+)/g);
     expect(used.length).toBeGreaterThan(10);
     for (const service of SERVICES) {
-      for (const { file, path } of used) expect(`${file}: ${service} ${path.join(".")} ${has(settings(service), path) ? "exists" : "is missing"}`).toEndWith("exists");
+      for (const { file, path } of used)
+        expect(`${file}: ${service} ${path.join(".")} ${has(settings(service), path) ? "exists" : "is missing"}`).toEndWith("exists");
     }
   });
 

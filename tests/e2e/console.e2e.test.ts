@@ -22,7 +22,11 @@ let profile: string | undefined;
 
 beforeAll(async () => {
   stack = await startStack();
-  devices = await startFleet(behaviours({ generic: 2, dji: 1, tuya: 1 }, "demo-"), { brokerUrl: stack.broker.url, answerDelayMs: 200, register: { apiUrl: stack.platform.apiUrl, token: stack.token } });
+  devices = await startFleet(behaviours({ generic: 2, dji: 1, tuya: 1 }, "demo-"), {
+    brokerUrl: stack.broker.url,
+    answerDelayMs: 200,
+    register: { apiUrl: stack.platform.apiUrl, token: stack.token },
+  });
   run = runFleet(devices, { rate: 2, eventEverySec: 3, offlineEverySec: 0, offlineForSec: 0 });
   profile = await mkdtemp(join(tmpdir(), "umos-chromium-"));
   // A fresh profile, and nothing that reaches out to the network or updates itself.
@@ -30,7 +34,15 @@ beforeAll(async () => {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 860 },
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }, 90_000);
 
@@ -67,7 +79,11 @@ test("sign in, watch a device's values change live, send a command and see it ac
   // The time cell beside it moves with every live report, even when the value happens to repeat.
   const stamp = page.locator('#properties tr[data-prop="temperature"] td.hint');
   const firstStamp = await stamp.textContent();
-  await eventually(async () => (await temperature.textContent()) !== first || (await stamp.textContent()) !== firstStamp, 10_000, "a live report of the temperature");
+  await eventually(
+    async () => (await temperature.textContent()) !== first || (await stamp.textContent()) !== firstStamp,
+    10_000,
+    "a live report of the temperature",
+  );
   await page.locator("#events li").first().waitFor({ timeout: 10_000 });
 
   await page.fill("#command-service", "boost");

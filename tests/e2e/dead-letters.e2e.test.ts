@@ -37,10 +37,14 @@ describe("dead letters", () => {
     // Fail: 120 °C is past the model's maximum, so the report dies in the uplink queue.
     const report = JSON.stringify({ id: "hot-1", ts: 1_700_000_000_000, data: { temperature: 120 } });
     await device.publishAsync("generic/dl-fan/property/report", report, { qos: 1 });
-    const [dead] = await eventually(async () => {
-      const items = await deadLettersOf("dl-fan");
-      return items.length === 1 ? items : undefined;
-    }, 10_000, "the report dead-lettered");
+    const [dead] = await eventually(
+      async () => {
+        const items = await deadLettersOf("dl-fan");
+        return items.length === 1 ? items : undefined;
+      },
+      10_000,
+      "the report dead-lettered",
+    );
 
     // Inspect: what died, where, why, and the bytes the device sent.
     expect(dead).toMatchObject({
@@ -62,10 +66,16 @@ describe("dead letters", () => {
     expect(byCode.body.items.map((d: Json) => d.id)).toEqual([dead.id]);
     expect((await stack.api.get(`/api/v1/devices/dl-fan/messages`)).body.items).toEqual([]);
     // Counted for Prometheus by iot-uplink, which archives them.
-    await eventually(async () => {
-      const text = await (await fetch(`http://127.0.0.1:${stack.platform.ports.uplink}/metrics`)).text();
-      return text.split("\n").some((l) => l.startsWith("iot_dead_letters{") && l.includes('queue="iot-uplink-queue"') && l.includes('code="model_violation"') && l.endsWith(" 1"));
-    }, 5000, "iot_dead_letters gauge");
+    await eventually(
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${stack.platform.ports.uplink}/metrics`)).text();
+        return text
+          .split("\n")
+          .some((l) => l.startsWith("iot_dead_letters{") && l.includes('queue="iot-uplink-queue"') && l.includes('code="model_violation"') && l.endsWith(" 1"));
+      },
+      5000,
+      "iot_dead_letters gauge",
+    );
 
     // Fix: the sensor reads up to 150 °C; a new model version, and the device moved onto it.
     expect((await stack.api.put("/api/v1/thing-models/dl-fan", { definition: fanModel(150) })).body.version).toBe(2);
@@ -96,10 +106,14 @@ describe("dead letters", () => {
   test("a replay that dies again is a new dead letter with its replay count; delete removes one", async () => {
     expect((await stack.api.post("/api/v1/devices", { id: "dl-junk", vendor: "generic" })).status).toBe(201);
     await device.publishAsync("generic/dl-junk/property/report", "\xff\xfe not json", { qos: 1 });
-    const [first] = await eventually(async () => {
-      const items = await deadLettersOf("dl-junk");
-      return items.length === 1 ? items : undefined;
-    }, 10_000, "dead-lettered");
+    const [first] = await eventually(
+      async () => {
+        const items = await deadLettersOf("dl-junk");
+        return items.length === 1 ? items : undefined;
+      },
+      10_000,
+      "dead-lettered",
+    );
     expect(first.code).toBe("malformed_json");
 
     expect((await stack.api.post(`/api/v1/dead-letters/${first.id}/replay`, undefined)).status).toBe(200);
@@ -116,10 +130,14 @@ describe("dead letters", () => {
   test("a payload the gateway refused for its size is kept cut, with its size, and cannot be replayed", async () => {
     expect((await stack.api.post("/api/v1/devices", { id: "dl-big", vendor: "generic" })).status).toBe(201);
     await device.publishAsync("generic/dl-big/property/report", Buffer.alloc(300_000, 0x61), { qos: 1 });
-    const [big] = await eventually(async () => {
-      const items = await deadLettersOf("dl-big");
-      return items.length === 1 ? items : undefined;
-    }, 10_000, "dead-lettered by the gateway");
+    const [big] = await eventually(
+      async () => {
+        const items = await deadLettersOf("dl-big");
+        return items.length === 1 ? items : undefined;
+      },
+      10_000,
+      "dead-lettered by the gateway",
+    );
     expect(big).toMatchObject({ queue: "iot-gateway", code: "payload_too_large", size: 300_000, payload: { encoding: "utf8", truncated: true } });
     expect(big.reason).toContain("300000 bytes on 'generic/dl-big/property/report'");
     const replay = await stack.api.post(`/api/v1/dead-letters/${big.id}/replay`, undefined);
@@ -130,18 +148,26 @@ describe("dead letters", () => {
   test("bulk replay by filter sends each pending match once, oldest first", async () => {
     expect((await stack.api.post("/api/v1/devices", { id: "dl-bulk", vendor: "generic" })).status).toBe(201);
     for (let i = 0; i < 3; i++) await device.publishAsync("generic/dl-bulk/status", JSON.stringify({ state: `asleep-${i}` }), { qos: 1 });
-    const items = await eventually(async () => {
-      const found = await deadLettersOf("dl-bulk");
-      return found.length === 3 ? found : undefined;
-    }, 10_000, "three dead letters");
+    const items = await eventually(
+      async () => {
+        const found = await deadLettersOf("dl-bulk");
+        return found.length === 3 ? found : undefined;
+      },
+      10_000,
+      "three dead letters",
+    );
     const res = await stack.api.post("/api/v1/dead-letters/replay", { deviceId: "dl-bulk", code: "invalid_frame" });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ replayed: items.map((d: Json) => d.id).reverse(), failed: [] });
     // Still invalid, each died again once: three new pending rows, and the three replayed ones.
-    const again = await eventually(async () => {
-      const pending = (await stack.api.get("/api/v1/dead-letters?deviceId=dl-bulk&state=pending")).body.items;
-      return pending.length === 3 ? pending : undefined;
-    }, 10_000, "died again");
+    const again = await eventually(
+      async () => {
+        const pending = (await stack.api.get("/api/v1/dead-letters?deviceId=dl-bulk&state=pending")).body.items;
+        return pending.length === 3 ? pending : undefined;
+      },
+      10_000,
+      "died again",
+    );
     expect(again.map((d: Json) => d.replayCount)).toEqual([1, 1, 1]);
     const replayed = (await stack.api.get("/api/v1/dead-letters?deviceId=dl-bulk&state=replayed")).body.items;
     expect(replayed.map((d: Json) => d.id).sort()).toEqual(items.map((d: Json) => d.id).sort());

@@ -79,12 +79,15 @@ async function connectFan(id: string, options: { answer?: boolean; will?: boolea
 }
 
 async function commandReaches(id: string, status: string, timeoutMs = 10_000): Promise<Json> {
-  return eventually(async () => {
-    const { body } = await get(`/api/v1/commands/${id}`);
-    return body.status === status ? body : undefined;
-  }, timeoutMs, `command ${id} ${status}`);
+  return eventually(
+    async () => {
+      const { body } = await get(`/api/v1/commands/${id}`);
+      return body.status === status ? body : undefined;
+    },
+    timeoutMs,
+    `command ${id} ${status}`,
+  );
 }
-
 
 describe("commands", () => {
   test("a command the device answers reads acked with its output; the dashboard saw sent then acked; the history has every step", async () => {
@@ -183,10 +186,14 @@ describe("thing models and state", () => {
     expect((await post("/api/v1/devices", { id: "meter-flag", vendor: "generic", model: { id: "lenient" } })).status).toBe(201);
     const fan = await connectFan("meter-flag");
     await fan.client.publishAsync("generic/meter-flag/property/report", JSON.stringify({ id: "f1", data: { level: 11 } }), { qos: 1 });
-    const log = await eventually(async () => {
-      const { body } = await get("/api/v1/devices/meter-flag/messages?kind=property.report");
-      return body.items.length > 0 ? body.items : undefined;
-    }, 10_000, "flagged report stored");
+    const log = await eventually(
+      async () => {
+        const { body } = await get("/api/v1/devices/meter-flag/messages?kind=property.report");
+        return body.items.length > 0 ? body.items : undefined;
+      },
+      10_000,
+      "flagged report stored",
+    );
     expect(log[0].problems).toEqual([{ path: "level", message: "Expected integer to be less or equal to 10 (got 11)" }]);
   }, 30_000);
 
@@ -211,7 +218,12 @@ describe("thing models and state", () => {
 
   test("a change to a model is a new version; devices stay on theirs until moved", async () => {
     const current = await get("/api/v1/thing-models/fan");
-    const changed = await request("PUT", "/api/v1/thing-models/fan", { definition: { ...current.body.definition, properties: [...current.body.definition.properties, { identifier: "light", accessMode: "rw", dataType: { type: "bool" } }] } });
+    const changed = await request("PUT", "/api/v1/thing-models/fan", {
+      definition: {
+        ...current.body.definition,
+        properties: [...current.body.definition.properties, { identifier: "light", accessMode: "rw", dataType: { type: "bool" } }],
+      },
+    });
     expect(changed.status).toBe(200);
     expect(changed.body.version).toBe(2);
     expect((await get("/api/v1/devices/fan-ack")).body.model).toEqual({ id: "fan", version: 1 });
@@ -240,6 +252,14 @@ describe("presence", () => {
     // fan-quiet stays connected but sends nothing (keepalive pings are not traffic UMOS sees).
     await eventually(async () => (await get("/api/v1/devices/fan-quiet")).body.online === false, SILENCE_MS + PRESENCE_SWEEP_MS + 3000, "fan-quiet offline");
     await eventually(() => app.messages().length === 2, 3000, "both offline events pushed");
-    expect(app.messages().map((m: Json) => [m.deviceId, m.data.cause ?? "will"]).sort()).toEqual([["fan-gone", "will"], ["fan-quiet", "silence"]]);
+    expect(
+      app
+        .messages()
+        .map((m: Json) => [m.deviceId, m.data.cause ?? "will"])
+        .sort(),
+    ).toEqual([
+      ["fan-gone", "will"],
+      ["fan-quiet", "silence"],
+    ]);
   }, 30_000);
 });

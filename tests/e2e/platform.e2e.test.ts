@@ -30,7 +30,9 @@ describe("device -> cloud", () => {
     expect((await api("/api/v1/devices", { method: "POST", body: { id: "thermo-1", vendor: "generic" } })).status).toBe(201);
     const app = await dashboard({ devices: ["thermo-1"] });
     const device = await mqtt.connectAsync(stack.broker.url, { clientId: "thermo-1", protocolVersion: 5 });
-    await device.publishAsync("generic/thermo-1/property/report", JSON.stringify({ id: "r-1", ts: 1_750_000_000_000, data: { temperature: 21.5 } }), { qos: 1 });
+    await device.publishAsync("generic/thermo-1/property/report", JSON.stringify({ id: "r-1", ts: 1_750_000_000_000, data: { temperature: 21.5 } }), {
+      qos: 1,
+    });
 
     const [frame] = await eventually(() => (app.messages().length > 0 ? app.messages() : undefined), 10_000, "pushed to the dashboard");
     expect(frame!.routingKey).toBe("iot.generic.event.property.report");
@@ -77,7 +79,9 @@ describe("cloud -> device", () => {
       if (topic !== "generic/valve-1/service/call") return;
       const call = JSON.parse(payload.toString());
       calls.push(call);
-      void device.publishAsync("generic/valve-1/service/reply", JSON.stringify({ correlationId: call.correlationId, code: 0, data: { position: 40 } }), { qos: 1 });
+      void device.publishAsync("generic/valve-1/service/reply", JSON.stringify({ correlationId: call.correlationId, code: 0, data: { position: 40 } }), {
+        qos: 1,
+      });
     });
     await device.subscribeAsync("generic/valve-1/service/call", { qos: 1 });
     // The birth message: commands go to devices that are online.
@@ -91,10 +95,14 @@ describe("cloud -> device", () => {
     await eventually(() => calls.length === 1, 10_000, "the device got the call");
     expect(calls[0]).toMatchObject({ correlationId: id, service: "open", params: { percent: 40 } });
 
-    const done = await eventually(async () => {
-      const command = await (await api(`/api/v1/commands/${id}`)).body;
-      return command.status === "acked" ? command : undefined;
-    }, 10_000, "command acked");
+    const done = await eventually(
+      async () => {
+        const command = await (await api(`/api/v1/commands/${id}`)).body;
+        return command.status === "acked" ? command : undefined;
+      },
+      10_000,
+      "command acked",
+    );
     expect(done.output).toEqual({ position: 40 });
     await eventually(() => app.messages().length === 2, 5000, "two status events");
     expect(app.messages().map((f) => f.data.status)).toEqual(["sent", "acked"]);

@@ -49,7 +49,9 @@ const deviceOf = (vendor: Vendor) => `fz-${vendor}`;
 
 /** VmRSS of a process, in bytes, from /proc. */
 function rss(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))!;
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"))!;
   return Number(line.split(/\s+/)[1]) * 1024;
 }
 
@@ -74,74 +76,70 @@ async function publishAll(vendor: Vendor, frames: PoisonFrame[]): Promise<void> 
 }
 
 describe("poison input", () => {
-  test(
-    `${PER_VENDOR} poison frames of each vendor all end as dead letters with a reason; every service stays up, memory bounded`,
-    async () => {
-      const pids = { gateway: stack.platform.pids.gateway!, uplink: stack.platform.pids.uplink! };
-      const before = { gateway: rss(pids.gateway), uplink: rss(pids.uplink) };
-      const sent = new Map<Vendor, PoisonFrame[]>(VENDORS.map((v) => [v, poisonFrames(v, deviceOf(v), PER_VENDOR, SEED, LIMITS, refusedBy(v))]));
-      const started = performance.now();
-      let peak = { ...before };
-      const sampler = setInterval(() => (peak = { gateway: Math.max(peak.gateway, rss(pids.gateway)), uplink: Math.max(peak.uplink, rss(pids.uplink)) }), 250);
-      try {
-        await Promise.all(VENDORS.map((v) => publishAll(v, sent.get(v)!)));
-        const total = PER_VENDOR * VENDORS.length;
-        await eventually(
-          async () => (await sql`select count(*)::int as n from dead_letters where device_id like 'fz-%'`)[0]!.n >= total,
-          180_000,
-          `${total} dead letters archived`,
-        );
-      } finally {
-        clearInterval(sampler);
-      }
-      const seconds = (performance.now() - started) / 1000;
-      // Settled: the least reading within 12 s, read until both are back under the limit. Bun hands
-      // the burst's garbage back to the system lazily (seen: 335 MiB 2 s after a burst, 93 MiB later),
-      // so only memory that stays held counts as unbounded.
-      const after = { gateway: rss(pids.gateway), uplink: rss(pids.uplink) };
-      const settled = () => after.gateway - before.gateway < RSS_GROWTH_LIMIT && after.uplink - before.uplink < RSS_GROWTH_LIMIT;
-      for (let i = 0; i < 48 && !(i >= 8 && settled()); i++) {
-        await Bun.sleep(250);
-        after.gateway = Math.min(after.gateway, rss(pids.gateway));
-        after.uplink = Math.min(after.uplink, rss(pids.uplink));
-      }
+  test(`${PER_VENDOR} poison frames of each vendor all end as dead letters with a reason; every service stays up, memory bounded`, async () => {
+    const pids = { gateway: stack.platform.pids.gateway!, uplink: stack.platform.pids.uplink! };
+    const before = { gateway: rss(pids.gateway), uplink: rss(pids.uplink) };
+    const sent = new Map<Vendor, PoisonFrame[]>(VENDORS.map((v) => [v, poisonFrames(v, deviceOf(v), PER_VENDOR, SEED, LIMITS, refusedBy(v))]));
+    const started = performance.now();
+    let peak = { ...before };
+    const sampler = setInterval(() => (peak = { gateway: Math.max(peak.gateway, rss(pids.gateway)), uplink: Math.max(peak.uplink, rss(pids.uplink)) }), 250);
+    try {
+      await Promise.all(VENDORS.map((v) => publishAll(v, sent.get(v)!)));
+      const total = PER_VENDOR * VENDORS.length;
+      await eventually(
+        async () => (await sql`select count(*)::int as n from dead_letters where device_id like 'fz-%'`)[0]!.n >= total,
+        180_000,
+        `${total} dead letters archived`,
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    // Settled: the least reading within 12 s, read until both are back under the limit. Bun hands
+    // the burst's garbage back to the system lazily (seen: 335 MiB 2 s after a burst, 93 MiB later),
+    // so only memory that stays held counts as unbounded.
+    const after = { gateway: rss(pids.gateway), uplink: rss(pids.uplink) };
+    const settled = () => after.gateway - before.gateway < RSS_GROWTH_LIMIT && after.uplink - before.uplink < RSS_GROWTH_LIMIT;
+    for (let i = 0; i < 48 && !(i >= 8 && settled()); i++) {
+      await Bun.sleep(250);
+      after.gateway = Math.min(after.gateway, rss(pids.gateway));
+      after.uplink = Math.min(after.uplink, rss(pids.uplink));
+    }
 
-      const rows = await sql<{ deviceId: string; code: string; n: number; withoutReason: number }[]>`
+    const rows = await sql<{ deviceId: string; code: string; n: number; withoutReason: number }[]>`
         select device_id as "deviceId", code, count(*)::int as n, count(*) filter (where reason = '')::int as "withoutReason"
         from dead_letters where device_id like 'fz-%' group by device_id, code order by device_id, code`;
-      const report: string[] = [];
-      for (const vendor of VENDORS) {
-        const frames = sent.get(vendor)!;
-        const mine = rows.filter((r) => r.deviceId === deviceOf(vendor));
-        const byCode = Object.fromEntries(mine.map((r) => [r.code, r.n]));
-        const expectCount = (kind: PoisonFrame["kind"]) => frames.filter((f) => f.kind === kind).length;
-        report.push(`${vendor}: ${JSON.stringify(byCode)}`);
-        // Every frame is one dead letter, with a reason, and the code of the stage that refused it.
-        expect(mine.reduce((sum, r) => sum + r.n, 0)).toBe(frames.length);
-        expect(mine.every((r) => r.withoutReason === 0)).toBe(true);
-        const allowed = new Set(Object.values(EXPECTED_CODES).flat());
-        expect(Object.keys(byCode).filter((c) => !allowed.has(c))).toEqual([]);
-        expect(byCode.payload_too_large ?? 0).toBe(expectCount("oversized-gateway"));
-        expect(byCode.frame_too_large ?? 0).toBe(expectCount("oversized-uplink"));
-      }
-      // A refused frame was never stored as a message.
-      expect((await sql`select count(*)::int as n from message_log where device_id like 'fz-%'`)[0]!.n).toBe(0);
+    const report: string[] = [];
+    for (const vendor of VENDORS) {
+      const frames = sent.get(vendor)!;
+      const mine = rows.filter((r) => r.deviceId === deviceOf(vendor));
+      const byCode = Object.fromEntries(mine.map((r) => [r.code, r.n]));
+      const expectCount = (kind: PoisonFrame["kind"]) => frames.filter((f) => f.kind === kind).length;
+      report.push(`${vendor}: ${JSON.stringify(byCode)}`);
+      // Every frame is one dead letter, with a reason, and the code of the stage that refused it.
+      expect(mine.reduce((sum, r) => sum + r.n, 0)).toBe(frames.length);
+      expect(mine.every((r) => r.withoutReason === 0)).toBe(true);
+      const allowed = new Set(Object.values(EXPECTED_CODES).flat());
+      expect(Object.keys(byCode).filter((c) => !allowed.has(c))).toEqual([]);
+      expect(byCode.payload_too_large ?? 0).toBe(expectCount("oversized-gateway"));
+      expect(byCode.frame_too_large ?? 0).toBe(expectCount("oversized-uplink"));
+    }
+    // A refused frame was never stored as a message.
+    expect((await sql`select count(*)::int as n from message_log where device_id like 'fz-%'`)[0]!.n).toBe(0);
 
-      // Nothing fell over: all five still answer ready.
-      for (const service of SERVICES) expect((await fetch(`http://127.0.0.1:${stack.platform.ports[service]}/ready`)).status, service).toBe(200);
-      const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-      console.log(
-        `poison input: ${PER_VENDOR * VENDORS.length} frames (seed ${SEED}) dead-lettered in ${seconds.toFixed(1)} s; ` +
-          `RSS before/peak/after: gateway ${mib(before.gateway)}/${mib(peak.gateway)}/${mib(after.gateway)}, ` +
-          `uplink ${mib(before.uplink)}/${mib(peak.uplink)}/${mib(after.uplink)}\n  ${report.join("\n  ")}`,
-      );
-      expect(after.gateway - before.gateway).toBeLessThan(RSS_GROWTH_LIMIT);
-      expect(after.uplink - before.uplink).toBeLessThan(RSS_GROWTH_LIMIT);
+    // Nothing fell over: all five still answer ready.
+    for (const service of SERVICES) expect((await fetch(`http://127.0.0.1:${stack.platform.ports[service]}/ready`)).status, service).toBe(200);
+    const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+    console.log(
+      `poison input: ${PER_VENDOR * VENDORS.length} frames (seed ${SEED}) dead-lettered in ${seconds.toFixed(1)} s; ` +
+        `RSS before/peak/after: gateway ${mib(before.gateway)}/${mib(peak.gateway)}/${mib(after.gateway)}, ` +
+        `uplink ${mib(before.uplink)}/${mib(peak.uplink)}/${mib(after.uplink)}\n  ${report.join("\n  ")}`,
+    );
+    expect(after.gateway - before.gateway).toBeLessThan(RSS_GROWTH_LIMIT);
+    expect(after.uplink - before.uplink).toBeLessThan(RSS_GROWTH_LIMIT);
 
-      // And each exits cleanly when asked.
-      const codes = await stack.platform.stop();
-      expect(codes).toEqual({ api: 0, ws: 0, uplink: 0, downlink: 0, gateway: 0 });
-    },
-    240_000,
-  );
+    // And each exits cleanly when asked.
+    const codes = await stack.platform.stop();
+    expect(codes).toEqual({ api: 0, ws: 0, uplink: 0, downlink: 0, gateway: 0 });
+  }, 240_000);
 });

@@ -33,11 +33,26 @@ test("bun run simulate against bun run start: reports from every vendor, each co
   const api = jsonClient(`http://127.0.0.1:${ports.api}`, token);
   const app = await wsDashboard(`ws://127.0.0.1:${ports.ws}/ws`, { kinds: ["property.report", "event.report"] }, token);
   simulator = Bun.spawn(
-    ["bun", resolve(import.meta.dir, "../../scripts/simulate.ts"), "--api", `http://127.0.0.1:${ports.api}`, "--mqtt", `mqtt://127.0.0.1:${ports.mqtt}`, "--token", token, "--rate", "2"],
+    [
+      "bun",
+      resolve(import.meta.dir, "../../scripts/simulate.ts"),
+      "--api",
+      `http://127.0.0.1:${ports.api}`,
+      "--mqtt",
+      `mqtt://127.0.0.1:${ports.mqtt}`,
+      "--token",
+      token,
+      "--rate",
+      "2",
+    ],
     { stdout: "ignore", stderr: "inherit" },
   );
   const devices = ["sim-generic-0", "sim-generic-1", "sim-dock-0", "sim-dock-0-aircraft", "sim-tuya-0"];
-  await eventually(() => devices.every((id) => app.messages().some((m: Json) => m.deviceId === id && m.kind === "property.report")), 30_000, "reports from every device");
+  await eventually(
+    () => devices.every((id) => app.messages().some((m: Json) => m.deviceId === id && m.kind === "property.report")),
+    30_000,
+    "reports from every device",
+  );
 
   const sent = await Promise.all(devices.map(async (id) => (await api.post(`/api/v1/devices/${id}/commands`, { service: "locate" })).body.id as string));
   for (const id of sent) {

@@ -33,7 +33,11 @@ test("simulated generic, DJI and Tuya devices report, answer commands and come b
 
   const reported = (id: string) => app.messages().some((m: Json) => m.deviceId === id && m.kind === "property.report");
   await eventually(() => everyDevice.every(reported), 15_000, "a property report from every device, the aircraft included");
-  await eventually(() => ids.every((id) => app.messages().some((m: Json) => m.deviceId === id && m.kind === "event.report")), 15_000, "an event from every device");
+  await eventually(
+    () => ids.every((id) => app.messages().some((m: Json) => m.deviceId === id && m.kind === "event.report")),
+    15_000,
+    "an event from every device",
+  );
   const aircraft = await stack.api.get(`/api/v1/devices/${aircraftOf(dock)}`);
   expect(aircraft.body).toMatchObject({ vendor: "dji", parentId: dock, online: true });
 
@@ -47,13 +51,19 @@ test("simulated generic, DJI and Tuya devices report, answer commands and come b
   );
   for (const id of sent) {
     let last: Json;
-    const acked = await eventually(async () => {
-      last = (await stack.api.get(`/api/v1/commands/${id}`)).body;
-      return last.status === "acked" ? last : undefined;
-    }, 15_000, `command ${id} acked`).catch(async (err) => {
+    const acked = await eventually(
+      async () => {
+        last = (await stack.api.get(`/api/v1/commands/${id}`)).body;
+        return last.status === "acked" ? last : undefined;
+      },
+      15_000,
+      `command ${id} acked`,
+    ).catch(async (err) => {
       const replies = (await stack.api.get(`/api/v1/devices/${last.deviceId}/messages?kind=service.reply`)).body;
       const counters = devices.map((d) => [d.behaviour.id, d.counters]);
-      throw new Error(`${String(err)}; the command is ${JSON.stringify(last)}; replies logged: ${JSON.stringify(replies)}; devices: ${JSON.stringify(counters)}`);
+      throw new Error(
+        `${String(err)}; the command is ${JSON.stringify(last)}; replies logged: ${JSON.stringify(replies)}; devices: ${JSON.stringify(counters)}`,
+      );
     });
     expect(acked.history.map((h: Json) => h.status)).toEqual(["queued", "sent", "acked"]);
   }

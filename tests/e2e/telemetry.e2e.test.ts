@@ -73,7 +73,10 @@ async function samples(device: string, property: string): Promise<{ timestamps: 
 
 /** What RabbitMQ holds in the telemetry queue, ready and unacked. */
 async function telemetryBacklog(): Promise<number> {
-  const rows = JSON.parse(await rabbitmqctl("list_queues", "-p", stack.vhost.name, "name", "messages", "--formatter", "json")) as { name: string; messages: number }[];
+  const rows = JSON.parse(await rabbitmqctl("list_queues", "-p", stack.vhost.name, "name", "messages", "--formatter", "json")) as {
+    name: string;
+    messages: number;
+  }[];
   return rows.find((r) => r.name === "iot-telemetry-queue")?.messages ?? 0;
 }
 
@@ -88,10 +91,14 @@ describe("device -> time series", () => {
     for (let i = 0; i < 5; i++) await device.publish("property/report", report(i));
     await device.publish("event/report", { id: "e-1", ts: base + 500, event: "window_open", data: { room: "kitchen" } });
 
-    const temperature = await eventually(async () => {
-      const s = await samples("tm-1", "temperature");
-      return s.timestamps.length >= 20 ? s : undefined;
-    }, 15_000, "20 temperature points");
+    const temperature = await eventually(
+      async () => {
+        const s = await samples("tm-1", "temperature");
+        return s.timestamps.length >= 20 ? s : undefined;
+      },
+      15_000,
+      "20 temperature points",
+    );
     await eventually(async () => (await telemetryBacklog()) === 0, 10_000, "every report acked");
     // Read again after the acks: a late duplicate would show as a second sample at the same timestamp.
     const again = await samples("tm-1", "temperature");
@@ -119,7 +126,8 @@ describe("device -> time series", () => {
     const points = pushed.flatMap(({ routingKey: _, ...envelope }) => reportPoints(envelope, "thermostat"));
     await influx.write(points.map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
     const api = jsonClient(reader.apiUrl, stack.token);
-    const query = (property: string, fn: string) => api.get(`/api/v1/devices/tm-1/telemetry?property=${property}&from=${base}&to=${base + 20_000}&every=10s&fn=${fn}`);
+    const query = (property: string, fn: string) =>
+      api.get(`/api/v1/devices/tm-1/telemetry?property=${property}&from=${base}&to=${base + 20_000}&every=10s&fn=${fn}`);
 
     const mean = await query("temperature", "mean");
     expect(mean.status).toBe(200);

@@ -8,7 +8,21 @@ import type { App } from "@umos/runtime";
 import { createApp as createApi } from "../../apps/iot-api/src/app";
 import { createApp as createGateway } from "../../apps/iot-gateway/src/app";
 import { createApp as createWs } from "../../apps/iot-ws/src/app";
-import { createDatabase, createTestCA, createVhost, eventually, RABBITMQ_HOST, startMosquitto, startTlsProxy, testConfig, testToken, type TestCA, type TestDatabase, type TestVhost, inProcess } from "@umos/testkit";
+import {
+  createDatabase,
+  createTestCA,
+  createVhost,
+  eventually,
+  RABBITMQ_HOST,
+  startMosquitto,
+  startTlsProxy,
+  testConfig,
+  testToken,
+  type TestCA,
+  type TestDatabase,
+  type TestVhost,
+  inProcess,
+} from "@umos/testkit";
 
 /** TLS as a configuration switch, with certificates from a test CA that only these tests trust. */
 let ca: TestCA;
@@ -40,7 +54,10 @@ describe("HTTPS and WSS", () => {
   });
 
   test("the REST API answers over HTTPS to a client that trusts the CA, and refuses one that does not", async () => {
-    const res = await fetch(`https://localhost:${api.port}/api/v1/devices`, { headers: { authorization: `Bearer ${await testToken("viewer")}` }, tls: { ca: ca.ca } });
+    const res = await fetch(`https://localhost:${api.port}/api/v1/devices`, {
+      headers: { authorization: `Bearer ${await testToken("viewer")}` },
+      tls: { ca: ca.ca },
+    });
     expect(res.status).toBe(200);
     await expect(fetch(`https://localhost:${api.port}/health`)).rejects.toThrow();
     await expect(fetch(`http://localhost:${api.port}/health`)).rejects.toThrow();
@@ -64,7 +81,16 @@ describe("amqps", () => {
   test("the bus connects over amqps:// trusting the test CA, publishes with confirms and consumes; without the CA it refuses", async () => {
     const proxy = await startTlsProxy(ca, Number(RABBITMQ_HOST.split(":")[1]));
     const url = `amqps://guest:guest@localhost:${proxy.port}/${encodeURIComponent(vhost.name)}`;
-    const options = { url, name: "tls-test", queueType: "classic" as const, prefetch: 10, reconnectInitialMs: 20, reconnectMaxMs: 50, maxAttempts: 3, log: silentLogger };
+    const options = {
+      url,
+      name: "tls-test",
+      queueType: "classic" as const,
+      prefetch: 10,
+      reconnectInitialMs: 20,
+      reconnectMaxMs: 50,
+      maxAttempts: 3,
+      log: silentLogger,
+    };
     try {
       const bus = await connectBus({ ...options, caFile: ca.caFile });
       const got: string[] = [];
@@ -83,7 +109,12 @@ describe("amqps", () => {
 describe("mqtts", () => {
   test("the gateway relays a device's frame from a TLS-only broker, trusting the test CA", async () => {
     const broker = await startMosquitto({ tls: ca });
-    const gateway = inProcess(createGateway, testConfig({ busUrl: vhost.url, mqttUrl: broker.url }, { UMOS_MQTT__CA_FILE: ca.caFile, UMOS_INSTANCE: "mqtts" }), "iot-gateway", { db: false });
+    const gateway = inProcess(
+      createGateway,
+      testConfig({ busUrl: vhost.url, mqttUrl: broker.url }, { UMOS_MQTT__CA_FILE: ca.caFile, UMOS_INSTANCE: "mqtts" }),
+      "iot-gateway",
+      { db: false },
+    );
     const conn = await amqplib.connect(vhost.url);
     try {
       await gateway.start();

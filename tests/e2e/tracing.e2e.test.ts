@@ -3,7 +3,21 @@ import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import mqtt from "mqtt";
 import type { App } from "@umos/runtime";
-import { createDatabase, createVhost, eventually, jsonClient, startMosquitto, testConfig, testToken, wsDashboard, type Json, type TestDatabase, type TestMosquitto, type TestVhost, inProcess } from "@umos/testkit";
+import {
+  createDatabase,
+  createVhost,
+  eventually,
+  jsonClient,
+  startMosquitto,
+  testConfig,
+  testToken,
+  wsDashboard,
+  type Json,
+  type TestDatabase,
+  type TestMosquitto,
+  type TestVhost,
+  inProcess,
+} from "@umos/testkit";
 import { createApp as createApi } from "../../apps/iot-api/src/app";
 import { createApp as createDownlink } from "../../apps/iot-downlink/src/app";
 import { createApp as createGateway } from "../../apps/iot-gateway/src/app";
@@ -35,7 +49,11 @@ beforeAll(async () => {
   apps["iot-gateway"] = inProcess(createGateway, config, "iot-gateway", { exporter, db: false });
   // The API migrates the database first; the others find it ready.
   await apps["iot-api"]!.start();
-  await Promise.all(Object.entries(apps).filter(([n]) => n !== "iot-api").map(([, a]) => a.start()));
+  await Promise.all(
+    Object.entries(apps)
+      .filter(([n]) => n !== "iot-api")
+      .map(([, a]) => a.start()),
+  );
   token = await testToken("admin");
   api = jsonClient(`http://127.0.0.1:${apps["iot-api"]!.port}`, token);
 }, 60_000);
@@ -115,7 +133,9 @@ describe("one trace per command", () => {
     const trace = await spansOf(traceId, (spans) => wsPushes(spans).length >= 2);
     expect(trace.roots.map((s) => `${serviceOf(s)} ${s.name}`)).toEqual(["iot-api POST /api/v1/devices/:id/commands"]);
     // The acked push: the WebSocket span whose chain passes through the device's reply.
-    const ackedChain = wsPushes(trace.spans).map(trace.chain).find((c) => c.some((hop) => hop.startsWith("iot-uplink CONSUMER")));
+    const ackedChain = wsPushes(trace.spans)
+      .map(trace.chain)
+      .find((c) => c.some((hop) => hop.startsWith("iot-uplink CONSUMER")));
     expect(ackedChain).toEqual([
       "iot-api SERVER POST /api/v1/devices/:id/commands",
       "iot-api PRODUCER publish iot",

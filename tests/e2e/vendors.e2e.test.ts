@@ -31,10 +31,14 @@ async function device(clientId: string, topics: string[]) {
 }
 
 const commandAcked = (id: string) =>
-  eventually(async () => {
-    const { body } = await stack.api.get(`/api/v1/commands/${id}`);
-    return body.status === "acked" ? body : undefined;
-  }, 10_000, `command ${id} acked`);
+  eventually(
+    async () => {
+      const { body } = await stack.api.get(`/api/v1/commands/${id}`);
+      return body.status === "acked" ? body : undefined;
+    },
+    10_000,
+    `command ${id} acked`,
+  );
 
 describe("DJI dock with an aircraft", () => {
   test("topology, osd of dock and aircraft, an event answered, and a services call acked with its output", async () => {
@@ -47,17 +51,44 @@ describe("DJI dock with an aircraft", () => {
       "sys/product/dock-1/status_reply",
     ]);
 
-    const topo = { tid: "t-topo", bid: "b-topo", method: "update_topo", timestamp: Date.now(), data: { type: 98, sub_type: 0, sub_devices: [{ sn: "aircraft-1", type: 116, sub_type: 0, index: "A" }] } };
+    const topo = {
+      tid: "t-topo",
+      bid: "b-topo",
+      method: "update_topo",
+      timestamp: Date.now(),
+      data: { type: 98, sub_type: 0, sub_devices: [{ sn: "aircraft-1", type: 116, sub_type: 0, index: "A" }] },
+    };
     await dock.publish("sys/product/dock-1/status", topo);
-    expect((await dock.waitFor("sys/product/dock-1/status_reply")).body).toMatchObject({ tid: "t-topo", bid: "b-topo", method: "update_topo", data: { result: 0 } });
-    const aircraft = await eventually(async () => {
-      const { status, body } = await stack.api.get("/api/v1/devices/aircraft-1");
-      return status === 200 && body.online ? body : undefined;
-    }, 10_000, "aircraft registered from the topology");
+    expect((await dock.waitFor("sys/product/dock-1/status_reply")).body).toMatchObject({
+      tid: "t-topo",
+      bid: "b-topo",
+      method: "update_topo",
+      data: { result: 0 },
+    });
+    const aircraft = await eventually(
+      async () => {
+        const { status, body } = await stack.api.get("/api/v1/devices/aircraft-1");
+        return status === 200 && body.online ? body : undefined;
+      },
+      10_000,
+      "aircraft registered from the topology",
+    );
     expect(aircraft).toMatchObject({ vendor: "dji", parentId: "dock-1" });
 
-    await dock.publish("thing/product/dock-1/osd", { tid: "t-osd-1", bid: "b", timestamp: Date.now(), gateway: "dock-1", data: { mode_code: 1, drone_in_dock: 1 } });
-    await dock.publish("thing/product/aircraft-1/osd", { tid: "t-osd-2", bid: "b", timestamp: String(Date.now()), gateway: "dock-1", data: { battery: { capacity_percent: 87 }, height: 38.2 } });
+    await dock.publish("thing/product/dock-1/osd", {
+      tid: "t-osd-1",
+      bid: "b",
+      timestamp: Date.now(),
+      gateway: "dock-1",
+      data: { mode_code: 1, drone_in_dock: 1 },
+    });
+    await dock.publish("thing/product/aircraft-1/osd", {
+      tid: "t-osd-2",
+      bid: "b",
+      timestamp: String(Date.now()),
+      gateway: "dock-1",
+      data: { battery: { capacity_percent: 87 }, height: 38.2 },
+    });
     await dock.publish("thing/product/dock-1/events", { tid: "t-ev", bid: "b-ev", timestamp: Date.now(), method: "hms", need_reply: 1, data: { list: [] } });
     expect((await dock.waitFor("thing/product/dock-1/events_reply")).body).toMatchObject({ tid: "t-ev", bid: "b-ev", data: { result: 0 } });
 
@@ -75,7 +106,13 @@ describe("DJI dock with an aircraft", () => {
     dock.client.on("message", (topic, payload) => {
       if (topic !== "thing/product/dock-1/services") return;
       const call = JSON.parse(payload.toString());
-      void dock.publish("thing/product/dock-1/services_reply", { tid: call.tid, bid: call.bid, timestamp: Date.now(), method: call.method, data: { result: 0, output: { status: "ok" } } });
+      void dock.publish("thing/product/dock-1/services_reply", {
+        tid: call.tid,
+        bid: call.bid,
+        timestamp: Date.now(),
+        method: call.method,
+        data: { result: 0, output: { status: "ok" } },
+      });
     });
     const res = await stack.api.post("/api/v1/devices/dock-1/commands", { service: "cover_open" });
     expect(res.status).toBe(202);
@@ -89,11 +126,22 @@ describe("DJI dock with an aircraft", () => {
     expect(dock.received.filter((r) => r.topic === "thing/product/dock-1/services").map((r) => r.body.method)).toEqual(["cover_open", "return_home"]);
 
     // The dock asks for its configuration; an application answers through the API.
-    await dock.publish("thing/product/dock-1/requests", { tid: "t-req", bid: "b-req", timestamp: Date.now(), method: "config", data: { config_type: "json", config_scope: "product" } });
+    await dock.publish("thing/product/dock-1/requests", {
+      tid: "t-req",
+      bid: "b-req",
+      timestamp: Date.now(),
+      method: "config",
+      data: { config_type: "json", config_scope: "product" },
+    });
     await eventually(() => app.messages().some((m: Json) => m.kind === "request" && m.data.tid === "t-req"), 10_000, "request pushed");
     const answered = await stack.api.post("/api/v1/devices/dock-1/requests/t-req/reply", { result: 0, output: { ntp_server_host: "pool.ntp.org" } });
     expect(answered.status).toBe(202);
-    expect((await dock.waitFor("thing/product/dock-1/requests_reply")).body).toMatchObject({ tid: "t-req", bid: "b-req", method: "config", data: { result: 0, output: { ntp_server_host: "pool.ntp.org" } } });
+    expect((await dock.waitFor("thing/product/dock-1/requests_reply")).body).toMatchObject({
+      tid: "t-req",
+      bid: "b-req",
+      method: "config",
+      data: { result: 0, output: { ntp_server_host: "pool.ntp.org" } },
+    });
     expect((await stack.api.post("/api/v1/devices/dock-1/requests/nope/reply", { result: 0 })).status).toBe(404);
 
     // An empty topology: the aircraft left the dock's reach.
@@ -112,15 +160,29 @@ describe("Tuya device", () => {
     const feeder = await device("feeder-1", ["tylink/feeder-1/thing/action/execute", "tylink/feeder-1/thing/property/report_response"]);
 
     const now = Date.now();
-    await feeder.publish("tylink/feeder-1/thing/property/report", { msgId: "r-1", time: now, data: { cur_voltage: { value: 2230, time: now }, foodRemaining: { value: 500, time: now } }, sys: { ack: 1 } });
+    await feeder.publish("tylink/feeder-1/thing/property/report", {
+      msgId: "r-1",
+      time: now,
+      data: { cur_voltage: { value: 2230, time: now }, foodRemaining: { value: 500, time: now } },
+      sys: { ack: 1 },
+    });
     expect((await feeder.waitFor("tylink/feeder-1/thing/property/report_response")).body).toMatchObject({ msgId: "r-1", code: 0 });
     await eventually(async () => (await stack.api.get("/api/v1/devices/feeder-1")).body.state.cur_voltage?.value === 223, 10_000, "223 V in the state");
-    await feeder.publish("tylink/feeder-1/thing/event/trigger", { msgId: "e-1", time: Math.floor(now / 1000), data: { eventCode: "feedEvent", eventTime: now, outputParams: { time: now } } });
+    await feeder.publish("tylink/feeder-1/thing/event/trigger", {
+      msgId: "e-1",
+      time: Math.floor(now / 1000),
+      data: { eventCode: "feedEvent", eventTime: now, outputParams: { time: now } },
+    });
 
     feeder.client.on("message", (topic, payload) => {
       if (topic !== "tylink/feeder-1/thing/action/execute") return;
       const call = JSON.parse(payload.toString());
-      void feeder.publish("tylink/feeder-1/thing/action/execute_response", { msgId: call.msgId, time: Date.now(), code: 0, data: { actionCode: call.data.actionCode, outputParams: { dispensed: call.data.inputParams.portions } } });
+      void feeder.publish("tylink/feeder-1/thing/action/execute_response", {
+        msgId: call.msgId,
+        time: Date.now(),
+        code: 0,
+        data: { actionCode: call.data.actionCode, outputParams: { dispensed: call.data.inputParams.portions } },
+      });
     });
     const res = await stack.api.post("/api/v1/devices/feeder-1/commands", { service: "feed", params: { portions: 2 } });
     expect(res.status).toBe(202);
@@ -130,8 +192,16 @@ describe("Tuya device", () => {
 
     await eventually(() => app.messages().some((m: Json) => m.kind === "event.report"), 10_000, "event pushed");
     const pushed = app.messages();
-    expect(pushed.find((m: Json) => m.kind === "property.report")).toMatchObject({ vendor: "tuya", deviceId: "feeder-1", data: { cur_voltage: 223, foodRemaining: 500 } });
-    expect(pushed.find((m: Json) => m.kind === "event.report")).toMatchObject({ vendor: "tuya", data: { event: "feedEvent" }, routingKey: "iot.tuya.event.event.report" });
+    expect(pushed.find((m: Json) => m.kind === "property.report")).toMatchObject({
+      vendor: "tuya",
+      deviceId: "feeder-1",
+      data: { cur_voltage: 223, foodRemaining: 500 },
+    });
+    expect(pushed.find((m: Json) => m.kind === "event.report")).toMatchObject({
+      vendor: "tuya",
+      data: { event: "feedEvent" },
+      routingKey: "iot.tuya.event.event.report",
+    });
     const log = await stack.api.get("/api/v1/devices/feeder-1/messages");
     expect(log.body.items.map((m: Json) => m.kind).sort()).toEqual(["event.report", "property.report", "service.reply"]);
     expect(log.body.items.every((m: Json) => m.vendor === "tuya" && m.deviceId === "feeder-1")).toBe(true);

@@ -23,11 +23,19 @@ afterAll(() => rig?.dispose(), 30_000);
 test("a WebSocket client that stops reading is cut off (1008) while the others get every report; iot-ws memory stays bounded", async () => {
   const slow = await openSlowReader(rig.ends.wsUrl, rig.ends.token, { kinds: ["property.report"] });
   const memory = watchMemory(() => rig.platform.pids.ws);
-  const report = await runFaultStream(rig.ends, "slow WebSocket client", async () => {}, { tag: "slow-ws", devices: 4, rate: 100, padding: 2000, commandRate: 1 });
+  const report = await runFaultStream(rig.ends, "slow WebSocket client", async () => {}, {
+    tag: "slow-ws",
+    devices: 4,
+    rate: 100,
+    padding: 2000,
+    commandRate: 1,
+  });
   const { startMiB, peakMiB } = memory.stop();
   const cut = await slow.drainUntilClosed(10_000);
   slow.destroy();
-  console.log(`fault report | slow WebSocket client | iot-ws resident memory ${startMiB} -> peak ${peakMiB} MiB | slow client ended by the server: ${cut.ended} (close code ${cut.closeCode})`);
+  console.log(
+    `fault report | slow WebSocket client | iot-ws resident memory ${startMiB} -> peak ${peakMiB} MiB | slow client ended by the server: ${cut.ended} (close code ${cut.closeCode})`,
+  );
   expectNoLoss(report);
   expect(cut.ended, "the server ended the slow client's connection").toBe(true);
   if (cut.closeCode !== null) expect(cut.closeCode, "closed as a policy violation (slow consumer)").toBe(1008);

@@ -5,7 +5,9 @@ export function watchMemory(pid: () => number | undefined, everyMs = 200) {
   const read = async () => {
     const id = pid();
     if (!id) return;
-    const status = await Bun.file(`/proc/${id}/status`).text().catch(() => "");
+    const status = await Bun.file(`/proc/${id}/status`)
+      .text()
+      .catch(() => "");
     const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     if (kb > 0) {
       first ||= kb;

@@ -32,7 +32,10 @@ export async function openSlowReader(wsUrl: string, token: string, subscription:
   socket.pause();
   received = Buffer.alloc(0);
   let ended = false;
-  socket.on("end", () => (ended = true)).on("close", () => (ended = true)).on("error", () => (ended = true));
+  socket
+    .on("end", () => (ended = true))
+    .on("close", () => (ended = true))
+    .on("error", () => (ended = true));
 
   return {
     async drainUntilClosed(timeoutMs) {

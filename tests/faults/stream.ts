@@ -171,7 +171,13 @@ export async function runFaultStream(ends: StreamEnds, name: string, fault: () =
 
 async function connectDevice(url: string, id: string): Promise<Device> {
   // A persistent session: a command queued for the device while the broker restarts is still delivered.
-  const client = await mqtt.connectAsync(url, { clientId: id, protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 200 });
+  const client = await mqtt.connectAsync(url, {
+    clientId: id,
+    protocolVersion: 5,
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+    reconnectPeriod: 200,
+  });
   const device: Device = { id, client, sent: 0, calls: new Map() };
   client.on("message", (topic, payload) => {
     if (topic !== `generic/${id}/service/call`) return;
@@ -273,4 +279,3 @@ async function openTap(url: string, queue: string) {
     },
   };
 }
-

@@ -4,7 +4,19 @@ import { grants, isRole, mintToken, ROLES } from "@umos/auth";
 import { silentLogger } from "@umos/core";
 import type { App } from "@umos/runtime";
 import { deadLetterRepository, openMigratedDatabase, writeBatch, type Database } from "@umos/store";
-import { createDatabase, createInfluxDatabase, createVhost, jsonClient, TEST_JWT_SECRET, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost, inProcess } from "@umos/testkit";
+import {
+  createDatabase,
+  createInfluxDatabase,
+  createVhost,
+  jsonClient,
+  TEST_JWT_SECRET,
+  testConfig,
+  testToken,
+  type TestDatabase,
+  type TestInfluxDatabase,
+  type TestVhost,
+  inProcess,
+} from "@umos/testkit";
 import { createApp } from "../../apps/iot-api/src/app";
 import { rawRequest } from "./raw-http";
 import { tally } from "./tally";
@@ -36,19 +48,35 @@ const HIDDEN_PUBLIC = ["/health", "/ready", "/metrics", "/openapi", "/openapi/js
 beforeAll(async () => {
   [vhost, database, influx] = await Promise.all([createVhost(), createDatabase(), createInfluxDatabase()]);
   const endpoints = { busUrl: vhost.url, postgresUrl: database.url };
-  const common = { UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN, UMOS_MQTT__USERNAME: "iot-gateway", UMOS_MQTT__PASSWORD: "gateway-password", UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database };
+  const common = {
+    UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+    UMOS_MQTT__USERNAME: "iot-gateway",
+    UMOS_MQTT__PASSWORD: "gateway-password",
+    UMOS_INFLUX__URL: influx.url,
+    UMOS_INFLUX__BUCKET: influx.database,
+  };
   hsApi = inProcess(createApp, testConfig(endpoints, common), "iot-api");
 
   // A second API that verifies RS256 tokens against a JWKS, for the algorithm-confusion attack:
   // an HS256 token whose HMAC key is the RSA public key, which a careless verifier would accept.
   const { publicKey, privateKey } = await generateKeyPair("RS256", { extractable: true });
-  jwks = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async () => Response.json({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" }] }) });
-  rsApi = inProcess(createApp, testConfig(endpoints, { ...common, UMOS_AUTH__ALGORITHM: "RS256", UMOS_AUTH__JWKS_URL: `http://127.0.0.1:${jwks.port}/jwks` }), "iot-api");
+  jwks = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: async () => Response.json({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" }] }),
+  });
+  rsApi = inProcess(
+    createApp,
+    testConfig(endpoints, { ...common, UMOS_AUTH__ALGORITHM: "RS256", UMOS_AUTH__JWKS_URL: `http://127.0.0.1:${jwks.port}/jwks` }),
+    "iot-api",
+  );
   await Promise.all([hsApi.start(), rsApi.start()]);
   db = await openMigratedDatabase({ url: database.url, maxConnections: 2, connectTimeoutMs: 5000 }, silentLogger);
 
   const claims = (role: string) => new SignJWT({ role }).setSubject("attacker").setIssuer("umos").setAudience("umos-api").setIssuedAt().setExpirationTime("1h");
-  rsSwapToken = await claims("admin").setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(await exportSPKI(publicKey)));
+  rsSwapToken = await claims("admin")
+    .setProtectedHeader({ alg: "HS256" })
+    .sign(new TextEncoder().encode(await exportSPKI(publicKey)));
   const unsigned = (payload: object) => `${b64(JSON.stringify({ alg: "none", typ: "JWT" }))}.${b64(JSON.stringify(payload))}.`;
   const now = Math.floor(Date.now() / 1000);
   Object.assign(credentials, {
@@ -146,7 +174,14 @@ async function seed(): Promise<void> {
   // A request the device asked (DJI `requests`), for the reply route to answer.
   await writeBatch(db.sql, [
     {
-      envelope: { id: Bun.randomUUIDv7(), ts: Date.now(), vendor: "generic", deviceId: "sec-device", kind: "request", data: { method: "config", tid: "sec-tid", bid: "sec-bid", data: {} } },
+      envelope: {
+        id: Bun.randomUUIDv7(),
+        ts: Date.now(),
+        vendor: "generic",
+        deviceId: "sec-device",
+        kind: "request",
+        data: { method: "config", tid: "sec-tid", bid: "sec-bid", data: {} },
+      },
       dedupeKey: "request:sec-tid",
       receivedAt: Date.now(),
       problems: [],
@@ -173,7 +208,10 @@ const fixtures: Record<string, () => Promise<Call>> = {
   "DELETE /api/v1/commands/{id}": async () => ({ path: `/api/v1/commands/${await newCommand()}` }),
   "GET /api/v1/thing-models": async () => ({ path: "/api/v1/thing-models" }),
   "POST /api/v1/thing-models": async () => ({ path: "/api/v1/thing-models", body: { id: next("sec-created"), definition: MODEL } }),
-  "POST /api/v1/thing-models/import": async () => ({ path: "/api/v1/thing-models/import", body: { id: next("sec-imported"), vendor: "generic", document: MODEL } }),
+  "POST /api/v1/thing-models/import": async () => ({
+    path: "/api/v1/thing-models/import",
+    body: { id: next("sec-imported"), vendor: "generic", document: MODEL },
+  }),
   "GET /api/v1/thing-models/{id}": async () => ({ path: "/api/v1/thing-models/sec-model" }),
   "PUT /api/v1/thing-models/{id}": async () => ({ path: "/api/v1/thing-models/sec-model", body: { definition: MODEL } }),
   "DELETE /api/v1/thing-models/{id}": async () => ({ path: `/api/v1/thing-models/${await newModel()}` }),
@@ -184,7 +222,10 @@ const fixtures: Record<string, () => Promise<Call>> = {
   "DELETE /api/v1/dead-letters/{id}": async () => ({ path: `/api/v1/dead-letters/${await newDeadLetter()}` }),
   "POST /api/v1/dead-letters/{id}/replay": async () => ({ path: `/api/v1/dead-letters/${await newDeadLetter()}/replay` }),
   "POST /api/v1/dead-letters/replay": async () => ({ path: "/api/v1/dead-letters/replay", body: { deviceId: "no-such-device" } }),
-  "POST /api/v1/webhooks/vernemq": async () => ({ path: "/api/v1/webhooks/vernemq", body: { client_id: "sec-device", username: "sec-device", password: "wrong" } }),
+  "POST /api/v1/webhooks/vernemq": async () => ({
+    path: "/api/v1/webhooks/vernemq",
+    body: { client_id: "sec-device", username: "sec-device", password: "wrong" },
+  }),
 };
 
 interface Route {
@@ -250,20 +291,31 @@ describe("authorization matrix", () => {
       family.check(`${route.key} with an HS256 token keyed by the RS256 public key`, matches(status, want), { refusal: want === 401, detail: `got ${status}` });
       if (route.access === "webhook") {
         const call = await prepare(route);
-        for (const [token, want] of [[WEBHOOK_TOKEN, 200], ["webhook-token-of-the-security-suitf", 401]] as const) {
+        for (const [token, want] of [
+          [WEBHOOK_TOKEN, 200],
+          ["webhook-token-of-the-security-suitf", 401],
+        ] as const) {
           const res = await fetch(`http://127.0.0.1:${hsApi.port}${call.path}?token=${token}`, {
             method: "POST",
             headers: { "content-type": "application/json", "vernemq-hook": "auth_on_register" },
             body: JSON.stringify(call.body),
           });
-          family.check(`${route.key} with ${token === WEBHOOK_TOKEN ? "its" : "a wrong"} webhook token`, res.status === want, { refusal: want === 401, detail: `got ${res.status}` });
+          family.check(`${route.key} with ${token === WEBHOOK_TOKEN ? "its" : "a wrong"} webhook token`, res.status === want, {
+            refusal: want === 401,
+            detail: `got ${res.status}`,
+          });
         }
       }
     }
     // A valid admin token in the URL is a token in logs and browser history: REST never takes it.
     for (const route of all.filter((r) => isRole(r.access))) {
       const call = await prepare(route);
-      const status = await send(hsApi.port, route.method, { ...call, path: `${call.path}${call.path.includes("?") ? "&" : "?"}token=${credentials.admin}` }, undefined);
+      const status = await send(
+        hsApi.port,
+        route.method,
+        { ...call, path: `${call.path}${call.path.includes("?") ? "&" : "?"}token=${credentials.admin}` },
+        undefined,
+      );
       family.check(`${route.key} with ?token=`, status === 401, { refusal: true, detail: `got ${status}` });
     }
     expect(family.report()).toEqual([]);
@@ -274,7 +326,10 @@ describe("authorization matrix", () => {
     const all = await routes();
     const viewerToken = credentials.viewer;
     for (const route of all) {
-      for (const [name, token] of [["no token", undefined], ["viewer", viewerToken]] as const) {
+      for (const [name, token] of [
+        ["no token", undefined],
+        ["viewer", viewerToken],
+      ] as const) {
         const plain = expected(route.access, token ? "viewer" : "none");
         const tricks: Array<[string, (path: string) => { target: string; host?: string }, "plain" | 400 | 404]> = [
           ["a short Host", (p) => ({ target: `/XX${p}`, host: "a" }), 400],

@@ -4,7 +4,17 @@ import type { UmosConfig } from "@umos/config";
 import { VENDORS, type Vendor } from "@umos/contracts";
 import { createLogger, isPermanent } from "@umos/core";
 import type { App } from "@umos/runtime";
-import { createDatabase, createInfluxDatabase, createVhost, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost, inProcess } from "@umos/testkit";
+import {
+  createDatabase,
+  createInfluxDatabase,
+  createVhost,
+  testConfig,
+  testToken,
+  type TestDatabase,
+  type TestInfluxDatabase,
+  type TestVhost,
+  inProcess,
+} from "@umos/testkit";
 import { adapterFor, type Decoded, type RawFrame, type VendorAdapter } from "@umos/vendors";
 import { createApp } from "../../apps/iot-api/src/app";
 import { loadFixtures } from "../../shared/vendors/src/fixtures";
@@ -72,7 +82,7 @@ const HOSTILE_SCALARS: unknown[] = [
   "constructor",
   "9".repeat(400),
   "' OR 1=1 --",
-  "\"; DROP MEASUREMENT x; --",
+  '"; DROP MEASUREMENT x; --',
   "../../etc/passwd",
   1e308,
   -1e308,
@@ -115,7 +125,10 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(10_000, 200_000).map((n) => "x".repeat(n)) },
   { weight: 1, arbitrary: fc.constantFrom(1_000, 50_000).map((n) => Array.from({ length: n }, (_, i) => i)) },
   // Past the decoders' depth bound (32); deeper ones cost the API seconds apiece (see edgeCases).
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(33, 500, 2_000), fc.boolean()).map(([depth, arrays]) => (arrays ? nestedArrays(depth) : nestedObjects(depth))) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.constantFrom(33, 500, 2_000), fc.boolean()).map(([depth, arrays]) => (arrays ? nestedArrays(depth) : nestedObjects(depth))),
+  },
   { weight: 1, arbitrary: fc.constant(null).map(() => pollution()) },
   { weight: 1, arbitrary: fc.constantFrom(200, 10_000).map((n) => ({ ["k".repeat(n)]: 1 })) },
   { weight: 1, arbitrary: fc.constant(null).map(() => Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`k${i}`, i]))) },
@@ -331,7 +344,10 @@ function stringArbitrary(schema: JsonSchema): fc.Arbitrary<string> {
       return fc.date({ noInvalidDate: true }).map((d) => d.toISOString());
   }
   if (schema.pattern !== undefined) return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length >= min && s.length <= max);
-  return fc.oneof({ weight: 9, arbitrary: fc.string({ unit: textUnit, minLength: min, maxLength: Math.min(max, 64) }) }, { weight: 1, arbitrary: fc.constant("x".repeat(max)) });
+  return fc.oneof(
+    { weight: 9, arbitrary: fc.string({ unit: textUnit, minLength: min, maxLength: Math.min(max, 64) }) },
+    { weight: 1, arbitrary: fc.constant("x".repeat(max)) },
+  );
 }
 
 /** A body for an operation: valid-ish for its schema, a valid-ish one broken in one place, a hostile value, or not JSON at all. */
@@ -339,7 +355,10 @@ function bodyArbitrary(schema: JsonSchema, document: OpenApiDocument): fc.Arbitr
   const valid = arbitraryFromJsonSchema(schema, document);
   return fc.oneof(
     { weight: 4, arbitrary: valid.map(toJson) },
-    { weight: 4, arbitrary: fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 2 })).map(([base, changes]) => toJson(changes.reduce(mutate, base))) },
+    {
+      weight: 4,
+      arbitrary: fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 2 })).map(([base, changes]) => toJson(changes.reduce(mutate, base))),
+    },
     { weight: 1, arbitrary: hostileValue.map(toJson) },
     {
       weight: 1,
@@ -411,7 +430,9 @@ function existingParameter(template: string, name: string): string {
 function pathArbitrary(template: string, names: string[], existing: boolean): fc.Arbitrary<string> {
   if (names.length === 0) return fc.constant(template);
   const values = names.map((name) =>
-    existing ? fc.oneof({ weight: 4, arbitrary: fc.constant(existingParameter(template, name)) }, { weight: 1, arbitrary: garbageComponent }) : garbageComponent,
+    existing
+      ? fc.oneof({ weight: 4, arbitrary: fc.constant(existingParameter(template, name)) }, { weight: 1, arbitrary: garbageComponent })
+      : garbageComponent,
   );
   return fc.tuple(...values).map((filled) => names.reduce((path, name, i) => path.replace(`{${name}}`, filled[i]!), template));
 }
@@ -460,14 +481,28 @@ const headerText = fc.stringMatching(/^[\x21-\x7e]{0,200}$/);
 function headersArbitrary(parameters: Parameter[], hasBody: boolean): fc.Arbitrary<Record<string, string>> {
   // The document offers form encodings too; JSON is what clients send, the others now and then.
   const contentType = hasBody
-    ? fc.oneof(
-        { weight: 17, arbitrary: fc.constant("application/json") },
-        { weight: 1, arbitrary: fc.constantFrom("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=fuzz", "application/json; charset=utf-16") },
-      ).map((type) => ({ "content-type": type }))
+    ? fc
+        .oneof(
+          { weight: 17, arbitrary: fc.constant("application/json") },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(
+              "text/plain",
+              "application/x-www-form-urlencoded",
+              "multipart/form-data; boundary=fuzz",
+              "application/json; charset=utf-16",
+            ),
+          },
+        )
+        .map((type) => ({ "content-type": type }))
     : fc.constant({});
   const declared = parameters.map((p) => {
-    const value = p.name === "vernemq-hook" ? fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...VERNEMQ_HOOKS) }, { weight: 1, arbitrary: headerText }) : headerText;
-    return fc.option(value.map((v) => ({ [p.name]: v })), { nil: {} });
+    const value =
+      p.name === "vernemq-hook" ? fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...VERNEMQ_HOOKS) }, { weight: 1, arbitrary: headerText }) : headerText;
+    return fc.option(
+      value.map((v) => ({ [p.name]: v })),
+      { nil: {} },
+    );
   });
   return fc.tuple(contentType, ...declared).map((parts) => Object.assign({}, ...parts) as Record<string, string>);
 }
@@ -475,7 +510,10 @@ function headersArbitrary(parameters: Parameter[], hasBody: boolean): fc.Arbitra
 /** The webhook takes the broker's token in the query; without it every case would stop at the 401. */
 function fixedQuery(template: string): fc.Arbitrary<string[]> {
   if (template !== "/api/v1/webhooks/vernemq") return fc.constant([]);
-  return fc.oneof({ weight: 9, arbitrary: fc.constant<string[]>([`token=${WEBHOOK_TOKEN}`]) }, { weight: 1, arbitrary: garbageComponent.map((t) => [`token=${t}`]) });
+  return fc.oneof(
+    { weight: 9, arbitrary: fc.constant<string[]>([`token=${WEBHOOK_TOKEN}`]) },
+    { weight: 1, arbitrary: garbageComponent.map((t) => [`token=${t}`]) },
+  );
 }
 
 function operationCases(document: OpenApiDocument, template: string, method: string, operation: Operation): HttpCase[] {
@@ -612,26 +650,22 @@ describe("fuzz: REST bodies and queries", () => {
     }
   }
 
-  test(
-    "every operation answers 2xx or a JSON 4xx within 10 s to generated, hostile and malformed bodies, queries and path parameters, and stays ready",
-    async () => {
-      const rest = tally("fuzz: REST bodies and queries");
-      const cases = Object.entries(document.paths).flatMap(([template, operations]) =>
-        Object.entries(operations).flatMap(([method, operation]) => operationCases(document, template, method, operation)),
-      );
-      const edges = edgeCases(config);
-      const started = performance.now();
-      for (const c of [...cases, ...edges]) {
-        const verdict = await send(c);
-        rest.check(`${c.method} ${preview(`${c.path}${c.query ? `?${c.query}` : ""}`, 120)}`, verdict.ok, { refusal: verdict.refusal, detail: verdict.detail });
-      }
-      const ready = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(ANSWER_WITHIN_MS) }).catch(() => undefined);
-      rest.check("GET /ready after every case", ready?.status === 200, { detail: `answered ${ready?.status ?? "nothing"}` });
-      console.log(`fuzz: ${cases.length} generated and ${edges.length} edge REST cases in ${Math.round((performance.now() - started) / 1000)} s`);
-      expect(rest.report()).toEqual([]);
-    },
-    240_000,
-  );
+  test("every operation answers 2xx or a JSON 4xx within 10 s to generated, hostile and malformed bodies, queries and path parameters, and stays ready", async () => {
+    const rest = tally("fuzz: REST bodies and queries");
+    const cases = Object.entries(document.paths).flatMap(([template, operations]) =>
+      Object.entries(operations).flatMap(([method, operation]) => operationCases(document, template, method, operation)),
+    );
+    const edges = edgeCases(config);
+    const started = performance.now();
+    for (const c of [...cases, ...edges]) {
+      const verdict = await send(c);
+      rest.check(`${c.method} ${preview(`${c.path}${c.query ? `?${c.query}` : ""}`, 120)}`, verdict.ok, { refusal: verdict.refusal, detail: verdict.detail });
+    }
+    const ready = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(ANSWER_WITHIN_MS) }).catch(() => undefined);
+    rest.check("GET /ready after every case", ready?.status === 200, { detail: `answered ${ready?.status ?? "nothing"}` });
+    console.log(`fuzz: ${cases.length} generated and ${edges.length} edge REST cases in ${Math.round((performance.now() - started) / 1000)} s`);
+    expect(rest.report()).toEqual([]);
+  }, 240_000);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -642,7 +676,8 @@ describe("fuzz: REST bodies and queries", () => {
 function validFrames(vendor: Vendor): Map<string, unknown[]> {
   const adapter = adapterFor(vendor);
   // A fixture without a topic (Tuya's model document) is no frame.
-  const fixtures = vendor === "generic" ? [] : [...loadFixtures(vendor).values()].filter((f) => f.topic !== undefined).map((f) => ({ topic: f.topic, body: f.payload }));
+  const fixtures =
+    vendor === "generic" ? [] : [...loadFixtures(vendor).values()].filter((f) => f.topic !== undefined).map((f) => ({ topic: f.topic, body: f.payload }));
   const byAction = new Map<string, unknown[]>();
   for (const { topic, body } of [...templates(vendor, DEVICE_ID), ...fixtures]) {
     const action = adapter.routeTopic(topic)?.action;
@@ -660,7 +695,10 @@ function payloadArbitrary(frames: unknown[]): fc.Arbitrary<Uint8Array> {
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 512 }) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => bytesOf(toJson(v))) },
     { weight: 1, arbitrary: hostileValue.map((v) => bytesOf(toJson(v))) },
-    { weight: 6, arbitrary: fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([base, changes]) => bytesOf(toJson(changes.reduce(mutate, base)))) },
+    {
+      weight: 6,
+      arbitrary: fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([base, changes]) => bytesOf(toJson(changes.reduce(mutate, base)))),
+    },
     {
       weight: 1,
       arbitrary: fc.tuple(valid, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()).map(([base, at, byte, cut]) => {
@@ -717,16 +755,25 @@ describe("fuzz: vendor decoders", () => {
       for (const action of actions) {
         const valid = frames.get(action) ?? [];
         expect(valid.length).toBeGreaterThan(0);
-        const payloads = [...valid.map((v) => bytesOf(toJson(v))), ...fc.sample(payloadArbitrary(valid), { seed: SEED, numRuns: Math.ceil(DECODE_CASES_PER_VENDOR / actions.length) })];
+        const payloads = [
+          ...valid.map((v) => bytesOf(toJson(v))),
+          ...fc.sample(payloadArbitrary(valid), { seed: SEED, numRuns: Math.ceil(DECODE_CASES_PER_VENDOR / actions.length) }),
+        ];
         for (const payload of payloads) {
           const verdict = judgeDecode(vendor, frameOf(action, payload));
           decoders.check(`${vendor} ${action}`, verdict.ok, { refusal: verdict.refusal, detail: verdict.detail });
         }
       }
       // An action no topic routes to (the gateway reads actions from topics), with a valid payload: still refused, not a TypeError.
-      const unknownAction = fc.oneof(fc.constantFrom("constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "", "property", "status.x"), fc.string({ maxLength: 24 }));
+      const unknownAction = fc.oneof(
+        fc.constantFrom("constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "", "property", "status.x"),
+        fc.string({ maxLength: 24 }),
+      );
       const payload = bytesOf(toJson(frames.get(actions[0]!)![0]));
-      for (const action of fc.sample(unknownAction.filter((a) => !actions.includes(a)), { seed: SEED, numRuns: UNKNOWN_ACTION_CASES_PER_VENDOR })) {
+      for (const action of fc.sample(
+        unknownAction.filter((a) => !actions.includes(a)),
+        { seed: SEED, numRuns: UNKNOWN_ACTION_CASES_PER_VENDOR },
+      )) {
         const verdict = judgeDecode(vendor, frameOf(action, payload));
         decoders.check(`${vendor} action ${preview(action)}`, verdict.ok, { refusal: verdict.refusal, detail: verdict.detail });
       }
@@ -754,7 +801,10 @@ describe("fuzz: vendor decoders", () => {
       "/property/report/extra",
       "/thing/property/report/",
     ];
-    const device = fc.oneof(fc.constantFrom("", "+", "#", DEVICE_ID, "a/b", "\u0000", "\ud800", "x".repeat(70_000)), fc.string({ unit: "binary", maxLength: 20 }));
+    const device = fc.oneof(
+      fc.constantFrom("", "+", "#", DEVICE_ID, "a/b", "\u0000", "\ud800", "x".repeat(70_000)),
+      fc.string({ unit: "binary", maxLength: 20 }),
+    );
     const topic = fc.oneof(
       { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 80 }) },
       { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...prefixes), device, fc.constantFrom(...suffixes)).map((parts) => parts.join("")) },

@@ -5,7 +5,18 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { KINDS, MAX_SUB_DEVICES, type Vendor } from "@umos/contracts";
 import type { App } from "@umos/runtime";
-import { createDatabase, createVhost, eventually, jsonClient, testConfig, testToken, type Json, type TestDatabase, type TestVhost, inProcess } from "@umos/testkit";
+import {
+  createDatabase,
+  createVhost,
+  eventually,
+  jsonClient,
+  testConfig,
+  testToken,
+  type Json,
+  type TestDatabase,
+  type TestVhost,
+  inProcess,
+} from "@umos/testkit";
 import { createApp as createApi } from "../../apps/iot-api/src/app";
 import { freeStandalonePorts, startStandalone, type StandaloneProcess, type StandalonePorts } from "../standalone/standalone-process";
 import { tally, type Tally } from "./tally";
@@ -124,7 +135,8 @@ function publishCases(actor: FleetDevice): PublishCase[] {
     // Every topic of a stranger of its own vendor (the one a device could plausibly forge), one of the others'.
     const frames = vendor === actor.vendor ? VENDORS[vendor].uplink(stranger.id) : VENDORS[vendor].uplink(stranger.id).slice(0, 1);
     for (const frame of frames) cases.push({ actor, frame, expected: "refused", why: `${stranger.id}'s topic (${vendor})` });
-    if (vendor !== actor.vendor) cases.push({ actor, frame: VENDORS[vendor].uplink(actor.id)[0]!, expected: "refused", why: `its own id under ${vendor}'s topics` });
+    if (vendor !== actor.vendor)
+      cases.push({ actor, frame: VENDORS[vendor].uplink(actor.id)[0]!, expected: "refused", why: `its own id under ${vendor}'s topics` });
   }
   const ownFrame = mine.uplink(actor.id)[0]!;
   cases.push(
@@ -151,11 +163,13 @@ function subscribeCases(actor: FleetDevice): SubscribeCase[] {
     ...mine.downlink(actor.id).map((filter) => ({ actor, filter, expected: "accepted" as const, why: "its own topic" })),
     { actor, filter: `${mine.root}${actor.id}/#`, expected: "accepted", why: "everything under its own id" },
   ];
-  for (const sub of subDevicesOf(actor)) cases.push({ actor, filter: mine.downlink(sub.id)[0]!, expected: "accepted", why: `its sub-device ${sub.id}'s topic` });
+  for (const sub of subDevicesOf(actor))
+    cases.push({ actor, filter: mine.downlink(sub.id)[0]!, expected: "accepted", why: `its sub-device ${sub.id}'s topic` });
   for (const vendor of VENDOR_LIST) {
     const stranger = strangerTo(actor, vendor);
     cases.push({ actor, filter: VENDORS[vendor].downlink(stranger.id)[0]!, expected: "refused", why: `${stranger.id}'s topic (${vendor})` });
-    if (vendor !== actor.vendor) cases.push({ actor, filter: VENDORS[vendor].downlink(actor.id)[0]!, expected: "refused", why: `its own id under ${vendor}'s topics` });
+    if (vendor !== actor.vendor)
+      cases.push({ actor, filter: VENDORS[vendor].downlink(actor.id)[0]!, expected: "refused", why: `its own id under ${vendor}'s topics` });
   }
   // Wildcards reach other devices' topics, a shared subscription must not smuggle one in, $SYS/ is the broker's.
   const sharedVictim = actor.id === "acl-a" ? "acl-b" : "acl-a";
@@ -250,8 +264,17 @@ describe("standalone mode: the embedded broker", () => {
   });
 
   /** Connects over MQTT 3.1.1; resolves with the client, or with why it is not connected. */
-  async function connect(identity: { clientId: string; username?: string; password?: string }, will?: mqtt.IClientOptions["will"]): Promise<mqtt.MqttClient | string> {
-    const client = mqtt.connect(`mqtt://127.0.0.1:${ports.mqtt}`, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...identity, ...(will ? { will } : {}) });
+  async function connect(
+    identity: { clientId: string; username?: string; password?: string },
+    will?: mqtt.IClientOptions["will"],
+  ): Promise<mqtt.MqttClient | string> {
+    const client = mqtt.connect(`mqtt://127.0.0.1:${ports.mqtt}`, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...identity,
+      ...(will ? { will } : {}),
+    });
     clients.add(client);
     const refused = await new Promise<string | undefined>((resolve) => {
       const timer = setTimeout(() => settle("no CONNACK within 6 s"), 6000);
@@ -349,7 +372,11 @@ describe("standalone mode: the embedded broker", () => {
     // A refused login must not take over the live session of the device whose client id it used.
     const bystanders = [await connectAs("acl-a"), await connectAs("acl-b")];
     for (const c of logins.filter((l) => l.expected === "refused")) await tryLogin(c);
-    t.check("refused logins with acl-a's and acl-b's client ids leave their live sessions open", bystanders.every((b) => b.connected), { refusal: true, detail: "a live session was closed" });
+    t.check(
+      "refused logins with acl-a's and acl-b's client ids leave their live sessions open",
+      bystanders.every((b) => b.connected),
+      { refusal: true, detail: "a live session was closed" },
+    );
     for (const bystander of bystanders) bystander.end(true);
 
     // Devices run side by side; each one's cases run in turn, since a second connection with its
@@ -360,7 +387,10 @@ describe("standalone mode: the embedded broker", () => {
         for (const c of publishCases(actor)) {
           if (!client?.connected) client = await connectAs(actor.id);
           const outcome = await publish(client, c.frame);
-          t.check(`${actor.id} publishes ${c.frame.topic} (${c.why}): ${c.expected}`, outcome === c.expected, { refusal: c.expected === "refused", detail: outcome });
+          t.check(`${actor.id} publishes ${c.frame.topic} (${c.why}): ${c.expected}`, outcome === c.expected, {
+            refusal: c.expected === "refused",
+            detail: outcome,
+          });
         }
         client?.end(true);
       }),
@@ -372,13 +402,19 @@ describe("standalone mode: the embedded broker", () => {
         for (const c of subscribeCases(actor)) {
           const granted = await subscribe(client, [c.filter]);
           const want = c.expected === "accepted" ? [1] : [128];
-          t.check(`${actor.id} subscribes ${c.filter} (${c.why}): ${c.expected}`, Bun.deepEquals(granted, want), { refusal: c.expected === "refused", detail: JSON.stringify(granted) });
+          t.check(`${actor.id} subscribes ${c.filter} (${c.why}): ${c.expected}`, Bun.deepEquals(granted, want), {
+            refusal: c.expected === "refused",
+            detail: JSON.stringify(granted),
+          });
         }
         // One SUBSCRIBE with an own filter and another device's: the refused one gets 0x80, the other stands.
         const own = VENDORS[actor.vendor].downlink(actor.id)[0]!;
         const foreign = VENDORS[actor.vendor].downlink(strangerTo(actor, actor.vendor).id)[0]!;
         const mixed = await subscribe(client, [own, foreign]);
-        t.check(`${actor.id} subscribes [own, ${foreign}] at once: [1, 128]`, Bun.deepEquals(mixed, [1, 128]), { refusal: true, detail: JSON.stringify(mixed) });
+        t.check(`${actor.id} subscribes [own, ${foreign}] at once: [1, 128]`, Bun.deepEquals(mixed, [1, 128]), {
+          refusal: true,
+          detail: JSON.stringify(mixed),
+        });
         client.end(true);
       }),
     );
@@ -388,7 +424,12 @@ describe("standalone mode: the embedded broker", () => {
     const seenByA: string[] = [];
     watcher.on("message", (_topic, payload) => seenByA.push(payload.toString()));
     await watcher.subscribeAsync("generic/acl-a/status", { qos: 1 });
-    const forger = await connectAs("acl-b", { topic: "generic/acl-a/status", payload: Buffer.from(json({ state: "offline", id: "forged-will" })), qos: 1, retain: false });
+    const forger = await connectAs("acl-b", {
+      topic: "generic/acl-a/status",
+      payload: Buffer.from(json({ state: "offline", id: "forged-will" })),
+      qos: 1,
+      retain: false,
+    });
     forger.stream.destroy();
     // Control: acl-b's will on its own topic does go out, so the one above had every chance to.
     const control = await connectAs("acl-b", { topic: "generic/acl-b/status", payload: Buffer.from(json({ state: "offline" })), qos: 1, retain: false });
@@ -409,17 +450,23 @@ describe("standalone mode: the embedded broker", () => {
   test("gateways speak only for their own sub-devices, and a command's reply counts only from its device or gateway", async () => {
     const t = tally("gateways and replies");
     const operator = jsonClient(`http://127.0.0.1:${ports.api}`, await testToken("operator"));
-    const topo = (tid: string, sns: string[]) => json({ tid, bid: tid, timestamp: Date.now(), method: "update_topo", data: { sub_devices: sns.map((sn) => ({ sn })) } });
+    const topo = (tid: string, sns: string[]) =>
+      json({ tid, bid: tid, timestamp: Date.now(), method: "update_topo", data: { sub_devices: sns.map((sn) => ({ sn })) } });
     // dock-1's first session stays open throughout: the move at the end looks at it again.
     const dock1 = await live("dock-1");
 
     // DJI update_topo: a new device is adopted.
-    t.check("dock-1 publishes update_topo listing new drone-1", (await publish(dock1, { topic: "sys/product/dock-1/status", payload: topo("topo-adopt", ["drone-1"]) })) === "accepted");
+    t.check(
+      "dock-1 publishes update_topo listing new drone-1",
+      (await publish(dock1, { topic: "sys/product/dock-1/status", payload: topo("topo-adopt", ["drone-1"]) })) === "accepted",
+    );
     const adopted = await within(10_000, "drone-1 registered", async () => {
       const d = await device("drone-1");
       return d.parentId === "dock-1" ? d : undefined;
     });
-    t.check("a new sub-device is adopted: drone-1 registered as dji under dock-1", adopted?.vendor === "dji", { detail: JSON.stringify(adopted ?? (await device("drone-1"))) });
+    t.check("a new sub-device is adopted: drone-1 registered as dji under dock-1", adopted?.vendor === "dji", {
+      detail: JSON.stringify(adopted ?? (await device("drone-1"))),
+    });
     const drone = await connect({ clientId: "drone-1", username: "drone-1", password: passwords.get("dock-1")! });
     t.check("an adopted sub-device has no password of its own: drone-1 cannot log in", typeof drone === "string", { refusal: true, detail: "logged in" });
 
@@ -430,10 +477,19 @@ describe("standalone mode: the embedded broker", () => {
     ] as const) {
       await publish(await live(gateway), { topic: `sys/product/${gateway}/status`, payload: topo(tid, [sn]) });
       const letter = await within(15_000, `dead letter ${tid}`, () => deadLetter(gateway, tid));
-      t.check(`${gateway} listing ${sn} is dead-lettered foreign_sub_device`, letter?.code === "foreign_sub_device", { refusal: true, detail: letter ? `code ${letter.code}` : "no dead letter" });
+      t.check(`${gateway} listing ${sn} is dead-lettered foreign_sub_device`, letter?.code === "foreign_sub_device", {
+        refusal: true,
+        detail: letter ? `code ${letter.code}` : "no dead letter",
+      });
     }
-    t.check("drone-1 stays under dock-1", (await device("drone-1")).parentId === "dock-1", { refusal: true, detail: `parentId ${(await device("drone-1")).parentId}` });
-    t.check("drone-own stays on its own", (await device("drone-own")).parentId === null, { refusal: true, detail: `parentId ${(await device("drone-own")).parentId}` });
+    t.check("drone-1 stays under dock-1", (await device("drone-1")).parentId === "dock-1", {
+      refusal: true,
+      detail: `parentId ${(await device("drone-1")).parentId}`,
+    });
+    t.check("drone-own stays on its own", (await device("drone-own")).parentId === null, {
+      refusal: true,
+      detail: `parentId ${(await device("drone-own")).parentId}`,
+    });
 
     const swarm = Array.from({ length: MAX_SUB_DEVICES + 1 }, (_, i) => `swarm-${i + 1}`);
     await publish(dock1, { topic: "sys/product/dock-1/status", payload: topo("topo-too-many", swarm) });
@@ -448,26 +504,41 @@ describe("standalone mode: the embedded broker", () => {
     const osd = { topic: "thing/product/drone-1/osd", payload: djiFrame({ tid: "osd-by-dock-1", data: { height: 42 } }) };
     t.check("dock-2 publishing drone-1's osd is refused", (await publish(await live("dock-2"), osd)) === "refused", { refusal: true });
     t.check("dock-1 publishing drone-1's osd is accepted", (await publish(dock1, osd)) === "accepted");
-    const stored = await within(10_000, "drone-1's osd stored", async () => (await messages("drone-1")).some((m) => m.kind === KINDS.propertyReport && m.data.height === 42));
+    const stored = await within(10_000, "drone-1's osd stored", async () =>
+      (await messages("drone-1")).some((m) => m.kind === KINDS.propertyReport && m.data.height === 42),
+    );
     t.check("drone-1's osd through dock-1 is stored as drone-1's", stored === true);
 
     // Tuya batch_report: for its own sub-device stored, for another device dead-lettered.
     const tgw = await live("tgw-1");
     const batch = (msgId: string, deviceId: string) =>
       json({ msgId, time: Date.now(), data: { properties: {}, subDevices: [{ deviceId, properties: { level: { value: 7, time: Date.now() } } }] } });
-    t.check("tgw-1's batch_report for tsub-1 is accepted by the broker", (await publish(tgw, { topic: "tylink/tgw-1/thing/data/batch_report", payload: batch("batch-own", "tsub-1") })) === "accepted");
-    const ownBatch = await within(10_000, "tsub-1's batch stored", async () => (await messages("tsub-1")).some((m) => m.kind === KINDS.propertyReport && "level" in m.data));
+    t.check(
+      "tgw-1's batch_report for tsub-1 is accepted by the broker",
+      (await publish(tgw, { topic: "tylink/tgw-1/thing/data/batch_report", payload: batch("batch-own", "tsub-1") })) === "accepted",
+    );
+    const ownBatch = await within(10_000, "tsub-1's batch stored", async () =>
+      (await messages("tsub-1")).some((m) => m.kind === KINDS.propertyReport && "level" in m.data),
+    );
     t.check("tgw-1's batch_report for its sub-device tsub-1 is stored as tsub-1's", ownBatch === true);
     await publish(tgw, { topic: "tylink/tgw-1/thing/data/batch_report", payload: batch("batch-foreign", "tsub-foreign") });
     const foreignBatch = await within(15_000, "dead letter batch-foreign", () => deadLetter("tgw-1", "batch-foreign"));
-    t.check("tgw-1's batch_report for tsub-foreign is dead-lettered foreign_sub_device", foreignBatch?.code === "foreign_sub_device", { refusal: true, detail: foreignBatch ? `code ${foreignBatch.code}` : "no dead letter" });
+    t.check("tgw-1's batch_report for tsub-foreign is dead-lettered foreign_sub_device", foreignBatch?.code === "foreign_sub_device", {
+      refusal: true,
+      detail: foreignBatch ? `code ${foreignBatch.code}` : "no dead letter",
+    });
     // tsub-foreign's own reports (above) are stored; none may carry the batch's "level".
     const foreignStored = (await messages("tsub-foreign")).filter((m) => m.kind === KINDS.propertyReport && "level" in m.data);
     t.check("nothing of tsub-foreign is stored from tgw-1's frame", foreignStored.length === 0, { refusal: true, detail: JSON.stringify(foreignStored) });
 
     const metrics = await (await fetch(`http://127.0.0.1:${ports.uplink}/metrics`)).text();
-    const counted = [...metrics.matchAll(/^iot_uplink_messages_invalid_total\{[^}]*code="foreign_sub_device"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-    t.check("the uplink counts the 3 foreign_sub_device frames", counted >= 3, { detail: `iot_uplink_messages_invalid_total{code="foreign_sub_device"} = ${counted}` });
+    const counted = [...metrics.matchAll(/^iot_uplink_messages_invalid_total\{[^}]*code="foreign_sub_device"[^}]*\} (\d+)/gm)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+    t.check("the uplink counts the 3 foreign_sub_device frames", counted >= 3, {
+      detail: `iot_uplink_messages_invalid_total{code="foreign_sub_device"} = ${counted}`,
+    });
 
     // Replies: acl-a is online and takes commands; acl-b learns a command id and answers in its name.
     const a = await live("acl-a");
@@ -479,17 +550,21 @@ describe("standalone mode: the embedded broker", () => {
     const b = await live("acl-b");
     const commandStatus = async (id: string) => (await operator.get(`/api/v1/commands/${id}`)).body.status as string;
     /** The command's final state: waits for it to leave queued and sent (the timeout is 3 s). */
-    const settled = (id: string) => within(15_000, `command ${id} settled`, async () => {
-      const status = await commandStatus(id);
-      return status === "queued" || status === "sent" ? undefined : status;
-    });
+    const settled = (id: string) =>
+      within(15_000, `command ${id} settled`, async () => {
+        const status = await commandStatus(id);
+        return status === "queued" || status === "sent" ? undefined : status;
+      });
 
     const first = (await operator.post("/api/v1/devices/acl-a/commands", { service: "blink", timeoutMs: 3000 })).body.id as string;
     t.check("the command reaches acl-a", (await within(10_000, "call delivered", () => calls.includes(first))) === true);
     await publish(b, { topic: "generic/acl-b/service/reply", payload: json({ correlationId: first, code: 0 }) });
     await within(10_000, "acl-b's reply stored", async () => (await messages("acl-b")).some((m) => m.correlationId === first));
     const strangerOutcome = await settled(first);
-    t.check("acl-b's reply to acl-a's command does not ack it: it times out", strangerOutcome === "timeout", { refusal: true, detail: `status ${strangerOutcome ?? (await commandStatus(first))}` });
+    t.check("acl-b's reply to acl-a's command does not ack it: it times out", strangerOutcome === "timeout", {
+      refusal: true,
+      detail: `status ${strangerOutcome ?? (await commandStatus(first))}`,
+    });
 
     const second = (await operator.post("/api/v1/devices/acl-a/commands", { service: "blink", timeoutMs: 3000 })).body.id as string;
     await within(10_000, "second call delivered", () => calls.includes(second));
@@ -503,7 +578,10 @@ describe("standalone mode: the embedded broker", () => {
     await publish(await live("dock-2"), { topic: "thing/product/dock-2/services_reply", payload: djiReply(third) });
     await within(10_000, "dock-2's reply stored", async () => (await messages("dock-2")).some((m) => m.correlationId === third));
     const otherGateway = await settled(third);
-    t.check("dock-2's reply to drone-1's command does not ack it: it times out", otherGateway === "timeout", { refusal: true, detail: `status ${otherGateway ?? (await commandStatus(third))}` });
+    t.check("dock-2's reply to drone-1's command does not ack it: it times out", otherGateway === "timeout", {
+      refusal: true,
+      detail: `status ${otherGateway ?? (await commandStatus(third))}`,
+    });
     const fourth = (await operator.post("/api/v1/devices/drone-1/commands", { service: "probe", timeoutMs: 3000 })).body.id as string;
     await within(10_000, "drone-1's second command sent", async () => (await commandStatus(fourth)) === "sent");
     await publish(dock1, { topic: "thing/product/dock-1/services_reply", payload: djiReply(fourth) });
@@ -515,9 +593,15 @@ describe("standalone mode: the embedded broker", () => {
     t.check("an admin moves drone-1 under dock-2", moved.status === 200 && moved.body.parentId === "dock-2", { detail: `HTTP ${moved.status}` });
     t.check("after the move dock-2 may publish drone-1's osd", (await publish(await live("dock-2"), osd)) === "accepted");
     // Closing the old gateway's session at the move is a refusal too: what it had been allowed is forgotten.
-    const closedAtMove = await eventually(() => !dock1.connected || undefined, 2000, "dock-1's session closed at the move").then(() => true, () => false);
+    const closedAtMove = await eventually(() => !dock1.connected || undefined, 2000, "dock-1's session closed at the move").then(
+      () => true,
+      () => false,
+    );
     const stale = closedAtMove ? "refused" : await publish(dock1, osd);
-    t.check("after the move dock-1 may not, on the session it had open before", stale === "refused", { refusal: true, detail: `${stale}: the broker kept its earlier yes for this topic` });
+    t.check("after the move dock-1 may not, on the session it had open before", stale === "refused", {
+      refusal: true,
+      detail: `${stale}: the broker kept its earlier yes for this topic`,
+    });
     dock1.end(true);
     const fresh = await publish(await live("dock-1"), osd);
     t.check("after the move dock-1 may not, on a new connection", fresh === "refused", { refusal: true, detail: fresh });
@@ -539,7 +623,10 @@ describe("standalone mode: the embedded broker", () => {
     const rotated = await admin.post("/api/v1/devices/acl-b/credentials", {});
     t.check("an admin rotates acl-b's password", rotated.status === 200, { detail: `HTTP ${rotated.status}` });
     const closed = await within(2500, "acl-b's session closed", () => closedAt > 0);
-    t.check("acl-b's live session is closed within 2 s", closed === true && closedAt - rotatedAt <= 2000, { refusal: true, detail: closedAt ? `after ${closedAt - rotatedAt} ms` : "still open" });
+    t.check("acl-b's live session is closed within 2 s", closed === true && closedAt - rotatedAt <= 2000, {
+      refusal: true,
+      detail: closedAt ? `after ${closedAt - rotatedAt} ms` : "still open",
+    });
 
     const withOld = await connect({ clientId: "acl-b", username: "acl-b", password: old });
     t.check("the old password is refused", typeof withOld === "string", { refusal: true, detail: "logged in" });
@@ -612,25 +699,68 @@ describe("cluster mode: VerneMQ's webhooks", () => {
     const jwt = await hook("auth_on_register", login, "", { authorization: `Bearer ${await testToken("admin")}` });
     t.check("an admin's JWT instead of the token: 401", jwt.status === 401, { refusal: true, detail: `HTTP ${jwt.status}` });
 
-    for (const [v, suffix] of [["v3", ""], ["m5", "_m5"]] as const) {
+    for (const [v, suffix] of [
+      ["v3", ""],
+      ["m5", "_m5"],
+    ] as const) {
       for (const c of loginCases(passwords)) {
-        const answer = await hook(`auth_on_register${suffix}`, { peer_addr: "127.0.0.1", peer_port: 50_000, username: c.username ?? null, password: c.password ?? null, mountpoint: "", client_id: c.clientId, clean_session: true });
+        const answer = await hook(`auth_on_register${suffix}`, {
+          peer_addr: "127.0.0.1",
+          peer_port: 50_000,
+          username: c.username ?? null,
+          password: c.password ?? null,
+          mountpoint: "",
+          client_id: c.clientId,
+          clean_session: true,
+        });
         check(t, `${v} login: ${c.name}`, answer, verdict(c.expected), c.expected === "refused");
       }
       // mqtt.js cannot send this one (MQTT 3.1.1 §3.1.2.9: no password flag without the username flag); VerneMQ may still ask.
-      check(t, `${v} login: a password without a username`, await hook(`auth_on_register${suffix}`, { username: null, password: passwords.get("acl-a")!, client_id: "acl-a", mountpoint: "" }), NOT_ALLOWED, true);
-      check(t, `${v} login: the gateway's account`, await hook(`auth_on_register${suffix}`, { username: "iot-gateway", password: GATEWAY_PASSWORD, client_id: "iot-gateway-a-0", mountpoint: "" }), OK, false);
+      check(
+        t,
+        `${v} login: a password without a username`,
+        await hook(`auth_on_register${suffix}`, { username: null, password: passwords.get("acl-a")!, client_id: "acl-a", mountpoint: "" }),
+        NOT_ALLOWED,
+        true,
+      );
+      check(
+        t,
+        `${v} login: the gateway's account`,
+        await hook(`auth_on_register${suffix}`, { username: "iot-gateway", password: GATEWAY_PASSWORD, client_id: "iot-gateway-a-0", mountpoint: "" }),
+        OK,
+        false,
+      );
 
       const publishAs = (username: string | null, clientId: string, topic: string) =>
-        hook(`auth_on_publish${suffix}`, { username, client_id: clientId, mountpoint: "", qos: 1, topic, payload: Buffer.from("{}").toString("base64"), retain: false });
+        hook(`auth_on_publish${suffix}`, {
+          username,
+          client_id: clientId,
+          mountpoint: "",
+          qos: 1,
+          topic,
+          payload: Buffer.from("{}").toString("base64"),
+          retain: false,
+        });
       for (const actor of FLEET) {
         for (const c of publishCases(actor)) {
-          check(t, `${v} ${actor.id} publishes ${c.frame.topic} (${c.why}): ${c.expected}`, await publishAs(actor.id, actor.id, c.frame.topic), verdict(c.expected), c.expected === "refused");
+          check(
+            t,
+            `${v} ${actor.id} publishes ${c.frame.topic} (${c.why}): ${c.expected}`,
+            await publishAs(actor.id, actor.id, c.frame.topic),
+            verdict(c.expected),
+            c.expected === "refused",
+          );
         }
       }
       check(t, `${v} dock-1 publishes its sub-device drone-1's osd`, await publishAs("dock-1", "dock-1", "thing/product/drone-1/osd"), OK, false);
       check(t, `${v} dock-2 publishes dock-1's drone-1's osd: refused`, await publishAs("dock-2", "dock-2", "thing/product/drone-1/osd"), NOT_ALLOWED, true);
-      check(t, `${v} a session with another client id than its username publishes: refused`, await publishAs("acl-a", "acl-b", "generic/acl-b/property/report"), NOT_ALLOWED, true);
+      check(
+        t,
+        `${v} a session with another client id than its username publishes: refused`,
+        await publishAs("acl-a", "acl-b", "generic/acl-b/property/report"),
+        NOT_ALLOWED,
+        true,
+      );
       check(t, `${v} a session without a username publishes: refused`, await publishAs(null, "acl-a", "generic/acl-a/property/report"), NOT_ALLOWED, true);
       check(t, `${v} the gateway's account publishes a command`, await publishAs("iot-gateway", "iot-gateway-a-0", "generic/acl-a/service/call"), OK, false);
 
@@ -638,19 +768,42 @@ describe("cluster mode: VerneMQ's webhooks", () => {
         hook(`auth_on_subscribe${suffix}`, { username: actor, client_id: actor, mountpoint: "", topics: filters.map((topic) => ({ topic, qos: 1 })) });
       for (const actor of FLEET) {
         for (const c of subscribeCases(actor)) {
-          check(t, `${v} ${actor.id} subscribes ${c.filter} (${c.why}): ${c.expected}`, await subscribeAs(actor.id, [c.filter]), verdict(c.expected), c.expected === "refused");
+          check(
+            t,
+            `${v} ${actor.id} subscribes ${c.filter} (${c.why}): ${c.expected}`,
+            await subscribeAs(actor.id, [c.filter]),
+            verdict(c.expected),
+            c.expected === "refused",
+          );
         }
         const mixed = [VENDORS[actor.vendor].downlink(actor.id)[0]!, VENDORS[actor.vendor].downlink(strangerTo(actor, actor.vendor).id)[0]!];
         // The refused filter is rewritten to 128 (v3, at the top level) or 135 (m5, under modifiers); the other stands.
-        const topics = [{ topic: mixed[0], qos: 1 }, { topic: mixed[1], qos: v === "v3" ? 128 : 135 }];
-        check(t, `${v} ${actor.id} subscribes [own, ${mixed[1]}] at once`, await subscribeAs(actor.id, mixed), v === "v3" ? { ...OK, topics } : { ...OK, modifiers: { topics } }, true);
+        const topics = [
+          { topic: mixed[0], qos: 1 },
+          { topic: mixed[1], qos: v === "v3" ? 128 : 135 },
+        ];
+        check(
+          t,
+          `${v} ${actor.id} subscribes [own, ${mixed[1]}] at once`,
+          await subscribeAs(actor.id, mixed),
+          v === "v3" ? { ...OK, topics } : { ...OK, modifiers: { topics } },
+          true,
+        );
       }
     }
 
     // The webhook answers from the database as it is now; VerneMQ keeps a yes for its max-age (auth.webhookCacheSec).
     expect((await admin.patch("/api/v1/devices/drone-1", { parentId: "dock-2" })).status).toBe(200);
     const publishOsd = (gateway: string) =>
-      hook("auth_on_publish", { username: gateway, client_id: gateway, mountpoint: "", qos: 1, topic: "thing/product/drone-1/osd", payload: "", retain: false });
+      hook("auth_on_publish", {
+        username: gateway,
+        client_id: gateway,
+        mountpoint: "",
+        qos: 1,
+        topic: "thing/product/drone-1/osd",
+        payload: "",
+        retain: false,
+      });
     check(t, "after an admin moves drone-1 under dock-2, dock-2 publishes its osd", await publishOsd("dock-2"), OK, false);
     check(t, "after an admin moves drone-1 under dock-2, dock-1 may not", await publishOsd("dock-1"), NOT_ALLOWED, true);
 

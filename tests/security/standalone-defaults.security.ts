@@ -76,7 +76,10 @@ function decodeAddress(hex: string): string {
   const words = addr.match(/.{8}/g)!.map((w) => w.match(/../g)!.reverse().join(""));
   const ip =
     addr.length === 8
-      ? words[0]!.match(/../g)!.map((b) => parseInt(b, 16)).join(".")
+      ? words[0]!
+          .match(/../g)!
+          .map((b) => parseInt(b, 16))
+          .join(".")
       : new URL(`http://[${words.join("").match(/.{4}/g)!.join(":")}]`).hostname;
   return `${ip}:${parseInt(port, 16)}`;
 }
@@ -115,7 +118,8 @@ test("standalone on a fresh data directory: loopback only, its own secret, no DN
       family.check(`${name} (${port}) is not reachable on ${address}`, !(await connects(address, port)), { refusal: true });
     }
   }
-  if (external.length === 0) console.log("security | standalone defaults | this machine has no non-loopback IPv4 address: reachability from the network not tried");
+  if (external.length === 0)
+    console.log("security | standalone defaults | this machine has no non-loopback IPv4 address: reachability from the network not tried");
 
   const secretFile = join(dataDir, "auth-secret");
   family.check("the signing secret is made in the data directory, readable by its owner alone", (statSync(secretFile).mode & 0o777) === 0o600, {
@@ -127,7 +131,11 @@ test("standalone on a fresh data directory: loopback only, its own secret, no DN
   const devToken = await mintToken({ secret: DEV_JWT_SECRET, issuer: "umos", audience: "umos-api", role: "admin" });
   const asDev = await fetch(`${api}/api/v1/devices`, { headers: { authorization: `Bearer ${devToken}` } });
   family.check("an admin token signed with the public development secret is refused", asDev.status === 401, { refusal: true, detail: `got ${asDev.status}` });
-  const wsDev = await rawRequest(ports.ws, { method: "GET", target: `/ws?token=${devToken}`, headers: { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" } });
+  const wsDev = await rawRequest(ports.ws, {
+    method: "GET",
+    target: `/ws?token=${devToken}`,
+    headers: { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" },
+  });
   family.check("the WebSocket refuses the development secret's token too", wsDev === 401, { refusal: true, detail: `got ${wsDev}` });
   const asOwn = await fetch(`${api}/api/v1/devices`, { headers: { authorization: `Bearer ${admin}` } });
   family.check("`bun run token -- --data-dir` signs with the data directory's secret", asOwn.status === 200, { detail: `got ${asOwn.status}` });
@@ -145,7 +153,15 @@ test("standalone on a fresh data directory: loopback only, its own secret, no DN
   for (const [what, port, target, token] of rebinding) {
     const status = await rawRequest(port, { method: "GET", target, host: `evil.example:${port}`, token });
     family.check(`${what} refuses Host: evil.example`, status === 400, { refusal: true, detail: `got ${status}` });
-    const local = await rawRequest(port, { method: "GET", target, host: `localhost:${port}`, token, headers: target.startsWith("/ws") ? { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" } : {} });
+    const local = await rawRequest(port, {
+      method: "GET",
+      target,
+      host: `localhost:${port}`,
+      token,
+      headers: target.startsWith("/ws")
+        ? { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" }
+        : {},
+    });
     family.check(`${what} answers Host: localhost`, local >= 100 && local < 300, { detail: `got ${local}` });
   }
 
@@ -176,15 +192,23 @@ test("standalone on a fresh data directory: loopback only, its own secret, no DN
   }
 
   // The console and the API docs: their own scripts only, no framing.
-  for (const [what, path] of [["console", "/"], ["API docs", "/openapi"]] as const) {
+  for (const [what, path] of [
+    ["console", "/"],
+    ["API docs", "/openapi"],
+  ] as const) {
     const res = await fetch(`${api}${path}`);
     const html = await res.text();
     const csp = res.headers.get("content-security-policy") ?? "";
     const scriptSrc = /script-src ([^;]*)/.exec(csp)?.[1] ?? "";
     family.check(`${what}: a Content-Security-Policy without inline script`, scriptSrc.length > 0 && !scriptSrc.includes("unsafe"), { detail: csp });
     family.check(`${what}: framing forbidden`, res.headers.get("x-frame-options") === "DENY" && csp.includes("frame-ancestors 'none'"));
-    family.check(`${what}: no sniffing, no referrer`, res.headers.get("x-content-type-options") === "nosniff" && res.headers.get("referrer-policy") === "no-referrer");
-    const inline = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)].filter(([, attributes, body]) => !/\bsrc=/.test(attributes!) || body!.trim() !== "");
+    family.check(
+      `${what}: no sniffing, no referrer`,
+      res.headers.get("x-content-type-options") === "nosniff" && res.headers.get("referrer-policy") === "no-referrer",
+    );
+    const inline = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)].filter(
+      ([, attributes, body]) => !/\bsrc=/.test(attributes!) || body!.trim() !== "",
+    );
     family.check(`${what}: the page itself has no inline script`, inline.length === 0, { detail: inline.map((m) => m[0]).join(" ") });
   }
   expect(family.report()).toEqual([]);
@@ -192,7 +216,10 @@ test("standalone on a fresh data directory: loopback only, its own secret, no DN
 
 test("a service started by hand refuses to face the network while it would sign with the public development secret", async () => {
   const family = tally("network listeners and the development secret");
-  for (const [service, key] of [["iot-api", "UMOS_API__HOST"], ["iot-ws", "UMOS_WS__HOST"]] as const) {
+  for (const [service, key] of [
+    ["iot-api", "UMOS_API__HOST"],
+    ["iot-ws", "UMOS_WS__HOST"],
+  ] as const) {
     const port = await freePort();
     const { code, stderr } = await run(["bun", `apps/${service}/src/main.ts`], {
       [key]: "0.0.0.0",

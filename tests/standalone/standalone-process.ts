@@ -30,14 +30,22 @@ export async function freeStandalonePorts(): Promise<StandalonePorts> {
 
 export function standaloneArgs(dataDir: string, ports: StandalonePorts): string[] {
   return [
-    "--data-dir", dataDir,
-    "--api-port", String(ports.api),
-    "--ws-port", String(ports.ws),
-    "--mqtt-port", String(ports.mqtt),
-    "--postgres-port", String(ports.postgres),
-    "--uplink-port", String(ports.uplink),
-    "--downlink-port", String(ports.downlink),
-    "--gateway-port", String(ports.gateway),
+    "--data-dir",
+    dataDir,
+    "--api-port",
+    String(ports.api),
+    "--ws-port",
+    String(ports.ws),
+    "--mqtt-port",
+    String(ports.mqtt),
+    "--postgres-port",
+    String(ports.postgres),
+    "--uplink-port",
+    String(ports.uplink),
+    "--downlink-port",
+    String(ports.downlink),
+    "--gateway-port",
+    String(ports.gateway),
   ];
 }
 

@@ -86,10 +86,14 @@ test("a device registered over REST publishes at QoS 1; the report is in the mes
 
   const command = await api.post("/api/v1/devices/sa-thermo/commands", { service: "boost", params: { minutes: 30 } });
   expect(command.status).toBe(202);
-  const acked = await eventually(async () => {
-    const { body } = await api.get(`/api/v1/commands/${command.body.id}`);
-    return body.status === "acked" ? body : undefined;
-  }, 15_000, "command acked");
+  const acked = await eventually(
+    async () => {
+      const { body } = await api.get(`/api/v1/commands/${command.body.id}`);
+      return body.status === "acked" ? body : undefined;
+    },
+    15_000,
+    "command acked",
+  );
   expect(acked.output).toEqual({ until: "10:30" });
   await eventually(() => dashboard.messages().some((m) => m.kind === "command.status" && m.data.status === "acked"), 10_000, "acked on the WebSocket");
   dashboard.socket.close();
@@ -102,10 +106,20 @@ test("telemetry is off: the API says so and how to turn it on", async () => {
 });
 
 test("a device may not log in with a wrong password, nor subscribe to another device's topics", async () => {
-  await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { protocolVersion: 4, clientId: "sa-thermo", username: "sa-thermo", password: "wrong", reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/);
+  await expect(
+    mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
+      protocolVersion: 4,
+      clientId: "sa-thermo",
+      username: "sa-thermo",
+      password: "wrong",
+      reconnectPeriod: 0,
+    }),
+  ).rejects.toThrow(/Not authorized/);
   const password = await registerDevice("sa-other");
   const device = await connectDevice("sa-other", password);
-  const refused = await device.subscribeAsync("generic/sa-thermo/service/call", { qos: 1 }).catch((err: { packet?: { granted?: number[] } }) => err.packet?.granted);
+  const refused = await device
+    .subscribeAsync("generic/sa-thermo/service/call", { qos: 1 })
+    .catch((err: { packet?: { granted?: number[] } }) => err.packet?.granted);
   expect(refused).toEqual([128]); // MQTT 3.1.1 §3.9.3: 0x80 failure
 });
 
@@ -136,12 +150,16 @@ test("killed with SIGKILL during a stream of QoS 1 messages and started again, i
   standalone = await startStandalone(dataDir, ports);
   let seen: number[] = [];
   let missing = ackedBeforeKill;
-  await eventually(async () => {
-    seen = (await messageLog("sa-stream")).map((m) => m.data.seq as number);
-    const stored = new Set(seen);
-    missing = ackedBeforeKill.filter((s) => !stored.has(s));
-    return missing.length === 0;
-  }, 30_000, "every acknowledged message in the log after the restart").catch(() => {});
+  await eventually(
+    async () => {
+      seen = (await messageLog("sa-stream")).map((m) => m.data.seq as number);
+      const stored = new Set(seen);
+      missing = ackedBeforeKill.filter((s) => !stored.has(s));
+      return missing.length === 0;
+    },
+    30_000,
+    "every acknowledged message in the log after the restart",
+  ).catch(() => {});
   expect(ackedBeforeKill.length).toBeGreaterThanOrEqual(300);
   expect(missing).toEqual([]);
   // The device's own ids make a message resent after the crash recognisable: stored once each.

@@ -94,7 +94,9 @@ export const sendCommand = (deviceId: string, service: string, params: unknown) 
 /** Points of a property over the last `minutes`, from the time series (501 when none is configured). */
 export async function telemetry(id: string, property: string, minutes: number): Promise<{ ts: number; value: number }[]> {
   const from = new Date(Date.now() - minutes * 60_000).toISOString();
-  const res = await api<{ points: { ts: string; value: number }[] }>(`/api/v1/devices/${encodeURIComponent(id)}/telemetry?property=${encodeURIComponent(property)}&from=${from}&every=10s`);
+  const res = await api<{ points: { ts: string; value: number }[] }>(
+    `/api/v1/devices/${encodeURIComponent(id)}/telemetry?property=${encodeURIComponent(property)}&from=${from}&every=10s`,
+  );
   return res.points.map((p) => ({ ts: Date.parse(p.ts), value: p.value }));
 }
 

@@ -184,7 +184,13 @@ function setProperty(name: string, value: unknown, ts: number, flash: boolean) {
   }
 }
 
-const eventItem = (m: Envelope) => el("li", {}, [el("span", { class: "hint" }, [new Date(millis(m.ts)).toLocaleTimeString(), " "]), el("strong", {}, [String(m.data?.event)]), " ", el("span", { class: "mono" }, [JSON.stringify(m.data?.data ?? {})])]);
+const eventItem = (m: Envelope) =>
+  el("li", {}, [
+    el("span", { class: "hint" }, [new Date(millis(m.ts)).toLocaleTimeString(), " "]),
+    el("strong", {}, [String(m.data?.event)]),
+    " ",
+    el("span", { class: "mono" }, [JSON.stringify(m.data?.data ?? {})]),
+  ]);
 
 async function loadChart(property: string | null) {
   if (!current) return;
@@ -207,10 +213,12 @@ async function loadChart(property: string | null) {
     }
   }
   const reports = await rest.messages(id, "property.report", 200);
-  chart.set(reports.flatMap((m) => {
-    const value = numericValues(m.data)[property];
-    return value === undefined ? [] : [{ ts: millis(m.ts), value }];
-  }));
+  chart.set(
+    reports.flatMap((m) => {
+      const value = numericValues(m.data)[property];
+      return value === undefined ? [] : [{ ts: millis(m.ts), value }];
+    }),
+  );
   $("chart-source").textContent = `${why}: recent property reports from the message log, then live values.`;
 }
 
@@ -238,7 +246,7 @@ async function submitCommand(event: Event) {
   try {
     params = JSON.parse($<HTMLTextAreaElement>("command-params").value || "{}");
   } catch {
-    $("command-error").textContent = "params must be JSON, e.g. {\"minutes\": 30}";
+    $("command-error").textContent = 'params must be JSON, e.g. {"minutes": 30}';
     return;
   }
   try {

@@ -41,9 +41,12 @@ describe("the check on the matched route", () => {
     await check(request("/health"), "/health");
     await expect(check(request("/api/v1/things"), "/api/v1/things")).rejects.toThrow("a Bearer token is required");
     await check(request("/api/v1/things", await testToken("viewer")), "/api/v1/things");
-    await expect(check(new Request("http://localhost:8080/api/v1/things/a/commands", { method: "POST", headers: { authorization: `Bearer ${await testToken("viewer")}` } }), "/api/v1/things/:id/commands")).rejects.toThrow(
-      "POST /api/v1/things/a/commands needs the operator role; the token has viewer",
-    );
+    await expect(
+      check(
+        new Request("http://localhost:8080/api/v1/things/a/commands", { method: "POST", headers: { authorization: `Bearer ${await testToken("viewer")}` } }),
+        "/api/v1/things/:id/commands",
+      ),
+    ).rejects.toThrow("POST /api/v1/things/a/commands needs the operator role; the token has viewer");
   });
 
   test("a token in the URL is not taken on REST (it belongs to the WebSocket handshake alone)", async () => {
@@ -66,6 +69,10 @@ describe("the check on the matched route", () => {
   });
 
   test("with authentication off every caller may call every role's route", async () => {
-    await createAccessCheck(table, null, undefined)(new Request("http://localhost:8080/api/v1/things/a/commands", { method: "POST" }), "/api/v1/things/:id/commands");
+    await createAccessCheck(
+      table,
+      null,
+      undefined,
+    )(new Request("http://localhost:8080/api/v1/things/a/commands", { method: "POST" }), "/api/v1/things/:id/commands");
   });
 });

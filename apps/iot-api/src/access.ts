@@ -60,7 +60,8 @@ export function createAccessCheck(table: ReadonlyMap<string, Access>, verify: Ve
     if (needed === "public") return;
     if (needed === "webhook") {
       if (!webhookToken) throw new UnauthorizedError("the broker webhook is off: set auth.webhookToken and add ?token=<it> to the webhook URL");
-      if (!sameSecret(new URL(request.url).searchParams.get("token") ?? undefined, webhookToken)) throw new UnauthorizedError("the webhook endpoint needs its ?token=");
+      if (!sameSecret(new URL(request.url).searchParams.get("token") ?? undefined, webhookToken))
+        throw new UnauthorizedError("the webhook endpoint needs its ?token=");
       return;
     }
     if (!verify) return;

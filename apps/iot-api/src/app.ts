@@ -70,7 +70,13 @@ export function createApp(config: UmosConfig, { log, obs, bus, db, sessions }: A
     const thingModels = thingModelRepository(db.sql);
     const credentials = credentialRepository(db.sql);
     const deadLetters = deadLetterRepository(db.sql);
-    const submit = createCommandIntake(bus, devices, commands, createModelCache((id, version) => thingModels.get(id, version)), config.commands);
+    const submit = createCommandIntake(
+      bus,
+      devices,
+      commands,
+      createModelCache((id, version) => thingModels.get(id, version)),
+      config.commands,
+    );
     const probes = [bus.probe, db.probe];
     obs.metrics.countDevicesActive(() => devices.countOnline());
     const { url: influxUrl } = config.influx;
@@ -143,7 +149,9 @@ export function createApp(config: UmosConfig, { log, obs, bus, db, sessions }: A
   return Object.assign(app, {
     async handle(request: Request): Promise<Response> {
       if (!answer) throw new Error("iot-api is not started");
-      const addressed = request.headers.has("host") ? request : new Request(request, { headers: { ...Object.fromEntries(request.headers), host: new URL(request.url).host } });
+      const addressed = request.headers.has("host")
+        ? request
+        : new Request(request, { headers: { ...Object.fromEntries(request.headers), host: new URL(request.url).host } });
       return answer(addressed);
     },
   });
@@ -153,5 +161,8 @@ export function createApp(config: UmosConfig, { log, obs, bus, db, sessions }: A
 function tooLarge(request: Request, limit: number): Response | undefined {
   const declared = Number(request.headers.get("content-length") ?? 0);
   if (!(declared > limit)) return undefined;
-  return Response.json({ error: { code: "body_too_large", message: `the request body is ${declared} bytes; at most ${limit} (api.bodyLimitBytes)` } }, { status: 413 });
+  return Response.json(
+    { error: { code: "body_too_large", message: `the request body is ${declared} bytes; at most ${limit} (api.bodyLimitBytes)` } },
+    { status: 413 },
+  );
 }

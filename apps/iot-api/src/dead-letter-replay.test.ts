@@ -42,7 +42,12 @@ describe("what a replay carries", () => {
 
   test("a gateway refusal gets the device and vendor its topic names, as the gateway sets them on a relayed frame", () => {
     const headers = replayHeaders({ replayCount: 0, headers: { [HEADERS.mqttTopic]: "tylink/t-1/thing/property/report", [HEADERS.originalSize]: 9000 } });
-    expect(headers).toEqual({ [HEADERS.mqttTopic]: "tylink/t-1/thing/property/report", [HEADERS.deviceId]: "t-1", [HEADERS.vendor]: "tuya", [HEADERS.replayCount]: 1 });
+    expect(headers).toEqual({
+      [HEADERS.mqttTopic]: "tylink/t-1/thing/property/report",
+      [HEADERS.deviceId]: "t-1",
+      [HEADERS.vendor]: "tuya",
+      [HEADERS.replayCount]: 1,
+    });
   });
 });
 

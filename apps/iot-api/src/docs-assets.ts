@@ -52,7 +52,8 @@ export const docsAssets = new Elysia()
   .get(
     "/openapi/assets/:file",
     ({ params, set }) => {
-      if (params.file === "start.js") return new Response(START, { headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" } });
+      if (params.file === "start.js")
+        return new Response(START, { headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" } });
       const file = files[params.file];
       if (!file) {
         set.status = 404;

@@ -12,7 +12,11 @@ export function withDeadline(handle: (request: Request) => Promise<Response>, de
     let timer: Timer | undefined;
     const late = new Promise<Response>((resolve) => {
       timer = setTimeout(() => {
-        const { status, body } = toHttpError(0, new UnavailableError(`no answer within ${deadlineMs} ms (api.requestTimeoutMs): a dependency is slow or unreachable; retry`), log);
+        const { status, body } = toHttpError(
+          0,
+          new UnavailableError(`no answer within ${deadlineMs} ms (api.requestTimeoutMs): a dependency is slow or unreachable; retry`),
+          log,
+        );
         resolve(Response.json(body, { status, headers: { "retry-after": "1" } }));
       }, deadlineMs);
     });

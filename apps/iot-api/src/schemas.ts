@@ -41,7 +41,10 @@ export const IdempotencyHeaders = t.Object({
 export const Accepted = t.Object({ id: t.String(), status: t.String() });
 
 /** 202 for a command taken in: where to follow it, and whether this was an idempotent replay. */
-export function accepted(set: { status?: number | string; headers: Record<string, unknown> }, result: { command: { id: string; status: string }; replayed: boolean }) {
+export function accepted(
+  set: { status?: number | string; headers: Record<string, unknown> },
+  result: { command: { id: string; status: string }; replayed: boolean },
+) {
   set.status = 202;
   set.headers.location = `/api/v1/commands/${result.command.id}`;
   if (result.replayed) set.headers["idempotent-replayed"] = "true";

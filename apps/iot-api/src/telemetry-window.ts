@@ -45,7 +45,10 @@ export function resolveWindow(request: WindowRequest, limits: WindowLimits, nowM
   // +1: windows are aligned to multiples of every, so the range may touch one more than it spans.
   const windows = Math.ceil(rangeMs / everyMs) + 1;
   if (windows > limits.maxPoints) {
-    throw new InvalidInputError("too_many_points", `every=${every} gives up to ${windows} windows over this range; at most ${limits.maxPoints}: choose a larger every or a shorter range`);
+    throw new InvalidInputError(
+      "too_many_points",
+      `every=${every} gives up to ${windows} windows over this range; at most ${limits.maxPoints}: choose a larger every or a shorter range`,
+    );
   }
   return { fromMs, toMs, everyMs, every };
 }
@@ -62,7 +65,8 @@ function durationMs(duration: string): number {
 function instant(name: string, value: string): number {
   const ms = /^[0-9]+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(ms)) throw new InvalidInputError("invalid_time", `${name}: '${value}' is neither an RFC 3339 date-time nor ms since the epoch`);
-  if (ms < 0 || ms > LATEST_TIMESTAMP_MS) throw new InvalidInputError("invalid_time", `${name}: '${value}' is outside 1970-01-01 to ${iso(LATEST_TIMESTAMP_MS)}`);
+  if (ms < 0 || ms > LATEST_TIMESTAMP_MS)
+    throw new InvalidInputError("invalid_time", `${name}: '${value}' is outside 1970-01-01 to ${iso(LATEST_TIMESTAMP_MS)}`);
   return ms;
 }
 

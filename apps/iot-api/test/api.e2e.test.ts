@@ -153,7 +153,13 @@ describe("service surface", () => {
     const spec = await call("GET", "/openapi/json");
     expect(spec.body.openapi).toMatch(/^3\./);
     expect(Object.keys(spec.body.paths)).toEqual(
-      expect.arrayContaining(["/api/v1/devices/", "/api/v1/devices/{id}", "/api/v1/devices/{id}/commands", "/api/v1/devices/{id}/messages", "/api/v1/commands/{id}"]),
+      expect.arrayContaining([
+        "/api/v1/devices/",
+        "/api/v1/devices/{id}",
+        "/api/v1/devices/{id}/commands",
+        "/api/v1/devices/{id}/messages",
+        "/api/v1/commands/{id}",
+      ]),
     );
     const ui = await (await fetch(`${base}/openapi`)).text();
     expect(ui).toContain("/openapi/assets/swagger-ui-bundle.js");

@@ -42,7 +42,11 @@ const call = (path: string, init: RequestInit & { token?: string } = {}) =>
   api.handle(
     new Request(`http://localhost:8080${path}`, {
       ...init,
-      headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body ? { "content-type": "application/json" } : {}), ...init.headers },
+      headers: {
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        ...(init.body ? { "content-type": "application/json" } : {}),
+        ...init.headers,
+      },
     }),
   );
 

@@ -15,7 +15,12 @@ beforeAll(async () => {
   [vhost, database] = await Promise.all([createVhost(), createDatabase()]);
   const config = testConfig(
     { busUrl: vhost.url, postgresUrl: database.url },
-    { UMOS_MQTT__USERNAME: "iot-gateway", UMOS_MQTT__PASSWORD: "gateway-password", UMOS_AUTH__WEBHOOK_CACHE_SEC: "120", UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN },
+    {
+      UMOS_MQTT__USERNAME: "iot-gateway",
+      UMOS_MQTT__PASSWORD: "gateway-password",
+      UMOS_AUTH__WEBHOOK_CACHE_SEC: "120",
+      UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+    },
   );
   api = inProcess(createApp, config, "iot-api");
   await api.start();
@@ -95,7 +100,8 @@ describe("inputs", () => {
 });
 
 describe("device credentials and the VerneMQ webhooks", () => {
-  const hook = (name: string, body: unknown, token = WEBHOOK_TOKEN) => call("POST", `/api/v1/webhooks/vernemq?token=${token}`, undefined, body, { "vernemq-hook": name });
+  const hook = (name: string, body: unknown, token = WEBHOOK_TOKEN) =>
+    call("POST", `/api/v1/webhooks/vernemq?token=${token}`, undefined, body, { "vernemq-hook": name });
   let password: string;
 
   beforeAll(async () => {
@@ -116,15 +122,30 @@ describe("device credentials and the VerneMQ webhooks", () => {
 
   test("auth_on_register accepts the device's own password, never cached, and refuses a wrong one or a borrowed client id (v3 and m5)", async () => {
     for (const name of ["auth_on_register", "auth_on_register_m5"]) {
-      const ok = await hook(name, { peer_addr: "127.0.0.1", peer_port: 5000, username: "thermo-9", password, mountpoint: "", client_id: "thermo-9", clean_session: false, clean_start: false });
+      const ok = await hook(name, {
+        peer_addr: "127.0.0.1",
+        peer_port: 5000,
+        username: "thermo-9",
+        password,
+        mountpoint: "",
+        client_id: "thermo-9",
+        clean_session: false,
+        clean_start: false,
+      });
       expect(ok.body).toEqual({ result: "ok" });
       // A cached yes would let a rotated password in until it expired.
       expect(ok.headers.get("cache-control")).toBeNull();
-      expect((await hook(name, { username: "thermo-9", password: "guess", mountpoint: "", client_id: "thermo-9" })).body).toEqual({ result: { error: "not_allowed" } });
+      expect((await hook(name, { username: "thermo-9", password: "guess", mountpoint: "", client_id: "thermo-9" })).body).toEqual({
+        result: { error: "not_allowed" },
+      });
       expect((await hook(name, { username: "thermo-9", password, mountpoint: "", client_id: "other-1" })).body).toEqual({ result: { error: "not_allowed" } });
     }
-    expect((await hook("auth_on_register", { username: "iot-gateway", password: "gateway-password", client_id: "iot-gateway-a-0" })).body).toEqual({ result: "ok" });
-    expect((await hook("auth_on_register", { username: "iot-gateway", password: "nope", client_id: "iot-gateway-a-0" })).body.result).toEqual({ error: "not_allowed" });
+    expect((await hook("auth_on_register", { username: "iot-gateway", password: "gateway-password", client_id: "iot-gateway-a-0" })).body).toEqual({
+      result: "ok",
+    });
+    expect((await hook("auth_on_register", { username: "iot-gateway", password: "nope", client_id: "iot-gateway-a-0" })).body.result).toEqual({
+      error: "not_allowed",
+    });
   });
 
   test("auth_on_publish: a device publishes its own topics only; the gateway may publish to devices", async () => {
@@ -142,13 +163,28 @@ describe("device credentials and the VerneMQ webhooks", () => {
   });
 
   test("auth_on_subscribe: own topics stand, another device's are refused (128 in v3, 135 in m5)", async () => {
-    const subscribe = (name: string, topics: string[]) => hook(name, { username: "thermo-9", client_id: "thermo-9", mountpoint: "", topics: topics.map((topic) => ({ topic, qos: 1 })) });
+    const subscribe = (name: string, topics: string[]) =>
+      hook(name, { username: "thermo-9", client_id: "thermo-9", mountpoint: "", topics: topics.map((topic) => ({ topic, qos: 1 })) });
     expect((await subscribe("auth_on_subscribe", ["generic/thermo-9/service/call", "generic/thermo-9/property/set"])).body).toEqual({ result: "ok" });
     expect((await subscribe("auth_on_subscribe", ["generic/other-1/service/call"])).body).toEqual({ result: { error: "not_allowed" } });
     expect((await subscribe("auth_on_subscribe", ["generic/+/service/call"])).body).toEqual({ result: { error: "not_allowed" } });
     const mixed = ["generic/thermo-9/service/call", "generic/other-1/service/call"];
-    expect((await subscribe("auth_on_subscribe", mixed)).body).toEqual({ result: "ok", topics: [{ topic: mixed[0], qos: 1 }, { topic: mixed[1], qos: 128 }] });
-    expect((await subscribe("auth_on_subscribe_m5", mixed)).body).toEqual({ result: "ok", modifiers: { topics: [{ topic: mixed[0], qos: 1 }, { topic: mixed[1], qos: 135 }] } });
+    expect((await subscribe("auth_on_subscribe", mixed)).body).toEqual({
+      result: "ok",
+      topics: [
+        { topic: mixed[0], qos: 1 },
+        { topic: mixed[1], qos: 128 },
+      ],
+    });
+    expect((await subscribe("auth_on_subscribe_m5", mixed)).body).toEqual({
+      result: "ok",
+      modifiers: {
+        topics: [
+          { topic: mixed[0], qos: 1 },
+          { topic: mixed[1], qos: 135 },
+        ],
+      },
+    });
   });
 
   test("a DJI dock acts for its aircraft, and a rotated password replaces the old one", async () => {
@@ -157,7 +193,8 @@ describe("device credentials and the VerneMQ webhooks", () => {
     const sql = postgres(database.url, { max: 1, onnotice: () => {} });
     await sql`update devices set parent_id = 'dock-7' where id = 'aircraft-7'`;
     await sql.end();
-    const publish = (topic: string) => hook("auth_on_publish", { username: "dock-7", client_id: "dock-7", mountpoint: "", qos: 1, topic, payload: "", retain: false });
+    const publish = (topic: string) =>
+      hook("auth_on_publish", { username: "dock-7", client_id: "dock-7", mountpoint: "", qos: 1, topic, payload: "", retain: false });
     expect((await publish("thing/product/aircraft-7/osd")).body).toEqual({ result: "ok" });
     expect((await publish("thing/product/aircraft-9/osd")).body.result).toEqual({ error: "not_allowed" });
 

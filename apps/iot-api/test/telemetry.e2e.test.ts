@@ -1,7 +1,19 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { App } from "@umos/runtime";
 import { reportPoints } from "@umos/timeseries";
-import { createDatabase, createInfluxDatabase, createVhost, freePort, jsonClient, testConfig, testToken, type TestDatabase, type TestInfluxDatabase, type TestVhost, inProcess } from "@umos/testkit";
+import {
+  createDatabase,
+  createInfluxDatabase,
+  createVhost,
+  freePort,
+  jsonClient,
+  testConfig,
+  testToken,
+  type TestDatabase,
+  type TestInfluxDatabase,
+  type TestVhost,
+  inProcess,
+} from "@umos/testkit";
 import { createApp } from "../src/app";
 
 /** GET /devices/:id/telemetry in-process, against InfluxDB 1.6 (InfluxQL on /query), and without any time-series server. */
@@ -41,7 +53,14 @@ describe("telemetry endpoint", () => {
   test("a device's property as windows; an unknown device is 404; limits and bad parameters are 400 with the reason", async () => {
     const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_INFLUX__MAX_QUERY_POINTS: "100" });
     expect((await admin.post("/api/v1/devices", { id: "tele-1", vendor: "generic" })).status).toBe(201);
-    const reports = [20, 22, 30].map((temperature, i) => ({ id: `r-${i}`, ts: t0 + i * 20 * 60_000, vendor: "generic" as const, deviceId: "tele-1", kind: "property.report", data: { temperature } }));
+    const reports = [20, 22, 30].map((temperature, i) => ({
+      id: `r-${i}`,
+      ts: t0 + i * 20 * 60_000,
+      vendor: "generic" as const,
+      deviceId: "tele-1",
+      kind: "property.report",
+      data: { temperature },
+    }));
     await influx.write(reports.flatMap((r) => reportPoints(r, null)).map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
 
     const series = await api.get(`/api/v1/devices/tele-1/telemetry?property=temperature&${range}&every=30m&fn=max`);

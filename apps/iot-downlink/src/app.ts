@@ -24,7 +24,14 @@ export function createApp(config: UmosConfig, { log, obs, bus, db }: DownlinkPar
     obs.metrics.countDevicesActive(() => deviceRepository(db.sql).countOnline());
     const thingModels = thingModelRepository(db.sql);
     const announce = createStatusAnnouncer(bus, obs.tracer, obs.metrics);
-    const send = createCommandSender(bus, commands, createModelCache((id, version) => thingModels.get(id, version)), announce, obs.tracer, log);
+    const send = createCommandSender(
+      bus,
+      commands,
+      createModelCache((id, version) => thingModels.get(id, version)),
+      announce,
+      obs.tracer,
+      log,
+    );
     const correlate = createReplyCorrelation(commands, announce, log);
     // One table to dispatch: the kinds on iot.*.service.#.
     const handlers: Record<string, (envelope: Envelope) => Promise<void>> = {
@@ -45,7 +52,16 @@ export function createApp(config: UmosConfig, { log, obs, bus, db }: DownlinkPar
       }),
     );
     resources.use(consumer, (c) => c.stop());
-    const server = resources.use(serveHealth({ host: config.downlink.host, port: config.downlink.port, allowedHosts: config.allowedHosts, probes: [bus.probe, db.probe], metrics: obs.metrics }), (s) => s.stop(true));
+    const server = resources.use(
+      serveHealth({
+        host: config.downlink.host,
+        port: config.downlink.port,
+        allowedHosts: config.allowedHosts,
+        probes: [bus.probe, db.probe],
+        metrics: obs.metrics,
+      }),
+      (s) => s.stop(true),
+    );
     log.info("iot-downlink ready", { port: server.port });
     return server.port!;
   });

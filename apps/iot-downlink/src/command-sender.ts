@@ -8,7 +8,6 @@ import type { ModelCache } from "@umos/thing-model";
 import { adapterFor, type EncodedFrame } from "@umos/vendors";
 import type { Announce } from "./status-announcer";
 
-
 /**
  * Sends a stored command to its device if it can go now: queued, within its TTL, device online.
  * The frame is built from the stored command, so the REST call's message and the scheduler's

@@ -23,7 +23,9 @@ export function createReplyCorrelation(commands: CommandRepository, announce: An
     const commandId = envelope.correlationId ?? "";
     const acked = reply.code === 0;
     const detail = { output: reply.output, reason: acked ? undefined : `the device answered code ${reply.code}` };
-    const updated = UUID.test(commandId) ? await commands.answer(commandId, envelope.deviceId, ["queued", "sent"], acked ? "acked" : "failed", detail) : undefined;
+    const updated = UUID.test(commandId)
+      ? await commands.answer(commandId, envelope.deviceId, ["queued", "sent"], acked ? "acked" : "failed", detail)
+      : undefined;
     if (!updated) {
       log.info("reply matches no command waiting for one", { deviceId: envelope.deviceId, correlationId: commandId });
       return;

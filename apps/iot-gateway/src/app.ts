@@ -44,7 +44,10 @@ export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus
     const deliver = createDownlinkDelivery(connections, DOWNLINK_BROKER_WAIT_MS, tracing);
     resources.use(await bus.consume({ queue: QUEUES.gateway }, (message) => figures.timedDelivery(() => deliver(message))), (c) => c.stop());
     const probes = [bus.probe, { name: "mqtt", check: () => connections.some((c) => c.connected) }];
-    const server = resources.use(serveHealth({ host: config.gateway.host, port: config.gateway.port, allowedHosts: config.allowedHosts, probes, metrics: obs.metrics }), (s) => s.stop(true));
+    const server = resources.use(
+      serveHealth({ host: config.gateway.host, port: config.gateway.port, allowedHosts: config.allowedHosts, probes, metrics: obs.metrics }),
+      (s) => s.stop(true),
+    );
     log.info("iot-gateway ready", { port: server.port, subscriptions: subscriptions.length });
     return server.port!;
   });

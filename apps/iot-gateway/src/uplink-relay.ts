@@ -81,14 +81,17 @@ export function createUplinkRelay(
    * limit, and a dead letter RabbitMQ refused would bring the frame back from the broker forever.
    */
   function refused(packet: InboundPublish, target: Route | null, oversized: boolean, receivedAt: number) {
-    const headers: Record<string, unknown> = target ? frameHeaders(target, packet.topic, receivedAt) : { [HEADERS.mqttTopic]: packet.topic, [HEADERS.receivedAt]: receivedAt };
+    const headers: Record<string, unknown> = target
+      ? frameHeaders(target, packet.topic, receivedAt)
+      : { [HEADERS.mqttTopic]: packet.topic, [HEADERS.receivedAt]: receivedAt };
     if (oversized) headers[HEADERS.originalSize] = packet.payload.byteLength;
     const body = oversized ? packet.payload.subarray(0, maxPayloadBytes) : packet.payload;
     return { routingKey: target?.routingKey ?? UNROUTABLE_KEY, headers, body };
   }
 
   function spooled(seq: number, packet: InboundPublish, target: Route | null, oversized: boolean, messageId: string, receivedAt: number): SpooledFrame {
-    if (target && !oversized) return { seq, routingKey: target.routingKey, messageId, headers: frameHeaders(target, packet.topic, receivedAt), payload: packet.payload };
+    if (target && !oversized)
+      return { seq, routingKey: target.routingKey, messageId, headers: frameHeaders(target, packet.topic, receivedAt), payload: packet.payload };
     const [code, reason] = deadLetterReason(packet, oversized);
     const { routingKey, headers, body } = refused(packet, target, oversized, receivedAt);
     return { seq, routingKey, messageId, headers, payload: body, deadLetter: { code, reason } };

@@ -121,7 +121,11 @@ describe("iot-gateway, as a process", () => {
     const client = await mqtt.connectAsync(ownBroker.url, { clientId: "crash-device", protocolVersion: 5, reconnectPeriod: 0 });
     try {
       // The gateway must hold its session before the stream starts, or the first frames have no subscriber.
-      await eventually(() => sink.got.length > 0 || client.publishAsync("generic/crash/status", '{"state":"online"}', { qos: 1 }).then(() => false), 10_000, "gateway relaying");
+      await eventually(
+        () => sink.got.length > 0 || client.publishAsync("generic/crash/status", '{"state":"online"}', { qos: 1 }).then(() => false),
+        10_000,
+        "gateway relaying",
+      );
       sink.got.length = 0;
       const total = 3000;
       const sending = (async () => {

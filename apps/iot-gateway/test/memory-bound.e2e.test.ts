@@ -3,7 +3,18 @@ import amqplib from "amqplib";
 import mqtt from "mqtt";
 import { QUEUES } from "@umos/contracts";
 import type { App } from "@umos/runtime";
-import { createVhost, eventually, RABBITMQ_HOST, startMosquitto, startTcpProxy, testConfig, type TcpProxy, type TestMosquitto, type TestVhost, inProcess } from "@umos/testkit";
+import {
+  createVhost,
+  eventually,
+  RABBITMQ_HOST,
+  startMosquitto,
+  startTcpProxy,
+  testConfig,
+  type TcpProxy,
+  type TestMosquitto,
+  type TestVhost,
+  inProcess,
+} from "@umos/testkit";
 import { createApp } from "../src/app";
 
 /**
@@ -41,7 +52,13 @@ afterAll(async () => {
 /** A gauge of the gateway's /metrics. */
 async function gauge(name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${gateway.port}/metrics`)).text();
-  return Number(text.split("\n").find((l) => l.startsWith(name))!.split(" ").at(-1));
+  return Number(
+    text
+      .split("\n")
+      .find((l) => l.startsWith(name))!
+      .split(" ")
+      .at(-1),
+  );
 }
 
 /**
@@ -55,7 +72,9 @@ async function mostHeldWhileSlow(qos: 0 | 1, clientId: string): Promise<number> 
   const got: Buffer[] = [];
   await ch.consume(QUEUES.uplink, (m) => m && got.push(m.content), { noAck: true });
   const device = await mqtt.connectAsync(broker.url, { clientId, protocolVersion: 5, reconnectPeriod: 0 });
-  const payloads = Array.from({ length: FRAMES }, (_, i) => Buffer.concat([Buffer.from(`{"id":"${i}","data":{"blob":"`), Buffer.alloc(FRAME_BYTES, 0x61), Buffer.from('"}}')]));
+  const payloads = Array.from({ length: FRAMES }, (_, i) =>
+    Buffer.concat([Buffer.from(`{"id":"${i}","data":{"blob":"`), Buffer.alloc(FRAME_BYTES, 0x61), Buffer.from('"}}')]),
+  );
 
   proxy.setDelay(1500);
   const published = Promise.all(payloads.map((p) => device.publishAsync(`generic/${clientId}/property/report`, p, { qos })));

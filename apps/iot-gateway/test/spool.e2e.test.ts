@@ -5,7 +5,17 @@ import { join, resolve } from "node:path";
 import amqplib from "amqplib";
 import mqtt from "mqtt";
 import { QUEUES } from "@umos/contracts";
-import { createVhost, eventually, RABBITMQ_HOST, startMosquitto, startTcpProxy, testEnv, type TcpProxy, type TestMosquitto, type TestVhost } from "@umos/testkit";
+import {
+  createVhost,
+  eventually,
+  RABBITMQ_HOST,
+  startMosquitto,
+  startTcpProxy,
+  testEnv,
+  type TcpProxy,
+  type TestMosquitto,
+  type TestVhost,
+} from "@umos/testkit";
 
 // Edge store and forward (docs/deployment.md): the gateway reaches RabbitMQ through a proxy the test cuts.
 let vhost: TestVhost;

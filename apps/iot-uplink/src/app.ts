@@ -39,7 +39,9 @@ export function createApp(config: UmosConfig, { log, obs, bus, db }: UplinkParts
       maxFrameBytes: config.uplink.maxFrameBytes,
       dedupeWindowMs: config.uplink.dedupeWindowMs,
     });
-    resources.use(startPresenceSweep(devices, bus, { silenceMs: config.presence.silenceMs, intervalMs: config.presence.sweepIntervalMs }, log), (s) => s.stop());
+    resources.use(startPresenceSweep(devices, bus, { silenceMs: config.presence.silenceMs, intervalMs: config.presence.sweepIntervalMs }, log), (s) =>
+      s.stop(),
+    );
     const { url: influxUrl } = config.influx;
     if (influxUrl) {
       const modelOf = async (deviceId: string) => (await directory.route(deviceId))?.model?.id ?? null;
@@ -52,7 +54,16 @@ export function createApp(config: UmosConfig, { log, obs, bus, db }: UplinkParts
     const deadLetterGauge = resources.use(startDeadLetterGauge(obs.metrics, deadLetters, DEAD_LETTER_GAUGE_MS, log), (g) => g.stop());
     const archiveBatch = { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs };
     resources.use(await startDeadLetterArchiver(bus, deadLetters, archiveBatch, deadLetterGauge.stale), (c) => c.stop());
-    const server = resources.use(serveHealth({ host: config.uplink.host, port: config.uplink.port, allowedHosts: config.allowedHosts, probes: [bus.probe, db.probe], metrics: obs.metrics }), (s) => s.stop(true));
+    const server = resources.use(
+      serveHealth({
+        host: config.uplink.host,
+        port: config.uplink.port,
+        allowedHosts: config.allowedHosts,
+        probes: [bus.probe, db.probe],
+        metrics: obs.metrics,
+      }),
+      (s) => s.stop(true),
+    );
     log.info("iot-uplink ready", { port: server.port });
     return server.port!;
   });

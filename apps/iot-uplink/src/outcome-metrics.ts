@@ -9,7 +9,10 @@ import { isPermanent } from "@umos/core";
 export function countOutcomes(handler: MessageHandler, metrics: Metrics): MessageHandler {
   const processed = metrics.counter("iot_uplink_messages_processed_total", "Device frames decoded, stored and republished");
   const invalid = metrics.counter("iot_uplink_messages_invalid_total", "Device frames refused as invalid and dead-lettered, by reason code", ["code"]);
-  const failed = metrics.counter("iot_uplink_messages_failed_total", "Device frames whose processing failed for a retryable reason (retried, dead-lettered as gave_up after the last try)");
+  const failed = metrics.counter(
+    "iot_uplink_messages_failed_total",
+    "Device frames whose processing failed for a retryable reason (retried, dead-lettered as gave_up after the last try)",
+  );
   return async (message: BusMessage) => {
     try {
       await handler(message);

@@ -3,7 +3,6 @@ import { KINDS, routingKey, type Vendor } from "@umos/contracts";
 import type { Logger } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
 
-
 /** Why UMOS thinks a device's presence changed: other traffic, silence, or its gateway's topology report. */
 export type PresenceCause = "traffic" | "silence" | "topology";
 

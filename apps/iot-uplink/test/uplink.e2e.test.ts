@@ -56,7 +56,11 @@ async function sendFrame(deviceId: string, action: string, payload: string, mess
 
 /** The dead letter of a frame, as the uplink archived it from iot-dead-letter. */
 async function deadLetter(messageId: string): Promise<{ code: string; reason: string; queue: string; payload: Buffer }> {
-  return eventually(async () => (await sql`select code, reason, queue, payload from dead_letters where message_id = ${messageId}`)[0] as never, 5000, "a dead letter");
+  return eventually(
+    async () => (await sql`select code, reason, queue, payload from dead_letters where message_id = ${messageId}`)[0] as never,
+    5000,
+    "a dead letter",
+  );
 }
 
 describe("iot-uplink", () => {
@@ -76,7 +80,10 @@ describe("iot-uplink", () => {
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ id, kind: "property.report", data: { temp: 21.5, on: true } });
     const state = await sql`select property, value from device_state where device_id = 's1' order by property`;
-    expect(state.map((r) => [r.property, r.value])).toEqual([["on", true], ["temp", 21.5]]);
+    expect(state.map((r) => [r.property, r.value])).toEqual([
+      ["on", true],
+      ["temp", 21.5],
+    ]);
     const [device] = await sql`select online, last_seen_at from devices where id = 's1'`;
     expect(device!.online).toBe(true);
     expect(device!.last_seen_at).toBeInstanceOf(Date);
@@ -130,12 +137,21 @@ describe("iot-uplink", () => {
   });
 
   test("the dead-letter queue is archived: a redelivered dead letter is stored once, and RabbitMQ's own dead letters too", async () => {
-    const headers = { [HEADERS.deadLetterCode]: "invalid_frame", [HEADERS.deadLetterReason]: "x", [HEADERS.deadLetterQueue]: "iot-uplink-queue", [HEADERS.deviceId]: "s1" };
+    const headers = {
+      [HEADERS.deadLetterCode]: "invalid_frame",
+      [HEADERS.deadLetterReason]: "x",
+      [HEADERS.deadLetterQueue]: "iot-uplink-queue",
+      [HEADERS.deviceId]: "s1",
+    };
     // The same message twice, as after an archiver crash between its commit and its ack.
     for (let i = 0; i < 2; i++) ch.publish(DEAD_LETTER_EXCHANGE, "iot.generic.device.status", Buffer.from("\u0000\xff"), { messageId: "dl-twice", headers });
     ch.publish(DEAD_LETTER_EXCHANGE, "iot.generic.event.status.online", Buffer.from("{}"), {
       messageId: "dl-rabbit",
-      headers: { "x-first-death-queue": "iot-ws-queue.a", "x-first-death-reason": "expired", "x-death": [{ queue: "iot-ws-queue.a", reason: "expired", count: 1 }] },
+      headers: {
+        "x-first-death-queue": "iot-ws-queue.a",
+        "x-first-death-reason": "expired",
+        "x-death": [{ queue: "iot-ws-queue.a", reason: "expired", count: 1 }],
+      },
     });
     await ch.waitForConfirms();
     const rabbit = await deadLetter("dl-rabbit");

@@ -5,10 +5,7 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 const Names = T.Array(T.String({ minLength: 1, maxLength: 128 }), { maxItems: 1000 });
 const Filter = { devices: T.Optional(Names), vendors: T.Optional(Names), kinds: T.Optional(Names) };
 
-export const ClientMessage = T.Union([
-  T.Object({ type: T.Literal("subscribe"), ...Filter }),
-  T.Object({ type: T.Literal("unsubscribe"), ...Filter }),
-]);
+export const ClientMessage = T.Union([T.Object({ type: T.Literal("subscribe"), ...Filter }), T.Object({ type: T.Literal("unsubscribe"), ...Filter })]);
 export type ClientMessage = Static<typeof ClientMessage>;
 
 const checker = TypeCompiler.Compile(ClientMessage);

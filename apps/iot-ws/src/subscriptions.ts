@@ -54,7 +54,11 @@ export class Subscriptions {
 
   matches(delivery: Delivery): boolean {
     for (const f of this.filters) {
-      if ((f.devices === null || f.devices.has(delivery.deviceId)) && (f.vendors === null || f.vendors.has(delivery.vendor)) && (f.kinds === null || f.kinds.has(delivery.kind))) {
+      if (
+        (f.devices === null || f.devices.has(delivery.deviceId)) &&
+        (f.vendors === null || f.vendors.has(delivery.vendor)) &&
+        (f.kinds === null || f.kinds.has(delivery.kind))
+      ) {
         return true;
       }
     }

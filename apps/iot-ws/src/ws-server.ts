@@ -83,7 +83,8 @@ export function serveWebSockets(
         ws.data.bufferedAmount = () => ws.getBufferedAmount();
         fanout.clients.add(ws.data);
         const expiresAt = ws.data.principal?.expiresAt;
-        if (expiresAt !== undefined) ws.data.expiry = setTimeout(() => ws.close(TOKEN_EXPIRED_CLOSE, "token expired; reconnect with a new one"), Math.max(0, expiresAt - Date.now()));
+        if (expiresAt !== undefined)
+          ws.data.expiry = setTimeout(() => ws.close(TOKEN_EXPIRED_CLOSE, "token expired; reconnect with a new one"), Math.max(0, expiresAt - Date.now()));
       },
       message(ws, raw) {
         if (!ws.data.bucket.take()) return void ws.close(POLICY_CLOSE, `rate limit: at most ${options.maxMessagesPerSecond} messages a second`);

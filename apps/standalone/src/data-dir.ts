@@ -28,7 +28,11 @@ export function lockDataDir(dataDir: string): { release(): void } {
     }
     const holder = Number(readFileSync(lock, "utf8"));
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-      throw new UmosError("data_dir_in_use", `data directory ${dataDir} is in use by process ${holder} (another bun run start?); stop it or pass --data-dir`, false);
+      throw new UmosError(
+        "data_dir_in_use",
+        `data directory ${dataDir} is in use by process ${holder} (another bun run start?); stop it or pass --data-dir`,
+        false,
+      );
     }
     rmSync(lock, { force: true });
   }

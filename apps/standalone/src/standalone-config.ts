@@ -1,7 +1,18 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { localSecret } from "@umos/auth";
-import { ConfigError, configDir, DEV_JWT_SECRET, isLoopback, listenerProblems, pathToEnvKey, productionProblems, resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
+import {
+  ConfigError,
+  configDir,
+  DEV_JWT_SECRET,
+  isLoopback,
+  listenerProblems,
+  pathToEnvKey,
+  productionProblems,
+  resolveConfig,
+  UmosConfigSchema,
+  type UmosConfig,
+} from "@umos/config";
 import { dataLayout } from "./data-dir";
 
 /**
@@ -112,20 +123,28 @@ export async function standaloneSettings(
   const merged: Record<string, string | undefined> = { ...env, ...overrides };
   // A bus named anywhere, under its name or the old one (rabbitmq), replaces the embedded one.
   const sections = file as { bus?: { url?: string }; rabbitmq?: { url?: string } };
-  const embeddedBus = merged.UMOS_BUS__URL === undefined && merged.UMOS_RABBITMQ__URL === undefined && sections.bus?.url === undefined && sections.rabbitmq?.url === undefined;
+  const embeddedBus =
+    merged.UMOS_BUS__URL === undefined && merged.UMOS_RABBITMQ__URL === undefined && sections.bus?.url === undefined && sections.rabbitmq?.url === undefined;
   if (embeddedBus) merged.UMOS_BUS__URL = `embedded:${dataLayout(dataDir).bus}`;
   // The gateway's broker account lives as long as this process: nobody else needs its password.
   merged.UMOS_MQTT__PASSWORD ??= Bun.randomUUIDv7();
   // The development secret is public: this installation signs with its own unless given one.
   const configured = merged.UMOS_AUTH__SECRET ?? (file as { auth?: { secret?: string } }).auth?.secret;
   if (configured === undefined || configured === DEV_JWT_SECRET) merged.UMOS_AUTH__SECRET = secretOf(dataDir);
-  const config = resolveConfig(UmosConfigSchema, { file, fileName: fileName ?? "the standalone defaults", env: merged, prefix: "UMOS", warn: (line) => console.warn(line) });
+  const config = resolveConfig(UmosConfigSchema, {
+    file,
+    fileName: fileName ?? "the standalone defaults",
+    env: merged,
+    prefix: "UMOS",
+    warn: (line) => console.warn(line),
+  });
   // UMOS_ENV=prod holds standalone mode to production's rules too: a secret of its own, TLS.
   const problems = [...productionProblems(config), ...listenerProblems(config)];
   const mqttUrl = new URL(config.mqtt.url);
   const postgresUrl = new URL(config.postgres.url);
   // The embedded PostgreSQL lets anyone in who reaches it (trust authentication).
-  if (!isLoopback(postgresUrl.hostname)) problems.push(`config key postgres.url: the embedded PostgreSQL accepts any login, so it listens on loopback only, not ${postgresUrl.hostname}`);
+  if (!isLoopback(postgresUrl.hostname))
+    problems.push(`config key postgres.url: the embedded PostgreSQL accepts any login, so it listens on loopback only, not ${postgresUrl.hostname}`);
   if (problems.length > 0) throw new ConfigError(problems);
   // The gateway and the services connect to these URLs as they are, so "any free port" cannot work here.
   if (mqttUrl.port === "0") throw new ConfigError(["config key mqtt.url: the embedded MQTT broker needs a fixed port, not 0"]);

@@ -56,11 +56,19 @@ export function createStandalone(settings: StandaloneSettings, log: Logger): Sta
     async start() {
       try {
         mkdirSync(settings.dataDir, { recursive: true });
-        resources.use(await startEmbeddedPostgres({ dataDir: layout.postgres, ...settings.postgres, log: log.child("postgres") }), (pg) => pg.close(), "postgres");
+        resources.use(
+          await startEmbeddedPostgres({ dataDir: layout.postgres, ...settings.postgres, log: log.child("postgres") }),
+          (pg) => pg.close(),
+          "postgres",
+        );
         // Opened once, migrated once and shared: by the broker's login checks and by the five services,
         // with the connections each would have had on its own (PGlite runs one statement at a time anyway).
         const poolSize = config.postgres.maxConnections * SERVICES.length;
-        const db = resources.use(await openMigratedDatabase({ ...config.postgres, maxConnections: poolSize }, log.child("postgres")), (d) => d.close(), "database");
+        const db = resources.use(
+          await openMigratedDatabase({ ...config.postgres, maxConnections: poolSize }, log.child("postgres")),
+          (d) => d.close(),
+          "database",
+        );
         const bus = resources.use(await connectBus({ ...config.bus, name: `standalone@${config.instance}`, log: log.child("bus") }), (b) => b.close(), "bus");
         const auth = createMqttAuth(credentialRepository(db.sql), config.mqtt);
         const broker = resources.use(

@@ -19,7 +19,10 @@ export async function spawnReference(name: string, file: string, env: Record<str
     text += decoder.decode(value);
   }
   reader.releaseLock();
-  return { banner: text.slice(0, text.indexOf("ready")).trim(), process: { name, pids: [child.pid] }, stop: async () => {
+  return {
+    banner: text.slice(0, text.indexOf("ready")).trim(),
+    process: { name, pids: [child.pid] },
+    stop: async () => {
       child.kill("SIGTERM");
       return child.exited;
     },

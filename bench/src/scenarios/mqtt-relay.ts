@@ -30,7 +30,10 @@ export async function openMqttRelay(
   try {
     const bridge = await startBridge({ rabbitmqUrl: vhost.url, mqttUrl: broker.url });
     cleanups.unshift(() => bridge.stop());
-    const fleet = await connectFleet(broker.url, Array.from({ length: DEVICES }, (_, i) => `relay-${i}`));
+    const fleet = await connectFleet(
+      broker.url,
+      Array.from({ length: DEVICES }, (_, i) => `relay-${i}`),
+    );
     cleanups.unshift(() => fleet.close());
     const path: Path = { send: (seq, stamp) => fleet.report(seq, reportPayload(stamp)), arrived: () => {} };
     const sink = await consumeQueue(vhost.url, bridge.queue, (body) => path.arrived(stampOfReport(body)));

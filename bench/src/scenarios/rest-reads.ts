@@ -19,7 +19,11 @@ export const restReads: PlatformScenario = {
     const fleet = await devices("read-", 1);
     const device = fleet.ids[0]!;
     for (let i = 0; i < STORED; i++) fleet.report(0, reportPayload(performance.now()));
-    await eventually(async () => (await stack.api.get(`/api/v1/devices/${device}/messages?limit=${STORED}`)).body?.items?.length === STORED, 10_000, "messages stored");
+    await eventually(
+      async () => (await stack.api.get(`/api/v1/devices/${device}/messages?limit=${STORED}`)).body?.items?.length === STORED,
+      10_000,
+      "messages stored",
+    );
     await fleet.close();
 
     const headers = { authorization: `Bearer ${stack.token}` };
@@ -49,7 +53,13 @@ export const restReads: PlatformScenario = {
       const from = performance.now();
       await Promise.all(workers);
       const seconds = (performance.now() - from) / 1000;
-      phases[`GET ${endpoint}`] = { throughput: requests / seconds, messages: requests, latency: latency.summary(), usage: usage.stop(requests), missing: failed };
+      phases[`GET ${endpoint}`] = {
+        throughput: requests / seconds,
+        messages: requests,
+        latency: latency.summary(),
+        usage: usage.stop(requests),
+        missing: failed,
+      };
     }
     return { id: "restReads", title: "REST reads (requests/s)", phases };
   },

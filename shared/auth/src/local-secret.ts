@@ -24,10 +24,15 @@ export function localSecret(dataDir: string): string {
   }
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new UmosError("secret_file_exposed", `${path} may be read by other users (mode 0${mode.toString(8)}): run chmod 600 ${path}, or delete it to make a new secret`, false);
+    throw new UmosError(
+      "secret_file_exposed",
+      `${path} may be read by other users (mode 0${mode.toString(8)}): run chmod 600 ${path}, or delete it to make a new secret`,
+      false,
+    );
   }
   const secret = readFileSync(path, "utf8").trim();
-  if (secret.length < 32) throw new UmosError("secret_file_invalid", `${path} holds no usable secret (under 32 characters): delete it to make a new one`, false);
+  if (secret.length < 32)
+    throw new UmosError("secret_file_invalid", `${path} holds no usable secret (under 32 characters): delete it to make a new one`, false);
   return secret;
 }
 

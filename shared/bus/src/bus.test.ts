@@ -32,7 +32,10 @@ afterAll(async () => {
 async function listBindings(name: string): Promise<string[]> {
   const out = await rabbitmqctl("list_bindings", "-p", name, "source_name", "destination_name", "routing_key", "--formatter", "json");
   const rows = JSON.parse(out) as { source_name: string; destination_name: string; routing_key: string }[];
-  return rows.filter((r) => r.source_name !== "").map((r) => `${r.source_name} -> ${r.destination_name} : ${r.routing_key}`).sort();
+  return rows
+    .filter((r) => r.source_name !== "")
+    .map((r) => `${r.source_name} -> ${r.destination_name} : ${r.routing_key}`)
+    .sort();
 }
 
 async function getOne(queue: string): Promise<amqplib.GetMessage | false> {
@@ -115,7 +118,11 @@ describe("publish to one queue (dead-letter replay)", () => {
     const uplink: BusMessage[] = [];
     const live = await bus.consume({ queue: { wsInstance: "replay" } }, async (m) => void ws.push(m));
     const work = await bus.consume({ queue: QUEUES.uplink }, async (m) => void uplink.push(m));
-    await bus.publish("iot.generic.event.property.report", Buffer.from("once"), { messageId: "r-1", queue: QUEUES.uplink, headers: { [HEADERS.deviceId]: "d1" } });
+    await bus.publish("iot.generic.event.property.report", Buffer.from("once"), {
+      messageId: "r-1",
+      queue: QUEUES.uplink,
+      headers: { [HEADERS.deviceId]: "d1" },
+    });
     await bus.publish("iot.generic.event.property.report", Buffer.from("fan-out"), { messageId: "r-2" });
     await eventually(() => ws.length === 1 && uplink.length === 1, 5000, "both delivered");
     expect(uplink[0]).toMatchObject({ routingKey: "iot.generic.event.property.report", messageId: "r-1" });

@@ -18,18 +18,19 @@ export const configDir = import.meta.dir.endsWith(join("shared", "config", "src"
  * validates, with the production and listener rules of `service` (all of them when none is named). Throws
  * ConfigError listing every bad key.
  */
-export async function loadConfig(
-  argv: string[] = process.argv,
-  env: Record<string, string | undefined> = process.env,
-  service?: string,
-): Promise<UmosConfig> {
+export async function loadConfig(argv: string[] = process.argv, env: Record<string, string | undefined> = process.env, service?: string): Promise<UmosConfig> {
   const flag = argv.indexOf("--config");
-  const fileName =
-    flag >= 0 && argv[flag + 1] ? resolve(argv[flag + 1]!) : configDir && resolve(configDir, `config.${env.UMOS_ENV ?? "dev"}.yaml`);
+  const fileName = flag >= 0 && argv[flag + 1] ? resolve(argv[flag + 1]!) : configDir && resolve(configDir, `config.${env.UMOS_ENV ?? "dev"}.yaml`);
   const parsed = fileName ? await readConfigFile(fileName) : environmentOnly(env);
   // Replicas need distinct instance names (each iot-ws replica owns a queue); the host name is one.
   if (parsed && typeof parsed === "object" && parsed.instance === undefined) parsed.instance = hostname();
-  const config = resolveConfig(UmosConfigSchema, { file: parsed, fileName: fileName ?? "the environment", env, prefix: "UMOS", warn: (line) => console.warn(line) });
+  const config = resolveConfig(UmosConfigSchema, {
+    file: parsed,
+    fileName: fileName ?? "the environment",
+    env,
+    prefix: "UMOS",
+    warn: (line) => console.warn(line),
+  });
   const problems = [...productionProblems(config, service), ...listenerProblems(config, service)];
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -45,7 +46,8 @@ async function readConfigFile(fileName: string): Promise<Record<string, unknown>
 function environmentOnly(env: Record<string, string | undefined>): Record<string, unknown> {
   const renamedFrom = Object.fromEntries(Object.entries(RENAMED_SECTIONS).map(([old, now]) => [now, old]));
   const given = (path: string[]) =>
-    env[pathToEnvKey("UMOS", path)] !== undefined || (renamedFrom[path[0]!] !== undefined && env[pathToEnvKey("UMOS", [renamedFrom[path[0]!]!, ...path.slice(1)])] !== undefined);
+    env[pathToEnvKey("UMOS", path)] !== undefined ||
+    (renamedFrom[path[0]!] !== undefined && env[pathToEnvKey("UMOS", [renamedFrom[path[0]!]!, ...path.slice(1)])] !== undefined);
   const missing = requiredKeys(UmosConfigSchema).filter((path) => !given(path));
   if (missing.length > 0) {
     throw new ConfigError(

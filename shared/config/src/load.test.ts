@@ -1,12 +1,24 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, DEV_JWT_SECRET, envKeyToPath, listenerProblems, loadConfig, pathToEnvKey, productionProblems, requiredKeys, resolveConfig, UmosConfigSchema } from "./index";
+import {
+  ConfigError,
+  DEV_JWT_SECRET,
+  envKeyToPath,
+  listenerProblems,
+  loadConfig,
+  pathToEnvKey,
+  productionProblems,
+  requiredKeys,
+  resolveConfig,
+  UmosConfigSchema,
+} from "./index";
 
 const file = {
   bus: { url: "amqp://localhost" },
   mqtt: { url: "mqtt://localhost" },
   postgres: { url: "postgres://localhost/umos" },
 };
-const resolve = (env: Record<string, string>, f: unknown = file) => resolveConfig(UmosConfigSchema, { file: f, fileName: "config.test.yaml", env, prefix: "UMOS" });
+const resolve = (env: Record<string, string>, f: unknown = file) =>
+  resolveConfig(UmosConfigSchema, { file: f, fileName: "config.test.yaml", env, prefix: "UMOS" });
 
 describe("configuration", () => {
   test("environment keys map to nested camelCase paths", () => {
@@ -21,7 +33,11 @@ describe("configuration", () => {
   });
 
   test("without a config file, the broker and database URLs are what must come from the environment", () => {
-    expect(requiredKeys(UmosConfigSchema)).toEqual([["bus", "url"], ["mqtt", "url"], ["postgres", "url"]]);
+    expect(requiredKeys(UmosConfigSchema)).toEqual([
+      ["bus", "url"],
+      ["mqtt", "url"],
+      ["postgres", "url"],
+    ]);
   });
 
   test("defaults fill what the file leaves out; the environment wins over the file and is coerced", () => {
@@ -35,7 +51,8 @@ describe("configuration", () => {
 
   test("the bus section's old name, rabbitmq, is still read, with a line saying so; the new name wins", () => {
     const warnings: string[] = [];
-    const read = (env: Record<string, string>, f: unknown) => resolveConfig(UmosConfigSchema, { file: f, fileName: "old.yaml", env, prefix: "UMOS", warn: (l) => warnings.push(l) });
+    const read = (env: Record<string, string>, f: unknown) =>
+      resolveConfig(UmosConfigSchema, { file: f, fileName: "old.yaml", env, prefix: "UMOS", warn: (l) => warnings.push(l) });
     const { bus: _bus, ...withoutBus } = file;
     expect(read({}, { ...withoutBus, rabbitmq: { url: "amqp://old-file", prefetch: 9 } }).bus).toMatchObject({ url: "amqp://old-file", prefetch: 9 });
     expect(read({ UMOS_RABBITMQ__URL: "amqp://old-env" }, withoutBus).bus.url).toBe("amqp://old-env");
@@ -84,11 +101,16 @@ describe("listeners", () => {
 
   test("a token-checking listener beyond loopback is refused with the development secret or with authentication off, in every mode", () => {
     const exposed = { UMOS_API__HOST: "0.0.0.0", UMOS_WS__HOST: "192.168.1.5" };
-    expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: DEV_JWT_SECRET })).map((p) => p.split(":")[0])).toEqual(["config key api.host", "config key ws.host"]);
+    expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: DEV_JWT_SECRET })).map((p) => p.split(":")[0])).toEqual([
+      "config key api.host",
+      "config key ws.host",
+    ]);
     expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: DEV_JWT_SECRET }), "iot-ws")[0]).toBe(
       "config key ws.host: refusing to listen on 192.168.1.5 while tokens are signed with the development secret, which is public; set UMOS_AUTH__SECRET to a secret of your own, or listen on 127.0.0.1",
     );
-    expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: "a-secret-of-our-own-0123456789abcdef", UMOS_AUTH__ENABLED: "false" }))[0]).toContain("authentication is off");
+    expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: "a-secret-of-our-own-0123456789abcdef", UMOS_AUTH__ENABLED: "false" }))[0]).toContain(
+      "authentication is off",
+    );
     expect(listenerProblems(resolve({ ...exposed, UMOS_AUTH__SECRET: "a-secret-of-our-own-0123456789abcdef" }))).toEqual([]);
     // A service that checks no token may face the network whatever the secret (a gateway's health port).
     expect(listenerProblems(resolve({ UMOS_GATEWAY__HOST: "0.0.0.0", UMOS_AUTH__SECRET: DEV_JWT_SECRET }), "iot-gateway")).toEqual([]);

@@ -60,7 +60,8 @@ export function resolveConfig<S extends TObject>(schema: S, source: ConfigSource
     setPath(merged, path, raw);
     origin.set(path.join("."), name);
   }
-  for (const old of deprecated) source.warn?.(`config: '${old}' is deprecated; use '${RENAMED_SECTIONS[old]}' (${pathToEnvKey(source.prefix, [RENAMED_SECTIONS[old]!, "url"])}, ...)`);
+  for (const old of deprecated)
+    source.warn?.(`config: '${old}' is deprecated; use '${RENAMED_SECTIONS[old]}' (${pathToEnvKey(source.prefix, [RENAMED_SECTIONS[old]!, "url"])}, ...)`);
 
   const withDefaults = Value.Default(schema, merged);
   const converted = Value.Convert(schema, withDefaults);

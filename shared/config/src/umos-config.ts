@@ -293,11 +293,15 @@ export function productionProblems(config: UmosConfig, service?: string): string
     if (config.auth.algorithm !== "HS256" && !config.auth.jwksUrl) problems.push(`config key auth.jwksUrl: required for ${config.auth.algorithm}`);
   }
   if (runs("iot-api") && !config.auth.webhookToken) {
-    problems.push("config key auth.webhookToken: required in production, so only your MQTT broker may ask iot-api about device logins (UMOS_AUTH__WEBHOOK_TOKEN)");
+    problems.push(
+      "config key auth.webhookToken: required in production, so only your MQTT broker may ask iot-api about device logins (UMOS_AUTH__WEBHOOK_TOKEN)",
+    );
   }
   if (!config.tlsOffloaded) {
-    if (runs("iot-api") && !config.api.tls) problems.push("config key api.tls: TLS is required on the REST listener in production (or set tlsOffloaded behind a TLS proxy)");
-    if (runs("iot-ws") && !config.ws.tls) problems.push("config key ws.tls: TLS is required on the WebSocket listener in production (or set tlsOffloaded behind a TLS proxy)");
+    if (runs("iot-api") && !config.api.tls)
+      problems.push("config key api.tls: TLS is required on the REST listener in production (or set tlsOffloaded behind a TLS proxy)");
+    if (runs("iot-ws") && !config.ws.tls)
+      problems.push("config key ws.tls: TLS is required on the WebSocket listener in production (or set tlsOffloaded behind a TLS proxy)");
   }
   return problems;
 }

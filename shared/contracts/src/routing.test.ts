@@ -9,7 +9,19 @@ test("a routing key parses into vendor, stage and an action that may hold dots",
 });
 
 test("keys outside iot.{vendor}.{stage}.{action} are refused", () => {
-  for (const key of ["", "iot", "iot.", "iot.generic", "iot.generic.event", "iot..event.x", "iot.acme.event.x", "iot.generic.other.x", "iotx.generic.event.x", "x.generic.event.x", "iot.generic..x"]) {
+  for (const key of [
+    "",
+    "iot",
+    "iot.",
+    "iot.generic",
+    "iot.generic.event",
+    "iot..event.x",
+    "iot.acme.event.x",
+    "iot.generic.other.x",
+    "iotx.generic.event.x",
+    "x.generic.event.x",
+    "iot.generic..x",
+  ]) {
     expect(parseRoutingKey(key)).toBeUndefined();
   }
 });

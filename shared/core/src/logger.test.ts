@@ -11,6 +11,14 @@ test("JSON logs: one object per line with service, level, message, fields and th
   log.warn("second");
   const [first, second] = lines.map((line) => JSON.parse(line));
   expect(lines.length).toBe(2);
-  expect(first).toMatchObject({ level: "info", service: "iot-uplink", name: "iot-uplink:telemetry", msg: "first", n: 1, err: "kept as its message", request: "r1" });
+  expect(first).toMatchObject({
+    level: "info",
+    service: "iot-uplink",
+    name: "iot-uplink:telemetry",
+    msg: "first",
+    n: 1,
+    err: "kept as its message",
+    request: "r1",
+  });
   expect(second).toMatchObject({ level: "warn", msg: "second", request: "r2" });
 });

@@ -24,7 +24,8 @@ export function createMqttAuth(credentials: CredentialRepository, gateway: Gatew
     return credentials.login(username);
   }
 
-  const speaksFor = (device: DeviceLogin, deviceId: string | undefined) => deviceId !== undefined && (deviceId === device.id || device.subDevices.includes(deviceId));
+  const speaksFor = (device: DeviceLogin, deviceId: string | undefined) =>
+    deviceId !== undefined && (deviceId === device.id || device.subDevices.includes(deviceId));
 
   return {
     async register(username: string | undefined, password: string | undefined, clientId: string): Promise<boolean> {

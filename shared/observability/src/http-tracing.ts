@@ -19,7 +19,11 @@ export function tracedFetch(
     const started = performance.now();
     const method = request.method;
     const parent = extractContext({ traceparent: request.headers.get("traceparent") ?? undefined, tracestate: request.headers.get("tracestate") ?? undefined });
-    const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "url.path": new URL(request.url).pathname } }, parent);
+    const span = tracer.startSpan(
+      method,
+      { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "url.path": new URL(request.url).pathname } },
+      parent,
+    );
     let status = 500;
     try {
       const response = await context.with(trace.setSpan(parent, span), () => handle(request));

@@ -1,4 +1,14 @@
-export { setupTracing, injectContext, extractContext, inSpan, traceFields, recordedTraceparent, continueTrace, type Tracing, type TracingOptions } from "./tracing";
+export {
+  setupTracing,
+  injectContext,
+  extractContext,
+  inSpan,
+  traceFields,
+  recordedTraceparent,
+  continueTrace,
+  type Tracing,
+  type TracingOptions,
+} from "./tracing";
 export { createMetrics, type Metrics, type Labels } from "./metrics";
 export { createObservability, type Observability, type ObservabilityOptions } from "./observability";
 export { tracedFetch } from "./http-tracing";

@@ -131,7 +131,14 @@ function registerProcessMetrics(registry: Registry): void {
       this.inc((user + system) / 1e6);
     },
   });
-  new Gauge({ name: "process_resident_memory_bytes", help: "Resident memory", registers, collect() { this.set(process.memoryUsage().rss); } });
+  new Gauge({
+    name: "process_resident_memory_bytes",
+    help: "Resident memory",
+    registers,
+    collect() {
+      this.set(process.memoryUsage().rss);
+    },
+  });
   new Gauge({
     name: "process_open_fds",
     help: "Open file descriptors",

@@ -37,7 +37,12 @@ describe("sampling", () => {
     expect(exporter.getFinishedSpans().length).toBeGreaterThan(2000 - 5 * 42);
     expect(exporter.getFinishedSpans().length).toBeLessThan(2000 + 5 * 42);
     exporter.reset();
-    const parent = trace.setSpanContext(context.active(), { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    const parent = trace.setSpanContext(context.active(), {
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      spanId: "00f067aa0ba902b7",
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
     for (let i = 0; i < 200; i++) tracer.startSpan("child", {}, parent).end();
     expect(exporter.getFinishedSpans().length).toBe(200);
   });
@@ -46,7 +51,12 @@ describe("sampling", () => {
 describe("no collector", () => {
   test("without an exporter nothing is recorded, even under a sampled parent, so no header goes on", () => {
     const { tracer } = setupTracing({ serviceName: "off", ratio: 1 });
-    const parent = trace.setSpanContext(context.active(), { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    const parent = trace.setSpanContext(context.active(), {
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      spanId: "00f067aa0ba902b7",
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
     expect(tracer.startSpan("child", {}, parent).isRecording()).toBe(false);
     expect(tracer.startSpan("root").isRecording()).toBe(false);
   });

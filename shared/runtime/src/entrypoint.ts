@@ -46,10 +46,7 @@ export async function runMain(name: string, compose: Compose): Promise<void> {
       }
     },
     // The service drains first, on its parts; then they close; spans of the last requests are flushed last.
-    stop: () =>
-      (app?.stop() ?? Promise.resolve())
-        .then(() => parts.closeAll())
-        .finally(() => deps.obs.shutdown()),
+    stop: () => (app?.stop() ?? Promise.resolve()).then(() => parts.closeAll()).finally(() => deps.obs.shutdown()),
   };
   await runService(service, deps.log, config.shutdownTimeoutMs);
 }

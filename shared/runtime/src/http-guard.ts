@@ -34,7 +34,11 @@ export function createHttpGuard(bindHost: string, allowedHosts: string | undefin
     .map((h) => h.trim().toLowerCase())
     .filter(Boolean);
   const anyHost = configured.length === 0 && WILDCARD_BINDS.has(bindHost);
-  const exact = new Set([...LOOPBACK_NAMES, bindHost.includes(":") && !bindHost.startsWith("[") ? `[${bindHost}]` : bindHost.toLowerCase(), ...configured.filter((h) => !h.startsWith("*."))]);
+  const exact = new Set([
+    ...LOOPBACK_NAMES,
+    bindHost.includes(":") && !bindHost.startsWith("[") ? `[${bindHost}]` : bindHost.toLowerCase(),
+    ...configured.filter((h) => !h.startsWith("*.")),
+  ]);
   const suffixes = [".localhost", ...configured.filter((h) => h.startsWith("*.")).map((h) => h.slice(1))];
 
   function hostAllowed(header: string | null): boolean {

@@ -62,7 +62,11 @@ describe("generic device", () => {
   test("answers a service call on service/reply with its correlationId and code 0", () => {
     const [reply] = answer(device, command("generic", "thermo-1", KINDS.serviceCall, { service: "boost", params: { minutes: 30 } }));
     expect(reply!.out.topic).toBe("generic/thermo-1/service/reply");
-    expect(reply!.decoded.messages[0]!.envelope).toMatchObject({ kind: KINDS.serviceReply, correlationId: COMMAND_ID, data: { code: 0, output: { service: "boost", params: { minutes: 30 } } } });
+    expect(reply!.decoded.messages[0]!.envelope).toMatchObject({
+      kind: KINDS.serviceReply,
+      correlationId: COMMAND_ID,
+      data: { code: 0, output: { service: "boost", params: { minutes: 30 } } },
+    });
   });
 
   test("refuses the service named 'fail' with a non-zero code", () => {

@@ -46,7 +46,10 @@ export function djiDock(sn: string, clock: () => number = Date.now): DeviceBehav
       `sys/product/${sn}/status_reply`,
     ],
     announce: () => [
-      frame(`sys/product/${sn}/status`, envelope({ type: 98, sub_type: 0, sub_devices: [{ sn: aircraft, type: 116, sub_type: 0, index: "A" }] }, { method: "update_topo" })),
+      frame(
+        `sys/product/${sn}/status`,
+        envelope({ type: 98, sub_type: 0, sub_devices: [{ sn: aircraft, type: 116, sub_type: 0, index: "A" }] }, { method: "update_topo" }),
+      ),
     ],
     report() {
       const { capacity_percent, ...aircraftValues } = drone.next();
@@ -55,7 +58,12 @@ export function djiDock(sn: string, clock: () => number = Date.now): DeviceBehav
         frame(`thing/product/${aircraft}/osd`, envelope({ ...aircraftValues, battery: { capacity_percent } })),
       ];
     },
-    event: () => [frame(`thing/product/${sn}/events`, envelope({ list: [{ level: 1, module: 3, in_the_sky: 0, code: "0x16100083", imminent: 0 }] }, { method: "hms", need_reply: 1 }))],
+    event: () => [
+      frame(
+        `thing/product/${sn}/events`,
+        envelope({ list: [{ level: 1, module: 3, in_the_sky: 0, code: "0x16100083", imminent: 0 }] }, { method: "hms", need_reply: 1 }),
+      ),
+    ],
     receive(topic, payload) {
       const body = readJson(payload);
       if (!body || typeof body.tid !== "string" || typeof body.bid !== "string") return [];

@@ -94,7 +94,13 @@ export function runFleet(devices: readonly SimulatedDevice[], options: RunOption
     for (;;) {
       await Bun.sleep(options.offlineForSec * 1000);
       if (stopped) return;
-      if (await device.restore().then(() => true, () => false)) break;
+      if (
+        await device.restore().then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
     }
     down.delete(device);
     options.onOutage?.(device, "up");

@@ -12,7 +12,11 @@ export class RegistrationError extends Error {
  */
 export async function registerDevice(apiUrl: string, token: string, device: Pick<DeviceBehaviour, "id" | "vendor">, name?: string): Promise<string> {
   const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
-  const created = await call(`${apiUrl}/api/v1/devices`, { method: "POST", headers, body: JSON.stringify({ id: device.id, vendor: device.vendor, ...(name ? { name } : {}) }) });
+  const created = await call(`${apiUrl}/api/v1/devices`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ id: device.id, vendor: device.vendor, ...(name ? { name } : {}) }),
+  });
   if (created.status === 201) return ((await created.json()) as { credentials: { password: string } }).credentials.password;
   if (created.status !== 409) throw await failure(created, `registering ${device.id}`);
   const rotated = await call(`${apiUrl}/api/v1/devices/${encodeURIComponent(device.id)}/credentials`, { method: "POST", headers });
@@ -24,12 +28,19 @@ async function call(url: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (err) {
-    throw new RegistrationError(`cannot reach the API at ${new URL(url).origin} (${err instanceof Error ? err.message : String(err)}): is the platform running? (bun run dev, or --api)`);
+    throw new RegistrationError(
+      `cannot reach the API at ${new URL(url).origin} (${err instanceof Error ? err.message : String(err)}): is the platform running? (bun run dev, or --api)`,
+    );
   }
 }
 
 async function failure(res: Response, what: string): Promise<RegistrationError> {
   const text = await res.text();
-  const hint = res.status === 401 ? ": pass an admin token with --token (bun run token -- --role admin)" : res.status === 403 ? ": registering devices needs the admin role" : "";
+  const hint =
+    res.status === 401
+      ? ": pass an admin token with --token (bun run token -- --role admin)"
+      : res.status === 403
+        ? ": registering devices needs the admin role"
+        : "";
   return new RegistrationError(`${what}: HTTP ${res.status} ${text}${hint}`);
 }

@@ -23,7 +23,8 @@ export function tuyaPlug(id: string, clock: () => number = Date.now): DeviceBeha
     const time = clock();
     return Object.fromEntries(Object.entries(values).map(([code, value]) => [code, { value, time }]));
   };
-  const report = (values: Record<string, unknown>): Frame => frame(`${base}/property/report`, { msgId: nextId(), time: clock(), data: wire(values), sys: { ack: 1 } });
+  const report = (values: Record<string, unknown>): Frame =>
+    frame(`${base}/property/report`, { msgId: nextId(), time: clock(), data: wire(values), sys: { ack: 1 } });
   const response = (suffix: string, msgId: string, code: number, data?: unknown): Frame =>
     frame(`${base}/${suffix}`, { msgId, time: clock(), code, ...(data === undefined ? {} : { data }) });
 
@@ -34,14 +35,26 @@ export function tuyaPlug(id: string, clock: () => number = Date.now): DeviceBeha
     // Tuya devices report their state when they come online; the platform marks them online from any frame.
     announce: () => [report(state.values)],
     report: () => [report(state.next())],
-    event: () => [frame(`${base}/event/trigger`, { msgId: nextId(), time: clock(), data: { eventCode: "overload", eventTime: clock(), outputParams: { power: state.values.cur_power } }, sys: { ack: 1 } })],
+    event: () => [
+      frame(`${base}/event/trigger`, {
+        msgId: nextId(),
+        time: clock(),
+        data: { eventCode: "overload", eventTime: clock(), outputParams: { power: state.values.cur_power } },
+        sys: { ack: 1 },
+      }),
+    ],
     receive(topic, payload) {
       const body = readJson(payload);
       if (!body || typeof body.msgId !== "string") return [];
       if (topic === `${base}/action/execute`) {
         const call = (body.data ?? {}) as { actionCode?: unknown; inputParams?: unknown };
         if (call.actionCode === FAILING_SERVICE) return [response("action/execute_response", body.msgId, 1)];
-        return [response("action/execute_response", body.msgId, 0, { actionCode: call.actionCode, outputParams: { done: true, inputParams: call.inputParams ?? {} } })];
+        return [
+          response("action/execute_response", body.msgId, 0, {
+            actionCode: call.actionCode,
+            outputParams: { done: true, inputParams: call.inputParams ?? {} },
+          }),
+        ];
       }
       if (topic === `${base}/property/set`) {
         const changes = (body.data ?? {}) as Record<string, unknown>;

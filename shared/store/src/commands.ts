@@ -119,7 +119,10 @@ export function commandRepository(sql: Sql) {
     },
 
     /** Newest first; `before` is the last id of the previous page (ids are UUIDv7, so time-ordered). */
-    async listForDevice(deviceId: string, options: { limit: number; status?: CommandStatus; before?: string }): Promise<{ items: Command[]; nextCursor: string | null }> {
+    async listForDevice(
+      deviceId: string,
+      options: { limit: number; status?: CommandStatus; before?: string },
+    ): Promise<{ items: Command[]; nextCursor: string | null }> {
       const rows = await sql<Command[]>`
         select ${columns(sql)} from commands
         where device_id = ${deviceId}
@@ -130,7 +133,12 @@ export function commandRepository(sql: Sql) {
       return { items, nextCursor: rows.length > options.limit ? items[items.length - 1]!.id : null };
     },
 
-    async transition(id: string, from: CommandStatus[], status: CommandStatus, detail: { output?: unknown; reason?: string } = {}): Promise<Command | undefined> {
+    async transition(
+      id: string,
+      from: CommandStatus[],
+      status: CommandStatus,
+      detail: { output?: unknown; reason?: string } = {},
+    ): Promise<Command | undefined> {
       const [row] = await sql<Command[]>`${transitionQuery(sql`id = ${id}`, from, status, detail)}`;
       return row;
     },
@@ -140,7 +148,13 @@ export function commandRepository(sql: Sql) {
      * device the command was sent to or the gateway that device speaks through (a DJI dock answers
      * for its aircraft). Another device that learned the command id changes nothing (docs/design.md §8).
      */
-    async answer(id: string, answeredBy: string, from: CommandStatus[], status: CommandStatus, detail: { output?: unknown; reason?: string }): Promise<Command | undefined> {
+    async answer(
+      id: string,
+      answeredBy: string,
+      from: CommandStatus[],
+      status: CommandStatus,
+      detail: { output?: unknown; reason?: string },
+    ): Promise<Command | undefined> {
       const fromDevice = sql`(device_id = ${answeredBy} or device_id in (select d.id from devices d where d.parent_id = ${answeredBy}))`;
       const [row] = await sql<Command[]>`${transitionQuery(sql`id = ${id} and ${fromDevice}`, from, status, detail)}`;
       return row;
@@ -172,7 +186,9 @@ export function commandRepository(sql: Sql) {
 
     /** Queued commands whose TTL passed before they could be sent; they are never delivered. */
     expireDue: () =>
-      sql<Command[]>`${transitionQuery(sql`expires_at < now()`, ["queued"], "expired", { reason: "the device was not reachable before the command's TTL ran out" })}`,
+      sql<
+        Command[]
+      >`${transitionQuery(sql`expires_at < now()`, ["queued"], "expired", { reason: "the device was not reachable before the command's TTL ran out" })}`,
 
     /**
      * Queued commands of devices that are online now, oldest first. A command younger than

@@ -31,7 +31,11 @@ afterAll(async () => {
 
 const parentOf = async (id: string) => (await devices.get(id)).parentId;
 /** The stable code of the error a call is refused with, or undefined when it succeeds. */
-const refusal = (run: Promise<unknown>) => run.then(() => undefined, (err: unknown) => (err instanceof UmosError ? err.code : String(err)));
+const refusal = (run: Promise<unknown>) =>
+  run.then(
+    () => undefined,
+    (err: unknown) => (err instanceof UmosError ? err.code : String(err)),
+  );
 
 describe("a gateway's topology (docs/design.md §8: a gateway speaks only for what is its own)", () => {
   test("a new sub-device is adopted with the gateway's vendor, and stays the gateway's", async () => {
@@ -84,7 +88,18 @@ describe("a command's answer", () => {
     const commands = commandRepository(db.sql);
     await devices.update("drone-own", { parentId: "dock-b" });
     const create = async (deviceId: string) =>
-      (await commands.create({ id: Bun.randomUUIDv7(), deviceId, vendor: "dji", kind: "service.call", service: "reboot", params: {}, timeoutMs: 1000, ttlMs: 60_000 })).command;
+      (
+        await commands.create({
+          id: Bun.randomUUIDv7(),
+          deviceId,
+          vendor: "dji",
+          kind: "service.call",
+          service: "reboot",
+          params: {},
+          timeoutMs: 1000,
+          ttlMs: 60_000,
+        })
+      ).command;
     const toDrone = await create("drone-own");
     expect(await commands.answer(toDrone.id, "dock-a", ["queued", "sent"], "acked", {})).toBeUndefined();
     expect(await commands.answer(toDrone.id, "drone-1", ["queued", "sent"], "acked", {})).toBeUndefined();

@@ -42,7 +42,6 @@ export interface DeviceRoute {
   parentId: string | null;
 }
 
-
 type Row = Omit<Device, "model"> & { modelId: string | null; modelVersion: number | null };
 
 const columns = (sql: Sql) => sql`
@@ -160,13 +159,20 @@ export function deviceRepository(sql: Sql) {
     async applyTopology(gatewayId: string, listed: string[]): Promise<{ id: string; vendor: Vendor; online: boolean }[]> {
       const subDevices = [...new Set(listed)];
       if (subDevices.length > MAX_SUB_DEVICES) {
-        throw new InvalidInputError("too_many_sub_devices", `gateway '${gatewayId}' lists ${subDevices.length} sub-devices; at most ${MAX_SUB_DEVICES} are taken`);
+        throw new InvalidInputError(
+          "too_many_sub_devices",
+          `gateway '${gatewayId}' lists ${subDevices.length} sub-devices; at most ${MAX_SUB_DEVICES} are taken`,
+        );
       }
       return sql.begin(async (tx) => {
         const foreign = await tx<{ id: string }[]>`
           select id from devices where id = any(${subDevices}::text[]) and (id = ${gatewayId} or parent_id is distinct from ${gatewayId})
           order by id for update`;
-        if (foreign.length > 0) throw foreignSubDevices(gatewayId, foreign.map((f) => f.id));
+        if (foreign.length > 0)
+          throw foreignSubDevices(
+            gatewayId,
+            foreign.map((f) => f.id),
+          );
         const rows = await tx<{ id: string; vendor: Vendor; online: boolean; upserted: boolean; wasOnline: boolean | null }[]>`
           with gateway as (select id, vendor from devices where id = ${gatewayId}),
           listed as (select unnest(${subDevices}::text[]) as id),
@@ -205,7 +211,11 @@ export function deviceRepository(sql: Sql) {
 }
 
 function foreignSubDevices(gatewayId: string, ids: string[]): InvalidInputError {
-  const shown = ids.slice(0, 5).map((id) => `'${id}'`).join(", ") + (ids.length > 5 ? ` and ${ids.length - 5} more` : "");
+  const shown =
+    ids
+      .slice(0, 5)
+      .map((id) => `'${id}'`)
+      .join(", ") + (ids.length > 5 ? ` and ${ids.length - 5} more` : "");
   return new InvalidInputError(
     "foreign_sub_device",
     `gateway '${gatewayId}' reports ${shown} as its sub-device, which is registered on its own or under another gateway; an admin may move it (PATCH /api/v1/devices/:id parentId)`,
@@ -222,8 +232,13 @@ async function checkParent(sql: Sql, id: string, parentId: string): Promise<void
   if (!pair) throw new NotFoundError(`device '${id}' does not exist`);
   if (pair.parentVendor === null) throw new InvalidInputError("unknown_parent", `gateway '${parentId}' does not exist`);
   if (parentId === id) throw new InvalidInputError("invalid_parent", `device '${id}' cannot be its own gateway`);
-  if (pair.parentVendor !== pair.vendor) throw new InvalidInputError("invalid_parent", `device '${id}' is ${pair.vendor}; gateway '${parentId}' is ${pair.parentVendor}`);
-  if (pair.grandparent !== null) throw new InvalidInputError("invalid_parent", `'${parentId}' is itself a sub-device of '${pair.grandparent}'; a gateway's sub-device cannot have sub-devices`);
+  if (pair.parentVendor !== pair.vendor)
+    throw new InvalidInputError("invalid_parent", `device '${id}' is ${pair.vendor}; gateway '${parentId}' is ${pair.parentVendor}`);
+  if (pair.grandparent !== null)
+    throw new InvalidInputError(
+      "invalid_parent",
+      `'${parentId}' is itself a sub-device of '${pair.grandparent}'; a gateway's sub-device cannot have sub-devices`,
+    );
   if (pair.hasChildren) throw new InvalidInputError("invalid_parent", `device '${id}' has sub-devices of its own, so it cannot become one`);
 }
 

@@ -3,7 +3,24 @@ export { migrate } from "./migrate";
 export { asUnavailable, withOutagesAsUnavailable } from "./outage";
 export { deviceRepository, type Device, type NewDevice, type DevicePage, type DeviceRepository, type DeviceRoute, type ModelRef } from "./devices";
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
-export { commandRepository, OPEN_STATUSES, type Command, type CommandStatus, type CommandRepository, type Transition, type NewCommand, type CommandTarget } from "./commands";
+export {
+  commandRepository,
+  OPEN_STATUSES,
+  type Command,
+  type CommandStatus,
+  type CommandRepository,
+  type Transition,
+  type NewCommand,
+  type CommandTarget,
+} from "./commands";
 export { thingModelRepository, type ThingModel, type ModelInput, type Validation, type ThingModelRepository } from "./thing-models";
 export { credentialRepository, type CredentialRepository, type DeviceLogin } from "./credentials";
-export { deadLetterRepository, type DeadLetter, type NewDeadLetter, type DeadLetterFilter, type DeadLetterPage, type DeadLetterState, type DeadLetterRepository } from "./dead-letters";
+export {
+  deadLetterRepository,
+  type DeadLetter,
+  type NewDeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterPage,
+  type DeadLetterState,
+  type DeadLetterRepository,
+} from "./dead-letters";

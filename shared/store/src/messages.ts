@@ -104,11 +104,7 @@ export async function writeBatch(sql: Sql, entries: LogEntry[]): Promise<BatchRe
   });
 }
 
-export async function pageMessages(
-  sql: Sql,
-  deviceId: string,
-  options: { limit: number; before?: string; kind?: string },
-): Promise<MessagePage> {
+export async function pageMessages(sql: Sql, deviceId: string, options: { limit: number; before?: string; kind?: string }): Promise<MessagePage> {
   const rows = await sql<StoredMessage[]>`
     select id, device_id as "deviceId", vendor, kind, ts, received_at as "receivedAt", data, correlation_id as "correlationId", problems
     from message_log

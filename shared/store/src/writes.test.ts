@@ -85,7 +85,16 @@ test("a batch that fails stores nothing of itself, and leaves its connection fit
 
 test("a command is stored queued with its first transition and desired values; its idempotency key returns it again", async () => {
   const commands = commandRepository(db.sql);
-  const base = { deviceId: "w-2", vendor: "generic" as const, kind: "property.set", service: null, params: { mode: "eco" }, timeoutMs: 1000, ttlMs: 60_000, idempotencyKey: "k-1" };
+  const base = {
+    deviceId: "w-2",
+    vendor: "generic" as const,
+    kind: "property.set",
+    service: null,
+    params: { mode: "eco" },
+    timeoutMs: 1000,
+    ttlMs: 60_000,
+    idempotencyKey: "k-1",
+  };
   const first = await commands.create({ ...base, id: Bun.randomUUIDv7() }, { mode: "eco" });
   expect(first.replayed).toBe(false);
   expect(first.command.status).toBe("queued");
@@ -103,7 +112,18 @@ test("a command is stored queued with its first transition and desired values; i
 test("a queued command is sent while its row is held, and stays queued when the send fails or its device is offline", async () => {
   const commands = commandRepository(db.sql);
   const queued = async (deviceId: string) =>
-    (await commands.create({ id: Bun.randomUUIDv7(), deviceId, vendor: "generic", kind: "service.call", service: "ping", params: {}, timeoutMs: 5000, ttlMs: 60_000 })).command;
+    (
+      await commands.create({
+        id: Bun.randomUUIDv7(),
+        deviceId,
+        vendor: "generic",
+        kind: "service.call",
+        service: "ping",
+        params: {},
+        timeoutMs: 5000,
+        ttlMs: 60_000,
+      })
+    ).command;
   await db.sql`update devices set online = (id = 'w-1')`;
 
   const failing = await queued("w-1");

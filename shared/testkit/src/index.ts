@@ -16,7 +16,14 @@ export { testEnv, testConfig, testToken, testDeps, TEST_JWT_SECRET, type TestEnd
 export { inProcess, type InProcessOptions } from "./parts";
 export { startPlatform, startStack, SERVICES, type RunningPlatform, type ServiceName, type TestStack } from "./platform";
 export { jsonClient, wsDashboard, type Json, type JsonResponse } from "./clients";
-export { startVictoriaMetrics, createInfluxDatabase, INFLUXDB_URL, type TestVictoriaMetrics, type TestInfluxDatabase, type ExportedSeries } from "./time-series";
+export {
+  startVictoriaMetrics,
+  createInfluxDatabase,
+  INFLUXDB_URL,
+  type TestVictoriaMetrics,
+  type TestInfluxDatabase,
+  type ExportedSeries,
+} from "./time-series";
 export { createTestCA, startTlsProxy, type TestCA, type TlsProxy } from "./tls";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy";
 export { startRabbitMQ, type PrivateRabbitMQ } from "./rabbitmq-node";

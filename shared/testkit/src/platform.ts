@@ -45,7 +45,12 @@ export async function startPlatform(
   };
   const root = resolve(import.meta.dir, "../../..");
   const spawn = (s: ServiceName) =>
-    Bun.spawn(["bun", resolve(root, `apps/iot-${s}/src/main.ts`)], { env: { ...env, [`UMOS_${s.toUpperCase()}__PORT`]: String(ports[s]) }, cwd: root, stdout: "inherit", stderr: "inherit" });
+    Bun.spawn(["bun", resolve(root, `apps/iot-${s}/src/main.ts`)], {
+      env: { ...env, [`UMOS_${s.toUpperCase()}__PORT`]: String(ports[s]) },
+      cwd: root,
+      stdout: "inherit",
+      stderr: "inherit",
+    });
   const procs: Subprocess[] = [];
   const pids: Partial<Record<ServiceName, number>> = {};
   const indexOf = (service: ServiceName) => {
@@ -58,7 +63,10 @@ export async function startPlatform(
   const ready = async (s: ServiceName, proc: Subprocess) => {
     const deadline = Date.now() + 30_000;
     while (proc.exitCode === null) {
-      const ok = await fetch(`http://127.0.0.1:${ports[s]}/ready`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${ports[s]}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok && listensOn(proc.pid, ports[s])) return true;
       if (Date.now() > deadline) throw new Error(`iot-${s} not ready within 30000 ms`);
       await Bun.sleep(25);
@@ -131,5 +139,14 @@ export async function startStack(extra: Record<string, string> = {}): Promise<Te
   }
   const running = platform;
   const token = await testToken("admin");
-  return { vhost, database, broker, platform: running, token, api: jsonClient(running.apiUrl, token), dashboard: (s) => wsDashboard(running.wsUrl, s, token), dispose };
+  return {
+    vhost,
+    database,
+    broker,
+    platform: running,
+    token,
+    api: jsonClient(running.apiUrl, token),
+    dashboard: (s) => wsDashboard(running.wsUrl, s, token),
+    dispose,
+  };
 }

@@ -43,18 +43,28 @@ export async function startRabbitMQ(): Promise<PrivateRabbitMQ> {
   ].join(" ");
 
   const start = async () => {
-    const server = Bun.spawn(["su", "rabbitmq", "-s", "/bin/sh", "-c", `cd ${dir} && ${env} exec /usr/lib/rabbitmq/bin/rabbitmq-server >>${dir}/server.log 2>&1`], {
-      stdout: "ignore",
-      stderr: "ignore",
-    });
+    const server = Bun.spawn(
+      ["su", "rabbitmq", "-s", "/bin/sh", "-c", `cd ${dir} && ${env} exec /usr/lib/rabbitmq/bin/rabbitmq-server >>${dir}/server.log 2>&1`],
+      {
+        stdout: "ignore",
+        stderr: "ignore",
+      },
+    );
     // await_startup fails at once until the node has registered with epmd: ask again until it has.
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const ok = await rabbitmqctl("-n", node, "await_startup", "--timeout", "60").then(() => true as const, (err: Error) => err);
+      const ok = await rabbitmqctl("-n", node, "await_startup", "--timeout", "60").then(
+        () => true as const,
+        (err: Error) => err,
+      );
       if (ok === true) return;
       if (server.exitCode !== null || Date.now() > deadline) {
         await rabbitmqctl("-n", node, "shutdown").catch(() => ""); // it may come up after all: leave nothing behind
-        throw new Error(`RabbitMQ node ${node} did not start: ${await Bun.file(join(dir, "server.log")).text().catch(() => ok.message)}`);
+        throw new Error(
+          `RabbitMQ node ${node} did not start: ${await Bun.file(join(dir, "server.log"))
+            .text()
+            .catch(() => ok.message)}`,
+        );
       }
       await Bun.sleep(500);
     }

@@ -98,9 +98,7 @@ export async function startMosquitto(options: { tls?: { caFile: string; certFile
   const base = await Bun.file(resolve(import.meta.dir, "../../../deployments/mosquitto/mosquitto.conf")).text();
   // With tls, the one listener speaks MQTT over TLS with the given certificate (mqtts://).
   const tlsLines = options.tls ? `\ncafile ${options.tls.caFile}\ncertfile ${options.tls.certFile}\nkeyfile ${options.tls.keyFile}` : "";
-  const conf = base
-    .replace(/^listener .*$/m, `listener ${port} 127.0.0.1${tlsLines}`)
-    .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`);
+  const conf = base.replace(/^listener .*$/m, `listener ${port} 127.0.0.1${tlsLines}`).replace(/^persistence_location .*$/m, `persistence_location ${dir}/`);
   await Bun.write(join(dir, "mosquitto.conf"), conf);
   const spawn = () => Bun.spawn(["mosquitto", "-c", join(dir, "mosquitto.conf")], { stdout: "ignore", stderr: "pipe" });
   let proc = spawn();

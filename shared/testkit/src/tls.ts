@@ -29,7 +29,24 @@ export async function createTestCA(): Promise<TestCA> {
   await openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=UMOS test CA", "-keyout", "ca.key", "-out", "ca.crt");
   await openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr");
   await Bun.write(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-  await openssl(dir, "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt");
+  await openssl(
+    dir,
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+    "-out",
+    "server.crt",
+  );
   // Brokers started as root drop to their own user (Mosquitto: mosquitto) before reading certificates.
   await chmod(dir, 0o755);
   for (const file of ["ca.crt", "server.crt", "server.key"]) await chmod(join(dir, file), 0o644);

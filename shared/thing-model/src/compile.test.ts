@@ -9,7 +9,17 @@ const thermostat = validateDefinition({
     { identifier: "mode", accessMode: "rw", dataType: { type: "enum", specs: { "0": "off", "1": "heat", "2": "cool" } } },
     { identifier: "power", accessMode: "rw", dataType: { type: "bool", specs: { "0": "off", "1": "on" } } },
     { identifier: "label", accessMode: "rw", dataType: { type: "text", specs: { size: 8 } } },
-    { identifier: "position", accessMode: "r", dataType: { type: "struct", specs: [{ identifier: "lat", dataType: { type: "double" } }, { identifier: "lon", dataType: { type: "double" } }] } },
+    {
+      identifier: "position",
+      accessMode: "r",
+      dataType: {
+        type: "struct",
+        specs: [
+          { identifier: "lat", dataType: { type: "double" } },
+          { identifier: "lon", dataType: { type: "double" } },
+        ],
+      },
+    },
     { identifier: "history", accessMode: "r", dataType: { type: "array", specs: { size: 3, item: { type: "int" } } } },
     { identifier: "since", accessMode: "r", dataType: { type: "date" } },
   ],
@@ -30,7 +40,9 @@ const model = compileModel(thermostat, "thermostat@1");
 
 describe("property reports", () => {
   test("a valid partial report has no problems", () => {
-    expect(model.checkPropertyReport({ temperature: 21.5, power: true, mode: 2, position: { lat: 1, lon: 2 }, history: [1, 2], since: "1700000000000" })).toEqual([]);
+    expect(
+      model.checkPropertyReport({ temperature: 21.5, power: true, mode: 2, position: { lat: 1, lon: 2 }, history: [1, 2], since: "1700000000000" }),
+    ).toEqual([]);
     expect(model.checkPropertyReport({ power: 1 })).toEqual([]);
   });
 
@@ -40,7 +52,9 @@ describe("property reports", () => {
     expect(model.checkPropertyReport({ mode: 7 })[0]!.path).toBe("mode");
     expect(model.checkPropertyReport({ label: "far too long" })[0]!.path).toBe("label");
     expect(model.checkPropertyReport({ history: [1, 2, 3, 4] })[0]!.path).toBe("history");
-    expect(model.checkPropertyReport({ position: { lat: 1, alt: 3 } })).toEqual([{ path: "position.alt", message: "not a property of thing model thermostat@1" }]);
+    expect(model.checkPropertyReport({ position: { lat: 1, alt: 3 } })).toEqual([
+      { path: "position.alt", message: "not a property of thing model thermostat@1" },
+    ]);
     expect(model.checkPropertyReport({ humidity: 40 })).toEqual([{ path: "humidity", message: "not a property of thing model thermostat@1" }]);
   });
 });
@@ -54,9 +68,15 @@ describe("events and services", () => {
 
   test("service parameters: required, typed and bounded, named by their path", () => {
     expect(model.checkServiceCall("setSchedule", { speed: 2 })).toEqual([]);
-    expect(model.checkServiceCall("setSchedule", { speed: 9 })[0]).toMatchObject({ path: "params.speed", message: expect.stringContaining("less or equal to 3") });
+    expect(model.checkServiceCall("setSchedule", { speed: 9 })[0]).toMatchObject({
+      path: "params.speed",
+      message: expect.stringContaining("less or equal to 3"),
+    });
     expect(model.checkServiceCall("setSchedule", {})[0]!.path).toBe("params.speed");
-    expect(model.checkServiceCall("setSchedule", { speed: 1, turbo: true })[0]).toEqual({ path: "params.turbo", message: "not an input of service 'setSchedule'" });
+    expect(model.checkServiceCall("setSchedule", { speed: 1, turbo: true })[0]).toEqual({
+      path: "params.turbo",
+      message: "not an input of service 'setSchedule'",
+    });
     expect(model.checkServiceCall("selfDestruct", {})[0]!.path).toBe("service");
   });
 
@@ -79,9 +99,20 @@ describe("model definitions", () => {
   };
 
   test("impossible specs are refused when the model is saved, naming where", () => {
-    expect(bad({ properties: [{ identifier: "t", accessMode: "r", dataType: { type: "int", specs: { min: 10, max: 1 } } }] })).toBe("properties[0].t: min 10 is above max 1");
-    expect(bad({ properties: [{ identifier: "m", accessMode: "r", dataType: { type: "enum", specs: { "1": "x", a: "y" } } }] })).toContain("mix integers and names");
-    expect(bad({ properties: [{ identifier: "t", accessMode: "r", dataType: { type: "int" } }, { identifier: "t", accessMode: "r", dataType: { type: "int" } }] })).toContain("appears twice");
+    expect(bad({ properties: [{ identifier: "t", accessMode: "r", dataType: { type: "int", specs: { min: 10, max: 1 } } }] })).toBe(
+      "properties[0].t: min 10 is above max 1",
+    );
+    expect(bad({ properties: [{ identifier: "m", accessMode: "r", dataType: { type: "enum", specs: { "1": "x", a: "y" } } }] })).toContain(
+      "mix integers and names",
+    );
+    expect(
+      bad({
+        properties: [
+          { identifier: "t", accessMode: "r", dataType: { type: "int" } },
+          { identifier: "t", accessMode: "r", dataType: { type: "int" } },
+        ],
+      }),
+    ).toContain("appears twice");
     expect(bad({ properties: [{ identifier: "9lives", accessMode: "r", dataType: { type: "int" } }] })).toContain("/properties/0/identifier");
   });
 });

@@ -49,12 +49,18 @@ export function validateDefinition(input: unknown): Definition {
 
 /** Compiles a model version once into checkers; callers cache the result per `id@version`. */
 export function compileModel(definition: Definition, ref: string): CompiledModel {
-  const properties = new Map(definition.properties.map((p, i) => [p.identifier, { ...p, schema: dataTypeSchema(p.dataType, `properties[${i}].${p.identifier}`) }]));
-  const report = TypeCompiler.Compile(T.Object(Object.fromEntries([...properties].map(([id, p]) => [id, T.Optional(p.schema)])), { additionalProperties: false }));
+  const properties = new Map(
+    definition.properties.map((p, i) => [p.identifier, { ...p, schema: dataTypeSchema(p.dataType, `properties[${i}].${p.identifier}`) }]),
+  );
+  const report = TypeCompiler.Compile(
+    T.Object(Object.fromEntries([...properties].map(([id, p]) => [id, T.Optional(p.schema)])), { additionalProperties: false }),
+  );
   const writable = [...properties].filter(([, p]) => p.accessMode === "rw");
   const set = TypeCompiler.Compile(T.Object(Object.fromEntries(writable.map(([id, p]) => [id, T.Optional(p.schema)])), { additionalProperties: false }));
   const events = new Map(definition.events.map((e, i) => [e.identifier, TypeCompiler.Compile(paramsObject(e.outputData, `events[${i}].${e.identifier}`))]));
-  const services = new Map(definition.services.map((s, i) => [s.identifier, TypeCompiler.Compile(paramsObject(s.inputData, `services[${i}].${s.identifier}`))]));
+  const services = new Map(
+    definition.services.map((s, i) => [s.identifier, TypeCompiler.Compile(paramsObject(s.inputData, `services[${i}].${s.identifier}`))]),
+  );
 
   return {
     ref,

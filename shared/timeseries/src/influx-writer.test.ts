@@ -21,15 +21,26 @@ const ts = 1_750_000_000_000;
 describe("writing points", () => {
   test("property and event points land with their tags, values and the message's own timestamp", async () => {
     const writer = createInfluxWriter(target(vm.url), silentLogger);
-    const report = { id: "m-1", ts, vendor: "generic" as const, deviceId: "w-1", kind: "property.report", data: { temperature: 21.5, heating: true, battery: { level: 80 } } };
+    const report = {
+      id: "m-1",
+      ts,
+      vendor: "generic" as const,
+      deviceId: "w-1",
+      kind: "property.report",
+      data: { temperature: 21.5, heating: true, battery: { level: 80 } },
+    };
     const event = { ...report, id: "m-2", ts: ts + 1, kind: "event.report", data: { event: "window_open", data: { room: "kitchen" } } };
     await writer.write([...reportPoints(report, "thermostat"), ...reportPoints(event, "thermostat")]);
 
     // VictoriaMetrics names a series {measurement}_{field} and keeps the tags as labels.
-    const values = await eventually(async () => {
-      const series = await vm.samples('{__name__="device_property_value",device="w-1"}');
-      return series.length === 3 ? series : undefined;
-    }, 10_000, "three property series");
+    const values = await eventually(
+      async () => {
+        const series = await vm.samples('{__name__="device_property_value",device="w-1"}');
+        return series.length === 3 ? series : undefined;
+      },
+      10_000,
+      "three property series",
+    );
     const byProperty = Object.fromEntries(values.map((s) => [s.metric.property, s]));
     expect(byProperty.temperature).toEqual({
       metric: { __name__: "device_property_value", device: "w-1", vendor: "generic", model: "thermostat", property: "temperature" },

@@ -20,10 +20,25 @@ afterAll(async () => {
   await influx?.dispose();
 });
 
-const report = (deviceId: string, ts: number, data: Record<string, unknown>): Envelope => ({ id: `${deviceId}-${ts}`, ts, vendor: "generic", deviceId, kind: "property.report", data });
-const write = (...reports: Envelope[]) => influx.write(reports.flatMap((r) => reportPoints(r, "thermostat")).map((p) => p.toLineProtocol({ convertTime: (t) => String(t) })!));
+const report = (deviceId: string, ts: number, data: Record<string, unknown>): Envelope => ({
+  id: `${deviceId}-${ts}`,
+  ts,
+  vendor: "generic",
+  deviceId,
+  kind: "property.report",
+  data,
+});
+const write = (...reports: Envelope[]) =>
+  influx.write(reports.flatMap((r) => reportPoints(r, "thermostat")).map((p) => p.toLineProtocol({ convertTime: (t) => String(t) })!));
 const query = () => createInfluxQuery({ url: influx.url, bucket: influx.database, timeoutMs: 2000 });
-const minutes = (deviceId: string, fn: WindowQuery["fn"], property = "temperature"): WindowQuery => ({ deviceId, property, fromMs: t0, toMs: t0 + 3 * 60_000, everyMs: 60_000, fn });
+const minutes = (deviceId: string, fn: WindowQuery["fn"], property = "temperature"): WindowQuery => ({
+  deviceId,
+  property,
+  fromMs: t0,
+  toMs: t0 + 3 * 60_000,
+  everyMs: 60_000,
+  fn,
+});
 
 describe("aggregated windows", () => {
   test("mean, min, max, last and count per window, windows without data left out", async () => {
@@ -31,11 +46,26 @@ describe("aggregated windows", () => {
     await write(report("q-1", t0, { temperature: 20 }), report("q-1", t0 + 10_000, { temperature: 22 }), report("q-1", t0 + 20_000, { temperature: 24 }));
     await write(report("q-1", t0 + 120_000, { temperature: 30 }));
     const q = query();
-    expect(await q.windows(minutes("q-1", "mean"))).toEqual([{ ts: t0, value: 22 }, { ts: t0 + 120_000, value: 30 }]);
-    expect(await q.windows(minutes("q-1", "min"))).toEqual([{ ts: t0, value: 20 }, { ts: t0 + 120_000, value: 30 }]);
-    expect(await q.windows(minutes("q-1", "max"))).toEqual([{ ts: t0, value: 24 }, { ts: t0 + 120_000, value: 30 }]);
-    expect(await q.windows(minutes("q-1", "last"))).toEqual([{ ts: t0, value: 24 }, { ts: t0 + 120_000, value: 30 }]);
-    expect(await q.windows(minutes("q-1", "count"))).toEqual([{ ts: t0, value: 3 }, { ts: t0 + 120_000, value: 1 }]);
+    expect(await q.windows(minutes("q-1", "mean"))).toEqual([
+      { ts: t0, value: 22 },
+      { ts: t0 + 120_000, value: 30 },
+    ]);
+    expect(await q.windows(minutes("q-1", "min"))).toEqual([
+      { ts: t0, value: 20 },
+      { ts: t0 + 120_000, value: 30 },
+    ]);
+    expect(await q.windows(minutes("q-1", "max"))).toEqual([
+      { ts: t0, value: 24 },
+      { ts: t0 + 120_000, value: 30 },
+    ]);
+    expect(await q.windows(minutes("q-1", "last"))).toEqual([
+      { ts: t0, value: 24 },
+      { ts: t0 + 120_000, value: 30 },
+    ]);
+    expect(await q.windows(minutes("q-1", "count"))).toEqual([
+      { ts: t0, value: 3 },
+      { ts: t0 + 120_000, value: 1 },
+    ]);
   });
 
   test("from is inclusive and to exclusive; other devices and properties stay out", async () => {
@@ -44,7 +74,12 @@ describe("aggregated windows", () => {
   });
 
   test("booleans aggregate as 1 and 0: the mean is the share of reports that were true", async () => {
-    await write(report("q-4", t0, { heating: true }), report("q-4", t0 + 1000, { heating: false }), report("q-4", t0 + 2000, { heating: true }), report("q-4", t0 + 3000, { heating: true }));
+    await write(
+      report("q-4", t0, { heating: true }),
+      report("q-4", t0 + 1000, { heating: false }),
+      report("q-4", t0 + 2000, { heating: true }),
+      report("q-4", t0 + 3000, { heating: true }),
+    );
     expect(await query().windows(minutes("q-4", "mean", "heating"))).toEqual([{ ts: t0, value: 0.75 }]);
   });
 

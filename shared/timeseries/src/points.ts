@@ -20,7 +20,12 @@ export function reportPoints(envelope: Envelope, model: string | null): Point[] 
   }
   if (envelope.kind === KINDS.eventReport) {
     const { event, data } = envelope.data as { event: string; data?: unknown };
-    return [base(MEASUREMENTS.event).tag(TAGS.event, event).floatField(FIELDS.value, 1).stringField(FIELDS.data, JSON.stringify(data ?? {}))];
+    return [
+      base(MEASUREMENTS.event)
+        .tag(TAGS.event, event)
+        .floatField(FIELDS.value, 1)
+        .stringField(FIELDS.data, JSON.stringify(data ?? {})),
+    ];
   }
   return [];
 }

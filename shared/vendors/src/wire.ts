@@ -27,7 +27,6 @@ export function jsonFrame(topic: string, body: unknown): EncodedFrame {
   return { topic, payload: Buffer.from(JSON.stringify(body)) };
 }
 
-
 /**
  * Timestamps arrive as ms, as s (10 digits, Tuya), or as strings of either (DJI's own examples vary).
  * One that is missing, not a number, or past LATEST_TIMESTAMP_MS gives way to `fallback`.

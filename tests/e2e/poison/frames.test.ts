@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { VENDORS, } from "@umos/contracts";
+import { VENDORS } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { decodes, poisonFrames, refusedBy, type PoisonFrame } from "./frames";
 

@@ -59,23 +59,7 @@ export function templates(vendor: Vendor, deviceId: string): { topic: string; bo
 }
 
 /** Values of the wrong JSON type, and values no store can keep, for a field of any type. */
-const WRONG_VALUES: unknown[] = [
-  1,
-  -1,
-  2.5,
-  "x",
-  "",
-  true,
-  null,
-  [],
-  [1, "a"],
-  {},
-  { nested: { deeper: [] } },
-  1e300,
-  "x\u0000y",
-  "\ud800",
-  "9".repeat(400),
-];
+const WRONG_VALUES: unknown[] = [1, -1, 2.5, "x", "", true, null, [], [1, "a"], {}, { nested: { deeper: [] } }, 1e300, "x\u0000y", "\ud800", "9".repeat(400)];
 
 /** Nested arrays past any sane depth, as JSON text: JSON.stringify overflowed on 100,000 levels before the decoders bounded depth. */
 const deepText = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`;
@@ -85,7 +69,14 @@ const deepText = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}
  * vendor's decoder refuses a payload: a wrong-type candidate it accepts is a valid frame after all
  * and is drawn again, so every frame returned is poison.
  */
-export function poisonFrames(vendor: Vendor, deviceId: string, count: number, seed: number, limits: SizeLimits, refused: (topic: string, payload: Buffer) => boolean): PoisonFrame[] {
+export function poisonFrames(
+  vendor: Vendor,
+  deviceId: string,
+  count: number,
+  seed: number,
+  limits: SizeLimits,
+  refused: (topic: string, payload: Buffer) => boolean,
+): PoisonFrame[] {
   const rnd = random(seed);
   const bases = templates(vendor, deviceId).map((t) => ({ topic: t.topic, body: t.body, bytes: Buffer.from(JSON.stringify(t.body)) }));
   const kinds: PoisonKind[] = ["malformed", "truncated", "wrong-type", "oversized-uplink", "oversized-gateway"];
@@ -132,7 +123,15 @@ export function poisonFrames(vendor: Vendor, deviceId: string, count: number, se
 
   /** A field set to a value of the wrong type or one that cannot be stored, or the whole frame not an object. */
   function wrongType(topic: string, body: unknown): Buffer {
-    const wholes = [() => "1", () => '"frame"', () => JSON.stringify([body]), () => "null", () => "true", () => deepText(40), () => `{"data":${deepText(2000)}}`];
+    const wholes = [
+      () => "1",
+      () => '"frame"',
+      () => JSON.stringify([body]),
+      () => "null",
+      () => "true",
+      () => deepText(40),
+      () => `{"data":${deepText(2000)}}`,
+    ];
     for (;;) {
       const text = rnd.int(8) === 0 ? rnd.pick(wholes)() : JSON.stringify(mutated(body)).replace('"$deep"', deepText(33 + rnd.int(100)));
       const payload = Buffer.from(text);
@@ -163,7 +162,14 @@ export function poisonFrames(vendor: Vendor, deviceId: string, count: number, se
 export function decodes(vendor: Vendor, topic: string, payload: Buffer): unknown {
   const adapter = adapterFor(vendor);
   const route = adapter.routeTopic(topic)!;
-  return adapter.decode({ deviceId: route.deviceId, action: route.action, topic, payload, messageId: "0190c0de-0000-7000-8000-00000000f022", receivedAt: 1_700_000_000_000 });
+  return adapter.decode({
+    deviceId: route.deviceId,
+    action: route.action,
+    topic,
+    payload,
+    messageId: "0190c0de-0000-7000-8000-00000000f022",
+    receivedAt: 1_700_000_000_000,
+  });
 }
 
 /** Whether the vendor's decoder refuses a payload: the oracle that keeps valid frames out of the poison. */

@@ -19,7 +19,12 @@ export interface DeviceSessions {
   disconnect(clientId: string): void;
 }
 
-export function deviceRoutes(devices: DeviceRepository, credentials: CredentialRepository, submit: ReturnType<typeof createCommandIntake>, sessions?: DeviceSessions) {
+export function deviceRoutes(
+  devices: DeviceRepository,
+  credentials: CredentialRepository,
+  submit: ReturnType<typeof createCommandIntake>,
+  sessions?: DeviceSessions,
+) {
   /** A fresh MQTT password: stored as a hash, returned this once; a session logged in with the old one is closed. */
   const issueCredentials = async (deviceId: string) => {
     const password = newDeviceSecret();
@@ -106,7 +111,12 @@ export function deviceRoutes(devices: DeviceRepository, credentials: CredentialR
             metadata: t.Optional(Metadata),
             model: t.Optional(t.Nullable(ModelRef)),
             parentId: t.Optional(
-              t.Nullable(t.String({ pattern: DeviceId.pattern, description: "the gateway (same vendor) this device speaks through; null: on its own. Gateways' own frames never move a device." })),
+              t.Nullable(
+                t.String({
+                  pattern: DeviceId.pattern,
+                  description: "the gateway (same vendor) this device speaks through; null: on its own. Gateways' own frames never move a device.",
+                }),
+              ),
             ),
           },
           { additionalProperties: false },

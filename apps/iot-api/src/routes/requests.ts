@@ -30,7 +30,10 @@ export function requestRoutes(sql: Sql, devices: DeviceRepository, publisher: Pu
     {
       params: t.Object({ id: t.String(), tid: t.String({ minLength: 1, maxLength: 128 }) }),
       body: t.Object(
-        { result: t.Integer({ description: "0 for success, as the vendor defines it" }), output: t.Optional(t.Unknown({ description: "the answer's data.output" })) },
+        {
+          result: t.Integer({ description: "0 for success, as the vendor defines it" }),
+          output: t.Optional(t.Unknown({ description: "the answer's data.output" })),
+        },
         { additionalProperties: false },
       ),
       response: { 202: t.Object({ id: t.String() }), 404: ErrorBody },

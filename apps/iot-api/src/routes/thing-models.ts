@@ -32,7 +32,10 @@ export function thingModelRoutes(models: ThingModelRepository) {
       "/import",
       async ({ body, set }) => {
         const input = { name: body.name, validation: body.validation, definition: adapterFor(body.vendor).importModel(body.document) };
-        const exists = await models.get(body.id).then(() => true, () => false);
+        const exists = await models.get(body.id).then(
+          () => true,
+          () => false,
+        );
         set.status = exists ? 200 : 201;
         return exists ? models.newVersion(body.id, input) : models.create(body.id, input);
       },
@@ -43,7 +46,9 @@ export function thingModelRoutes(models: ThingModelRepository) {
             name: t.Optional(t.String({ maxLength: 256 })),
             validation: t.Optional(Validation),
             vendor: Vendor,
-            document: t.Unknown({ description: "the vendor's own model: Tuya's thing/model/get_response (simple format), DJI's TSL-shaped specs, or a UMOS definition" }),
+            document: t.Unknown({
+              description: "the vendor's own model: Tuya's thing/model/get_response (simple format), DJI's TSL-shaped specs, or a UMOS definition",
+            }),
           },
           { additionalProperties: false },
         ),
@@ -79,6 +84,10 @@ export function thingModelRoutes(models: ThingModelRepository) {
         await models.remove(params.id);
         set.status = 204;
       },
-      { params: t.Object({ id: t.String() }), response: { 204: t.Void(), 404: ErrorBody, 409: ErrorBody }, detail: needs("admin", { summary: "Delete every version of an unused thing model" }) },
+      {
+        params: t.Object({ id: t.String() }),
+        response: { 204: t.Void(), 404: ErrorBody, 409: ErrorBody },
+        detail: needs("admin", { summary: "Delete every version of an unused thing model" }),
+      },
     );
 }

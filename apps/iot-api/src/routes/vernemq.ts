@@ -43,7 +43,11 @@ export function vernemqRoutes(auth: MqttAuth, cacheSec: number) {
         case "auth_on_subscribe":
         case "auth_on_subscribe_m5": {
           const topics = body.topics ?? [];
-          const allowed = await auth.maySubscribe(username, body.client_id, topics.map((s) => s.topic));
+          const allowed = await auth.maySubscribe(
+            username,
+            body.client_id,
+            topics.map((s) => s.topic),
+          );
           if (!allowed.some(Boolean)) return NOT_ALLOWED;
           if (allowed.every(Boolean)) return allow();
           const refused = hook === "auth_on_subscribe_m5" ? 135 : 128;

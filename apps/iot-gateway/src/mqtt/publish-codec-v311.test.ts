@@ -19,16 +19,27 @@ describe("MQTT 3.1.1 framing and PUBLISH decoding, checked against mqtt-packet",
   );
   const qos0 = mqttPacket.generate({ cmd: "publish", topic: "a/b", payload: Buffer.from("x"), qos: 0, dup: false, retain: false }, v4);
   const empty = mqttPacket.generate({ cmd: "publish", topic: "a/b", payload: Buffer.alloc(0), qos: 1, messageId: 1, dup: false, retain: false }, v4);
-  const large = mqttPacket.generate({ cmd: "publish", topic: "big", payload: Buffer.alloc(20_000, 7), qos: 1, messageId: 65535, dup: false, retain: false }, v4);
+  const large = mqttPacket.generate(
+    { cmd: "publish", topic: "big", payload: Buffer.alloc(20_000, 7), qos: 1, messageId: 65535, dup: false, retain: false },
+    v4,
+  );
   const ping = mqttPacket.generate({ cmd: "pingresp" }, v4);
 
   test("a QoS 1 PUBLISH yields topic, packet id and payload, which follows the packet id directly (§3.3.2: no Properties)", () => {
-    expect(decodePublish(frames([qos1])[0]!, 4)).toEqual({ topic: "generic/dé-1/property/report", qos: 1, messageId: 513, payload: Buffer.from('{"data":{"t":1}}') });
+    expect(decodePublish(frames([qos1])[0]!, 4)).toEqual({
+      topic: "generic/dé-1/property/report",
+      qos: 1,
+      messageId: 513,
+      payload: Buffer.from('{"data":{"t":1}}'),
+    });
   });
 
   test("a payload whose first byte would read as a Properties length is kept whole", () => {
     // 0x05 would be taken for five bytes of MQTT 5 Properties; in 3.1.1 it is payload.
-    const tricky = mqttPacket.generate({ cmd: "publish", topic: "t", payload: Buffer.from([5, 1, 2, 3, 4, 5, 6]), qos: 1, messageId: 9, dup: false, retain: false }, v4);
+    const tricky = mqttPacket.generate(
+      { cmd: "publish", topic: "t", payload: Buffer.from([5, 1, 2, 3, 4, 5, 6]), qos: 1, messageId: 9, dup: false, retain: false },
+      v4,
+    );
     expect(decodePublish(frames([tricky])[0]!, 4).payload).toEqual(Buffer.from([5, 1, 2, 3, 4, 5, 6]));
   });
 

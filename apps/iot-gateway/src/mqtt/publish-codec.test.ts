@@ -14,11 +14,23 @@ function frames(chunks: Buffer[]): FramedPacket[] {
 
 describe("MQTT 5 framing and PUBLISH decoding, checked against mqtt-packet", () => {
   const qos1 = mqttPacket.generate(
-    { cmd: "publish", topic: "generic/dé-1/property/report", payload: Buffer.from('{"data":{"t":1}}'), qos: 1, messageId: 513, dup: false, retain: false, properties: { userProperties: { a: "b" }, subscriptionIdentifier: 7 } },
+    {
+      cmd: "publish",
+      topic: "generic/dé-1/property/report",
+      payload: Buffer.from('{"data":{"t":1}}'),
+      qos: 1,
+      messageId: 513,
+      dup: false,
+      retain: false,
+      properties: { userProperties: { a: "b" }, subscriptionIdentifier: 7 },
+    },
     v5,
   );
   const qos0 = mqttPacket.generate({ cmd: "publish", topic: "a/b", payload: Buffer.alloc(0), qos: 0, dup: false, retain: false }, v5);
-  const large = mqttPacket.generate({ cmd: "publish", topic: "big", payload: Buffer.alloc(20_000, 7), qos: 1, messageId: 65535, dup: false, retain: false }, v5);
+  const large = mqttPacket.generate(
+    { cmd: "publish", topic: "big", payload: Buffer.alloc(20_000, 7), qos: 1, messageId: 65535, dup: false, retain: false },
+    v5,
+  );
   const ping = mqttPacket.generate({ cmd: "pingresp" }, v5);
 
   test("a QoS 1 PUBLISH yields its topic, packet id and payload, properties skipped (§3.3.2)", () => {
@@ -62,7 +74,9 @@ describe("MQTT 5 framing and PUBLISH decoding, checked against mqtt-packet", () 
 describe("W3C trace context in MQTT 5 User Properties", () => {
   const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   const publish = (properties: Record<string, unknown>) =>
-    frames([mqttPacket.generate({ cmd: "publish", topic: "t", payload: Buffer.from("x"), qos: 1, messageId: 1, dup: false, retain: false, properties } as Packet, v5)])[0]!;
+    frames([
+      mqttPacket.generate({ cmd: "publish", topic: "t", payload: Buffer.from("x"), qos: 1, messageId: 1, dup: false, retain: false, properties } as Packet, v5),
+    ])[0]!;
 
   test("traceparent and tracestate are found among every other kind of property", () => {
     const packet = publish({

@@ -66,8 +66,12 @@ export function openSpool(path: string, limits: SpoolLimits, now: () => number =
   const insert = db.query(
     "insert into frames (seq, spooled_at, routing_key, message_id, headers, payload, dl_code, dl_reason) values ($seq, $at, $rk, $id, $headers, $payload, $code, $reason)",
   );
-  const select: Statement<Row, [number]> = db.query("select seq, routing_key, message_id, headers, payload, dl_code, dl_reason from frames order by seq limit ?");
-  const totals = db.query<{ n: number; bytes: number | null; last: number | null }, []>("select count(*) n, sum(length(payload)) bytes, max(seq) last from frames");
+  const select: Statement<Row, [number]> = db.query(
+    "select seq, routing_key, message_id, headers, payload, dl_code, dl_reason from frames order by seq limit ?",
+  );
+  const totals = db.query<{ n: number; bytes: number | null; last: number | null }, []>(
+    "select count(*) n, sum(length(payload)) bytes, max(seq) last from frames",
+  );
   const sizeThrough = db.query<{ n: number; bytes: number | null }, [number]>("select count(*) n, sum(length(payload)) bytes from frames where seq <= ?");
   const remove = db.query("delete from frames where seq <= ?");
   const oldest = db.query<{ at: number }, []>("select spooled_at at from frames order by seq limit 1");

@@ -129,7 +129,14 @@ export function createStoreAndForward({ spool, bus, log, batchSize = 512, retryM
 
   function publish(frame: SpooledFrame): Promise<void> {
     if (!frame.deadLetter) return bus.publish(frame.routingKey, frame.payload, { messageId: frame.messageId, headers: frame.headers });
-    const message = { routingKey: frame.routingKey, body: frame.payload, headers: frame.headers, messageId: frame.messageId, contentType: undefined, redelivered: false };
+    const message = {
+      routingKey: frame.routingKey,
+      body: frame.payload,
+      headers: frame.headers,
+      messageId: frame.messageId,
+      contentType: undefined,
+      redelivered: false,
+    };
     return bus.deadLetter(message, frame.deadLetter.code, frame.deadLetter.reason, GATEWAY_EDGE);
   }
 

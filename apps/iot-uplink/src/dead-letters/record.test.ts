@@ -37,7 +37,9 @@ describe("a dead letter as a row", () => {
 
   test("RabbitMQ's own: the first death's queue and reason, and its time", () => {
     const record = toDeadLetterRecord(
-      message({ headers: { "x-first-death-queue": "iot-ws-queue.a", "x-first-death-reason": "expired", "x-death": [{ queue: "iot-ws-queue.a", time: 1_767_323_045 }] } }),
+      message({
+        headers: { "x-first-death-queue": "iot-ws-queue.a", "x-first-death-reason": "expired", "x-death": [{ queue: "iot-ws-queue.a", time: 1_767_323_045 }] },
+      }),
       now,
     );
     expect(record).toMatchObject({ queue: "iot-ws-queue.a", code: "rabbitmq_expired", reason: "RabbitMQ dead-lettered it from 'iot-ws-queue.a' (expired)" });

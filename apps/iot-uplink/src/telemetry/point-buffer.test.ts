@@ -52,7 +52,10 @@ describe("batching", () => {
     await Promise.all([byPoints.add(["a"]), byPoints.add(["b"])]);
     const byReports = createPointBuffer(write, options({ maxBatchMessages: 2, flushIntervalMs: 3_600_000 }), silentLogger);
     await Promise.all([byReports.add(["c"]), byReports.add(["d"])]);
-    expect(state.accepted).toEqual([["a", "b"], ["c", "d"]]);
+    expect(state.accepted).toEqual([
+      ["a", "b"],
+      ["c", "d"],
+    ]);
   });
 });
 

@@ -181,7 +181,10 @@ export function createPointBuffer<P>(write: (points: P[]) => Promise<void>, opti
     if (entry.settled) return;
     admitted = admitted.filter((e) => e !== entry);
     blocked = blocked.filter((e) => e !== entry);
-    settle(entry, new UnavailableError(`the time-series server did not accept the report within influx.maxHoldMs (${options.maxHoldMs} ms); it goes back to the queue`));
+    settle(
+      entry,
+      new UnavailableError(`the time-series server did not accept the report within influx.maxHoldMs (${options.maxHoldMs} ms); it goes back to the queue`),
+    );
     admit();
   }
 

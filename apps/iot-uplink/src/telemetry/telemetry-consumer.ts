@@ -30,18 +30,25 @@ export async function startTelemetryConsumer(
   log: Logger,
 ): Promise<{ stop(): Promise<void> }> {
   const writer = createInfluxWriter(config, log);
-  const buffer = createPointBuffer((points: Point[]) => writer.write(points), {
-    batchSize: config.batchSize,
-    // Half the prefetch, so the next batch fills while one is being written.
-    maxBatchMessages: Math.max(1, Math.floor(config.prefetch / 2)),
-    flushIntervalMs: config.flushIntervalMs,
-    maxBufferedPoints: config.maxBufferedPoints,
-    retryInitialMs: config.retryInitialMs,
-    retryMaxMs: config.retryMaxMs,
-    maxHoldMs: config.maxHoldMs,
-  }, log);
+  const buffer = createPointBuffer(
+    (points: Point[]) => writer.write(points),
+    {
+      batchSize: config.batchSize,
+      // Half the prefetch, so the next batch fills while one is being written.
+      maxBatchMessages: Math.max(1, Math.floor(config.prefetch / 2)),
+      flushIntervalMs: config.flushIntervalMs,
+      maxBufferedPoints: config.maxBufferedPoints,
+      retryInitialMs: config.retryInitialMs,
+      retryMaxMs: config.retryMaxMs,
+      maxHoldMs: config.maxHoldMs,
+    },
+    log,
+  );
   // Never dead-lettered for an outage: the only retryable failures here are the time-series server's and PostgreSQL's.
-  const consumer = await bus.consume({ queue: QUEUES.telemetry, prefetch: config.prefetch, maxAttempts: Infinity }, createTelemetryHandler({ modelOf, buffer }));
+  const consumer = await bus.consume(
+    { queue: QUEUES.telemetry, prefetch: config.prefetch, maxAttempts: Infinity },
+    createTelemetryHandler({ modelOf, buffer }),
+  );
   log.info("writing telemetry", { server: new URL(config.url).origin, bucket: config.bucket });
   return {
     async stop() {

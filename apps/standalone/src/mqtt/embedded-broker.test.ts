@@ -58,7 +58,13 @@ test("a packet announcing more than a stranger may send is refused on its header
 
 test("a logged-in client may publish up to the packet limit; past it its connection is closed", async () => {
   const { port } = await broker();
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, clientId: "device", username: "device", password: "secret", reconnectPeriod: 0 });
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    protocolVersion: 4,
+    clientId: "device",
+    username: "device",
+    password: "secret",
+    reconnectPeriod: 0,
+  });
   cleanups.push(() => device.end(true));
   await device.publishAsync("generic/device/property/report", Buffer.alloc(3000), { qos: 1 });
   let closed = false;
@@ -69,7 +75,13 @@ test("a logged-in client may publish up to the packet limit; past it its connect
 
 test("disconnect closes a client's live session, as a rotated password does", async () => {
   const started = await broker();
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${started.port}`, { protocolVersion: 4, clientId: "device", username: "device", password: "secret", reconnectPeriod: 0 });
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${started.port}`, {
+    protocolVersion: 4,
+    clientId: "device",
+    username: "device",
+    password: "secret",
+    reconnectPeriod: 0,
+  });
   cleanups.push(() => device.end(true));
   let closed = false;
   device.on("close", () => (closed = true));

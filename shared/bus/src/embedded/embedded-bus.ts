@@ -57,7 +57,11 @@ export async function connectEmbeddedBus(options: BusOptions): Promise<Bus> {
       const prefetch = consumeOptions.prefetch ?? options.prefetch;
       if (exclusive) broker.declareExclusive(queue, [{ exchange: EXCHANGE, pattern: WS_BINDING }], bus);
       const feature = featureQueue(queue);
-      if (feature) broker.declareDurable(queue, feature.bindings.map((pattern) => ({ exchange: EXCHANGE, pattern })));
+      if (feature)
+        broker.declareDurable(
+          queue,
+          feature.bindings.map((pattern) => ({ exchange: EXCHANGE, pattern })),
+        );
 
       let stopped = false;
       const delivery = createDelivery({

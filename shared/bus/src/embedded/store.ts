@@ -89,7 +89,9 @@ export function openStore(path: string, synchronous: Synchronous): BusStore {
   const insert = db.query("INSERT INTO messages (seq, queue, routing_key, message_id, content_type, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
   const remove = db.query("DELETE FROM messages WHERE seq = ?");
   const mark = db.query("UPDATE queues SET delivered_through = ? WHERE name = ?");
-  const select = db.query("SELECT seq, routing_key, message_id, content_type, headers, body FROM messages WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?") as Statement<MessageRow>;
+  const select = db.query(
+    "SELECT seq, routing_key, message_id, content_type, headers, body FROM messages WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?",
+  ) as Statement<MessageRow>;
   const commit = db.transaction((changes: Commit) => {
     for (const { seq, queue, message: m, headers } of changes.inserts)
       insert.run(seq, queue, m.routingKey, m.messageId ?? null, m.contentType ?? null, headers, m.body);
@@ -105,11 +107,15 @@ export function openStore(path: string, synchronous: Synchronous): BusStore {
         deliveredThrough: r.delivered_through,
       })),
     lastSeq: () => {
-      const row = db.query("SELECT max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT max(delivered_through) FROM queues), 0)) AS seq").get() as { seq: number };
+      const row = db
+        .query("SELECT max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT max(delivered_through) FROM queues), 0)) AS seq")
+        .get() as { seq: number };
       return row.seq;
     },
     saveQueue: (name, bindings) =>
-      void db.query("INSERT INTO queues (name, bindings) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET bindings = excluded.bindings").run(name, JSON.stringify(bindings)),
+      void db
+        .query("INSERT INTO queues (name, bindings) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET bindings = excluded.bindings")
+        .run(name, JSON.stringify(bindings)),
     load: (queue, afterSeq, limit) => select.all(queue, afterSeq, limit).map(toRow),
     commit: (changes) => void commit(changes),
     close: () => db.close(),

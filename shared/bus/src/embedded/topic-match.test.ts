@@ -3,8 +3,46 @@ import amqplib from "amqplib";
 import { createVhost, type TestVhost } from "@umos/testkit";
 import { compileTopic } from "./topic-match";
 
-const PATTERNS = ["#", "*", "a", "a.*", "a.#", "*.b", "#.b", "a.*.c", "a.#.c", "a.#.#.c", "#.a.#", "*.*", "a.*.#", "#.*", "", "iot.*.device.#", "iot.*.event.property.report"];
-const KEYS = ["", "a", "b", "a.b", "a.c", "a.b.c", "a.x.y.c", "a.", ".a", "a..c", "x.a.y", "a.b.c.d", "c", "iot.tuya.device", "iot.dji.device.property.report", "iot.device.x", "iot.a.b.device.x", "iot.dji.event.property.report", "iot.dji.event.property.report.extra"];
+const PATTERNS = [
+  "#",
+  "*",
+  "a",
+  "a.*",
+  "a.#",
+  "*.b",
+  "#.b",
+  "a.*.c",
+  "a.#.c",
+  "a.#.#.c",
+  "#.a.#",
+  "*.*",
+  "a.*.#",
+  "#.*",
+  "",
+  "iot.*.device.#",
+  "iot.*.event.property.report",
+];
+const KEYS = [
+  "",
+  "a",
+  "b",
+  "a.b",
+  "a.c",
+  "a.b.c",
+  "a.x.y.c",
+  "a.",
+  ".a",
+  "a..c",
+  "x.a.y",
+  "a.b.c.d",
+  "c",
+  "iot.tuya.device",
+  "iot.dji.device.property.report",
+  "iot.device.x",
+  "iot.a.b.device.x",
+  "iot.dji.event.property.report",
+  "iot.dji.event.property.report.extra",
+];
 
 describe("topic matching", () => {
   test.each([

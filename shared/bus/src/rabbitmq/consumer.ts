@@ -92,4 +92,3 @@ function toBusMessage(raw: ConsumeMessage): BusMessage {
     redelivered: raw.fields.redelivered,
   };
 }
-

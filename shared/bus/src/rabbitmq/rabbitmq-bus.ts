@@ -1,6 +1,6 @@
 import amqplib, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { DEAD_LETTER_EXCHANGE, EXCHANGE, HEADERS, REPLAY_EXCHANGE } from "@umos/contracts";
-import { NotFoundError, UnavailableError, } from "@umos/core";
+import { NotFoundError, UnavailableError } from "@umos/core";
 import { deadLetterOptions } from "../delivery";
 import type { Bus, BusOptions, PublishOptions } from "../types";
 import { createConsumer, type Registration } from "./consumer";

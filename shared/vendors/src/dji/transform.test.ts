@@ -30,7 +30,13 @@ describe("DJI frames -> envelopes", () => {
       stage: "event",
       action: "property.report",
       deviceMessageId: "osd:43d2e632-1558-4c4d-83c2-bbd2a6cd4a9a",
-      envelope: { vendor: "dji", deviceId: "dock_sn", kind: "property.report", ts: 1667220916697, data: { mode_code: 1, drone_charge_state: { capacity_percent: 100 } } },
+      envelope: {
+        vendor: "dji",
+        deviceId: "dock_sn",
+        kind: "property.report",
+        ts: 1667220916697,
+        data: { mode_code: 1, drone_charge_state: { capacity_percent: 100 } },
+      },
     });
     expect(decodeFixture("state").messages[0]!.envelope.data).toEqual({ firmware_version: "10.01.1612" });
   });
@@ -47,18 +53,31 @@ describe("DJI frames -> envelopes", () => {
     expect(messages[0]!.envelope).toMatchObject({ kind: "event.report", data: { event: "hms", data: { list: [{ code: "0x16100083" }] } } });
     expect(replies).toHaveLength(1);
     expect(replies[0]!.topic).toBe("thing/product/dock_sn/events_reply");
-    expect(parse(replies[0]!.payload)).toMatchObject({ tid: "9f6ae4b2-3b6c-4c41-9a64-5a1f9a1c2e77", bid: "0a6fd3cf-2b2e-4b5a-8c69-3c5f2f6b7e88", method: "hms", data: { result: 0 } });
+    expect(parse(replies[0]!.payload)).toMatchObject({
+      tid: "9f6ae4b2-3b6c-4c41-9a64-5a1f9a1c2e77",
+      bid: "0a6fd3cf-2b2e-4b5a-8c69-3c5f2f6b7e88",
+      method: "hms",
+      data: { result: 0 },
+    });
     const quiet = { ...fixture("events"), payload: { ...(fixture("events").payload as object), need_reply: 0 } };
     expect(dji.decode(rawFrame(dji, quiet)).replies).toEqual([]);
   });
 
   test("a request is passed on with its method, tid and bid", () => {
-    expect(decodeFixture("requests").messages[0]).toMatchObject({ stage: "event", action: "request", envelope: { kind: "request", data: { method: "config", tid: "2b1c9a8e-7d6f-4e5a-9b3c-1d2e3f4a5b6c" } } });
+    expect(decodeFixture("requests").messages[0]).toMatchObject({
+      stage: "event",
+      action: "request",
+      envelope: { kind: "request", data: { method: "config", tid: "2b1c9a8e-7d6f-4e5a-9b3c-1d2e3f4a5b6c" } },
+    });
   });
 
   test("services_reply correlates on tid and bid, with result as code and the output", () => {
     const [m] = decodeFixture("services_reply").messages;
-    expect(m).toMatchObject({ stage: "service", action: "service.reply", envelope: { kind: "service.reply", correlationId: "1d34b1d5-5d7e-4c2c-9a8c-7a0ef2f1d5aa", data: { code: 0, output: { status: "ok" } } } });
+    expect(m).toMatchObject({
+      stage: "service",
+      action: "service.reply",
+      envelope: { kind: "service.reply", correlationId: "1d34b1d5-5d7e-4c2c-9a8c-7a0ef2f1d5aa", data: { code: 0, output: { status: "ok" } } },
+    });
     const mismatched = { ...fixture("services_reply"), payload: { ...(fixture("services_reply").payload as object), bid: "another-flow" } };
     expect(dji.decode(rawFrame(dji, mismatched)).messages[0]!.envelope.correlationId).toBeUndefined();
   });
@@ -87,7 +106,15 @@ describe("commands -> DJI frames", () => {
   test("a service call re-encodes the documented services frame, tid and bid being the command id", () => {
     const documented = fixture("services").payload as { tid: string; timestamp: number; method: string; data: Record<string, unknown> };
     const frame = dji.encode(
-      { id: "m", ts: documented.timestamp, vendor: "dji", deviceId: "dock_sn", kind: "service.call", correlationId: documented.tid, data: { service: documented.method, params: documented.data } },
+      {
+        id: "m",
+        ts: documented.timestamp,
+        vendor: "dji",
+        deviceId: "dock_sn",
+        kind: "service.call",
+        correlationId: documented.tid,
+        data: { service: documented.method, params: documented.data },
+      },
       noTarget,
     );
     expect(frame.topic).toBe(fixture("services").topic);
@@ -104,7 +131,10 @@ describe("commands -> DJI frames", () => {
   });
 
   test("a property set goes to property/set", () => {
-    const frame = dji.encode({ id: "m", ts: 1, vendor: "dji", deviceId: "dock_sn", kind: "property.set", correlationId: "c", data: { night_lights_state: 1 } }, noTarget);
+    const frame = dji.encode(
+      { id: "m", ts: 1, vendor: "dji", deviceId: "dock_sn", kind: "property.set", correlationId: "c", data: { night_lights_state: 1 } },
+      noTarget,
+    );
     expect(frame.topic).toBe("thing/product/dock_sn/property/set");
     expect(parse(frame.payload)).toEqual({ tid: "c", bid: "c", timestamp: 1, data: { night_lights_state: 1 } });
   });
@@ -112,16 +142,31 @@ describe("commands -> DJI frames", () => {
 
 test("an application's answer to a request echoes its tid, bid and method on requests_reply", () => {
   const frame = dji.encode(
-    { id: "m", ts: 5, vendor: "dji", deviceId: "dock_sn", kind: "request.reply", data: { tid: "t", bid: "b", method: "config", result: 0, output: { ntp_server_host: "pool.ntp.org" } } },
+    {
+      id: "m",
+      ts: 5,
+      vendor: "dji",
+      deviceId: "dock_sn",
+      kind: "request.reply",
+      data: { tid: "t", bid: "b", method: "config", result: 0, output: { ntp_server_host: "pool.ntp.org" } },
+    },
     noTarget,
   );
   expect(frame.topic).toBe("thing/product/dock_sn/requests_reply");
-  expect(parse(frame.payload)).toEqual({ tid: "t", bid: "b", timestamp: 5, method: "config", data: { result: 0, output: { ntp_server_host: "pool.ntp.org" } } });
+  expect(parse(frame.payload)).toEqual({
+    tid: "t",
+    bid: "b",
+    timestamp: 5,
+    method: "config",
+    data: { result: 0, output: { ntp_server_host: "pool.ntp.org" } },
+  });
 });
 
 describe("DJI thing models", () => {
   test("DJI's TSL-shaped specs import as they are", () => {
-    const definition = dji.importModel({ properties: [{ identifier: "mode_code", accessMode: "r", dataType: { type: "enum", specs: { "0": "idle", "1": "debug" } } }] });
+    const definition = dji.importModel({
+      properties: [{ identifier: "mode_code", accessMode: "r", dataType: { type: "enum", specs: { "0": "idle", "1": "debug" } } }],
+    });
     expect(definition.properties[0]!.identifier).toBe("mode_code");
     expect(definition.services).toEqual([]);
   });
@@ -129,7 +174,10 @@ describe("DJI thing models", () => {
 
 describe("DJI frames that could not be stored", () => {
   test("an update_topo whose sub-device sn is no device id is refused, not left to fail the devices table's check", () => {
-    const frame = (sn: string) => ({ ...rawFrame(dji, fixture("status")), payload: Buffer.from(JSON.stringify({ tid: "t", bid: "b", method: "update_topo", data: { sub_devices: [{ sn }] } })) });
+    const frame = (sn: string) => ({
+      ...rawFrame(dji, fixture("status")),
+      payload: Buffer.from(JSON.stringify({ tid: "t", bid: "b", method: "update_topo", data: { sub_devices: [{ sn }] } })),
+    });
     for (const sn of ["a/b", "x".repeat(129), "has space", ""]) {
       expect(() => dji.decode(frame(sn)), sn).toThrow(InvalidInputError);
     }

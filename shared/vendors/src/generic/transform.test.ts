@@ -37,10 +37,17 @@ describe("generic frames -> envelopes", () => {
   });
 
   test("an event report, a reply and a status frame", () => {
-    expect(decode(frame("event.report", { event: "door", data: { open: true } })).messages[0]!.envelope).toMatchObject({ kind: "event.report", data: { event: "door", data: { open: true } } });
+    expect(decode(frame("event.report", { event: "door", data: { open: true } })).messages[0]!.envelope).toMatchObject({
+      kind: "event.report",
+      data: { event: "door", data: { open: true } },
+    });
     const [reply] = decode(frame("service.reply", { correlationId: "c", code: 3 })).messages;
     expect(reply).toMatchObject({ stage: "service", action: "service.reply", envelope: { correlationId: "c", data: { code: 3, output: null } } });
-    expect(decode(frame("status", { state: "offline" })).messages[0]).toMatchObject({ stage: "event", action: "status.offline", envelope: { kind: "status.offline" } });
+    expect(decode(frame("status", { state: "offline" })).messages[0]).toMatchObject({
+      stage: "event",
+      action: "status.offline",
+      envelope: { kind: "status.offline" },
+    });
   });
 
   test("bad frames are permanent errors naming what is wrong", () => {
@@ -63,7 +70,15 @@ describe("generic frames -> envelopes", () => {
 
 describe("envelopes -> generic frames", () => {
   test("a service call and a property set go to the device's topics with the correlation id", () => {
-    const call = encode({ id: "m", ts: 9, vendor: "generic", deviceId: "d", kind: "service.call", correlationId: "c1", data: { service: "reboot", params: { delay: 1 } } });
+    const call = encode({
+      id: "m",
+      ts: 9,
+      vendor: "generic",
+      deviceId: "d",
+      kind: "service.call",
+      correlationId: "c1",
+      data: { service: "reboot", params: { delay: 1 } },
+    });
     expect(call.topic).toBe("generic/d/service/call");
     expect(JSON.parse(Buffer.from(call.payload).toString())).toEqual({ correlationId: "c1", service: "reboot", params: { delay: 1 }, ts: 9 });
     const set = encode({ id: "m", ts: 9, vendor: "generic", deviceId: "d", kind: "property.set", correlationId: "c2", data: { power: true } });

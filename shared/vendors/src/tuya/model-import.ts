@@ -36,7 +36,8 @@ interface TuyaModel {
 
 export function importTuyaModel(document: unknown): Definition {
   const model = ((document as { model?: unknown })?.model ?? document) as TuyaModel;
-  if (!Array.isArray(model?.services)) throw new InvalidInputError("invalid_thing_model", "a Tuya model has a services list (thing/model/get_response, simple format)");
+  if (!Array.isArray(model?.services))
+    throw new InvalidInputError("invalid_thing_model", "a Tuya model has a services list (thing/model/get_response, simple format)");
   const definition: Definition = { properties: [], events: [], services: [] };
   for (const service of model.services) {
     for (const p of service.properties ?? []) {
@@ -47,7 +48,12 @@ export function importTuyaModel(document: unknown): Definition {
       definition.events.push({ identifier: e.code, type: "info", outputData: params(e.outputParams, `event ${e.code}`) });
     }
     for (const a of service.actions ?? []) {
-      definition.services.push({ identifier: a.code, callType: "async", inputData: params(a.inputParams, `action ${a.code}`), outputData: params(a.outputParams, `action ${a.code}`) });
+      definition.services.push({
+        identifier: a.code,
+        callType: "async",
+        inputData: params(a.inputParams, `action ${a.code}`),
+        outputData: params(a.outputParams, `action ${a.code}`),
+      });
     }
   }
   return validateDefinition(definition);

@@ -24,7 +24,11 @@ describe("Tuya topics", () => {
 describe("Tuya frames -> envelopes", () => {
   test("a property report: values unwrapped, acknowledged on report_response because sys.ack is 1", () => {
     const { messages, replies } = decodeFixture("property_report");
-    expect(messages[0]).toMatchObject({ stage: "event", deviceMessageId: "45lkj3551234", envelope: { kind: "property.report", ts: 1626197189638, data: { color: "red", cur_voltage: 2230 } } });
+    expect(messages[0]).toMatchObject({
+      stage: "event",
+      deviceMessageId: "45lkj3551234",
+      envelope: { kind: "property.report", ts: 1626197189638, data: { color: "red", cur_voltage: 2230 } },
+    });
     expect(replies[0]!.topic).toBe("tylink/tuya_dev/thing/property/report_response");
     expect(parse(replies[0]!.payload)).toMatchObject({ msgId: "45lkj3551234", code: 0 });
   });
@@ -43,7 +47,11 @@ describe("Tuya frames -> envelopes", () => {
 
   test("execute_response and set_response correlate on msgId, which carries the command id", () => {
     const [reply] = decodeFixture("action_execute_response").messages;
-    expect(reply).toMatchObject({ stage: "service", action: "service.reply", envelope: { correlationId: "45lkj3551234", data: { code: 0, output: { outputParam1: "value1" } } } });
+    expect(reply).toMatchObject({
+      stage: "service",
+      action: "service.reply",
+      envelope: { correlationId: "45lkj3551234", data: { code: 0, output: { outputParam1: "value1" } } },
+    });
     const [set] = decodeFixture("property_set_response").messages;
     expect(set!.envelope).toMatchObject({ correlationId: COMMAND, data: { code: 0, output: null } });
   });
@@ -71,7 +79,15 @@ describe("commands -> Tuya frames", () => {
   test("a service call is an action execute with the command id as msgId", () => {
     const documented = fixture("action_execute").payload as { time: number; data: { actionCode: string; inputParams: Record<string, unknown> } };
     const frame = tuya.encode(
-      { id: "m", ts: documented.time, vendor: "tuya", deviceId: "tuya_dev", kind: "service.call", correlationId: COMMAND, data: { service: documented.data.actionCode, params: documented.data.inputParams } },
+      {
+        id: "m",
+        ts: documented.time,
+        vendor: "tuya",
+        deviceId: "tuya_dev",
+        kind: "service.call",
+        correlationId: COMMAND,
+        data: { service: documented.data.actionCode, params: documented.data.inputParams },
+      },
       { definition: null, gatewayId: null },
     );
     expect(frame.topic).toBe(fixture("action_execute").topic);
@@ -79,11 +95,19 @@ describe("commands -> Tuya frames", () => {
   });
 
   test("a property set scales to wire values and asks for set_response", () => {
-    const frame = tuya.encode({ id: "m", ts: 1, vendor: "tuya", deviceId: "tuya_dev", kind: "property.set", correlationId: COMMAND, data: { cur_voltage: 22.3, mode: "auto" } }, { definition: model, gatewayId: null });
+    const frame = tuya.encode(
+      { id: "m", ts: 1, vendor: "tuya", deviceId: "tuya_dev", kind: "property.set", correlationId: COMMAND, data: { cur_voltage: 22.3, mode: "auto" } },
+      { definition: model, gatewayId: null },
+    );
     expect(frame.topic).toBe("tylink/tuya_dev/thing/property/set");
     expect(parse(frame.payload)).toEqual({ msgId: COMMAND.replaceAll("-", ""), time: 1, data: { cur_voltage: 223, mode: "auto" }, sys: { ack: 1 } });
     const documented = fixture("property_set").payload as { data: Record<string, unknown> };
-    expect(parse(tuya.encode({ id: "m", ts: 1, vendor: "tuya", deviceId: "d", kind: "property.set", data: documented.data }, { definition: null, gatewayId: null }).payload).data).toEqual(documented.data);
+    expect(
+      parse(
+        tuya.encode({ id: "m", ts: 1, vendor: "tuya", deviceId: "d", kind: "property.set", data: documented.data }, { definition: null, gatewayId: null })
+          .payload,
+      ).data,
+    ).toEqual(documented.data);
   });
 });
 
@@ -92,7 +116,10 @@ describe("Tuya thing models", () => {
     const voltage = model.properties.find((p) => p.identifier === "cur_voltage")!;
     expect(voltage).toMatchObject({ accessMode: "r", dataType: { type: "float", specs: { min: 0, max: 250, scale: 1, unit: "V" } } });
     expect(model.properties.find((p) => p.identifier === "foodRemaining")!.dataType.type).toBe("int");
-    expect(model.properties.find((p) => p.identifier === "mode")).toMatchObject({ accessMode: "rw", dataType: { type: "enum", specs: { auto: "auto", manual: "manual" } } });
+    expect(model.properties.find((p) => p.identifier === "mode")).toMatchObject({
+      accessMode: "rw",
+      dataType: { type: "enum", specs: { auto: "auto", manual: "manual" } },
+    });
     expect(model.events[0]!.outputData[0]!.dataType.type).toBe("date");
     expect(model.services[0]).toMatchObject({ identifier: "feed", inputData: [{ identifier: "portions" }] });
     const compiled = compileModel(model, "feeder@1");

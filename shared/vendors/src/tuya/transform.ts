@@ -46,14 +46,22 @@ export function decode(frame: RawFrame): Decoded {
       const body = parseFrame(frame.payload, checkers.eventTrigger, "tuya event/trigger");
       const ts = toMillis(body.data.eventTime ?? body.time, frame.receivedAt);
       const data = { event: body.data.eventCode, data: body.data.outputParams ?? {} };
-      const message: DecodedMessage = { stage: "event", action: KINDS.eventReport, deviceMessageId: body.msgId, envelope: envelope(frame.deviceId, KINDS.eventReport, ts, data) };
+      const message: DecodedMessage = {
+        stage: "event",
+        action: KINDS.eventReport,
+        deviceMessageId: body.msgId,
+        envelope: envelope(frame.deviceId, KINDS.eventReport, ts, data),
+      };
       return { messages: [message], replies: acknowledged(body.sys?.ack, frame.deviceId, "thing/event/trigger_response", body.msgId) };
     }
     case "property.set_response":
     case "action.execute_response": {
       const body = parseFrame(frame.payload, checkers.response, `tuya ${frame.action}`);
       const output = body.data?.outputParams ?? null;
-      const reply = { ...envelope(frame.deviceId, KINDS.serviceReply, toMillis(body.time, frame.receivedAt), { code: body.code, output }), correlationId: commandIdOf(body.msgId) };
+      const reply = {
+        ...envelope(frame.deviceId, KINDS.serviceReply, toMillis(body.time, frame.receivedAt), { code: body.code, output }),
+        correlationId: commandIdOf(body.msgId),
+      };
       return { messages: [{ stage: "service", action: KINDS.serviceReply, deviceMessageId: `${frame.action}:${body.msgId}`, envelope: reply }], replies: [] };
     }
     case "data.batch_report": {
@@ -62,7 +70,8 @@ export function decode(frame: RawFrame): Decoded {
       const ts = toMillis(body.time, frame.receivedAt);
       const messages: DecodedMessage[] = [];
       const add = (deviceId: string, values?: Values, events?: Events) => {
-        if (values && Object.keys(values).length > 0) messages.push(properties(envelope(deviceId, KINDS.propertyReport, ts, {}), values, `${body.msgId}:${deviceId}`, frame));
+        if (values && Object.keys(values).length > 0)
+          messages.push(properties(envelope(deviceId, KINDS.propertyReport, ts, {}), values, `${body.msgId}:${deviceId}`, frame));
         for (const [code, event] of Object.entries(events ?? {})) {
           const data = { event: code, data: event.outputParams ?? {} };
           messages.push({

@@ -9,7 +9,10 @@ const MsgId = T.String({ minLength: 1, maxLength: 32 });
 const Time = T.Union([T.Number(), T.String()]);
 const Sys = T.Optional(T.Object({ ack: T.Optional(T.Integer()) }, { additionalProperties: true }));
 const Values = T.Record(T.String(), T.Object({ value: T.Unknown(), time: T.Optional(Time) }, { additionalProperties: true }));
-const Events = T.Record(T.String(), T.Object({ outputParams: T.Optional(T.Record(T.String(), T.Unknown())), eventTime: T.Optional(Time) }, { additionalProperties: true }));
+const Events = T.Record(
+  T.String(),
+  T.Object({ outputParams: T.Optional(T.Record(T.String(), T.Unknown())), eventTime: T.Optional(Time) }, { additionalProperties: true }),
+);
 
 export const PropertyReport = T.Object({ msgId: MsgId, time: T.Optional(Time), data: Values, sys: Sys, version: T.Optional(T.String()) });
 
@@ -34,7 +37,9 @@ export const BatchReport = T.Object({
     properties: T.Optional(Values),
     events: T.Optional(Events),
     // Tuya allows at most 20 sub-devices per batch (code 2123 beyond).
-    subDevices: T.Optional(T.Array(T.Object({ deviceId: T.String({ minLength: 1 }), properties: T.Optional(Values), events: T.Optional(Events) }), { maxItems: 20 })),
+    subDevices: T.Optional(
+      T.Array(T.Object({ deviceId: T.String({ minLength: 1 }), properties: T.Optional(Values), events: T.Optional(Events) }), { maxItems: 20 }),
+    ),
   }),
   sys: Sys,
 });
