@@ -22,7 +22,7 @@ export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus
   return serviceApp(log, config.gateway.port, async (resources) => {
     const spool = config.gateway.spool.enabled ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close()) : null;
     const devices = recentlySeen(config.presence.silenceMs);
-    obs.metrics.countDevicesActive(devices.count);
+    obs.metrics.countDevicesSeen(devices.count);
     const relay = createUplinkRelay(bus, log, config.gateway.maxPayloadBytes, spool, devices.seen);
     const tracing = mqttTracing(obs);
     const connections: MqttConnection[] = [];

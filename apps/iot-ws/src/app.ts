@@ -12,7 +12,7 @@ export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus
     const devices = recentlySeen(config.presence.silenceMs);
     const fanout = createFanout(config.ws.maxBufferedBytes, log, devices.seen);
     const { metrics } = obs;
-    metrics.countDevicesActive(devices.count);
+    metrics.countDevicesSeen(devices.count);
     metrics.gaugeOf("iot_ws_connections", "WebSocket clients connected", () => fanout.clients.size);
     metrics.counterOf("iot_ws_messages_sent_total", "Messages pushed to WebSocket clients (one per recipient)", () => fanout.messagesSent);
     metrics.counterOf("iot_ws_clients_dropped_total", "Clients disconnected for reading too slowly (close code 1008)", () => fanout.slowConsumersDropped);

@@ -1,6 +1,6 @@
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
 import { EXCHANGE, HEADERS } from "@umos/contracts";
-import { extractContext, injectContext, type Observability } from "@umos/observability";
+import { extractContext, injectContext, type BusSystem, type Observability } from "@umos/observability";
 import { isPermanent } from "@umos/core";
 import type { Bus, BusMessage, PublishOptions } from "./types";
 
@@ -13,9 +13,10 @@ import type { Bus, BusMessage, PublishOptions } from "./types";
  * that is its child. A message without one is neither traced nor given a header, so an unsampled
  * message costs the broker no extra header (docs/findings.md: every header costs broker CPU).
  */
-export function instrumentBus(bus: Bus, obs: Observability, system = "rabbitmq"): Bus {
+export function instrumentBus(bus: Bus, obs: Observability, system: BusSystem = "rabbitmq"): Bus {
   const { tracer, metrics } = obs;
-  const count = (direction: string, routingKey: string, outcome: string) => metrics.countRabbitmqMessage(direction, stageOf(routingKey), outcome);
+  const countMessage = metrics.busMessages(system);
+  const count = (direction: string, routingKey: string, outcome: string) => countMessage(direction, stageOf(routingKey), outcome);
 
   function publish(routingKey: string, body: Uint8Array, options: PublishOptions = {}): Promise<void> {
     const parent = context.active();

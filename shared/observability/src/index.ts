@@ -9,7 +9,7 @@ export {
   type Tracing,
   type TracingOptions,
 } from "./tracing";
-export { createMetrics, type Metrics, type Labels } from "./metrics";
+export { createMetrics, type Metrics, type Labels, type BusSystem } from "./metrics";
 export { createObservability, type Observability, type ObservabilityOptions } from "./observability";
 export { tracedFetch } from "./http-tracing";
 export { recentlySeen } from "./recently-seen";

@@ -12,10 +12,19 @@ export function createMetrics(service: string) {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   const registers = [registry];
-  let readDevicesActive: (() => number | Promise<number>) | undefined;
-  // iot_rabbitmq_messages_total moves with every message on every bus: tallied as plain numbers and
-  // handed to prom-client when scraped, since its inc() hashes and validates the labels on each call.
-  const rabbitmqTallies = new Map<string, Map<string, Map<string, { labels: Labels; n: number }>>>();
+  /** A gauge read at scrape time, for values the service already keeps (queue lengths, open sockets). */
+  const scrapedGauge = (name: string, help: string, read: () => number | Promise<number>) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      async collect() {
+        this.set(await read());
+      },
+    });
+  // Bus messages move with every message: tallied as plain numbers and handed to prom-client when
+  // scraped, since its inc() hashes and validates the labels on each call.
+  const busCounters = new Map<BusSystem, (direction: string, stage: string, outcome: string) => void>();
 
   const metrics = {
     registry,
@@ -27,63 +36,51 @@ export function createMetrics(service: string) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
-    rabbitmqMessages: new Counter({
-      name: "iot_rabbitmq_messages_total",
-      help: "RabbitMQ messages published (confirmed) and consumed, by stage and outcome",
-      labelNames: ["direction", "stage", "outcome"],
-      registers,
-      collect() {
-        for (const byStage of rabbitmqTallies.values()) {
-          for (const byOutcome of byStage.values()) {
-            for (const tally of byOutcome.values()) {
-              if (tally.n > 0) this.inc(tally.labels, tally.n);
-              tally.n = 0;
-            }
+
+    /**
+     * The count of one bus's messages, published (confirmed), consumed and dead-lettered, by stage and
+     * outcome: `iot_rabbitmq_messages_total` (the seed's name) on RabbitMQ, and on standalone's
+     * embedded bus `iot_embedded_bus_messages_total`, so neither name says what the other counts.
+     */
+    busMessages(system: BusSystem): (direction: string, stage: string, outcome: string) => void {
+      let count = busCounters.get(system);
+      if (count) return count;
+      const tallies = new Map<string, { labels: Labels; n: number }>();
+      new Counter({
+        name: system === "rabbitmq" ? "iot_rabbitmq_messages_total" : "iot_embedded_bus_messages_total",
+        help: `${system === "rabbitmq" ? "RabbitMQ" : "Embedded bus"} messages published (confirmed) and consumed, by stage and outcome`,
+        labelNames: ["direction", "stage", "outcome"],
+        registers,
+        collect() {
+          for (const tally of tallies.values()) {
+            if (tally.n > 0) this.inc(tally.labels, tally.n);
+            tally.n = 0;
           }
-        }
-      },
-    }),
-    /** One message published, consumed or dead-lettered, for iot_rabbitmq_messages_total. */
-    countRabbitmqMessage(direction: string, stage: string, outcome: string): void {
-      let byStage = rabbitmqTallies.get(direction);
-      if (!byStage) {
-        byStage = new Map();
-        rabbitmqTallies.set(direction, byStage);
-      }
-      let byOutcome = byStage.get(stage);
-      if (!byOutcome) {
-        byOutcome = new Map();
-        byStage.set(stage, byOutcome);
-      }
-      const tally = byOutcome.get(outcome);
-      if (tally) tally.n++;
-      else byOutcome.set(outcome, { labels: { direction, stage, outcome }, n: 1 });
+        },
+      });
+      count = (direction, stage, outcome) => {
+        const key = `${direction} ${stage} ${outcome}`;
+        const tally = tallies.get(key);
+        if (tally) tally.n++;
+        else tallies.set(key, { labels: { direction, stage, outcome }, n: 1 });
+      };
+      busCounters.set(system, count);
+      return count;
     },
-    devicesActive: new Gauge({
-      name: "iot_devices_active",
-      help: "Devices online in the registry; in the gateway and iot-ws, devices whose traffic passed within the presence window",
-      registers,
-      async collect() {
-        if (readDevicesActive) this.set(await readDevicesActive());
-      },
-    }),
-    /** Where `iot_devices_active` is read from at scrape time; each service names its own source. */
+
+    /** `iot_devices_active`, the seed's gauge: devices online in the registry, read at scrape time. */
     countDevicesActive(read: () => number | Promise<number>): void {
-      readDevicesActive = read;
+      scrapedGauge("iot_devices_active", "Devices online in the registry", read);
+    },
+
+    /** `iot_devices_seen`: devices whose traffic passed within the presence window (iot-gateway, iot-ws, which hold no registry). */
+    countDevicesSeen(read: () => number): void {
+      scrapedGauge("iot_devices_seen", "Devices whose traffic passed within the presence window", read);
     },
 
     counter: (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers }),
     gauge: (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers }),
-    /** A gauge read at scrape time, for values the service already keeps (queue lengths, open sockets). */
-    gaugeOf: (name: string, help: string, read: () => number | Promise<number>) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        async collect() {
-          this.set(await read());
-        },
-      }),
+    gaugeOf: scrapedGauge,
     histogram: (name: string, help: string, buckets: number[], labelNames: string[] = []) => new Histogram({ name, help, buckets, labelNames, registers }),
 
     /** A counter read at scrape time from a running total the service already keeps. */
@@ -115,6 +112,8 @@ export function createMetrics(service: string) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+/** The `messaging.system` of a bus: RabbitMQ, or standalone's embedded bus. */
+export type BusSystem = "rabbitmq" | "umos_embedded";
 export type Labels = LabelValues<string>;
 
 function registerProcessMetrics(registry: Registry): void {
