@@ -1,3 +1,4 @@
+import { WS_CLOSE } from "@umos/contracts/ws-close";
 import type { Envelope } from "./api";
 
 export type LiveState = "connecting" | "live" | "closed";
@@ -40,7 +41,7 @@ export function connectLive(url: string, token: string, on: { message(m: Envelop
     socket.onclose = (event) => {
       on.state("closed");
       if (stopped) return;
-      if (event.code === 4001) return on.tokenExpired();
+      if (event.code === WS_CLOSE.tokenExpired) return on.tokenExpired();
       setTimeout(open, delay);
       delay = Math.min(delay * 2, 10_000);
     };

@@ -17,6 +17,7 @@ import { accessTable, createAccessCheck, needs, type Access } from "./access";
 import { consoleRoutes, loadConsole } from "./console";
 import { createDeadLetterReplay } from "./dead-letter-replay";
 import { toHttpError } from "./errors";
+import { API_PREFIX } from "./schemas";
 import { createMqttAuth } from "@umos/mqtt-access";
 import { withDeadline } from "./request-deadline";
 import { commandRoutes } from "./routes/commands";
@@ -117,14 +118,18 @@ export function createApp(config: UmosConfig, { log, obs, bus, db, sessions }: A
       .get("/ready", ({ request }) => healthResponse(request, probes), { detail: needs("public", { hide: true }) })
       .get("/metrics", () => obs.metrics.response(), { detail: needs("public", { hide: true }) })
       .use(consoleRoutes(config, await loadConsole()))
-      .use(deviceRoutes(devices, credentials, submit, sessions))
-      .use(messageRoutes(db.sql, devices))
-      .use(commandRoutes(submit, commands, bus))
-      .use(thingModelRoutes(thingModels))
-      .use(deadLetterRoutes(deadLetters, createDeadLetterReplay(bus, deadLetters)))
-      .use(requestRoutes(db.sql, devices, bus))
-      .use(telemetryRoutes(devices, influx, { maxPoints: config.influx.maxQueryPoints, maxRangeMs: config.influx.maxQueryRangeDays * 86_400_000 }))
-      .use(vernemqRoutes(createMqttAuth(credentials, config.mqtt), config.auth.webhookCacheSec));
+      .use(
+        // The REST API, every route under one prefix (docs/interfaces.md, REST).
+        new Elysia({ prefix: API_PREFIX })
+          .use(deviceRoutes(devices, credentials, submit, sessions))
+          .use(messageRoutes(db.sql, devices))
+          .use(commandRoutes(submit, commands, bus))
+          .use(thingModelRoutes(thingModels))
+          .use(deadLetterRoutes(deadLetters, createDeadLetterReplay(bus, deadLetters)))
+          .use(requestRoutes(db.sql, devices, bus))
+          .use(telemetryRoutes(devices, influx, { maxPoints: config.influx.maxQueryPoints, maxRangeMs: config.influx.maxQueryRangeDays * 86_400_000 }))
+          .use(vernemqRoutes(createMqttAuth(credentials, config.mqtt), config.auth.webhookCacheSec)),
+      );
     // A route that declares no access stops the start here (deny by default).
     const table: ReadonlyMap<string, Access> = accessTable(elysia.routes);
     checkAccess = createAccessCheck(table, verify, config.auth.webhookToken);

@@ -1,6 +1,9 @@
 import { t } from "elysia";
 import { VendorSchema } from "@umos/contracts";
 
+/** Where the REST API lives; every route of routes/ is under it. */
+export const API_PREFIX = "/api/v1";
+
 /** A device id is one MQTT topic level and one routing-key-safe name. */
 export const DeviceId = t.String({ pattern: "^[A-Za-z0-9._:-]{1,128}$", description: "Unique device id; letters, digits and . _ : -" });
 // Not t.UnionEnum: Elysia 1.4 fills an omitted optional UnionEnum query parameter with its first member.
@@ -46,7 +49,7 @@ export function accepted(
   result: { command: { id: string; status: string }; replayed: boolean },
 ) {
   set.status = 202;
-  set.headers.location = `/api/v1/commands/${result.command.id}`;
+  set.headers.location = `${API_PREFIX}/commands/${result.command.id}`;
   if (result.replayed) set.headers["idempotent-replayed"] = "true";
   return { id: result.command.id, status: result.command.status };
 }

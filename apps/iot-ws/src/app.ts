@@ -1,6 +1,7 @@
 import { createVerifier } from "@umos/auth";
 import type { Bus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
+import { WS_CLOSE } from "@umos/contracts";
 import { recentlySeen } from "@umos/observability";
 import { serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { createFanout } from "./fanout";
@@ -20,7 +21,7 @@ export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus
     resources.use(await bus.consume({ queue: { wsInstance: config.instance } }, fanout.deliver), (c) => c.stop());
     const verify = config.auth.enabled ? createVerifier(config.auth) : null;
     const server = resources.use(serveWebSockets(config.ws, config.allowedHosts, fanout, [bus.probe], verify, metrics), (s) => {
-      for (const client of fanout.clients) client.close(1001, "server shutting down");
+      for (const client of fanout.clients) client.close(WS_CLOSE.shuttingDown, "server shutting down");
       return s.stop(true);
     });
     log.info("iot-ws ready", { port: server.port });

@@ -1,6 +1,6 @@
 import { trace } from "@opentelemetry/api";
 import type { BusMessage } from "@umos/bus";
-import { HEADERS, parseRoutingKey } from "@umos/contracts";
+import { HEADERS, parseRoutingKey, WS_CLOSE } from "@umos/contracts";
 import type { Logger } from "@umos/core";
 import { messageFrame } from "./protocol";
 import type { Subscriptions } from "./subscriptions";
@@ -13,8 +13,8 @@ export interface Client {
   readonly subscriptions: Subscriptions;
 }
 
-/** RFC 6455 §7.4.1: 1008 policy violation, the nearest standard code for "you read too slowly". */
-export const SLOW_CONSUMER_CLOSE = 1008;
+/** Policy violation, the nearest standard code for "you read too slowly". */
+export const SLOW_CONSUMER_CLOSE = WS_CLOSE.policy;
 
 /**
  * Pushes each validated message to every client whose subscriptions take it. A client whose unsent

@@ -1,5 +1,6 @@
 import { handshakeToken, type Principal, type Verifier } from "@umos/auth";
 import type { UmosConfig } from "@umos/config";
+import { WS_CLOSE } from "@umos/contracts";
 import type { Server } from "bun";
 import type { Metrics } from "@umos/observability";
 import { UnauthorizedError, type Probe } from "@umos/core";
@@ -10,8 +11,8 @@ import { tokenBucket } from "./rate-limit";
 import { Subscriptions } from "./subscriptions";
 
 /** Application close codes (RFC 6455 §7.4.2 leaves 4000-4999 to applications). */
-const TOKEN_EXPIRED_CLOSE = 4001;
-const POLICY_CLOSE = 1008;
+const TOKEN_EXPIRED_CLOSE = WS_CLOSE.tokenExpired;
+const POLICY_CLOSE = WS_CLOSE.policy;
 /** Paths this port answers, the only values of the HTTP metrics' route label. */
 const HTTP_ROUTES = new Set(["/ws", "/health", "/ready", "/metrics"]);
 

@@ -1,5 +1,5 @@
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
-import { EXCHANGE, HEADERS } from "@umos/contracts";
+import { EXCHANGE, HEADERS, isStage } from "@umos/contracts";
 import { extractContext, injectContext, type BusSystem, type Observability } from "@umos/observability";
 import { isPermanent } from "@umos/core";
 import type { Bus, BusMessage, PublishOptions } from "./types";
@@ -119,5 +119,5 @@ function stageOf(routingKey: string): string {
   if (stageAt === 0) return "other";
   const end = routingKey.indexOf(".", stageAt);
   const stage = routingKey.slice(stageAt, end < 0 ? undefined : end);
-  return stage === "device" || stage === "event" || stage === "service" || stage === "gateway" ? stage : "other";
+  return isStage(stage) ? stage : "other";
 }

@@ -1,11 +1,29 @@
+import { type Static, Type as T } from "@sinclair/typebox";
 import { KINDS, type Envelope } from "./envelope";
 import { routingKey, type Vendor } from "./routing";
+
+/**
+ * Where a command is in its life (docs/design.md §4): `queued` and `sent` are open, the others final.
+ * The one list the store, the REST schema and the state machine read.
+ */
+export const CommandStatusSchema = T.Union([
+  T.Literal("queued"),
+  T.Literal("sent"),
+  T.Literal("acked"),
+  T.Literal("failed"),
+  T.Literal("timeout"),
+  T.Literal("cancelled"),
+  T.Literal("expired"),
+]);
+export type CommandStatus = Static<typeof CommandStatusSchema>;
+/** The statuses a command can still leave: it has not been answered, cancelled, timed out or expired. */
+export const OPEN_STATUSES: readonly CommandStatus[] = ["queued", "sent"];
 
 export interface CommandState {
   id: string;
   deviceId: string;
   vendor: Vendor;
-  status: string;
+  status: CommandStatus;
   output: unknown;
   reason: string | null;
 }

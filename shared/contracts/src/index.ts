@@ -14,10 +14,12 @@ export {
   gatewayClientId,
   routingKey,
   parseRoutingKey,
+  isStage,
   type Vendor,
   type Stage,
   type ParsedRoutingKey,
 } from "./routing";
 export { EnvelopeSchema, VendorSchema, envelopeChecker, KINDS, type Envelope } from "./envelope";
-export { commandStatusEvent, type CommandState } from "./command-status";
+export { commandStatusEvent, CommandStatusSchema, OPEN_STATUSES, type CommandState, type CommandStatus } from "./command-status";
 export { storageProblem, MAX_JSON_DEPTH, MAX_KEY_LENGTH, LATEST_TIMESTAMP_MS } from "./storable";
+export { WS_CLOSE } from "./ws-close";

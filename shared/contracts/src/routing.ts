@@ -9,6 +9,11 @@ export function isVendor(value: string): value is Vendor {
 /** The stage a message is at (docs/design.md §2); the third segment of its routing key. */
 export type Stage = "device" | "event" | "service" | "gateway";
 
+export function isStage(value: string): value is Stage {
+  // Compared, not looked up: every consumer checks the key of every message.
+  return value === "device" || value === "event" || value === "service" || value === "gateway";
+}
+
 export const EXCHANGE = "iot";
 export const DEAD_LETTER_EXCHANGE = "iot.dlx";
 export const DEAD_LETTER_QUEUE = "iot-dead-letter";
@@ -52,7 +57,7 @@ export function parseRoutingKey(key: string): ParsedRoutingKey | undefined {
   const vendor = key.slice(4, vendorEnd);
   const stage = key.slice(vendorEnd + 1, stageEnd);
   if (!isVendor(vendor)) return undefined;
-  if (stage !== "device" && stage !== "event" && stage !== "service" && stage !== "gateway") return undefined;
+  if (!isStage(stage)) return undefined;
   return { vendor, stage, action: key.slice(stageEnd + 1) };
 }
 

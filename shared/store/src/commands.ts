@@ -1,9 +1,6 @@
-import type { Vendor } from "@umos/contracts";
+import type { CommandStatus, Vendor } from "@umos/contracts";
 import { ConflictError, NotFoundError } from "@umos/core";
 import { json, type Sql } from "./database";
-
-export type CommandStatus = "queued" | "sent" | "acked" | "failed" | "timeout" | "cancelled" | "expired";
-export const OPEN_STATUSES: CommandStatus[] = ["queued", "sent"];
 
 export interface Command {
   id: string;

@@ -5,9 +5,7 @@ export { deviceRepository, type Device, type NewDevice, type DevicePage, type De
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export {
   commandRepository,
-  OPEN_STATUSES,
   type Command,
-  type CommandStatus,
   type CommandRepository,
   type Transition,
   type NewCommand,

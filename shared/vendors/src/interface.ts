@@ -1,4 +1,4 @@
-import type { Envelope, Vendor } from "@umos/contracts";
+import type { Envelope, Stage, Vendor } from "@umos/contracts";
 import type { Definition } from "@umos/thing-model";
 
 /** Where a device->cloud MQTT topic goes, read from the topic alone (the gateway never parses payloads). */
@@ -28,7 +28,7 @@ export interface TargetContext {
 
 /** One normalized message decoded from a frame, and the stage it goes to next. */
 export interface DecodedMessage {
-  stage: "event" | "service";
+  stage: Extract<Stage, "event" | "service">;
   action: string;
   envelope: Envelope;
   /** The device's own message id, scoped by device: what makes a resent frame recognisable. */

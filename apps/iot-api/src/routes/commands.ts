@@ -1,22 +1,14 @@
 import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import { publishStatus, type Publisher } from "@umos/bus";
-import { KINDS } from "@umos/contracts";
+import { CommandStatusSchema, KINDS } from "@umos/contracts";
 import { ConflictError } from "@umos/core";
 import type { CommandRepository } from "@umos/store";
 import type { createCommandIntake } from "../command-intake";
 
 import { Accepted, accepted, ErrorBody, IdempotencyHeaders, Limit } from "../schemas";
 
-const Status = t.Union([
-  t.Literal("queued"),
-  t.Literal("sent"),
-  t.Literal("acked"),
-  t.Literal("failed"),
-  t.Literal("timeout"),
-  t.Literal("cancelled"),
-  t.Literal("expired"),
-]);
+const Status = CommandStatusSchema;
 
 export const CommandSchema = t.Object({
   id: t.String(),
@@ -40,7 +32,7 @@ export const CommandSchema = t.Object({
 export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, commands: CommandRepository, publisher: Publisher) {
   return new Elysia({ tags: ["commands"] })
     .post(
-      "/api/v1/devices/:id/commands",
+      "/devices/:id/commands",
       async ({ params, body, headers, set }) => {
         const result = await submit(params.id, {
           kind: KINDS.serviceCall,
@@ -72,7 +64,7 @@ export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, co
       },
     )
     .get(
-      "/api/v1/devices/:id/commands",
+      "/devices/:id/commands",
       ({ params, query }) => commands.listForDevice(params.id, { limit: query.limit ?? 50, status: query.status, before: query.before }),
       {
         params: t.Object({ id: t.String() }),
@@ -82,7 +74,7 @@ export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, co
       },
     )
     .get(
-      "/api/v1/commands/:id",
+      "/commands/:id",
       async ({ params }) => {
         const [command, history] = await Promise.all([commands.get(params.id), commands.history(params.id)]);
         return { ...command, history };
@@ -97,7 +89,7 @@ export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, co
       },
     )
     .delete(
-      "/api/v1/commands/:id",
+      "/commands/:id",
       async ({ params }) => {
         const cancelled = await commands.transition(params.id, ["queued"], "cancelled", { reason: "cancelled through the API" });
         if (!cancelled) {

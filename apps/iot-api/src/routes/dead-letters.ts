@@ -46,7 +46,7 @@ const Id = t.Object({ id: t.String({ format: "uuid" }) });
 
 /** Dead letters (docs/operations.md, Dead letters): inspect, replay after a fix, or delete. Admin only (access.ts). */
 export function deadLetterRoutes(deadLetters: DeadLetterRepository, replay: ReturnType<typeof createDeadLetterReplay>) {
-  return new Elysia({ prefix: "/api/v1/dead-letters", tags: ["dead letters"] })
+  return new Elysia({ prefix: "/dead-letters", tags: ["dead letters"] })
     .get(
       "/",
       async ({ query }) => {

@@ -4,7 +4,7 @@ import { hashSecret, newDeviceSecret } from "@umos/auth";
 import { KINDS } from "@umos/contracts";
 import type { CredentialRepository, DeviceRepository } from "@umos/store";
 import type { createCommandIntake } from "../command-intake";
-import { Accepted, accepted, Device, DeviceId, ErrorBody, IdempotencyHeaders, Limit, Metadata, ModelRef, Vendor } from "../schemas";
+import { API_PREFIX, Accepted, accepted, Device, DeviceId, ErrorBody, IdempotencyHeaders, Limit, Metadata, ModelRef, Vendor } from "../schemas";
 
 const Reported = t.Record(t.String(), t.Object({ value: t.Unknown(), reportedAt: t.Date() }));
 const Desired = t.Record(t.String(), t.Object({ value: t.Unknown(), setAt: t.Date(), commandId: t.Nullable(t.String()) }));
@@ -33,13 +33,13 @@ export function deviceRoutes(
     return { username: deviceId, password };
   };
 
-  return new Elysia({ prefix: "/api/v1/devices", tags: ["devices"] })
+  return new Elysia({ prefix: "/devices", tags: ["devices"] })
     .post(
       "/",
       async ({ body, set }) => {
         const device = await devices.create(body);
         set.status = 201;
-        set.headers.location = `/api/v1/devices/${encodeURIComponent(device.id)}`;
+        set.headers.location = `${API_PREFIX}/devices/${encodeURIComponent(device.id)}`;
         return { ...device, credentials: await issueCredentials(device.id) };
       },
       {

@@ -17,7 +17,7 @@ const StoredMessage = t.Object({
 });
 
 export function messageRoutes(sql: Sql, devices: DeviceRepository) {
-  return new Elysia({ prefix: "/api/v1/devices", tags: ["messages"] }).get(
+  return new Elysia({ prefix: "/devices", tags: ["messages"] }).get(
     "/:id/messages",
     async ({ params, query }) => {
       await devices.get(params.id);

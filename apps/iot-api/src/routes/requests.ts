@@ -10,7 +10,7 @@ import { ErrorBody } from "../schemas";
 /** Applications answer what devices ask (DJI `requests`: media upload credentials, config, ...). */
 export function requestRoutes(sql: Sql, devices: DeviceRepository, publisher: Publisher) {
   return new Elysia({ tags: ["requests"] }).post(
-    "/api/v1/devices/:id/requests/:tid/reply",
+    "/devices/:id/requests/:tid/reply",
     async ({ params, body, set }) => {
       const device = await devices.get(params.id);
       const request = await findRequest(sql, device.id, params.tid);

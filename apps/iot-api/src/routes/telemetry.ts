@@ -23,7 +23,7 @@ const Series = t.Object({
 
 /** `null` query: telemetry is not configured, and the endpoint says so instead of pretending there is no data. */
 export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery | null, limits: WindowLimits) {
-  return new Elysia({ prefix: "/api/v1/devices", tags: ["telemetry"] }).get(
+  return new Elysia({ prefix: "/devices", tags: ["telemetry"] }).get(
     "/:id/telemetry",
     async ({ params, query }) => {
       if (!influx) {

@@ -3,7 +3,7 @@ import { needs } from "../access";
 import type { ThingModelRepository } from "@umos/store";
 import { DefinitionSchema, validateDefinition } from "@umos/thing-model";
 import { adapterFor } from "@umos/vendors";
-import { ErrorBody, MAX_VERSION, Vendor } from "../schemas";
+import { API_PREFIX, ErrorBody, MAX_VERSION, Vendor } from "../schemas";
 
 const ModelId = t.String({ pattern: "^[A-Za-z0-9._-]{1,128}$" });
 const Validation = t.Union([t.Literal("strict"), t.Literal("flag")], {
@@ -13,13 +13,13 @@ const ThingModel = t.Object({ id: t.String(), version: t.Integer(), name: t.Stri
 const Body = { name: t.Optional(t.String({ maxLength: 256 })), validation: t.Optional(Validation), definition: DefinitionSchema };
 
 export function thingModelRoutes(models: ThingModelRepository) {
-  return new Elysia({ prefix: "/api/v1/thing-models", tags: ["thing models"] })
+  return new Elysia({ prefix: "/thing-models", tags: ["thing models"] })
     .post(
       "/",
       async ({ body, set }) => {
         const model = await models.create(body.id, { ...body, definition: validateDefinition(body.definition) });
         set.status = 201;
-        set.headers.location = `/api/v1/thing-models/${model.id}`;
+        set.headers.location = `${API_PREFIX}/thing-models/${model.id}`;
         return model;
       },
       {

@@ -25,7 +25,7 @@ const Hook = t.Object(
 
 export function vernemqRoutes(auth: MqttAuth, cacheSec: number) {
   return new Elysia({ tags: ["mqtt broker"] }).post(
-    "/api/v1/webhooks/vernemq",
+    "/webhooks/vernemq",
     async ({ headers, body, set }) => {
       const hook = headers["vernemq-hook"] ?? "";
       const username = body.username ?? undefined;
