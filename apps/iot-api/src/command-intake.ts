@@ -1,7 +1,7 @@
-import type { Publisher } from "@umos/bus";
+import { publishEnvelope, type Publisher } from "@umos/bus";
 import { recordedTraceparent } from "@umos/observability";
 import type { UmosConfig } from "@umos/config";
-import { HEADERS, KINDS, routingKey, type Envelope } from "@umos/contracts";
+import { commandEnvelope, KINDS, routingKey } from "@umos/contracts";
 import { InvalidInputError, UnavailableError } from "@umos/core";
 import type { Command, CommandRepository, Device, DeviceRepository } from "@umos/store";
 import type { ModelCache, Problem } from "@umos/thing-model";
@@ -48,21 +48,9 @@ export function createCommandIntake(
       request.kind === KINDS.propertySet ? request.params : undefined,
     );
     if (replayed) return { command, replayed };
-    const envelope: Envelope = {
-      id: Bun.randomUUIDv7(),
-      ts: Date.now(),
-      vendor: device.vendor,
-      deviceId: device.id,
-      kind: request.kind,
-      correlationId: command.id,
-      data: request.kind === KINDS.serviceCall ? { service: request.service, params: request.params } : request.params,
-    };
+    const envelope = commandEnvelope(command, Bun.randomUUIDv7());
     try {
-      await publisher.publish(routingKey(device.vendor, "service", request.kind), Buffer.from(JSON.stringify(envelope)), {
-        messageId: envelope.id,
-        contentType: "application/json",
-        headers: { [HEADERS.deviceId]: device.id, [HEADERS.vendor]: device.vendor },
-      });
+      await publishEnvelope(publisher, routingKey(device.vendor, "service", request.kind), envelope);
     } catch (err) {
       // The command is stored; iot-downlink's scheduler still sends it once the device is online.
       // Only a bus that is down for good would leave it queued until its TTL expires it.

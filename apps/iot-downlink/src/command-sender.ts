@@ -1,9 +1,9 @@
 import { publishForGateway, type Publisher } from "@umos/bus";
 import type { Tracer } from "@opentelemetry/api";
-import { KINDS, type Envelope } from "@umos/contracts";
+import { commandEnvelope } from "@umos/contracts";
 import { continueTrace } from "@umos/observability";
 import { isPermanent, type UmosError, type Logger } from "@umos/core";
-import type { Command, CommandRepository } from "@umos/store";
+import type { CommandRepository } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
 import { adapterFor, type EncodedFrame } from "@umos/vendors";
 import type { Announce } from "./status-announcer";
@@ -21,7 +21,7 @@ export function createCommandSender(publisher: Publisher, commands: CommandRepos
       const definition = device.modelId === null ? null : (await models(device.modelId, device.modelVersion!)).definition;
       let frame: EncodedFrame;
       try {
-        frame = adapterFor(command.vendor).encode(toEnvelope(command), { definition, gatewayId: device.parentId });
+        frame = adapterFor(command.vendor).encode(commandEnvelope(command), { definition, gatewayId: device.parentId });
       } catch (err) {
         if (!isPermanent(err)) throw err;
         refused = err;
@@ -40,7 +40,3 @@ export function createCommandSender(publisher: Publisher, commands: CommandRepos
   };
 }
 
-function toEnvelope(command: Command): Envelope {
-  const data = command.kind === KINDS.serviceCall ? { service: command.service, params: command.params } : command.params;
-  return { id: command.id, ts: Date.now(), vendor: command.vendor, deviceId: command.deviceId, kind: command.kind, correlationId: command.id, data };
-}

@@ -28,6 +28,26 @@ export interface CommandState {
   reason: string | null;
 }
 
+/** What a command is, as far as the envelope that carries it to the device's vendor adapter goes. */
+export interface CommandCall {
+  id: string;
+  deviceId: string;
+  vendor: Vendor;
+  kind: string;
+  service: string | null;
+  params: unknown;
+}
+
+/**
+ * The envelope of a command on the service stage (`iot.{v}.service.service.call` or
+ * `.property.set`): a service call carries `{service, params}`, a property set the values. Its
+ * correlation id is the command's id, which the device's answer echoes.
+ */
+export function commandEnvelope(command: CommandCall, envelopeId = command.id): Envelope {
+  const data = command.kind === KINDS.serviceCall ? { service: command.service, params: command.params } : command.params;
+  return { id: envelopeId, ts: Date.now(), vendor: command.vendor, deviceId: command.deviceId, kind: command.kind, correlationId: command.id, data };
+}
+
 /** A command's new status as the event WebSocket clients see: `iot.{v}.event.command.status`. */
 export function commandStatusEvent(command: CommandState): { routingKey: string; envelope: Envelope } {
   return {
