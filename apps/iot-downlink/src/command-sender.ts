@@ -39,4 +39,3 @@ export function createCommandSender(publisher: Publisher, commands: CommandRepos
     if (sent) await announce(sent);
   };
 }
-

@@ -20,6 +20,14 @@ export {
   type ParsedRoutingKey,
 } from "./routing";
 export { EnvelopeSchema, VendorSchema, envelopeChecker, KINDS, type Envelope } from "./envelope";
-export { commandStatusEvent, commandEnvelope, CommandStatusSchema, OPEN_STATUSES, type CommandState, type CommandStatus, type CommandCall } from "./command-status";
+export {
+  commandStatusEvent,
+  commandEnvelope,
+  CommandStatusSchema,
+  OPEN_STATUSES,
+  type CommandState,
+  type CommandStatus,
+  type CommandCall,
+} from "./command-status";
 export { storageProblem, MAX_JSON_DEPTH, MAX_KEY_LENGTH, LATEST_TIMESTAMP_MS } from "./storable";
 export { WS_CLOSE } from "./ws-close";
