@@ -9,6 +9,7 @@ import { gatewayMetrics } from "./gateway-metrics";
 import { openMqttConnection, type MqttConnection } from "./mqtt/connection";
 import { mqttTracing } from "./mqtt-tracing";
 import { openGatewaySpool } from "./spool/gateway-spool";
+import { createDirectSink } from "./direct-sink";
 import { createUplinkRelay } from "./uplink-relay";
 
 /** How long a downlink frame waits for a lost MQTT connection before it is requeued. */
@@ -20,10 +21,13 @@ export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus
   const subscriptions = config.mqtt.sharedSubscriptions ? filters.map((f) => `$share/${config.mqtt.sharedGroup}/${f}`) : filters;
 
   return serviceApp(log, config.gateway.port, async (resources) => {
-    const spool = config.gateway.spool.enabled ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close()) : null;
+    // With a spool, frames go through it while RabbitMQ is out of reach (edge store and forward).
+    const sink = config.gateway.spool.enabled
+      ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close())
+      : createDirectSink(bus, log);
     const devices = recentlySeen(config.presence.silenceMs);
     obs.metrics.countDevicesSeen(devices.count);
-    const relay = createUplinkRelay(bus, log, config.gateway.maxPayloadBytes, spool, devices.seen);
+    const relay = createUplinkRelay({ sink, maxPayloadBytes: config.gateway.maxPayloadBytes, onDevice: devices.seen });
     const tracing = mqttTracing(obs);
     const connections: MqttConnection[] = [];
     const figures = gatewayMetrics(obs.metrics, connections, relay);

@@ -1,25 +1,18 @@
 import type { Bus } from "@umos/bus";
-import { GATEWAY_EDGE } from "@umos/contracts";
 import type { Logger } from "@umos/core";
+import { publishFrame, type Frame, type FrameSink } from "../frame";
 import type { Spool, SpooledFrame } from "./spool";
 
 /**
- * Edge store and forward. While RabbitMQ is out of reach a frame is acknowledged once it is in the
- * spool; when the link returns the spool is forwarded in arrival order. While the spool holds
- * anything every new frame goes through it too, so order holds across the switch. When the spool is
- * full, frames wait in memory unacknowledged: at most Receive Maximum per MQTT connection, after
- * which the broker stops sending and holds the rest.
+ * Edge store and forward, a frame sink. While RabbitMQ is reachable and the spool empty, a frame
+ * goes straight to RabbitMQ and is safe on its confirm; one RabbitMQ does not confirm is spooled in
+ * its place. While RabbitMQ is out of reach a frame is safe once it is in the spool; when the link
+ * returns the spool is forwarded in arrival order. While the spool holds anything every new frame
+ * goes through it too, so order holds across the switch. When the spool is full, frames wait in
+ * memory unacknowledged: at most Receive Maximum per MQTT connection, after which the broker stops
+ * sending and holds the rest.
  */
-export interface StoreAndForward {
-  /** True while frames must go through the spool: the link is down, or the spool is not yet empty. */
-  readonly engaged: boolean;
-  /** Spools a frame; `ack` runs once it is on disk. */
-  accept(frame: SpooledFrame, ack: (() => void) | null): void;
-  /** A direct publish started / settled: forwarding waits for them, so a failed one takes its place in order first. */
-  directStarted(): void;
-  directSettled(): void;
-  /** Where the relay's arrival numbering carries on after a restart. */
-  nextSeq(): number;
+export interface StoreAndForward extends FrameSink {
   /** Frames spooled and not yet forwarded. */
   size(): number;
   oldestAgeMs(): number;
@@ -40,7 +33,9 @@ export interface StoreAndForwardOptions {
 export function createStoreAndForward({ spool, bus, log, batchSize = 512, retryMs = 200 }: StoreAndForwardOptions): StoreAndForward {
   const held: Array<{ frame: SpooledFrame; ack: (() => void) | null }> = [];
   let engaged = false;
+  // Direct publishes in flight: forwarding waits for them, so a failed one takes its place in order first.
   let direct = 0;
+  let onIdle: (() => void) | null = null;
   let admitScheduled = false;
   let forwarding: Promise<void> = Promise.resolve();
   let running = false;
@@ -110,7 +105,7 @@ export function createStoreAndForward({ spool, bus, log, batchSize = 512, retryM
         log.info("store and forward: spool drained, frames go straight to RabbitMQ again", { afterMs: Date.now() - engagedAt });
         return;
       }
-      const results = await Promise.allSettled(frames.map(publish));
+      const results = await Promise.allSettled(frames.map((frame) => publishFrame(bus, frame)));
       const failed = results.findIndex((r) => r.status === "rejected");
       const through = failed === -1 ? frames.length : failed;
       // Only an unbroken prefix leaves the spool: a frame after a failed one is sent again behind it,
@@ -127,37 +122,43 @@ export function createStoreAndForward({ spool, bus, log, batchSize = 512, retryM
     running = false;
   }
 
-  function publish(frame: SpooledFrame): Promise<void> {
-    if (!frame.deadLetter) return bus.publish(frame.routingKey, frame.payload, { messageId: frame.messageId, headers: frame.headers });
-    const message = {
-      routingKey: frame.routingKey,
-      body: frame.payload,
-      headers: frame.headers,
-      messageId: frame.messageId,
-      contentType: undefined,
-      redelivered: false,
-    };
-    return bus.deadLetter(message, frame.deadLetter.code, frame.deadLetter.reason, GATEWAY_EDGE);
+  /** Spools a frame; `ack` runs once it is on disk. */
+  function accept(frame: SpooledFrame, ack: (() => void) | null): void {
+    held.push({ frame, ack });
+    engage(bus.isConnected() ? "RabbitMQ did not confirm a frame" : "RabbitMQ unreachable");
+    if (!admitScheduled) {
+      admitScheduled = true;
+      // Every frame of one socket read in one transaction: one fsync per batch, not per frame.
+      queueMicrotask(admit);
+    }
+  }
+
+  function directSettled(): void {
+    direct--;
+    if (direct === 0) onIdle?.();
   }
 
   return {
-    get engaged() {
-      return engaged;
-    },
-    accept(frame, ack) {
-      held.push({ frame, ack });
-      engage(bus.isConnected() ? "RabbitMQ did not confirm a frame" : "RabbitMQ unreachable");
-      if (!admitScheduled) {
-        admitScheduled = true;
-        // Every frame of one socket read in one transaction: one fsync per batch, not per frame.
-        queueMicrotask(admit);
-      }
-    },
-    directStarted() {
+    put(frame: Frame) {
+      if (engaged || !bus.isConnected()) return accept(frame, frame.safe);
       direct++;
+      publishFrame(bus, frame).then(
+        () => {
+          frame.safe();
+          directSettled();
+        },
+        () => {
+          // Into the spool under its arrival number before forwarding may start, so order holds.
+          accept(frame, frame.safe);
+          directSettled();
+        },
+      );
     },
-    directSettled() {
-      direct--;
+    get inFlight() {
+      return direct;
+    },
+    drain() {
+      return direct === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve));
     },
     nextSeq: () => spool.nextSeq(),
     size: () => spool.size(),
