@@ -71,13 +71,8 @@ export function createApp(config: UmosConfig, { log, obs, bus, db, sessions }: A
     const thingModels = thingModelRepository(db.sql);
     const credentials = credentialRepository(db.sql);
     const deadLetters = deadLetterRepository(db.sql);
-    const submit = createCommandIntake(
-      bus,
-      devices,
-      commands,
-      createModelCache((id, version) => thingModels.get(id, version)),
-      config.commands,
-    );
+    const models = createModelCache((id, version) => thingModels.get(id, version));
+    const submit = createCommandIntake({ publisher: bus, devices, commands, models, limits: config.commands });
     const probes = [bus.probe, db.probe];
     obs.metrics.countDevicesActive(() => devices.countOnline());
     const { url: influxUrl } = config.influx;

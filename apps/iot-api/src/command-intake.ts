@@ -20,13 +20,15 @@ export interface CommandRequest {
  * device's thing model, store it `queued` (with the desired values of a property set), and tell
  * iot-downlink. A retry with the same Idempotency-Key returns the first command.
  */
-export function createCommandIntake(
-  publisher: Publisher,
-  devices: DeviceRepository,
-  commands: CommandRepository,
-  models: ModelCache,
-  limits: UmosConfig["commands"],
-) {
+export interface CommandIntakeOptions {
+  publisher: Publisher;
+  devices: DeviceRepository;
+  commands: CommandRepository;
+  models: ModelCache;
+  limits: UmosConfig["commands"];
+}
+
+export function createCommandIntake({ publisher, devices, commands, models, limits }: CommandIntakeOptions) {
   return async function submit(deviceId: string, request: CommandRequest): Promise<{ command: Command; replayed: boolean }> {
     const device = await devices.get(deviceId);
     await checkAgainstModel(models, device, request);

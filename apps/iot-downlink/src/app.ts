@@ -24,14 +24,8 @@ export function createApp(config: UmosConfig, { log, obs, bus, db }: DownlinkPar
     obs.metrics.countDevicesActive(() => deviceRepository(db.sql).countOnline());
     const thingModels = thingModelRepository(db.sql);
     const announce = createStatusAnnouncer(bus, obs.tracer, obs.metrics);
-    const send = createCommandSender(
-      bus,
-      commands,
-      createModelCache((id, version) => thingModels.get(id, version)),
-      announce,
-      obs.tracer,
-      log,
-    );
+    const models = createModelCache((id, version) => thingModels.get(id, version));
+    const send = createCommandSender({ publisher: bus, commands, models, announce, tracer: obs.tracer, log });
     const correlate = createReplyCorrelation(commands, announce, log);
     // One table to dispatch: the kinds on iot.*.service.#.
     const handlers: Record<string, (envelope: Envelope) => Promise<void>> = {
@@ -40,7 +34,7 @@ export function createApp(config: UmosConfig, { log, obs, bus, db }: DownlinkPar
       [KINDS.serviceReply]: correlate,
       [KINDS.requestReply]: createRequestReply(bus),
     };
-    resources.use(startCommandScheduler(commands, announce, send, config.downlink.sweepIntervalMs, log), (s) => s.stop());
+    resources.use(startCommandScheduler({ commands, announce, send, intervalMs: config.downlink.sweepIntervalMs, log }), (s) => s.stop());
     // A database outage is waited out, not counted against the message (fault suite: PostgreSQL unreachable).
     const consumer = await bus.consume(
       { queue: QUEUES.downlink },

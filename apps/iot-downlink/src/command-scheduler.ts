@@ -7,13 +7,16 @@ import type { Announce } from "./status-announcer";
  * whose device did not answer, expires queued ones whose TTL passed, and sends queued commands of
  * devices that came online. State lives in PostgreSQL, so a restarted or second downlink carries on.
  */
-export function startCommandScheduler(
-  commands: CommandRepository,
-  announce: Announce,
-  send: (commandId: string) => Promise<void>,
-  intervalMs: number,
-  log: Logger,
-) {
+export interface CommandSchedulerOptions {
+  commands: CommandRepository;
+  announce: Announce;
+  send: (commandId: string) => Promise<void>;
+  /** How often it looks (downlink.sweepIntervalMs). */
+  intervalMs: number;
+  log: Logger;
+}
+
+export function startCommandScheduler({ commands, announce, send, intervalMs, log }: CommandSchedulerOptions) {
   let running: Promise<void> = Promise.resolve();
   const publishAll = (moved: Command[]) => Promise.all(moved.map(announce));
 

@@ -14,7 +14,16 @@ import type { Announce } from "./status-announcer";
  * retry after the device comes online send the same thing. A command the vendor adapter cannot
  * encode fails at once with the adapter's reason.
  */
-export function createCommandSender(publisher: Publisher, commands: CommandRepository, models: ModelCache, announce: Announce, tracer: Tracer, log: Logger) {
+export interface CommandSenderOptions {
+  publisher: Publisher;
+  commands: CommandRepository;
+  models: ModelCache;
+  announce: Announce;
+  tracer: Tracer;
+  log: Logger;
+}
+
+export function createCommandSender({ publisher, commands, models, announce, tracer, log }: CommandSenderOptions) {
   return async function sendCommand(commandId: string): Promise<void> {
     let refused: UmosError | undefined;
     const sent = await commands.sendQueued(commandId, async (command, device) => {

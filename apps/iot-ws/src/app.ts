@@ -5,6 +5,7 @@ import { WS_CLOSE } from "@umos/contracts";
 import { recentlySeen } from "@umos/observability";
 import { serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { createFanout } from "./fanout";
+import { wsMetrics } from "./ws-metrics";
 import { serveWebSockets } from "./ws-server";
 
 /** iot-ws: live push of validated messages to dashboards and apps over Bun's native WebSocket server. */
@@ -13,17 +14,17 @@ export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus
     const devices = recentlySeen(config.presence.silenceMs);
     const fanout = createFanout(config.ws.maxBufferedBytes, log, devices.seen);
     const { metrics } = obs;
-    metrics.countDevicesSeen(devices.count);
-    metrics.gaugeOf("iot_ws_connections", "WebSocket clients connected", () => fanout.clients.size);
-    metrics.counterOf("iot_ws_messages_sent_total", "Messages pushed to WebSocket clients (one per recipient)", () => fanout.messagesSent);
-    metrics.counterOf("iot_ws_clients_dropped_total", "Clients disconnected for reading too slowly (close code 1008)", () => fanout.slowConsumersDropped);
+    wsMetrics(metrics, fanout, devices.count);
     // Live push needs no disk: this replica's own exclusive, non-durable queue.
     resources.use(await bus.consume({ queue: { wsInstance: config.instance } }, fanout.deliver), (c) => c.stop());
     const verify = config.auth.enabled ? createVerifier(config.auth) : null;
-    const server = resources.use(serveWebSockets(config.ws, config.allowedHosts, fanout, [bus.probe], verify, metrics), (s) => {
-      for (const client of fanout.clients) client.close(WS_CLOSE.shuttingDown, "server shutting down");
-      return s.stop(true);
-    });
+    const server = resources.use(
+      serveWebSockets({ config: config.ws, allowedHosts: config.allowedHosts, fanout, probes: [bus.probe], verify, metrics }),
+      (s) => {
+        for (const client of fanout.clients) client.close(WS_CLOSE.shuttingDown, "server shutting down");
+        return s.stop(true);
+      },
+    );
     log.info("iot-ws ready", { port: server.port });
     return server.port!;
   });

@@ -27,14 +27,18 @@ interface Connection extends Client {
  * A client shows a token (`?token=` or `Authorization: Bearer`) to connect, any role may read, and
  * the connection closes when the token expires.
  */
-export function serveWebSockets(
-  options: UmosConfig["ws"],
-  allowedHosts: string | undefined,
-  fanout: ReturnType<typeof createFanout>,
-  probes: Probe[],
-  verify: Verifier | null,
-  metrics: Metrics,
-) {
+export interface WebSocketServerOptions {
+  config: UmosConfig["ws"];
+  /** Host names answered besides the localhost names and the bound address (config key allowedHosts). */
+  allowedHosts: string | undefined;
+  fanout: ReturnType<typeof createFanout>;
+  probes: Probe[];
+  /** null: authentication is off, every client may read. */
+  verify: Verifier | null;
+  metrics: Metrics;
+}
+
+export function serveWebSockets({ config: options, allowedHosts, fanout, probes, verify, metrics }: WebSocketServerOptions) {
   const guard = createHttpGuard(options.host, allowedHosts);
 
   async function answer(request: Request, pathname: string, server: Server<Connection>): Promise<Response | undefined> {
