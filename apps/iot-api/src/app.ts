@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { createVerifier } from "@umos/auth";
 import { tracedFetch } from "@umos/observability";
 import type { Bus } from "@umos/bus";
-import type { UmosConfig } from "@umos/config";
+import type { ApiConfig } from "@umos/config";
 import { storageProblem } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { createHttpGuard, healthResponse, serviceApp, type App, type AppDeps } from "@umos/runtime";
@@ -63,7 +63,7 @@ export interface ApiApp extends App {
 }
 
 /** iot-api: the REST API (Elysia) with its OpenAPI document and UI, all served offline. */
-export function createApp(config: UmosConfig, { log, obs, bus, db, sessions }: ApiParts): ApiApp {
+export function createApp(config: ApiConfig, { log, obs, bus, db, sessions }: ApiParts): ApiApp {
   let answer: ((request: Request) => Response | Promise<Response>) | undefined;
   const app = serviceApp(log, config.api.port, async (resources) => {
     const devices = deviceRepository(db.sql);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HTMLBundle } from "bun";
 import { Elysia } from "elysia";
-import type { UmosConfig } from "@umos/config";
+import type { ApiConfig } from "@umos/config";
 import { needs } from "./access";
 // Bun bundles the console (TypeScript, CSS) from this HTML import: on first request when run from
 // the sources, at build time into a bundle or a compiled binary (scripts/build.ts).
@@ -83,7 +83,7 @@ function consolePolicy(wsUrl: string): string {
  * page: where the WebSocket API is (`api.consoleWsUrl`, else this host on `ws.port`), and whether
  * telemetry queries have a time series behind them (else it charts the message log).
  */
-export function consoleRoutes(config: UmosConfig, bundle: ConsoleBundle) {
+export function consoleRoutes(config: ApiConfig, bundle: ConsoleBundle) {
   const wsUrl = (request: Request) => config.api.consoleWsUrl ?? `${config.ws.tls ? "wss" : "ws"}://${new URL(request.url).hostname}:${config.ws.port}/ws`;
   const app = new Elysia().get("/console/config", ({ request }) => ({ wsUrl: wsUrl(request), telemetry: Boolean(config.influx.url) }), {
     detail: needs("public", { hide: true }),

@@ -1,5 +1,5 @@
 import { readEnvelope, type Bus } from "@umos/bus";
-import type { UmosConfig } from "@umos/config";
+import type { DownlinkConfig } from "@umos/config";
 import { KINDS, QUEUES, type Envelope } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
@@ -18,7 +18,7 @@ export interface DownlinkParts extends AppDeps {
 }
 
 /** iot-downlink: turns commands into vendor frames and follows each until the device answers or it times out. */
-export function createApp(config: UmosConfig, { log, obs, bus, db }: DownlinkParts): App {
+export function createApp(config: DownlinkConfig, { log, obs, bus, db }: DownlinkParts): App {
   return serviceApp(log, config.downlink.port, async (resources) => {
     const commands = commandRepository(db.sql);
     obs.metrics.countDevicesActive(() => deviceRepository(db.sql).countOnline());

@@ -1,5 +1,5 @@
 import type { Bus } from "@umos/bus";
-import type { UmosConfig } from "@umos/config";
+import type { GatewayConfig } from "@umos/config";
 import { gatewayClientId, QUEUES } from "@umos/contracts";
 import { recentlySeen } from "@umos/observability";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
@@ -16,7 +16,7 @@ import { createUplinkRelay } from "./uplink-relay";
 const DOWNLINK_BROKER_WAIT_MS = 10_000;
 
 /** iot-gateway: the only MQTT client, bridging the MQTT broker and RabbitMQ both ways. */
-export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus: Bus }): App {
+export function createApp(config: GatewayConfig, { log, obs, bus }: AppDeps & { bus: Bus }): App {
   const filters = activeAdapters.flatMap((adapter) => adapter.uplinkFilters);
   const subscriptions = config.mqtt.sharedSubscriptions ? filters.map((f) => `$share/${config.mqtt.sharedGroup}/${f}`) : filters;
 

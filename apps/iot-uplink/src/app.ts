@@ -1,5 +1,5 @@
 import type { Bus } from "@umos/bus";
-import type { UmosConfig } from "@umos/config";
+import type { UplinkConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { deadLetterRepository, deviceRepository, thingModelRepository, withOutagesAsUnavailable, writeBatch, type Database, type LogEntry } from "@umos/store";
@@ -23,7 +23,7 @@ export interface UplinkParts extends AppDeps {
 }
 
 /** iot-uplink: decodes, checks and stores device frames and republishes them normalized. */
-export function createApp(config: UmosConfig, { log, obs, bus, db }: UplinkParts): App {
+export function createApp(config: UplinkConfig, { log, obs, bus, db }: UplinkParts): App {
   return serviceApp(log, config.uplink.port, async (resources) => {
     const sql = db.sql;
     const devices = deviceRepository(sql);

@@ -1,6 +1,6 @@
 import { createVerifier } from "@umos/auth";
 import type { Bus } from "@umos/bus";
-import type { UmosConfig } from "@umos/config";
+import type { WsConfig } from "@umos/config";
 import { WS_CLOSE } from "@umos/contracts";
 import { recentlySeen } from "@umos/observability";
 import { serviceApp, type App, type AppDeps } from "@umos/runtime";
@@ -9,7 +9,7 @@ import { wsMetrics } from "./ws-metrics";
 import { serveWebSockets } from "./ws-server";
 
 /** iot-ws: live push of validated messages to dashboards and apps over Bun's native WebSocket server. */
-export function createApp(config: UmosConfig, { log, obs, bus }: AppDeps & { bus: Bus }): App {
+export function createApp(config: WsConfig, { log, obs, bus }: AppDeps & { bus: Bus }): App {
   return serviceApp(log, config.ws.port, async (resources) => {
     const devices = recentlySeen(config.presence.silenceMs);
     const fanout = createFanout(config.ws.maxBufferedBytes, log, devices.seen);

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   ConfigError,
   DEV_JWT_SECRET,
@@ -9,6 +12,8 @@ import {
   productionProblems,
   requiredKeys,
   resolveConfig,
+  SERVICE_SECTIONS,
+  serviceSchema,
   UmosConfigSchema,
 } from "./index";
 
@@ -90,6 +95,39 @@ describe("configuration", () => {
       const parsed = Bun.YAML.parse(await Bun.file(`${import.meta.dir}/../../../configs/config.${name}.yaml`).text());
       expect(() => resolveConfig(UmosConfigSchema, { file: parsed, fileName: name, env: {}, prefix: "UMOS" })).not.toThrow();
     }
+  });
+});
+
+describe("one configuration per service", () => {
+  test("an edge gateway needs no PostgreSQL URL, where the whole configuration does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "umos-config-"));
+    const edge = join(dir, "edge.yaml");
+    await Bun.write(edge, "bus:\n  url: amqp://broker\nmqtt:\n  url: mqtt://broker\n");
+    try {
+      const gateway = await loadConfig(["bun", "iot-gateway", "--config", edge], {}, "iot-gateway");
+      expect(gateway.mqtt.url).toBe("mqtt://broker");
+      expect((gateway as Record<string, unknown>).postgres).toBeUndefined();
+      await expect(loadConfig(["bun", "all", "--config", edge], {})).rejects.toThrow("config key postgres");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a service takes its own sections of a shared file and passes over the others'; an unknown key is still refused", () => {
+    const shared = { ...file, uplink: { batchSize: 64 }, gateway: { connections: 2 }, api: { port: 9000 } };
+    const gateway = resolveConfig(serviceSchema("iot-gateway"), {
+      file: shared,
+      fileName: "shared.yaml",
+      env: { UMOS_API__PORT: "not a port" },
+      prefix: "UMOS",
+      ignore: Object.keys(UmosConfigSchema.properties).filter((k) => !(SERVICE_SECTIONS["iot-gateway"] as readonly string[]).includes(k)),
+    }) as Record<string, unknown>;
+    expect(Object.keys(gateway).sort()).toEqual([...SERVICE_SECTIONS["iot-gateway"]].filter((k) => k !== "allowedHosts").sort());
+    expect((gateway.gateway as { connections: number }).connections).toBe(2);
+    const ignore = Object.keys(UmosConfigSchema.properties).filter((k) => !(SERVICE_SECTIONS["iot-gateway"] as readonly string[]).includes(k));
+    expect(() =>
+      resolveConfig(serviceSchema("iot-gateway"), { file: { ...shared, gatway: {} }, fileName: "typo.yaml", env: {}, prefix: "UMOS", ignore }),
+    ).toThrow("config key gatway");
   });
 });
 

@@ -25,6 +25,8 @@ export interface ConfigSource {
   prefix: string;
   /** Where deprecation lines go; they never stop the start. */
   warn?: (line: string) => void;
+  /** Sections to pass over, in the file and the environment: another service's. */
+  ignore?: readonly string[];
 }
 
 /**
@@ -62,6 +64,8 @@ export function resolveConfig<S extends TObject>(schema: S, source: ConfigSource
   }
   for (const old of deprecated)
     source.warn?.(`config: '${old}' is deprecated; use '${RENAMED_SECTIONS[old]}' (${pathToEnvKey(source.prefix, [RENAMED_SECTIONS[old]!, "url"])}, ...)`);
+
+  for (const section of source.ignore ?? []) delete merged[section];
 
   const withDefaults = Value.Default(schema, merged);
   const converted = Value.Convert(schema, withDefaults);

@@ -1,4 +1,4 @@
-import { Type as T, type Static } from "@sinclair/typebox";
+import { Type as T, type Static, type TObject } from "@sinclair/typebox";
 
 const Millis = (def: number) => T.Integer({ minimum: 1, default: def });
 
@@ -276,31 +276,68 @@ export const UmosConfigSchema = T.Object(
 
 export type UmosConfig = Static<typeof UmosConfigSchema>;
 
+/** What every service reads: who it is, its logs and traces, its bus, the listeners' common rules. */
+const COMMON = ["env", "instance", "shutdownTimeoutMs", "log", "bus", "tracing", "allowedHosts", "tlsOffloaded"] as const;
+
+/**
+ * The sections each service reads (docs/configuration.md): a service is configured, validated and
+ * typed with its own alone. A shared file may hold every service's sections; each takes its own, so
+ * an edge gateway needs no PostgreSQL URL and iot-ws no time-series server. Standalone runs all five
+ * on the whole UmosConfig.
+ */
+export const SERVICE_SECTIONS = {
+  "iot-api": [...COMMON, "api", "ws", "auth", "postgres", "mqtt", "commands", "influx"],
+  "iot-ws": [...COMMON, "ws", "auth", "presence"],
+  "iot-uplink": [...COMMON, "uplink", "postgres", "presence", "influx"],
+  "iot-downlink": [...COMMON, "downlink", "postgres"],
+  "iot-gateway": [...COMMON, "gateway", "mqtt", "presence"],
+} as const;
+
+export type ServiceName = keyof typeof SERVICE_SECTIONS;
+/** What every service's configuration holds. */
+export type CommonConfig = Pick<UmosConfig, (typeof COMMON)[number]>;
+export type ServiceConfig<S extends ServiceName> = CommonConfig & Pick<UmosConfig, (typeof SERVICE_SECTIONS)[S][number]>;
+export type ApiConfig = ServiceConfig<"iot-api">;
+export type WsConfig = ServiceConfig<"iot-ws">;
+export type UplinkConfig = ServiceConfig<"iot-uplink">;
+export type DownlinkConfig = ServiceConfig<"iot-downlink">;
+export type GatewayConfig = ServiceConfig<"iot-gateway">;
+
+export function isServiceName(name: string | undefined): name is ServiceName {
+  return name !== undefined && Object.hasOwn(SERVICE_SECTIONS, name);
+}
+
+/** One service's schema: the sections it reads, nothing it does not. */
+export function serviceSchema(service: ServiceName): TObject {
+  const sections: readonly (keyof UmosConfig)[] = SERVICE_SECTIONS[service];
+  return T.Pick(UmosConfigSchema, sections as (keyof UmosConfig)[], { additionalProperties: false });
+}
+
 /**
  * Rules that hold in production on top of the schema, for the service that loads the configuration
  * (all of them when none is named): no development secret where tokens are verified, no plain
  * external listener, no open broker webhook.
  */
-export function productionProblems(config: UmosConfig, service?: string): string[] {
+export function productionProblems(config: Partial<UmosConfig>, service?: string): string[] {
   if (config.env !== "prod") return [];
   const runs = (name: string) => service === undefined || service === name;
   const problems: string[] = [];
-  if (runs("iot-api") || runs("iot-ws")) {
+  if ((runs("iot-api") || runs("iot-ws")) && config.auth) {
     if (config.auth.enabled === false) problems.push("config key auth.enabled: authentication cannot be off in production");
     if (config.auth.algorithm === "HS256" && (!config.auth.secret || config.auth.secret === DEV_JWT_SECRET)) {
       problems.push("config key auth.secret: set a secret of your own through UMOS_AUTH__SECRET (the development secret is refused in production)");
     }
     if (config.auth.algorithm !== "HS256" && !config.auth.jwksUrl) problems.push(`config key auth.jwksUrl: required for ${config.auth.algorithm}`);
   }
-  if (runs("iot-api") && !config.auth.webhookToken) {
+  if (runs("iot-api") && config.auth && !config.auth.webhookToken) {
     problems.push(
       "config key auth.webhookToken: required in production, so only your MQTT broker may ask iot-api about device logins (UMOS_AUTH__WEBHOOK_TOKEN)",
     );
   }
   if (!config.tlsOffloaded) {
-    if (runs("iot-api") && !config.api.tls)
+    if (runs("iot-api") && config.api && !config.api.tls)
       problems.push("config key api.tls: TLS is required on the REST listener in production (or set tlsOffloaded behind a TLS proxy)");
-    if (runs("iot-ws") && !config.ws.tls)
+    if (runs("iot-ws") && config.ws && !config.ws.tls)
       problems.push("config key ws.tls: TLS is required on the WebSocket listener in production (or set tlsOffloaded behind a TLS proxy)");
   }
   return problems;
@@ -318,8 +355,9 @@ export function isLoopback(host: string): boolean {
  * repository, so anyone who reaches such a listener could mint an admin token; with authentication
  * off, anyone is an admin.
  */
-export function listenerProblems(config: UmosConfig, service?: string): string[] {
+export function listenerProblems(config: Partial<UmosConfig>, service?: string): string[] {
   const runs = (name: string) => service === undefined || service === name;
+  if (!config.auth) return [];
   const weak =
     config.auth.enabled === false
       ? "authentication is off (auth.enabled: false)"
@@ -328,10 +366,10 @@ export function listenerProblems(config: UmosConfig, service?: string): string[]
         : undefined;
   if (!weak) return [];
   const listeners = [
-    { key: "api.host", host: config.api.host, service: "iot-api" },
-    { key: "ws.host", host: config.ws.host, service: "iot-ws" },
+    { key: "api.host", host: config.api?.host, service: "iot-api" },
+    { key: "ws.host", host: config.ws?.host, service: "iot-ws" },
   ];
   return listeners
-    .filter((l) => runs(l.service) && !isLoopback(l.host))
+    .filter((l): l is typeof l & { host: string } => l.host !== undefined && runs(l.service) && !isLoopback(l.host))
     .map((l) => `config key ${l.key}: refusing to listen on ${l.host} while ${weak}; set UMOS_AUTH__SECRET to a secret of your own, or listen on 127.0.0.1`);
 }

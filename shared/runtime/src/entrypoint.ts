@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type UmosConfig } from "@umos/config";
+import { ConfigError, loadConfig, type ServiceConfig, type ServiceName, type UmosConfig } from "@umos/config";
 import { createObservability, type ObservabilityOptions } from "@umos/observability";
 import { resourceStack, runService, type App, type AppDeps, type ResourceStack } from "./lifecycle";
 import { commandLine } from "./command-line";
@@ -11,21 +11,21 @@ declare const UMOS_BUILD_VERSION: string | undefined;
  * Puts one service together in its process: opens the parts it needs (a bus, a database), each
  * handed to `parts` to be closed after the service stopped, and returns createApp's result.
  */
-export type Compose = (config: UmosConfig, deps: AppDeps, parts: ResourceStack) => Promise<App>;
+export type Compose<S extends ServiceName> = (config: ServiceConfig<S>, deps: AppDeps, parts: ResourceStack) => Promise<App>;
 
 /**
  * The whole of a service's main.ts: answer `--version`, or load and validate the configuration (a
  * bad key stops the process with one line naming it, exit code 2), make the logger, open the parts
  * and put the service together (`compose`), run until SIGTERM, then stop it and close its parts.
  */
-export async function runMain(name: string, compose: Compose): Promise<void> {
+export async function runMain<S extends ServiceName>(name: S, compose: Compose<S>): Promise<void> {
   const flags = commandLine(name, usage(name), { config: { type: "string" }, version: { type: "boolean" } });
   if (flags.version) {
     const version = typeof UMOS_BUILD_VERSION === "string" ? UMOS_BUILD_VERSION : "source";
     console.log(`${name} ${version} (Bun ${Bun.version}, ${process.platform}-${process.arch})`);
     process.exit(0);
   }
-  let config: UmosConfig;
+  let config: ServiceConfig<S>;
   try {
     config = await loadConfig(process.argv, process.env, name);
   } catch (err) {
@@ -55,7 +55,7 @@ export async function runMain(name: string, compose: Compose): Promise<void> {
  * A service's logger, tracer and metrics, as runMain makes them; several services in one process
  * (standalone mode, tests) each get their own. Tests pass an in-memory span exporter.
  */
-export function serviceDeps(name: string, config: UmosConfig, options: Pick<ObservabilityOptions, "exporter"> = {}): AppDeps {
+export function serviceDeps(name: string, config: Pick<UmosConfig, "log" | "tracing">, options: Pick<ObservabilityOptions, "exporter"> = {}): AppDeps {
   return {
     log: serviceLogger(name, config.log),
     obs: createObservability(name, { sampleRatio: config.tracing.sampleRatio, otlpUrl: config.tracing.otlpUrl, ...options }),
