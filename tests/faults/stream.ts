@@ -19,6 +19,8 @@ export interface StreamOptions {
   seconds?: number;
   /** REST commands per second, over all devices. */
   commandRate?: number;
+  /** Each command's timeoutMs; unset, the platform's default (commands.defaultTimeoutMs, 30 s). */
+  commandTimeoutMs?: number;
   /** Bytes of filler in each report, for cases that need volume. */
   padding?: number;
   /** When the fault starts, as a share of the stream's duration. */
@@ -72,7 +74,7 @@ interface Device {
 }
 
 export async function runFaultStream(ends: StreamEnds, name: string, fault: () => Promise<void>, options: StreamOptions): Promise<FaultReport> {
-  const { tag, devices: deviceCount = 3, rate = 40, seconds = 12, commandRate = 2, padding = 0, faultAt = 0.3, settleMs = 60_000 } = options;
+  const { tag, devices: deviceCount = 3, rate = 40, seconds = 12, commandRate = 2, commandTimeoutMs, padding = 0, faultAt = 0.3, settleMs = 60_000 } = options;
   const ids = Array.from({ length: deviceCount }, (_, i) => `${tag}-d${i}`);
   for (const id of ids) {
     const res = await ends.api.post("/api/v1/devices", { id, vendor: "generic" });
@@ -103,7 +105,7 @@ export async function runFaultStream(ends: StreamEnds, name: string, fault: () =
     const publishes: Promise<unknown>[] = [];
     const commandIds: string[] = [];
     const stalls = { count: 0 };
-    const commandsDone = sendCommands(ends.api, ids, commandRate, durationMs, commandIds, stalls);
+    const commandsDone = sendCommands(ends.api, ids, { rate: commandRate, timeoutMs: commandTimeoutMs }, durationMs, commandIds, stalls);
     // Open loop: each report leaves when it is due, whatever happened to the ones before it.
     for (let tick = 0; Date.now() - started < durationMs; tick++) {
       for (const d of devices) {
@@ -190,14 +192,21 @@ async function connectDevice(url: string, id: string): Promise<Device> {
 }
 
 /** Commands at a steady rate; one the API cannot take now (a 5xx, a refused connection) is tried again. */
-async function sendCommands(api: StreamEnds["api"], ids: string[], rate: number, durationMs: number, out: string[], stalls: { count: number }): Promise<void> {
+async function sendCommands(
+  api: StreamEnds["api"],
+  ids: string[],
+  { rate, timeoutMs }: { rate: number; timeoutMs: number | undefined },
+  durationMs: number,
+  out: string[],
+  stalls: { count: number },
+): Promise<void> {
   if (rate <= 0) return;
   const started = Date.now();
   for (let k = 0; Date.now() - started < durationMs; k++) {
     const device = ids[k % ids.length]!;
     for (let attempt = 0; ; attempt++) {
       // The same key on every try: a retry whose first attempt did go through returns that command.
-      const post = api.post(`/api/v1/devices/${device}/commands`, { service: "ping", params: { k } }, { "idempotency-key": `${device}-${k}` });
+      const post = api.post(`/api/v1/devices/${device}/commands`, { service: "ping", params: { k }, timeoutMs }, { "idempotency-key": `${device}-${k}` });
       // An answer that takes over 10 s counts as none (and is reported): the retry carries the same key.
       const res = await Promise.race([post.catch(() => null), Bun.sleep(10_000).then(() => "stalled" as const)]);
       if (res === "stalled") {
