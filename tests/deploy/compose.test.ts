@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { resolveConfig, UmosConfigSchema } from "@umos/config";
 import { inherited, parseDockerfile } from "./dockerfile";
 import { configKeyOfEnv, defaultPort, read, readYaml, root, SERVICES } from "./repo";
+import { API_PREFIX } from "../../apps/iot-api/src/schemas";
 
 // `docker compose config` needs the compose plugin, which this machine lacks: the file is checked
 // against the code it configures instead.
@@ -105,7 +106,9 @@ describe("docker-compose.yml", () => {
       .filter(([key]) => key.endsWith(".endpoint"))
       .map(([, url]) => new URL(url))) {
       expect(endpoint.host).toBe(`iot-api:${defaultPort("iot-api")}`);
-      expect(route).toContain(`"${endpoint.pathname}"`);
+      // The route is declared under the API's one prefix.
+      expect(endpoint.pathname.startsWith(`${API_PREFIX}/`)).toBe(true);
+      expect(route).toContain(`"${endpoint.pathname.slice(API_PREFIX.length)}"`);
       expect(endpoint.searchParams.get("token")).toBe(token);
     }
   });
