@@ -63,7 +63,7 @@ export interface ApiApp extends App {
 }
 
 /** iot-api: the REST API (Elysia) with its OpenAPI document and UI, all served offline. */
-export function createApp(config: ApiConfig, { log, obs, bus, db, sessions }: ApiParts): ApiApp {
+export function createApp(config: ApiConfig, { log, obs, clock, bus, db, sessions }: ApiParts): ApiApp {
   let answer: ((request: Request) => Response | Promise<Response>) | undefined;
   const app = serviceApp(log, config.api.port, async (resources) => {
     const devices = deviceRepository(db.sql);
@@ -77,7 +77,7 @@ export function createApp(config: ApiConfig, { log, obs, bus, db, sessions }: Ap
     obs.metrics.countDevicesActive(() => devices.countOnline());
     const { url: influxUrl } = config.influx;
     const influx = influxUrl ? createInfluxQuery({ ...config.influx, url: influxUrl }) : null;
-    const verify = config.auth.enabled ? createVerifier(config.auth) : null;
+    const verify = config.auth.enabled ? createVerifier(config.auth, clock) : null;
     const tls = config.api.tls ? { cert: Bun.file(config.api.tls.certFile), key: Bun.file(config.api.tls.keyFile) } : undefined;
     // Filled by the router for the HTTP metrics' route label and the span name (tracedFetch).
     const routes = new WeakMap<Request, string>();
@@ -121,8 +121,8 @@ export function createApp(config: ApiConfig, { log, obs, bus, db, sessions }: Ap
           .use(commandRoutes(submit, commands, bus))
           .use(thingModelRoutes(thingModels))
           .use(deadLetterRoutes(deadLetters, createDeadLetterReplay(bus, deadLetters)))
-          .use(requestRoutes(db.sql, devices, bus))
-          .use(telemetryRoutes(devices, influx, { maxPoints: config.influx.maxQueryPoints, maxRangeMs: config.influx.maxQueryRangeDays * 86_400_000 }))
+          .use(requestRoutes(db.sql, devices, bus, clock))
+          .use(telemetryRoutes(devices, influx, clock, { maxPoints: config.influx.maxQueryPoints, maxRangeMs: config.influx.maxQueryRangeDays * 86_400_000 }))
           .use(vernemqRoutes(createMqttAuth(credentials, config.mqtt), config.auth.webhookCacheSec)),
       );
     // A route that declares no access stops the start here (deny by default).

@@ -5,13 +5,16 @@ import { join } from "node:path";
 import { connectBus, shareBus, type Bus } from "@umos/bus";
 import { silentLogger } from "@umos/core";
 import { openMigratedDatabase, type Database } from "@umos/store";
-import { createDatabase, testConfig, testDeps, testToken, type TestDatabase } from "@umos/testkit";
+import { createDatabase, manualClock, testConfig, testDeps, testToken, type TestDatabase } from "@umos/testkit";
 import { createApp, type ApiApp } from "../src/app";
 
 /**
  * iot-api driven in process through handle(), put together on the embedded bus in a temporary file
  * and a database of its own: no RabbitMQ, no socket. What crosses the bus is checked on the bus.
+ * Its clock is the test's: time passes when a test moves it.
  */
+const clock = manualClock();
+let toleranceMs: number;
 let dir: string;
 let database: TestDatabase;
 let db: Database;
@@ -22,7 +25,8 @@ let admin: string;
 beforeAll(async () => {
   [dir, database] = await Promise.all([mkdtemp(join(tmpdir(), "umos-api-in-process-")), createDatabase()]);
   const config = testConfig({ busUrl: `embedded:${join(dir, "bus.sqlite")}`, postgresUrl: database.url });
-  const deps = testDeps("iot-api");
+  const deps = testDeps("iot-api", { clock });
+  toleranceMs = config.auth.clockToleranceSec * 1000;
   db = await openMigratedDatabase(config.postgres, silentLogger);
   bus = await connectBus({ ...config.bus, name: "in-process", log: silentLogger });
   api = createApp(config, { ...deps, bus: shareBus(bus, config.bus.url, deps.obs), db });
@@ -56,6 +60,18 @@ describe("iot-api in process", () => {
     expect((await call("/api/v1/devices")).status).toBe(401);
     expect((await call("/api/v1/devices", { token: admin, headers: { host: "evil.example" } })).status).toBe(400);
     expect((await call("/api/v1/devices", { token: admin })).status).toBe(200);
+  });
+
+  test("a token stops working once the API's clock passes its expiry and the tolerance", async () => {
+    const token = await testToken("viewer", { ttlSec: 60 });
+    expect((await call("/api/v1/devices", { token })).status).toBe(200);
+    clock.advance(60_000 + toleranceMs - 5_000);
+    expect((await call("/api/v1/devices", { token })).status).toBe(200);
+    clock.advance(10_000);
+    const expired = await call("/api/v1/devices", { token });
+    expect(expired.status).toBe(401);
+    expect(((await expired.json()) as { error: { message: string } }).error.message).toBe("the token has expired");
+    expect((await call("/api/v1/devices", { token: await testToken("viewer", { ttlSec: 3600 }) })).status).toBe(200);
   });
 
   test("a command to a registered device is stored queued and published for iot-downlink on the bus", async () => {

@@ -16,7 +16,7 @@ import { createUplinkRelay } from "./uplink-relay";
 const DOWNLINK_BROKER_WAIT_MS = 10_000;
 
 /** iot-gateway: the only MQTT client, bridging the MQTT broker and RabbitMQ both ways. */
-export function createApp(config: GatewayConfig, { log, obs, bus }: AppDeps & { bus: Bus }): App {
+export function createApp(config: GatewayConfig, { log, obs, clock, bus }: AppDeps & { bus: Bus }): App {
   const filters = activeAdapters.flatMap((adapter) => adapter.uplinkFilters);
   const subscriptions = config.mqtt.sharedSubscriptions ? filters.map((f) => `$share/${config.mqtt.sharedGroup}/${f}`) : filters;
 
@@ -25,9 +25,9 @@ export function createApp(config: GatewayConfig, { log, obs, bus }: AppDeps & { 
     const sink = config.gateway.spool.enabled
       ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close())
       : createDirectSink(bus, log);
-    const devices = recentlySeen(config.presence.silenceMs);
+    const devices = recentlySeen(config.presence.silenceMs, clock);
     obs.metrics.countDevicesSeen(devices.count);
-    const relay = createUplinkRelay({ sink, maxPayloadBytes: config.gateway.maxPayloadBytes, onDevice: devices.seen });
+    const relay = createUplinkRelay({ sink, maxPayloadBytes: config.gateway.maxPayloadBytes, onDevice: devices.seen, clock });
     const tracing = mqttTracing(obs);
     const connections: MqttConnection[] = [];
     const figures = gatewayMetrics(obs.metrics, connections, relay);

@@ -1,4 +1,5 @@
 import { HEADERS, routingKey } from "@umos/contracts";
+import type { Clock } from "@umos/core";
 import { routeTopic } from "@umos/vendors";
 import type { Frame, FrameSink } from "./frame";
 import type { MqttConnection } from "./mqtt/connection";
@@ -30,6 +31,8 @@ export interface UplinkRelayOptions {
   maxPayloadBytes: number;
   /** Told each routed frame's device, for `iot_devices_seen`. */
   onDevice: (deviceId: string, receivedAt: number) => void;
+  /** Stamps each frame's arrival (header x-received-at). */
+  clock: Clock;
 }
 
 /**
@@ -38,7 +41,7 @@ export interface UplinkRelayOptions {
  * the gateway refuses (an unknown topic, a payload too large) becomes its dead letter. Each PUBLISH
  * is one Frame put into the sink, which owns ordering, confirms and retries.
  */
-export function createUplinkRelay({ sink, maxPayloadBytes, onDevice }: UplinkRelayOptions): UplinkRelay {
+export function createUplinkRelay({ sink, maxPayloadBytes, onDevice, clock }: UplinkRelayOptions): UplinkRelay {
   const routes = new Map<string, Route | null>();
   // Arrival order, carried on from what a restart found spooled.
   let nextSeq = sink.nextSeq();
@@ -87,7 +90,7 @@ export function createUplinkRelay({ sink, maxPayloadBytes, onDevice }: UplinkRel
 
   return {
     onPublish(connection, packet, ack) {
-      const receivedAt = Date.now();
+      const receivedAt = clock.now();
       const target = route(packet.topic);
       if (target) onDevice(target.deviceId, receivedAt);
       sink.put(frameOf(connection, packet, target, receivedAt, ack));

@@ -23,12 +23,12 @@ export interface UplinkParts extends AppDeps {
 }
 
 /** iot-uplink: decodes, checks and stores device frames and republishes them normalized. */
-export function createApp(config: UplinkConfig, { log, obs, bus, db }: UplinkParts): App {
+export function createApp(config: UplinkConfig, { log, obs, clock, bus, db }: UplinkParts): App {
   return serviceApp(log, config.uplink.port, async (resources) => {
     const sql = db.sql;
     const devices = deviceRepository(sql);
     const thingModels = thingModelRepository(sql);
-    const directory = createDeviceDirectory(devices, config.uplink.deviceCacheMs);
+    const directory = createDeviceDirectory(devices, { ttlMs: config.uplink.deviceCacheMs, clock });
     const store = createBatcher((entries: LogEntry[]) => writeBatch(sql, entries), { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs });
     const processFrame = createUplinkProcessor({
       publisher: bus,
@@ -38,9 +38,11 @@ export function createApp(config: UplinkConfig, { log, obs, bus, db }: UplinkPar
       applyTopology: (gatewayId, subDevices) => devices.applyTopology(gatewayId, subDevices),
       maxFrameBytes: config.uplink.maxFrameBytes,
       dedupeWindowMs: config.uplink.dedupeWindowMs,
+      clock,
     });
-    resources.use(startPresenceSweep(devices, bus, { silenceMs: config.presence.silenceMs, intervalMs: config.presence.sweepIntervalMs }, log), (s) =>
-      s.stop(),
+    resources.use(
+      startPresenceSweep(devices, { publisher: bus, clock }, { silenceMs: config.presence.silenceMs, intervalMs: config.presence.sweepIntervalMs }, log),
+      (s) => s.stop(),
     );
     const { url: influxUrl } = config.influx;
     if (influxUrl) {

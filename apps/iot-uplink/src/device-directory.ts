@@ -1,19 +1,23 @@
 import type { Vendor } from "@umos/contracts";
-import { InvalidInputError } from "@umos/core";
+import { InvalidInputError, type Clock } from "@umos/core";
 import type { DeviceRepository, DeviceRoute } from "@umos/store";
+
+/** How long a device found unregistered stays so, at most: one registered a moment ago is seen soon. */
+const UNKNOWN_TTL_MS = 2_000;
 
 /**
  * Which devices exist and which thing model each follows, cached so the hot path does not query per
  * message. Known devices are kept for `ttlMs` (a model change reaches the uplink within it);
  * unknown ones only briefly, so a device registered a moment ago is seen soon.
  */
-export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 10_000, unknownTtlMs = Math.min(2_000, ttlMs)) {
+export function createDeviceDirectory(devices: Pick<DeviceRepository, "routes">, { ttlMs, clock }: { ttlMs: number; clock: Clock }) {
+  const unknownTtlMs = Math.min(UNKNOWN_TTL_MS, ttlMs);
   const cache = new Map<string, { route: DeviceRoute | null; expires: number }>();
   const lookups = new Map<string, Promise<DeviceRoute | null>>();
 
   function routeOf(deviceId: string): Promise<DeviceRoute | null> {
     const hit = cache.get(deviceId);
-    if (hit && hit.expires > Date.now()) return Promise.resolve(hit.route);
+    if (hit && hit.expires > clock.now()) return Promise.resolve(hit.route);
     let lookup = lookups.get(deviceId);
     if (!lookup) {
       lookup = devices
@@ -21,7 +25,7 @@ export function createDeviceDirectory(devices: DeviceRepository, ttlMs = 10_000,
         .then((found) => {
           const route = found.get(deviceId) ?? null;
           if (cache.size > 200_000) cache.clear();
-          cache.set(deviceId, { route, expires: Date.now() + (route ? ttlMs : unknownTtlMs) });
+          cache.set(deviceId, { route, expires: clock.now() + (route ? ttlMs : unknownTtlMs) });
           return route;
         })
         .finally(() => lookups.delete(deviceId));

@@ -1,16 +1,28 @@
 import { publishEnvelope, type Publisher } from "@umos/bus";
 import { KINDS, routingKey, type Vendor } from "@umos/contracts";
-import type { Logger } from "@umos/core";
+import type { Clock, Logger } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
 
 /** Why UMOS thinks a device's presence changed: other traffic, silence, or its gateway's topology report. */
 export type PresenceCause = "traffic" | "silence" | "topology";
 
-export function publishPresence(publisher: Publisher, deviceId: string, vendor: Vendor, state: "online" | "offline", cause: PresenceCause): Promise<void> {
+/** Where presence changes are announced, and the time they are stamped with. */
+export interface PresenceOutlet {
+  publisher: Publisher;
+  clock: Clock;
+}
+
+export function publishPresence(
+  { publisher, clock }: PresenceOutlet,
+  deviceId: string,
+  vendor: Vendor,
+  state: "online" | "offline",
+  cause: PresenceCause,
+): Promise<void> {
   const kind = state === "online" ? KINDS.statusOnline : KINDS.statusOffline;
   return publishEnvelope(publisher, routingKey(vendor, "event", kind), {
     id: Bun.randomUUIDv7(),
-    ts: Date.now(),
+    ts: clock.now(),
     vendor,
     deviceId,
     kind,
@@ -23,13 +35,13 @@ export function publishPresence(publisher: Publisher, deviceId: string, vendor: 
  * `silenceMs` without traffic: a sweep every `intervalMs` marks them and publishes status.offline.
  * The update is atomic, so replicas sweeping at once report each device once.
  */
-export function startPresenceSweep(devices: DeviceRepository, publisher: Publisher, options: { silenceMs: number; intervalMs: number }, log: Logger) {
+export function startPresenceSweep(devices: DeviceRepository, outlet: PresenceOutlet, options: { silenceMs: number; intervalMs: number }, log: Logger) {
   let running: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     running = running.then(async () => {
       try {
         const silent = await devices.markSilentOffline(options.silenceMs);
-        await Promise.all(silent.map((d) => publishPresence(publisher, d.id, d.vendor, "offline", "silence")));
+        await Promise.all(silent.map((d) => publishPresence(outlet, d.id, d.vendor, "offline", "silence")));
         if (silent.length > 0) log.info("devices offline after silence", { count: silent.length, silenceMs: options.silenceMs });
       } catch (err) {
         log.warn("presence sweep failed; next sweep retries", { err });

@@ -1,12 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import type { BusMessage } from "@umos/bus";
-import { UmosError } from "@umos/core";
+import { UmosError, type Clock } from "@umos/core";
+import { manualClock } from "@umos/testkit";
 import { compileModel, type Definition } from "@umos/thing-model";
 import { adapterFor } from "@umos/vendors";
 import { check, readFrame, toReal, type FrameWork, type ProcessorParts } from "./processor";
 
 /** The uplink's steps that decide something, each on its own: no bus, no database. */
-const parts = { maxFrameBytes: 64, dedupeWindowMs: 10_000 } as ProcessorParts;
+const clock: Clock = manualClock(1_700_000_000_000);
+const parts = { maxFrameBytes: 64, dedupeWindowMs: 10_000, clock } as ProcessorParts;
 
 const message = (routingKey: string, headers: Record<string, unknown>, body = "{}"): BusMessage => ({
   routingKey,
@@ -38,6 +40,14 @@ describe("readFrame", () => {
     readFrame(work, parts);
     expect(work.frame).toMatchObject({ deviceId: "plug-1", action: "property.report", topic: "tylink/plug-1/thing/property/report", receivedAt: 5 });
     expect(work.vendor).toBe("tuya");
+  });
+
+  test("a frame that came without its arrival time (or a nonsense one) is stamped with the uplink's clock", () => {
+    for (const receivedAt of [undefined, "soon", -1]) {
+      const work = { message: message("iot.generic.device.property.report", { "x-device-id": "fan-1", "x-received-at": receivedAt }) } as FrameWork;
+      readFrame(work, parts);
+      expect(work.frame.receivedAt).toBe(1_700_000_000_000);
+    }
   });
 
   test("refuses a key that is no device frame's, a frame without its device, and one past uplink.maxFrameBytes", () => {

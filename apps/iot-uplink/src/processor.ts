@@ -1,7 +1,7 @@
 import { publishEnvelope, publishForGateway, type BusMessage, type Publisher } from "@umos/bus";
 import { HEADERS, KINDS, parseRoutingKey, routingKey, type Vendor } from "@umos/contracts";
-import { InvalidInputError } from "@umos/core";
-import type { BatchResult, DeviceRoute, LogEntry } from "@umos/store";
+import { InvalidInputError, type Clock } from "@umos/core";
+import type { BatchResult, DeviceRepository, DeviceRoute, LogEntry, PresenceChange } from "@umos/store";
 import type { CachedModel, ModelCache } from "@umos/thing-model";
 import { adapterFor, type Decoded, type RawFrame, type VendorAdapter } from "@umos/vendors";
 import type { Batcher } from "./batcher";
@@ -18,9 +18,11 @@ export interface ProcessorParts {
   /** Writes log entries; resolves with what was new and which devices came back online. */
   store: Batcher<LogEntry, BatchResult>;
   /** Records a gateway's sub-devices; returns those whose presence changed. */
-  applyTopology(gatewayId: string, subDevices: string[]): Promise<{ id: string; vendor: Vendor; online: boolean }[]>;
+  applyTopology: DeviceRepository["applyTopology"];
   maxFrameBytes: number;
   dedupeWindowMs: number;
+  /** Stamps presence changes, and frames that came without their arrival time. */
+  clock: Clock;
 }
 
 /** One frame on its way through the uplink: each step reads what the ones before it left. */
@@ -33,7 +35,7 @@ export interface FrameWork {
   sender: DeviceRoute;
   decoded: Decoded;
   /** Sub-devices whose presence a topology report changed. */
-  presence: { id: string; vendor: Vendor; online: boolean }[];
+  presence: PresenceChange[];
   /** Per decoded message, the thing model of the device it belongs to. */
   models: (CachedModel | null)[];
   entries: LogEntry[];
@@ -77,7 +79,7 @@ export function readFrame(work: FrameWork, parts: ProcessorParts): void {
     topic: typeof topic === "string" ? topic : "",
     payload: message.body,
     messageId: message.messageId ?? Bun.randomUUIDv7(),
-    receivedAt: Number.isFinite(receivedAt) && receivedAt > 0 ? receivedAt : Date.now(),
+    receivedAt: Number.isFinite(receivedAt) && receivedAt > 0 ? receivedAt : parts.clock.now(),
   };
   work.vendor = route.vendor;
   work.adapter = adapterFor(route.vendor);
@@ -145,8 +147,8 @@ async function publish(work: FrameWork, parts: ProcessorParts): Promise<void> {
   const toPublish = decoded.messages.filter((m) => stored.fresh.has(m.envelope.id) || message.redelivered);
   await Promise.all([
     ...toPublish.map((m) => publishEnvelope(parts.publisher, routingKey(vendor, m.stage, m.action), m.envelope)),
-    ...stored.cameOnline.map((d) => publishPresence(parts.publisher, d.id, vendor, "online", "traffic")),
-    ...presence.map((d) => publishPresence(parts.publisher, d.id, d.vendor, d.online ? "online" : "offline", "topology")),
+    ...stored.cameOnline.map((d) => publishPresence(parts, d.id, vendor, "online", "traffic")),
+    ...presence.map((d) => publishPresence(parts, d.id, d.vendor, d.online ? "online" : "offline", "topology")),
     ...decoded.replies.map((reply) => publishForGateway(parts.publisher, { vendor, action: "reply", deviceId: frame.deviceId }, reply)),
   ]);
 }

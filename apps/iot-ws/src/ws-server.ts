@@ -3,7 +3,7 @@ import type { UmosConfig } from "@umos/config";
 import { WS_CLOSE } from "@umos/contracts";
 import type { Server } from "bun";
 import type { Metrics } from "@umos/observability";
-import { UnauthorizedError, type Probe } from "@umos/core";
+import { UnauthorizedError, type Clock, type Probe } from "@umos/core";
 import { createHttpGuard, healthResponse } from "@umos/runtime";
 import type { createFanout, Client } from "./fanout";
 import { errorFrame, parseClientMessage } from "./protocol";
@@ -36,9 +36,11 @@ export interface WebSocketServerOptions {
   /** null: authentication is off, every client may read. */
   verify: Verifier | null;
   metrics: Metrics;
+  /** Reads the time a connection's token expires against. */
+  clock: Clock;
 }
 
-export function serveWebSockets({ config: options, allowedHosts, fanout, probes, verify, metrics }: WebSocketServerOptions) {
+export function serveWebSockets({ config: options, allowedHosts, fanout, probes, verify, metrics, clock }: WebSocketServerOptions) {
   const guard = createHttpGuard(options.host, allowedHosts);
 
   async function answer(request: Request, pathname: string, server: Server<Connection>): Promise<Response | undefined> {
@@ -89,7 +91,7 @@ export function serveWebSockets({ config: options, allowedHosts, fanout, probes,
         fanout.clients.add(ws.data);
         const expiresAt = ws.data.principal?.expiresAt;
         if (expiresAt !== undefined)
-          ws.data.expiry = setTimeout(() => ws.close(TOKEN_EXPIRED_CLOSE, "token expired; reconnect with a new one"), Math.max(0, expiresAt - Date.now()));
+          ws.data.expiry = setTimeout(() => ws.close(TOKEN_EXPIRED_CLOSE, "token expired; reconnect with a new one"), Math.max(0, expiresAt - clock.now()));
       },
       message(ws, raw) {
         if (!ws.data.bucket.take()) return void ws.close(POLICY_CLOSE, `rate limit: at most ${options.maxMessagesPerSecond} messages a second`);

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { UnauthorizedError } from "@umos/core";
+import { systemClock, UnauthorizedError, type Clock } from "@umos/core";
 import { isRole, type Role } from "./roles";
 
 export interface JwtOptions {
@@ -31,13 +31,13 @@ export type Verifier = (token: string | undefined) => Promise<Principal>;
  * HMAC or signature check) was about 9% of iot-api's CPU per command: a token that verified is taken
  * again without the checks for VERIFIED_TTL_MS, never past its own expiry. Failures are not kept.
  */
-export function createVerifier(options: JwtOptions): Verifier {
+export function createVerifier(options: JwtOptions, clock: Clock = systemClock): Verifier {
   const key: Uint8Array | JWTVerifyGetKey =
     options.algorithm === "HS256" ? new TextEncoder().encode(options.secret ?? "") : createRemoteJWKSet(new URL(options.jwksUrl ?? ""));
   const verified = new Map<string, { principal: Principal; until: number }>();
   return async (token) => {
     if (!token) throw new UnauthorizedError("a Bearer token is required (Authorization: Bearer <jwt>)");
-    const now = Date.now();
+    const now = clock.now();
     const hit = verified.get(token);
     if (hit && hit.until > now) return hit.principal;
     const principal = await verify(token);
@@ -55,6 +55,7 @@ export function createVerifier(options: JwtOptions): Verifier {
         audience: options.audience,
         clockTolerance: options.clockToleranceSec,
         requiredClaims: ["exp", "sub"],
+        currentDate: new Date(clock.now()),
       }));
     } catch (err) {
       throw new UnauthorizedError(describe(err));

@@ -2,3 +2,4 @@ export { createLogger, silentLogger, type Logger, type LoggerOptions, type LogLe
 export { isPermanent, UmosError, InvalidInputError, NotFoundError, ConflictError, UnavailableError, UnauthorizedError, ForbiddenError } from "./errors";
 export { backoffDelay } from "./backoff";
 export type { Probe } from "./probe";
+export { systemClock, type Clock } from "./clock";

@@ -1,3 +1,4 @@
+import { systemClock } from "@umos/core";
 import { ConfigError, loadConfig, type ServiceConfig, type ServiceName, type UmosConfig } from "@umos/config";
 import { createObservability, type ObservabilityOptions } from "@umos/observability";
 import { resourceStack, runService, type App, type AppDeps, type ResourceStack } from "./lifecycle";
@@ -59,6 +60,7 @@ export function serviceDeps(name: string, config: Pick<UmosConfig, "log" | "trac
   return {
     log: serviceLogger(name, config.log),
     obs: createObservability(name, { sampleRatio: config.tracing.sampleRatio, otlpUrl: config.tracing.otlpUrl, ...options }),
+    clock: systemClock,
   };
 }
 

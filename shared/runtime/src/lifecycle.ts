@@ -1,5 +1,5 @@
 import type { Observability } from "@umos/observability";
-import type { Logger } from "@umos/core";
+import type { Clock, Logger } from "@umos/core";
 
 /** What every service's createApp returns: started, it serves until stop() drains it. */
 export interface Service {
@@ -50,6 +50,8 @@ export interface AppDeps {
   log: Logger;
   /** The service's tracer and metrics registry. */
   obs: Observability;
+  /** The time of day the service acts on (expiry, windows, cache lifetimes). */
+  clock: Clock;
 }
 
 /** A started service and the port it actually bound (config may ask for 0). */

@@ -47,7 +47,38 @@ const columns = (sql: Sql, table = sql`commands`) => sql`
   ${table}.sent_at as "sentAt", ${table}.deadline_at as "deadlineAt", ${table}.created_at as "createdAt", ${table}.updated_at as "updatedAt",
   ${table}.traceparent`;
 
-export function commandRepository(sql: Sql) {
+/** Commands and their transitions: the state iot-downlink owns (docs/design.md §4). */
+export interface CommandRepository {
+  /** Stores a queued command; with an idempotency key already used for this device, returns that command instead. */
+  create(command: NewCommand, desired?: Record<string, unknown>): Promise<{ command: Command; replayed: boolean }>;
+  get(id: string): Promise<Command>;
+  /** The command and every transition it made, read together: the history always ends at the status. */
+  withHistory(id: string): Promise<Command & { history: Transition[] }>;
+  /** Newest first; `before` is the last id of the previous page. */
+  listForDevice(
+    deviceId: string,
+    options: { limit: number; status?: CommandStatus; before?: string },
+  ): Promise<{ items: Command[]; nextCursor: string | null }>;
+  /** Moves a command to `status` only from one of `from`, recording the transition. */
+  transition(id: string, from: CommandStatus[], status: CommandStatus, detail?: { output?: unknown; reason?: string }): Promise<Command | undefined>;
+  /** A device's answer: counts only from the command's device or the gateway it speaks through. */
+  answer(
+    id: string,
+    answeredBy: string,
+    from: CommandStatus[],
+    status: CommandStatus,
+    detail: { output?: unknown; reason?: string },
+  ): Promise<Command | undefined>;
+  /** Runs `send` for a queued command of an online device while holding its row, then marks it sent. */
+  sendQueued(id: string, send: (command: Command, device: CommandTarget) => Promise<void>): Promise<Command | undefined>;
+  /** Sent commands whose device did not answer in time, moved to timeout. */
+  timeoutDue(): Promise<Command[]>;
+  /** Queued commands whose TTL passed before they could be sent, moved to expired. */
+  expireDue(): Promise<Command[]>;
+  queuedForOnlineDevices(limit: number, graceMs?: number): Promise<string[]>;
+}
+
+export function commandRepository(sql: Sql): CommandRepository {
   /**
    * Moves commands to `status` only from one of `from`, recording the transition; one statement, so
    * two services racing for one command (a reply and a timeout, say) cannot both win.
@@ -111,8 +142,17 @@ export function commandRepository(sql: Sql) {
       return row;
     },
 
-    async history(id: string): Promise<Transition[]> {
-      return sql<Transition[]>`select status, reason, at from command_transitions where command_id = ${id} order by seq`;
+    async withHistory(id: string): Promise<Command & { history: Transition[] }> {
+      // One statement, one snapshot: read apart, a transition committed between the two reads showed
+      // a status its history did not have yet.
+      const [row] = await sql<(Command & { history: { status: CommandStatus; reason: string | null; at: number }[] })[]>`
+        select ${columns(sql)}, (
+          select coalesce(json_agg(json_build_object('status', t.status, 'reason', t.reason, 'at', extract(epoch from t.at) * 1000) order by t.seq), '[]')
+          from command_transitions t where t.command_id = commands.id
+        ) as history
+        from commands where id = ${id}`;
+      if (!row) throw new NotFoundError(`command '${id}' does not exist`);
+      return { ...row, history: row.history.map((t) => ({ ...t, at: new Date(t.at) })) };
     },
 
     /** Newest first; `before` is the last id of the previous page (ids are UUIDv7, so time-ordered). */
@@ -202,5 +242,3 @@ export function commandRepository(sql: Sql) {
     },
   };
 }
-
-export type CommandRepository = ReturnType<typeof commandRepository>;

@@ -9,7 +9,15 @@ export interface DeviceLogin {
   subDevices: string[];
 }
 
-export function credentialRepository(sql: Sql) {
+/** Devices' MQTT passwords, as hashes, and what the broker's login checks read. */
+export interface CredentialRepository {
+  /** Sets (or replaces) the device's password hash. */
+  setSecretHash(deviceId: string, secretHash: string): Promise<void>;
+  /** What the MQTT broker's webhooks need to decide about a device, in one query. */
+  login(deviceId: string): Promise<DeviceLogin | undefined>;
+}
+
+export function credentialRepository(sql: Sql): CredentialRepository {
   return {
     /** Sets (or replaces) the device's password hash. */
     async setSecretHash(deviceId: string, secretHash: string): Promise<void> {
@@ -29,5 +37,3 @@ export function credentialRepository(sql: Sql) {
     },
   };
 }
-
-export type CredentialRepository = ReturnType<typeof credentialRepository>;

@@ -52,7 +52,21 @@ const columns = (sql: Sql) => sql`
  * through iot-api. A replayed row is kept, marked with `replayedAt`, as the record of what was sent
  * again; if the message dies again that is a new row with a higher `replayCount`.
  */
-export function deadLetterRepository(sql: Sql) {
+/** Dead letters at rest: archived by iot-uplink, listed, replayed and deleted through iot-api. */
+export interface DeadLetterRepository {
+  /** Stores what is new (a redelivery is stored once); returns how many were. */
+  archive(entries: NewDeadLetter[]): Promise<number>;
+  get(id: string): Promise<DeadLetter>;
+  page(filter: DeadLetterFilter & { limit: number; before?: string; previewBytes: number }): Promise<DeadLetterPage>;
+  pendingIds(filter: Omit<DeadLetterFilter, "state">, limit: number): Promise<string[]>;
+  /** Marks a pending dead letter as being replayed; a ConflictError if it already was. */
+  claimReplay(id: string): Promise<Date>;
+  releaseReplay(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  countByQueue(): Promise<{ queue: string; code: string; count: number }[]>;
+}
+
+export function deadLetterRepository(sql: Sql): DeadLetterRepository {
   const where = (filter: DeadLetterFilter) => sql`
     ${filter.queue ? sql`and queue = ${filter.queue}` : sql``}
     ${filter.code ? sql`and code = ${filter.code}` : sql``}
@@ -137,5 +151,3 @@ export function deadLetterRepository(sql: Sql) {
     },
   };
 }
-
-export type DeadLetterRepository = ReturnType<typeof deadLetterRepository>;

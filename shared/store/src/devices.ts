@@ -57,7 +57,43 @@ const toDevice = ({ modelId, modelVersion, ...rest }: Row): Device => ({
 const modelVersion = (sql: Sql, model: { id: string; version?: number }) =>
   model.version !== undefined ? sql`${model.version}::int` : sql`(select max(version) from thing_models where id = ${model.id})`;
 
-export function deviceRepository(sql: Sql) {
+/** Presence a gateway's topology report changed, or the silence sweep took away. */
+export interface PresenceChange {
+  id: string;
+  vendor: Vendor;
+  online: boolean;
+}
+
+export interface DevicePatch {
+  name?: string;
+  metadata?: Record<string, unknown>;
+  /** `null` detaches the device from its model. */
+  model?: { id: string; version?: number } | null;
+  /** A gateway of the device's vendor to speak through; `null`: on its own. */
+  parentId?: string | null;
+}
+
+/** The device registry: what exists, its model, its gateway, its presence, its latest and desired state. */
+export interface DeviceRepository {
+  create(device: NewDevice): Promise<Device>;
+  /** Devices online now, for `iot_devices_active`. */
+  countOnline(): Promise<number>;
+  get(id: string): Promise<Device>;
+  /** Pages in id order; `after` is the last id of the previous page. */
+  list(options: { limit: number; after?: string; vendor?: Vendor; online?: boolean }): Promise<DevicePage>;
+  update(id: string, patch: DevicePatch): Promise<Device>;
+  remove(id: string): Promise<void>;
+  /** Vendor, model and gateway of the given devices that exist; one query for a whole batch. */
+  routes(ids: string[]): Promise<Map<string, DeviceRoute>>;
+  state(id: string): Promise<Record<string, { value: unknown; reportedAt: Date }>>;
+  desired(id: string): Promise<Record<string, { value: unknown; setAt: Date; commandId: string | null }>>;
+  /** A gateway's report of its sub-devices: adopts only new ones or its own; returns whose presence changed. */
+  applyTopology(gatewayId: string, listed: string[]): Promise<PresenceChange[]>;
+  /** Marks offline every online device silent for longer than `silenceMs`; returns them. */
+  markSilentOffline(silenceMs: number): Promise<{ id: string; vendor: Vendor; lastSeenAt: Date | null }[]>;
+}
+
+export function deviceRepository(sql: Sql): DeviceRepository {
   return {
     async create(device: NewDevice): Promise<Device> {
       const rows = await sql<Row[]>`
@@ -100,10 +136,7 @@ export function deviceRepository(sql: Sql) {
      * own vendor (`null`: on its own): the one way a device registered on its own comes to speak
      * through a gateway, since a gateway's frames never take it (applyTopology).
      */
-    async update(
-      id: string,
-      patch: { name?: string; metadata?: Record<string, unknown>; model?: { id: string; version?: number } | null; parentId?: string | null },
-    ): Promise<Device> {
+    async update(id: string, patch: DevicePatch): Promise<Device> {
       const model = patch.model;
       const parent = patch.parentId;
       if (parent !== undefined && parent !== null) await checkParent(sql, id, parent);
@@ -156,7 +189,7 @@ export function deviceRepository(sql: Sql) {
      * gateway) refuses the whole report with `foreign_sub_device`, and nothing changes. Only an admin
      * moves a device between gateways (PATCH /api/v1/devices/:id `parentId`).
      */
-    async applyTopology(gatewayId: string, listed: string[]): Promise<{ id: string; vendor: Vendor; online: boolean }[]> {
+    async applyTopology(gatewayId: string, listed: string[]): Promise<PresenceChange[]> {
       const subDevices = [...new Set(listed)];
       if (subDevices.length > MAX_SUB_DEVICES) {
         throw new InvalidInputError(
@@ -253,5 +286,3 @@ function modelError(model: { id: string; version?: number } | undefined) {
     throw err;
   };
 }
-
-export type DeviceRepository = ReturnType<typeof deviceRepository>;

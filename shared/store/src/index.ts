@@ -1,7 +1,17 @@
 export { openDatabase, openMigratedDatabase, ensureDatabase, type Database, type DatabaseOptions, type Sql } from "./database";
 export { migrate } from "./migrate";
 export { asUnavailable, withOutagesAsUnavailable } from "./outage";
-export { deviceRepository, type Device, type NewDevice, type DevicePage, type DeviceRepository, type DeviceRoute, type ModelRef } from "./devices";
+export {
+  deviceRepository,
+  type Device,
+  type NewDevice,
+  type DevicePage,
+  type DeviceRepository,
+  type DevicePatch,
+  type PresenceChange,
+  type DeviceRoute,
+  type ModelRef,
+} from "./devices";
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export {
   commandRepository,

@@ -25,7 +25,19 @@ const columns = (sql: Sql) => sql`id, version, name, validation, definition, cre
  * so a device's model stays what it was until it is moved to another version, and every service
  * can cache a compiled version forever.
  */
-export function thingModelRepository(sql: Sql) {
+/** Thing models, versioned: a change is a new version, and devices stay on theirs until moved. */
+export interface ThingModelRepository {
+  create(id: string, input: ModelInput): Promise<ThingModel>;
+  newVersion(id: string, input: ModelInput): Promise<ThingModel>;
+  /** A version, or without one the latest. */
+  get(id: string, version?: number): Promise<ThingModel>;
+  listLatest(): Promise<ThingModel[]>;
+  versions(id: string): Promise<{ version: number; createdAt: Date; devices: number }[]>;
+  /** Every version of a model no device uses. */
+  remove(id: string): Promise<void>;
+}
+
+export function thingModelRepository(sql: Sql): ThingModelRepository {
   return {
     async create(id: string, input: ModelInput): Promise<ThingModel> {
       const [row] = await sql<ThingModel[]>`
@@ -82,5 +94,3 @@ export function thingModelRepository(sql: Sql) {
     },
   };
 }
-
-export type ThingModelRepository = ReturnType<typeof thingModelRepository>;

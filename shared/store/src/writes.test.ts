@@ -99,7 +99,7 @@ test("a command is stored queued with its first transition and desired values; i
   expect(first.replayed).toBe(false);
   expect(first.command.status).toBe("queued");
   expect(first.command.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 50_000);
-  expect((await commands.history(first.command.id)).map((h) => h.status)).toEqual(["queued"]);
+  expect((await commands.withHistory(first.command.id)).history.map((h) => h.status)).toEqual(["queued"]);
   const [desired] = await db.sql`select value, command_id from device_desired where device_id = 'w-2' and property = 'mode'`;
   expect(desired).toEqual({ value: "eco", command_id: first.command.id });
 
@@ -136,7 +136,7 @@ test("a queued command is sent while its row is held, and stays queued when the 
   expect(seen).toEqual([failing.id]);
   expect(sent).toMatchObject({ id: failing.id, status: "sent" });
   expect(sent!.deadlineAt!.getTime()).toBeGreaterThan(sent!.sentAt!.getTime());
-  expect((await commands.history(failing.id)).map((h) => h.status)).toEqual(["queued", "sent"]);
+  expect((await commands.withHistory(failing.id)).history.map((h) => h.status)).toEqual(["queued", "sent"]);
   expect(await commands.sendQueued(failing.id, async () => void seen.push("again"))).toBeUndefined();
 
   const waiting = await queued("w-2");

@@ -1,6 +1,6 @@
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createObservability } from "@umos/observability";
-import { silentLogger, type Logger } from "@umos/core";
+import { silentLogger, systemClock, type Clock, type Logger } from "@umos/core";
 import type { AppDeps } from "@umos/runtime";
 import { mintToken, type Role } from "@umos/auth";
 import { resolveConfig, UmosConfigSchema, type UmosConfig } from "@umos/config";
@@ -52,7 +52,13 @@ export function testConfig(endpoints: TestEndpoints, extra: Record<string, strin
   return resolveConfig(UmosConfigSchema, { file: {}, fileName: "test", env: testEnv(endpoints, extra), prefix: "UMOS" });
 }
 
+export interface TestDepsOptions {
+  log?: Logger;
+  exporter?: SpanExporter;
+  clock?: Clock;
+}
+
 /** What createApp needs besides its config, for a service started inside a test process. */
-export function testDeps(service: string, log: Logger = silentLogger, exporter?: SpanExporter): AppDeps {
-  return { log, obs: createObservability(service, { sampleRatio: 1, exporter }) };
+export function testDeps(service: string, { log = silentLogger, exporter, clock = systemClock }: TestDepsOptions = {}): AppDeps {
+  return { log, obs: createObservability(service, { sampleRatio: 1, exporter }), clock };
 }

@@ -12,8 +12,9 @@ export {
   type TestDatabase,
   type TestMosquitto,
 } from "./services";
-export { testEnv, testConfig, testToken, testDeps, TEST_JWT_SECRET, type TestEndpoints } from "./config";
+export { testEnv, testConfig, testToken, testDeps, TEST_JWT_SECRET, type TestEndpoints, type TestDepsOptions } from "./config";
 export { inProcess, type InProcessOptions } from "./parts";
+export { manualClock, type ManualClock } from "./clock";
 export { startPlatform, startStack, SERVICES, type RunningPlatform, type ServiceName, type TestStack } from "./platform";
 export { jsonClient, wsDashboard, type Json, type JsonResponse } from "./clients";
 export {

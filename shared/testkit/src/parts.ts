@@ -1,16 +1,12 @@
-import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { connectServiceBus, type Bus } from "@umos/bus";
 import type { UmosConfig } from "@umos/config";
-import type { Logger } from "@umos/core";
 import { resourceStack, type App, type AppDeps } from "@umos/runtime";
 import { openMigratedDatabase, type Database } from "@umos/store";
-import { testDeps } from "./config";
+import { testDeps, type TestDepsOptions } from "./config";
 
-export interface InProcessOptions {
+export interface InProcessOptions extends TestDepsOptions {
   /** Open no database: for the services that use none (iot-gateway, iot-ws). */
   db?: false;
-  log?: Logger;
-  exporter?: SpanExporter;
 }
 
 /**
@@ -24,7 +20,7 @@ export function inProcess<P extends AppDeps & { bus: Bus; db?: Database }>(
   service: string,
   options: InProcessOptions = {},
 ): App {
-  const deps = testDeps(service, options.log, options.exporter);
+  const deps = testDeps(service, options);
   const parts = resourceStack(deps.log);
   let app: App | undefined;
   return {

@@ -73,21 +73,14 @@ export function commandRoutes(submit: ReturnType<typeof createCommandIntake>, co
         detail: needs("viewer", { summary: "A device's commands, newest first, optionally of one status" }),
       },
     )
-    .get(
-      "/commands/:id",
-      async ({ params }) => {
-        const [command, history] = await Promise.all([commands.get(params.id), commands.history(params.id)]);
-        return { ...command, history };
+    .get("/commands/:id", ({ params }) => commands.withHistory(params.id), {
+      params: t.Object({ id: t.String({ format: "uuid" }) }),
+      response: {
+        200: t.Composite([CommandSchema, t.Object({ history: t.Array(t.Object({ status: t.String(), reason: t.Nullable(t.String()), at: t.Date() })) })]),
+        404: ErrorBody,
       },
-      {
-        params: t.Object({ id: t.String({ format: "uuid" }) }),
-        response: {
-          200: t.Composite([CommandSchema, t.Object({ history: t.Array(t.Object({ status: t.String(), reason: t.Nullable(t.String()), at: t.Date() })) })]),
-          404: ErrorBody,
-        },
-        detail: needs("viewer", { summary: "A command, its status and every transition with its time and reason" }),
-      },
-    )
+      detail: needs("viewer", { summary: "A command, its status and every transition with its time and reason" }),
+    })
     .delete(
       "/commands/:id",
       async ({ params }) => {

@@ -2,13 +2,13 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import { publishEnvelope, type Publisher } from "@umos/bus";
 import { KINDS, routingKey, type Envelope } from "@umos/contracts";
-import { NotFoundError } from "@umos/core";
+import { NotFoundError, type Clock } from "@umos/core";
 import type { DeviceRepository, Sql } from "@umos/store";
 import { findRequest } from "@umos/store";
 import { ErrorBody } from "../schemas";
 
 /** Applications answer what devices ask (DJI `requests`: media upload credentials, config, ...). */
-export function requestRoutes(sql: Sql, devices: DeviceRepository, publisher: Publisher) {
+export function requestRoutes(sql: Sql, devices: DeviceRepository, publisher: Publisher, clock: Clock) {
   return new Elysia({ tags: ["requests"] }).post(
     "/devices/:id/requests/:tid/reply",
     async ({ params, body, set }) => {
@@ -17,7 +17,7 @@ export function requestRoutes(sql: Sql, devices: DeviceRepository, publisher: Pu
       if (!request) throw new NotFoundError(`device '${device.id}' has no request with tid '${params.tid}' in its message log`);
       const envelope: Envelope = {
         id: Bun.randomUUIDv7(),
-        ts: Date.now(),
+        ts: clock.now(),
         vendor: device.vendor,
         deviceId: device.id,
         kind: KINDS.requestReply,

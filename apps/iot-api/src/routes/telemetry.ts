@@ -1,6 +1,6 @@
 import { Elysia, t } from "elysia";
 import { needs } from "../access";
-import { UmosError } from "@umos/core";
+import { UmosError, type Clock } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
 import type { InfluxQuery } from "@umos/timeseries";
 import { ErrorBody } from "../schemas";
@@ -22,7 +22,7 @@ const Series = t.Object({
 });
 
 /** `null` query: telemetry is not configured, and the endpoint says so instead of pretending there is no data. */
-export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery | null, limits: WindowLimits) {
+export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery | null, clock: Clock, limits: WindowLimits) {
   return new Elysia({ prefix: "/devices", tags: ["telemetry"] }).get(
     "/:id/telemetry",
     async ({ params, query }) => {
@@ -30,7 +30,7 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
         throw new UmosError("not_configured", "telemetry is not configured on this server: set influx.url (UMOS_INFLUX__URL), see docs/telemetry.md", false);
       }
       await devices.get(params.id);
-      const window = resolveWindow(query, limits, Date.now());
+      const window = resolveWindow(query, limits, clock.now());
       const fn = query.fn ?? "mean";
       const points = await influx.windows({ deviceId: params.id, property: query.property, fn, ...window });
       return {
