@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connectBus, shareBus, type Bus } from "@umos/bus";
 import { silentLogger } from "@umos/core";
 import { openMigratedDatabase, type Database } from "@umos/store";
-import { createDatabase, manualClock, testConfig, testDeps, testToken, type TestDatabase } from "@umos/testkit";
+import { createBusFile, createDatabase, manualClock, testConfig, testDeps, testToken, type TestBusFile, type TestDatabase } from "@umos/testkit";
 import { createApp, type ApiApp } from "../src/app";
 
 /**
@@ -15,7 +12,7 @@ import { createApp, type ApiApp } from "../src/app";
  */
 const clock = manualClock();
 let toleranceMs: number;
-let dir: string;
+let busFile: TestBusFile;
 let database: TestDatabase;
 let db: Database;
 let bus: Bus;
@@ -23,8 +20,8 @@ let api: ApiApp;
 let admin: string;
 
 beforeAll(async () => {
-  [dir, database] = await Promise.all([mkdtemp(join(tmpdir(), "umos-api-in-process-")), createDatabase()]);
-  const config = testConfig({ busUrl: `embedded:${join(dir, "bus.sqlite")}`, postgresUrl: database.url });
+  [busFile, database] = await Promise.all([createBusFile(), createDatabase()]);
+  const config = testConfig({ busUrl: busFile.url, postgresUrl: database.url });
   const deps = testDeps("iot-api", { clock });
   toleranceMs = config.auth.clockToleranceSec * 1000;
   db = await openMigratedDatabase(config.postgres, silentLogger);
@@ -39,7 +36,7 @@ afterAll(async () => {
   await bus?.close();
   await db?.close();
   await database?.dispose();
-  await rm(dir, { recursive: true, force: true });
+  await busFile?.dispose();
 });
 
 const call = (path: string, init: RequestInit & { token?: string } = {}) =>

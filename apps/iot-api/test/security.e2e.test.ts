@@ -1,20 +1,20 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { App } from "@umos/runtime";
-import { createDatabase, createVhost, testConfig, testToken, type Json, type TestDatabase, type TestVhost, inProcess } from "@umos/testkit";
+import { createBusFile, createDatabase, testConfig, testToken, type Json, type TestBusFile, type TestDatabase, inProcess } from "@umos/testkit";
 import { createApp } from "../src/app";
 
 const WEBHOOK_TOKEN = "webhook-token-for-tests-0123";
-let vhost: TestVhost;
+let busFile: TestBusFile;
 let database: TestDatabase;
 let api: App;
 let base: string;
 let admin: string;
 
 beforeAll(async () => {
-  [vhost, database] = await Promise.all([createVhost(), createDatabase()]);
+  [busFile, database] = await Promise.all([createBusFile(), createDatabase()]);
   const config = testConfig(
-    { busUrl: vhost.url, postgresUrl: database.url },
+    { busUrl: busFile.url, postgresUrl: database.url },
     {
       UMOS_MQTT__USERNAME: "iot-gateway",
       UMOS_MQTT__PASSWORD: "gateway-password",
@@ -30,7 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api.stop();
-  await Promise.all([vhost.dispose(), database.dispose()]);
+  await Promise.all([busFile.dispose(), database.dispose()]);
 });
 
 async function call(method: string, path: string, token: string | undefined, body?: unknown, headers: Record<string, string> = {}) {

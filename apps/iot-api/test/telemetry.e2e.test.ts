@@ -2,45 +2,50 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { App } from "@umos/runtime";
 import { reportPoints } from "@umos/timeseries";
 import {
+  createBusFile,
   createDatabase,
   createInfluxDatabase,
-  createVhost,
   freePort,
   jsonClient,
+  manualClock,
   testConfig,
   testToken,
+  type TestBusFile,
   type TestDatabase,
   type TestInfluxDatabase,
-  type TestVhost,
   inProcess,
 } from "@umos/testkit";
 import { createApp } from "../src/app";
 
-/** GET /devices/:id/telemetry in-process, against InfluxDB 1.6 (InfluxQL on /query), and without any time-series server. */
-let vhost: TestVhost;
+/**
+ * GET /devices/:id/telemetry in-process, against InfluxDB 1.6 (InfluxQL on /query), and without any
+ * time-series server. Each API has its own embedded bus; its clock reads an hour after t0.
+ */
 let database: TestDatabase;
 let influx: TestInfluxDatabase;
 const apps: App[] = [];
+const busFiles: TestBusFile[] = [];
+const t0 = Date.parse("2025-06-15T10:00:00Z");
+const range = `from=${t0}&to=${t0 + 3_600_000}`;
 
 beforeAll(async () => {
-  [vhost, database, influx] = await Promise.all([createVhost(), createDatabase(), createInfluxDatabase()]);
+  [database, influx] = await Promise.all([createDatabase(), createInfluxDatabase()]);
 }, 30_000);
 
 afterAll(async () => {
   for (const app of apps) await app.stop();
-  await Promise.all([vhost.dispose(), database.dispose(), influx.dispose()]);
+  await Promise.all([database.dispose(), influx.dispose(), ...busFiles.map((b) => b.dispose())]);
 }, 30_000);
 
 async function startApi(env: Record<string, string>) {
-  const app = inProcess(createApp, testConfig({ busUrl: vhost.url, postgresUrl: database.url }, env), "iot-api");
+  const busFile = await createBusFile();
+  busFiles.push(busFile);
+  const app = inProcess(createApp, testConfig({ busUrl: busFile.url, postgresUrl: database.url }, env), "iot-api", { clock: manualClock(t0 + 3_600_000) });
   apps.push(app);
   await app.start();
   const base = `http://127.0.0.1:${app.port}`;
   return { api: jsonClient(base, await testToken("viewer")), admin: jsonClient(base, await testToken("admin")) };
 }
-
-const t0 = Date.parse("2025-06-15T10:00:00Z");
-const range = `from=${t0}&to=${t0 + 3_600_000}`;
 
 describe("telemetry endpoint", () => {
   test("without influx.url it answers 501 and says what to configure", async () => {
@@ -77,6 +82,8 @@ describe("telemetry endpoint", () => {
         { ts: "2025-06-15T10:30:00.000Z", value: 30 },
       ],
     });
+    // Without from and to: the hour before the API's clock.
+    expect((await api.get("/api/v1/devices/tele-1/telemetry?property=temperature&every=30m&fn=max")).body).toEqual(series.body);
 
     expect((await api.get(`/api/v1/devices/nobody/telemetry?property=temperature`)).status).toBe(404);
     const tooMany = await api.get(`/api/v1/devices/tele-1/telemetry?property=temperature&${range}&every=1s`);

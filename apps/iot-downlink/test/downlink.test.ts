@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connectBus, publishEnvelope, readEnvelope, shareBus, type Bus, type BusMessage } from "@umos/bus";
 import { HEADERS, KINDS, QUEUES, routingKey, type Envelope } from "@umos/contracts";
 import { silentLogger } from "@umos/core";
 import type { App } from "@umos/runtime";
 import { commandRepository, deviceRepository, openMigratedDatabase, type Database } from "@umos/store";
-import { createDatabase, eventually, testConfig, testDeps, type TestDatabase } from "@umos/testkit";
+import { createBusFile, createDatabase, eventually, testConfig, testDeps, type TestBusFile, type TestDatabase } from "@umos/testkit";
 import { createApp } from "../src/app";
 
 /**
@@ -15,7 +12,7 @@ import { createApp } from "../src/app";
  * file and a database of its own: what it is handed on the service stage, what it sends towards the
  * gateway, and each command's status in the database.
  */
-let dir: string;
+let busFile: TestBusFile;
 let database: TestDatabase;
 let db: Database;
 let bus: Bus;
@@ -24,8 +21,8 @@ const toGateway: BusMessage[] = [];
 const statuses: Envelope[] = [];
 
 beforeAll(async () => {
-  [dir, database] = await Promise.all([mkdtemp(join(tmpdir(), "umos-downlink-")), createDatabase()]);
-  const config = testConfig({ busUrl: `embedded:${join(dir, "bus.sqlite")}`, postgresUrl: database.url }, { UMOS_DOWNLINK__SWEEP_INTERVAL_MS: "50" });
+  [busFile, database] = await Promise.all([createBusFile(), createDatabase()]);
+  const config = testConfig({ busUrl: busFile.url, postgresUrl: database.url }, { UMOS_DOWNLINK__SWEEP_INTERVAL_MS: "50" });
   const deps = testDeps("iot-downlink");
   db = await openMigratedDatabase(config.postgres, silentLogger);
   bus = await connectBus({ ...config.bus, name: "downlink-test", log: silentLogger });
@@ -47,7 +44,7 @@ afterAll(async () => {
   await bus?.close();
   await db?.close();
   await database?.dispose();
-  await rm(dir, { recursive: true, force: true });
+  await busFile?.dispose();
 });
 
 const commands = () => commandRepository(db.sql);

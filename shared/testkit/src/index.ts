@@ -2,6 +2,7 @@ export {
   freePort,
   rabbitmqctl,
   createVhost,
+  createBusFile,
   createDatabase,
   startMosquitto,
   waitForPort,
@@ -9,6 +10,7 @@ export {
   RABBITMQ_HOST,
   POSTGRES_URL,
   type TestVhost,
+  type TestBusFile,
   type TestDatabase,
   type TestMosquitto,
 } from "./services";

@@ -55,6 +55,18 @@ export async function createVhost(): Promise<TestVhost> {
   };
 }
 
+export interface TestBusFile {
+  /** `embedded:<file>`, for config key bus.url. */
+  url: string;
+  dispose(): Promise<void>;
+}
+
+/** The embedded bus in a temporary file: for service tests that do not test a broker. */
+export async function createBusFile(): Promise<TestBusFile> {
+  const dir = await mkdtemp(join(tmpdir(), "umos-bus-"));
+  return { url: `embedded:${join(dir, "bus.sqlite")}`, dispose: () => rm(dir, { recursive: true, force: true }) };
+}
+
 export interface TestDatabase {
   name: string;
   url: string;

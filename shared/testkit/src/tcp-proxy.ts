@@ -41,16 +41,28 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
   });
 
   function relay(from: net.Socket, to: net.Socket): void {
+    // Held chunks, oldest first. A chunk never overtakes one held before it, also when the delay is
+    // turned off or shortened meanwhile: reordered bytes would break the protocol on the link, not
+    // just slow it (a PostgreSQL connection then waits for an answer that never comes).
+    const held: { chunk: Buffer; due: number }[] = [];
+    let timer: Timer | undefined;
+    function release(): void {
+      timer = undefined;
+      const now = performance.now();
+      while (held.length > 0 && held[0]!.due <= now) if (!to.destroyed) to.write(held.shift()!.chunk);
+      if (held.length > 0) timer = setTimeout(release, held[0]!.due - now);
+    }
     from.on("data", (chunk: Buffer) => {
-      if (delayMs === 0) {
+      if (delayMs === 0 && held.length === 0) {
         if (!to.write(chunk)) {
           from.pause();
           to.once("drain", () => from.resume());
         }
         return;
       }
-      // Timers of one duration fire in the order they were set, so the byte order holds.
-      setTimeout(() => to.destroyed || to.write(chunk), delayMs);
+      const due = Math.max(performance.now() + delayMs, held.at(-1)?.due ?? 0);
+      held.push({ chunk, due });
+      timer ??= setTimeout(release, due - performance.now());
     });
   }
 
