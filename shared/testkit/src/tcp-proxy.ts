@@ -45,12 +45,12 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
     // turned off or shortened meanwhile: reordered bytes would break the protocol on the link, not
     // just slow it (a PostgreSQL connection then waits for an answer that never comes).
     const held: { chunk: Buffer; due: number }[] = [];
-    let timer: Timer | undefined;
+    let releasing = false;
     function release(): void {
-      timer = undefined;
       const now = performance.now();
       while (held.length > 0 && held[0]!.due <= now) if (!to.destroyed) to.write(held.shift()!.chunk);
-      if (held.length > 0) timer = setTimeout(release, held[0]!.due - now);
+      releasing = held.length > 0;
+      if (releasing) setTimeout(release, held[0]!.due - now);
     }
     from.on("data", (chunk: Buffer) => {
       if (delayMs === 0 && held.length === 0) {
@@ -62,7 +62,10 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
       }
       const due = Math.max(performance.now() + delayMs, held.at(-1)?.due ?? 0);
       held.push({ chunk, due });
-      timer ??= setTimeout(release, due - performance.now());
+      if (!releasing) {
+        releasing = true;
+        setTimeout(release, due - performance.now());
+      }
     });
   }
 
