@@ -29,7 +29,11 @@ export function createApp(config: UplinkConfig, { log, obs, clock, bus, db }: Up
     const devices = deviceRepository(sql);
     const thingModels = thingModelRepository(sql);
     const directory = createDeviceDirectory(devices, { ttlMs: config.uplink.deviceCacheMs, clock });
-    const store = createBatcher((entries: LogEntry[]) => writeBatch(sql, entries), { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs });
+    const store = createBatcher((entries: LogEntry[]) => writeBatch(sql, entries), {
+      maxSize: config.uplink.batchSize,
+      maxWaitMs: config.uplink.batchWaitMs,
+      maxInFlight: config.uplink.batchesInFlight,
+    });
     const processFrame = createUplinkProcessor({
       publisher: bus,
       directory,

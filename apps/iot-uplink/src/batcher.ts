@@ -2,12 +2,18 @@ export interface BatchOptions {
   maxSize: number;
   /** How long the first item of a batch may wait for company. */
   maxWaitMs: number;
+  /**
+   * Writes running at once. Past it, items wait for a write to finish and then go together, up to
+   * `maxSize`: when writes slow down, batches grow instead of queueing as many small transactions
+   * that contend for the same rows. Default: no bound.
+   */
+  maxInFlight?: number;
 }
 
 export interface Batcher<T, R> {
   /** Joins the current batch; resolves with the result of the flush that wrote it. */
   add(items: T[]): Promise<R>;
-  /** Flushes what is waiting now. */
+  /** Writes everything waiting now, and resolves once every write has finished. */
   flush(): Promise<void>;
 }
 
@@ -23,6 +29,7 @@ interface Group<T, R> {
  * alone, so one bad message fails only its own caller.
  */
 export function createBatcher<T, R>(write: (items: T[]) => Promise<R>, options: BatchOptions): Batcher<T, R> {
+  const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
   let groups: Group<T, R>[] = [];
   let size = 0;
   let timer: Timer | undefined;
@@ -46,16 +53,28 @@ export function createBatcher<T, R>(write: (items: T[]) => Promise<R>, options: 
     }
   }
 
-  function flushNow(): Promise<void> {
+  /** The oldest groups, up to maxSize items (a larger group goes alone). */
+  function take(): Group<T, R>[] {
+    let count = groups[0]!.items.length;
+    let n = 1;
+    while (n < groups.length && count + groups[n]!.items.length <= options.maxSize) count += groups[n++]!.items.length;
+    size -= count;
+    const batch = groups.slice(0, n);
+    groups = groups.slice(n);
+    return batch;
+  }
+
+  /** Starts writes of what is waiting, as many as may run; a finished write starts the next. */
+  function start(): void {
     clearTimeout(timer);
     timer = undefined;
-    if (groups.length === 0) return Promise.resolve();
-    const batch = groups;
-    groups = [];
-    size = 0;
-    const job = run(batch).finally(() => running.delete(job));
-    running.add(job);
-    return job;
+    while (groups.length > 0 && running.size < maxInFlight) {
+      const job: Promise<void> = run(take()).finally(() => {
+        running.delete(job);
+        if (groups.length > 0) start();
+      });
+      running.add(job);
+    }
   }
 
   return {
@@ -63,13 +82,15 @@ export function createBatcher<T, R>(write: (items: T[]) => Promise<R>, options: 
       return new Promise<R>((resolve, reject) => {
         groups.push({ items, resolve, reject });
         size += items.length;
-        if (size >= options.maxSize) void flushNow();
-        else if (!timer) timer = setTimeout(() => void flushNow(), options.maxWaitMs);
+        if (size >= options.maxSize) start();
+        else if (!timer && running.size < maxInFlight) timer = setTimeout(start, options.maxWaitMs);
       });
     },
     async flush() {
-      await flushNow();
-      await Promise.all(running);
+      while (groups.length > 0 || running.size > 0) {
+        start();
+        await Promise.all(running);
+      }
     },
   };
 }

@@ -140,6 +140,12 @@ export const UmosConfigSchema = T.Object(
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8082 }),
         batchSize: T.Integer({ minimum: 1, maximum: 10_000, default: 256 }),
         batchWaitMs: T.Integer({ minimum: 0, maximum: 10_000, default: 5 }),
+        /**
+         * Batch writes running at once; past it the next batch waits and grows (up to batchSize). A
+         * slow database then gets a few large transactions, not hundreds of small ones queued on the
+         * same devices' rows.
+         */
+        batchesInFlight: T.Integer({ minimum: 1, maximum: 64, default: 4 }),
         /** Frames without the device's own `id` are deduplicated on a payload hash within this window. */
         dedupeWindowMs: Millis(10_000),
         maxFrameBytes: T.Integer({ minimum: 256, default: 262_144 }),
