@@ -5,6 +5,7 @@
  *
  *   bun run build                                                 every service, both targets
  *   bun run build -- --service iot-gateway --target bun-linux-arm64
+ *   bun run build -- --service iot-gateway --target native        this machine's platform (the edge image)
  *   bun run build -- --bundle --revision "$GIT_SHA"
  *
  * Neither needs node_modules at run time. `--version` prints `<package version>+<git revision>`.
@@ -27,7 +28,7 @@ const values = commandLine(
   `bun run build -- [options]: each service as a single-file executable for edge hosts, or a bundle for the container image
 
   --service <name>    only this service (repeatable; one of ${SERVICES.join(", ")})
-  --target <target>   only this target (repeatable; default ${DEFAULT_TARGETS.join(", ")})
+  --target <target>   only this target (repeatable; default ${DEFAULT_TARGETS.join(", ")}; native: this machine's)
   --bundle            one JavaScript file per service in <outdir>/bundle instead of executables
   --outdir <dir>      where to write (default dist/)
   --revision <rev>    the revision --version reports (default: git describe)`,
@@ -61,7 +62,8 @@ for (const service of services) {
     console.log(join(values.outdir, "bundle", `${service}.js`));
     continue;
   }
-  for (const target of values.target ?? DEFAULT_TARGETS) {
+  for (const asked of values.target ?? DEFAULT_TARGETS) {
+    const target = asked === "native" ? `bun-${process.platform}-${process.arch}` : asked;
     if (!/^bun-(linux|darwin|windows)-(x64|arm64)/.test(target)) fail(`unknown target ${target} (e.g. bun-linux-x64, bun-linux-arm64)`);
     const outfile = join(values.outdir, `${service}-${target.replace(/^bun-/, "")}`);
     await Bun.build({

@@ -125,4 +125,24 @@ describe("the import graph", () => {
     }
     expect(crossings).toEqual([]);
   });
+
+  test("every package declares in its dependencies the packages its sources import", () => {
+    // A production install (the container image's build stage) links only what is declared: an
+    // undeclared import works in a development checkout and breaks the image build.
+    const undeclared: string[] = [];
+    for (const pkg of packages().values()) {
+      const manifest = JSON.parse(readFileSync(join(pkg.dir, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+      const declared = new Set(Object.keys(manifest.dependencies ?? {}));
+      for (const file of sources(pkg.dir)) {
+        for (const match of readFileSync(file, "utf8").matchAll(IMPORT)) {
+          const spec = match[1] ?? match[2]!;
+          // Type-only imports are erased from the bundles: a devDependency serves them.
+          if (spec.startsWith(".") || spec.startsWith("node:") || spec.startsWith("bun") || /^(import|export)\s+type\b/.test(match[0].trim())) continue;
+          const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
+          if (name !== pkg.name && !declared.has(name)) undeclared.push(`${relative(ROOT, file)} imports ${name}`);
+        }
+      }
+    }
+    expect([...new Set(undeclared)]).toEqual([]);
+  });
 });

@@ -14,7 +14,15 @@ describe("container image (deployments/docker/Dockerfile)", () => {
   test("builds on the official Bun image of the version CI pins, and runs on its slim variant", async () => {
     const bun = await pinnedBunVersion();
     const images = stages.filter((s) => !stages.some((other) => other.name === s.from)).map((s) => s.from);
-    expect(images.sort()).toEqual([`oven/bun:${bun}`, `oven/bun:${bun}-slim`]);
+    expect(images.sort()).toEqual(["gcr.io/distroless/base-debian12:nonroot", `oven/bun:${bun}`, `oven/bun:${bun}-slim`]);
+  });
+
+  test("has an edge gateway target: the compiled executable on distroless, as an unprivileged user, its spool directory its own", () => {
+    expect(stages.find((s) => s.name === "iot-gateway-edge")?.from).toBe("gcr.io/distroless/base-debian12:nonroot");
+    expect(inherited(stages, "iot-gateway-edge", "ENTRYPOINT")).toEqual(['["/usr/local/bin/iot-gateway"]']);
+    expect(inherited(stages, "iot-gateway-edge", "USER")).toEqual(["nonroot"]);
+    expect(inherited(stages, "iot-gateway-edge", "COPY")).toContain("--from=edge-build --chown=65532:65532 /edge/var-lib-umos /var/lib/umos");
+    expect(inherited(stages, "edge-build", "RUN").at(-1)).toStartWith("bun scripts/build.ts --service iot-gateway --target native");
   });
 
   test("has a target per service, each exposing and health-checking the service's configured port", () => {

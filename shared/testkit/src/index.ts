@@ -7,6 +7,7 @@ export {
   startMosquitto,
   waitForPort,
   eventually,
+  uid,
   RABBITMQ_HOST,
   POSTGRES_URL,
   type TestVhost,

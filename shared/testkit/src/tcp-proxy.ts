@@ -16,9 +16,14 @@ export interface TcpProxy {
 /**
  * A TCP relay in front of a local port that a test can cut, restore and slow down: how the tests
  * take RabbitMQ or PostgreSQL away from a service, or make it slow, without touching the shared
- * broker or database that other tests use.
+ * broker or database that other tests use. On `listenHost` "0.0.0.0" it also lets containers on a
+ * bridge network reach a service that listens on loopback only, and that admits loopback peers alone
+ * (RabbitMQ's guest, PostgreSQL's trust).
  */
-export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+export async function startTcpProxy(
+  targetPort: number,
+  { targetHost = "127.0.0.1", listenHost = "127.0.0.1" }: { targetHost?: string; listenHost?: string } = {},
+): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let down = false;
   let delayMs = 0;
@@ -69,7 +74,7 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
     });
   }
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     get connections() {
