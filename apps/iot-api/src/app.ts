@@ -142,7 +142,7 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
       development: false,
       fetch: tracedFetch(obs, serve, (request) => routes.get(request)),
     });
-    resources.use(server, (s) => s.stop(true));
+    resources.use(server, (s) => s.stop(true), "the HTTP server");
     log.info("iot-api ready", { port: server.port, docs: "/openapi" });
     return server.port!;
   });

@@ -34,7 +34,11 @@ export function createApp(config: DownlinkConfig, { log, obs, bus, db }: Downlin
       [KINDS.serviceReply]: correlate,
       [KINDS.requestReply]: createRequestReply(bus),
     };
-    resources.use(startCommandScheduler({ commands, announce, send, intervalMs: config.downlink.sweepIntervalMs, log }), (s) => s.stop());
+    resources.use(
+      startCommandScheduler({ commands, announce, send, intervalMs: config.downlink.sweepIntervalMs, log }),
+      (s) => s.stop(),
+      "the command scheduler",
+    );
     // A database outage is waited out, not counted against the message (fault suite: PostgreSQL unreachable).
     const consumer = await bus.consume(
       { queue: QUEUES.downlink },
@@ -45,7 +49,7 @@ export function createApp(config: DownlinkConfig, { log, obs, bus, db }: Downlin
         await handler(envelope);
       }),
     );
-    resources.use(consumer, (c) => c.stop());
+    resources.use(consumer, (c) => c.stop(), "the consumer of iot-downlink-queue");
     const server = resources.use(
       serveHealth({
         host: config.downlink.host,
@@ -55,6 +59,7 @@ export function createApp(config: DownlinkConfig, { log, obs, bus, db }: Downlin
         metrics: obs.metrics,
       }),
       (s) => s.stop(true),
+      "the HTTP server",
     );
     log.info("iot-downlink ready", { port: server.port });
     return server.port!;

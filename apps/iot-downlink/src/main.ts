@@ -6,7 +6,7 @@ import { createApp } from "./app";
 await runMain("iot-downlink", async (config, deps, parts) =>
   createApp(config, {
     ...deps,
-    db: parts.use(await openMigratedDatabase(config.postgres, deps.log), (db) => db.close()),
-    bus: parts.use(await connectServiceBus(config.bus, "iot-downlink", config.instance, deps.log, deps.obs), (bus) => bus.close()),
+    db: parts.use(await openMigratedDatabase(config.postgres, deps.log), (db) => db.close(), "the database"),
+    bus: parts.use(await connectServiceBus(config.bus, "iot-downlink", config.instance, deps.log, deps.obs), (bus) => bus.close(), "the bus"),
   }),
 );

@@ -23,7 +23,7 @@ export function createApp(config: GatewayConfig, { log, obs, clock, bus }: AppDe
   return serviceApp(log, config.gateway.port, async (resources) => {
     // With a spool, frames go through it while RabbitMQ is out of reach (edge store and forward).
     const sink = config.gateway.spool.enabled
-      ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close())
+      ? resources.use(openGatewaySpool(config.gateway.spool, bus, log, obs.metrics), (s) => s.close(), "the spool")
       : createDirectSink(bus, log);
     const devices = recentlySeen(config.presence.silenceMs, clock);
     obs.metrics.countDevicesSeen(devices.count);
@@ -41,16 +41,21 @@ export function createApp(config: GatewayConfig, { log, obs, clock, bus }: AppDe
         onPublish: (packet, ack) => tracing.received(packet, () => relay.onPublish(connection, packet, figures.timedAck(ack))),
       });
       // Closed after the relay drained: in-flight frames still need their PUBACKs.
-      resources.use(connection, (c) => c.close());
+      resources.use(connection, (c) => c.close(), `MQTT connection ${i}`);
       connections.push(connection);
     }
-    resources.use(relay, (r) => r.drain());
+    resources.use(relay, (r) => r.drain(), "the relay's frames in flight");
     const deliver = createDownlinkDelivery(connections, DOWNLINK_BROKER_WAIT_MS, tracing);
-    resources.use(await bus.consume({ queue: QUEUES.gateway }, (message) => figures.timedDelivery(() => deliver(message))), (c) => c.stop());
+    resources.use(
+      await bus.consume({ queue: QUEUES.gateway }, (message) => figures.timedDelivery(() => deliver(message))),
+      (c) => c.stop(),
+      "the consumer of iot-gateway-queue",
+    );
     const probes = [bus.probe, { name: "mqtt", check: () => connections.some((c) => c.connected) }];
     const server = resources.use(
       serveHealth({ host: config.gateway.host, port: config.gateway.port, allowedHosts: config.allowedHosts, probes, metrics: obs.metrics }),
       (s) => s.stop(true),
+      "the HTTP server",
     );
     log.info("iot-gateway ready", { port: server.port, subscriptions: subscriptions.length });
     return server.port!;

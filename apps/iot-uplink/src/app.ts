@@ -47,19 +47,28 @@ export function createApp(config: UplinkConfig, { log, obs, clock, bus, db }: Up
     resources.use(
       startPresenceSweep(devices, { publisher: bus, clock }, { silenceMs: config.presence.silenceMs, intervalMs: config.presence.sweepIntervalMs }, log),
       (s) => s.stop(),
+      "the presence sweep",
     );
     const { url: influxUrl } = config.influx;
     if (influxUrl) {
       const modelOf = async (deviceId: string) => (await directory.route(deviceId))?.model?.id ?? null;
-      resources.use(await startTelemetryConsumer({ ...config.influx, url: influxUrl }, bus, modelOf, log.child("telemetry")), (t) => t.stop());
+      resources.use(
+        await startTelemetryConsumer({ ...config.influx, url: influxUrl }, bus, modelOf, log.child("telemetry")),
+        (t) => t.stop(),
+        "the telemetry consumer",
+      );
     } else log.info("telemetry off: set influx.url (UMOS_INFLUX__URL) to write reports to InfluxDB");
     obs.metrics.countDevicesActive(() => devices.countOnline());
     // A database outage is waited out, not counted against the frames (fault suite: PostgreSQL unreachable).
-    resources.use(await bus.consume({ queue: QUEUES.uplink }, countOutcomes(withOutagesAsUnavailable(processFrame), obs.metrics)), (c) => c.stop());
+    resources.use(
+      await bus.consume({ queue: QUEUES.uplink }, countOutcomes(withOutagesAsUnavailable(processFrame), obs.metrics)),
+      (c) => c.stop(),
+      "the consumer of iot-uplink-queue",
+    );
     const deadLetters = deadLetterRepository(sql);
-    const deadLetterGauge = resources.use(startDeadLetterGauge(obs.metrics, deadLetters, DEAD_LETTER_GAUGE_MS, log), (g) => g.stop());
+    const deadLetterGauge = resources.use(startDeadLetterGauge(obs.metrics, deadLetters, DEAD_LETTER_GAUGE_MS, log), (g) => g.stop(), "the dead-letter gauge");
     const archiveBatch = { maxSize: config.uplink.batchSize, maxWaitMs: config.uplink.batchWaitMs };
-    resources.use(await startDeadLetterArchiver(bus, deadLetters, archiveBatch, deadLetterGauge.stale), (c) => c.stop());
+    resources.use(await startDeadLetterArchiver(bus, deadLetters, archiveBatch, deadLetterGauge.stale), (c) => c.stop(), "the dead-letter archiver");
     const server = resources.use(
       serveHealth({
         host: config.uplink.host,
@@ -69,6 +78,7 @@ export function createApp(config: UplinkConfig, { log, obs, clock, bus, db }: Up
         metrics: obs.metrics,
       }),
       (s) => s.stop(true),
+      "the HTTP server",
     );
     log.info("iot-uplink ready", { port: server.port });
     return server.port!;

@@ -16,7 +16,7 @@ export function createApp(config: WsConfig, { log, obs, clock, bus }: AppDeps & 
     const { metrics } = obs;
     wsMetrics(metrics, fanout, devices.count);
     // Live push needs no disk: this replica's own exclusive, non-durable queue.
-    resources.use(await bus.consume({ queue: { wsInstance: config.instance } }, fanout.deliver), (c) => c.stop());
+    resources.use(await bus.consume({ queue: { wsInstance: config.instance } }, fanout.deliver), (c) => c.stop(), "the consumer of its queue");
     const verify = config.auth.enabled ? createVerifier(config.auth, clock) : null;
     const server = resources.use(
       serveWebSockets({ config: config.ws, allowedHosts: config.allowedHosts, fanout, probes: [bus.probe], verify, metrics, clock }),
@@ -24,6 +24,7 @@ export function createApp(config: WsConfig, { log, obs, clock, bus }: AppDeps & 
         for (const client of fanout.clients) client.close(WS_CLOSE.shuttingDown, "server shutting down");
         return s.stop(true);
       },
+      "the WebSocket server",
     );
     log.info("iot-ws ready", { port: server.port });
     return server.port!;

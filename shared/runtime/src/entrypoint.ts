@@ -1,7 +1,7 @@
 import { systemClock } from "@umos/core";
 import { ConfigError, loadConfig, type ServiceConfig, type ServiceName, type UmosConfig } from "@umos/config";
 import { createObservability, type ObservabilityOptions } from "@umos/observability";
-import { resourceStack, runService, type App, type AppDeps, type ResourceStack } from "./lifecycle";
+import { resourceStack, runService, type App, type AppDeps, type ResourceStack, type Service } from "./lifecycle";
 import { commandLine } from "./command-line";
 import { serviceLogger } from "./service-logger";
 
@@ -36,7 +36,8 @@ export async function runMain<S extends ServiceName>(name: S, compose: Compose<S
   const deps = serviceDeps(name, config);
   const parts = resourceStack(deps.log);
   let app: App | undefined;
-  const service = {
+  let stage: "the service" | "its parts" | "flushing traces" | undefined;
+  const service: Service = {
     async start() {
       try {
         app = await compose(config, deps, parts);
@@ -47,7 +48,20 @@ export async function runMain<S extends ServiceName>(name: S, compose: Compose<S
       }
     },
     // The service drains first, on its parts; then they close; spans of the last requests are flushed last.
-    stop: () => (app?.stop() ?? Promise.resolve()).then(() => parts.closeAll()).finally(() => deps.obs.shutdown()),
+    async stop() {
+      try {
+        stage = "the service";
+        await app?.stop();
+        stage = "its parts";
+        await parts.closeAll();
+      } finally {
+        stage = "flushing traces";
+        // Traces are best effort, as while running: a collector that is away fails no shutdown.
+        await deps.obs.shutdown().catch((err: unknown) => deps.log.warn("the last spans were not exported", { err }));
+      }
+    },
+    pending: () =>
+      stage === "the service" ? `the service: ${app?.pending?.() ?? "stopping"}` : stage === "its parts" ? `its parts: ${parts.closing()}` : stage,
   };
   await runService(service, deps.log, config.shutdownTimeoutMs);
 }

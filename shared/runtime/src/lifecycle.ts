@@ -6,6 +6,8 @@ export interface Service {
   start(): Promise<void>;
   /** Stops taking new work and finishes what is in flight. */
   stop(): Promise<void>;
+  /** While stop() runs: what it waits on now, named for the log when the budget runs out. */
+  pending?(): string | undefined;
 }
 
 /**
@@ -19,7 +21,7 @@ export async function runService(service: Service, log: Logger, shutdownTimeoutM
     stopping = true;
     log.info("shutting down", { signal, budgetMs: shutdownTimeoutMs });
     const budget = setTimeout(() => {
-      log.error("shutdown budget exceeded; exiting with work in flight", { budgetMs: shutdownTimeoutMs });
+      log.error("shutdown budget exceeded; exiting with work in flight", { budgetMs: shutdownTimeoutMs, waitingOn: service.pending?.() });
       process.exit(1);
     }, shutdownTimeoutMs);
     try {
@@ -65,8 +67,9 @@ export interface App extends Service {
  */
 export function resourceStack(log: Logger) {
   const closers: Array<{ close: () => unknown; what: string | undefined }> = [];
+  let closing: string | undefined;
   return {
-    /** `what` names the resource in the warning its failed close logs. */
+    /** `what` names the resource in the warning its failed close logs, and while it is being closed. */
     use<T>(resource: T, close: (resource: T) => unknown, what?: string): T {
       closers.push({ close: () => close(resource), what });
       return resource;
@@ -74,13 +77,17 @@ export function resourceStack(log: Logger) {
     async closeAll(): Promise<void> {
       while (closers.length > 0) {
         const { close, what } = closers.pop()!;
+        closing = what ?? `an unnamed resource (${closers.length + 1} of those left)`;
         try {
           await close();
         } catch (err) {
           log.warn(what ? `error while closing ${what}` : "error while closing", { err });
         }
       }
+      closing = undefined;
     },
+    /** What closeAll() is closing now. */
+    closing: () => closing,
   };
 }
 
@@ -106,5 +113,6 @@ export function serviceApp(log: Logger, configuredPort: number, start: (resource
       }
     },
     stop: () => resources.closeAll(),
+    pending: () => resources.closing(),
   };
 }
