@@ -53,6 +53,7 @@ describe("telemetry endpoint", () => {
     const res = await api.get(`/api/v1/devices/any/telemetry?property=temperature`);
     expect(res.status).toBe(501);
     expect(res.body.error).toEqual({ code: "not_configured", message: expect.stringContaining("UMOS_INFLUX__URL") });
+    expect((await api.get(`/api/v1/devices/any/telemetry/series?property=temperature`)).status).toBe(501);
   }, 20_000);
 
   test("a device's property as windows; an unknown device is 404; limits and bad parameters are 400 with the reason", async () => {
@@ -92,6 +93,62 @@ describe("telemetry endpoint", () => {
     expect((await api.get(`/api/v1/devices/tele-1/telemetry?property=temperature&every=soon`)).status).toBe(400);
     expect((await api.get(`/api/v1/devices/tele-1/telemetry?property=temperature&fn=median`)).status).toBe(400);
     expect((await api.get(`/api/v1/devices/tele-1/telemetry`)).status).toBe(400);
+  }, 20_000);
+
+  test("several properties over the same windows in one request, in the order asked; at most 10, windows times properties within the limit", async () => {
+    const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_INFLUX__MAX_QUERY_POINTS: "100" });
+    expect((await admin.post("/api/v1/devices", { id: "tele-3", vendor: "generic" })).status).toBe(201);
+    const reports = [{ temperature: 20, humidity: 40 }, { temperature: 22, humidity: 45 }, { temperature: 30 }].map((data, i) => ({
+      id: `s-${i}`,
+      ts: t0 + i * 20 * 60_000,
+      vendor: "generic" as const,
+      deviceId: "tele-3",
+      kind: "property.report",
+      data,
+    }));
+    await influx.write(reports.flatMap((r) => reportPoints(r, null)).map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
+
+    const res = await api.get(`/api/v1/devices/tele-3/telemetry/series?property=humidity&property=temperature&property=pressure&${range}&every=30m&fn=spread`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      deviceId: "tele-3",
+      fn: "spread",
+      every: "30m",
+      from: "2025-06-15T10:00:00.000Z",
+      to: "2025-06-15T11:00:00.000Z",
+      series: [
+        { property: "humidity", points: [{ ts: "2025-06-15T10:00:00.000Z", value: 5 }] },
+        {
+          property: "temperature",
+          points: [
+            { ts: "2025-06-15T10:00:00.000Z", value: 2 },
+            { ts: "2025-06-15T10:30:00.000Z", value: 0 },
+          ],
+        },
+        { property: "pressure", points: [] },
+      ],
+    });
+    // One property is a list of one.
+    const one = await api.get(`/api/v1/devices/tele-3/telemetry/series?property=temperature&${range}&every=30m&fn=sum`);
+    expect(one.body.series).toEqual([
+      {
+        property: "temperature",
+        points: [
+          { ts: "2025-06-15T10:00:00.000Z", value: 42 },
+          { ts: "2025-06-15T10:30:00.000Z", value: 30 },
+        ],
+      },
+    ]);
+
+    const eleven = Array.from({ length: 11 }, (_, i) => `property=p${i}`).join("&");
+    expect((await api.get(`/api/v1/devices/tele-3/telemetry/series?${eleven}`)).status).toBe(400);
+    expect((await api.get(`/api/v1/devices/tele-3/telemetry/series?${range}`)).status).toBe(400);
+    // 61 one-minute windows fit the limit of 100 for one property, not for two.
+    expect((await api.get(`/api/v1/devices/tele-3/telemetry/series?property=temperature&${range}&every=1m`)).status).toBe(200);
+    const two = await api.get(`/api/v1/devices/tele-3/telemetry/series?property=temperature&property=humidity&${range}&every=1m`);
+    expect(two.status).toBe(400);
+    expect(two.body.error.code).toBe("too_many_points");
+    expect((await api.get(`/api/v1/devices/nobody/telemetry/series?property=temperature`)).status).toBe(404);
   }, 20_000);
 
   test("a time-series server that does not answer is 503, naming it", async () => {

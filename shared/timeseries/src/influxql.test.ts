@@ -41,7 +41,7 @@ const minutes = (deviceId: string, fn: WindowQuery["fn"], property = "temperatur
 });
 
 describe("aggregated windows", () => {
-  test("mean, min, max, last and count per window, windows without data left out", async () => {
+  test("mean, min, max, first, last, sum, count and spread per window, windows without data left out", async () => {
     // minute 0: 20, 22, 24; minute 1: nothing; minute 2: 30
     await write(report("q-1", t0, { temperature: 20 }), report("q-1", t0 + 10_000, { temperature: 22 }), report("q-1", t0 + 20_000, { temperature: 24 }));
     await write(report("q-1", t0 + 120_000, { temperature: 30 }));
@@ -65,6 +65,45 @@ describe("aggregated windows", () => {
     expect(await q.windows(minutes("q-1", "count"))).toEqual([
       { ts: t0, value: 3 },
       { ts: t0 + 120_000, value: 1 },
+    ]);
+    expect(await q.windows(minutes("q-1", "first"))).toEqual([
+      { ts: t0, value: 20 },
+      { ts: t0 + 120_000, value: 30 },
+    ]);
+    expect(await q.windows(minutes("q-1", "sum"))).toEqual([
+      { ts: t0, value: 66 },
+      { ts: t0 + 120_000, value: 30 },
+    ]);
+    expect(await q.windows(minutes("q-1", "spread"))).toEqual([
+      { ts: t0, value: 4 },
+      { ts: t0 + 120_000, value: 0 },
+    ]);
+  });
+
+  test("several properties in one query: each its own windows, in the order asked, one without data empty", async () => {
+    await write(
+      report("q-7", t0, { temperature: 20, humidity: 40, battery: { capacity_percent: 90 } }),
+      report("q-7", t0 + 60_000, { temperature: 22, battery: { capacity_percent: 89 } }),
+      report("q-8", t0, { humidity: 99 }),
+    );
+    const answer = await query().series({ ...minutes("q-7", "max"), properties: ["humidity", "nothing", "battery.capacity_percent", "temperature"] });
+    expect(answer).toEqual([
+      { property: "humidity", windows: [{ ts: t0, value: 40 }] },
+      { property: "nothing", windows: [] },
+      {
+        property: "battery.capacity_percent",
+        windows: [
+          { ts: t0, value: 90 },
+          { ts: t0 + 60_000, value: 89 },
+        ],
+      },
+      {
+        property: "temperature",
+        windows: [
+          { ts: t0, value: 20 },
+          { ts: t0 + 60_000, value: 22 },
+        ],
+      },
     ]);
   });
 

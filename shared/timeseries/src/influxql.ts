@@ -3,7 +3,8 @@ import type { InfluxTarget } from "./influx-writer";
 import { FIELDS, MEASUREMENTS, TAGS } from "./schema";
 
 /** InfluxQL aggregates the API offers; each works on numbers and on booleans stored as 1 and 0. */
-export type Aggregate = "mean" | "min" | "max" | "last" | "count";
+export const AGGREGATES = ["mean", "min", "max", "first", "last", "sum", "count", "spread"] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
 
 export interface WindowQuery {
   deviceId: string;
@@ -22,13 +23,25 @@ export interface Window {
   value: number;
 }
 
+/** Several properties of one device over the same windows. */
+export interface SeriesQuery extends Omit<WindowQuery, "property"> {
+  properties: string[];
+}
+
+export interface PropertySeries {
+  property: string;
+  windows: Window[];
+}
+
 export interface InfluxQuery {
   windows(query: WindowQuery): Promise<Window[]>;
+  /** One answer per asked property, in the order asked; a property without data has no windows. */
+  series(query: SeriesQuery): Promise<PropertySeries[]>;
 }
 
 interface QueryResponse {
   error?: string;
-  results?: { error?: string; series?: { columns: string[]; values: [number, number | null][] }[] }[];
+  results?: { error?: string; series?: { tags?: Record<string, string>; columns: string[]; values: [number, number | null][] }[] }[];
 }
 
 /**
@@ -38,37 +51,47 @@ interface QueryResponse {
  */
 export function createInfluxQuery(target: Omit<InfluxTarget, "org">): InfluxQuery {
   const headers: Record<string, string> = target.token ? { authorization: `Token ${target.token}` } : {};
+  async function series(query: SeriesQuery): Promise<PropertySeries[]> {
+    // Appended, not resolved: a server behind a proxy may live under a path, as the write client allows.
+    const url = new URL(`${target.url.replace(/\/$/, "")}/query`);
+    url.search = new URLSearchParams({ db: target.bucket, epoch: "ms", q: windowStatement(query) }).toString();
+    let response: Response;
+    try {
+      response = await fetch(url, { headers, signal: AbortSignal.timeout(target.timeoutMs) });
+    } catch (err) {
+      throw new UnavailableError(`InfluxDB at ${url.origin} unreachable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (response.status === 401 || response.status === 403) {
+      throw new UnavailableError(`InfluxDB refused the credentials (${response.status}): check influx.token (UMOS_INFLUX__TOKEN)`);
+    }
+    const body = (await response.json().catch(() => ({}))) as QueryResponse;
+    const error = body.error ?? body.results?.[0]?.error;
+    if (!response.ok || error) throw new UnavailableError(`InfluxDB could not answer the query (${response.status}): ${error ?? "no InfluxQL result"}`);
+    // One InfluxQL series per property (GROUP BY the property tag); none for a property without data.
+    const byProperty = new Map((body.results?.[0]?.series ?? []).map((s) => [s.tags?.[TAGS.property] ?? "", s.values]));
+    return query.properties.map((property) => ({
+      property,
+      windows: (byProperty.get(property) ?? []).filter((row): row is [number, number] => row[1] !== null).map(([ts, value]) => ({ ts, value })),
+    }));
+  }
   return {
-    async windows(query) {
-      // Appended, not resolved: a server behind a proxy may live under a path, as the write client allows.
-      const url = new URL(`${target.url.replace(/\/$/, "")}/query`);
-      url.search = new URLSearchParams({ db: target.bucket, epoch: "ms", q: windowStatement(query) }).toString();
-      let response: Response;
-      try {
-        response = await fetch(url, { headers, signal: AbortSignal.timeout(target.timeoutMs) });
-      } catch (err) {
-        throw new UnavailableError(`InfluxDB at ${url.origin} unreachable: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      if (response.status === 401 || response.status === 403) {
-        throw new UnavailableError(`InfluxDB refused the credentials (${response.status}): check influx.token (UMOS_INFLUX__TOKEN)`);
-      }
-      const body = (await response.json().catch(() => ({}))) as QueryResponse;
-      const error = body.error ?? body.results?.[0]?.error;
-      if (!response.ok || error) throw new UnavailableError(`InfluxDB could not answer the query (${response.status}): ${error ?? "no InfluxQL result"}`);
-      const values = body.results?.[0]?.series?.[0]?.values ?? [];
-      return values.filter((row): row is [number, number] => row[1] !== null).map(([ts, value]) => ({ ts, value }));
+    series,
+    async windows({ property, ...rest }) {
+      const [only] = await series({ ...rest, properties: [property] });
+      return only!.windows;
     },
   };
 }
 
-/** The statement for one device's property; names are constants, values are quoted literals. */
-function windowStatement(q: WindowQuery): string {
+/** The statement for some of one device's properties; names are constants, values are quoted literals. */
+function windowStatement(q: SeriesQuery): string {
+  const properties = q.properties.map((p) => `"${TAGS.property}" = ${literal(p)}`).join(" OR ");
   return (
     `SELECT ${q.fn}("${FIELDS.value}") FROM "${MEASUREMENTS.property}" ` +
-    `WHERE "${TAGS.device}" = ${literal(q.deviceId)} AND "${TAGS.property}" = ${literal(q.property)} ` +
+    `WHERE "${TAGS.device}" = ${literal(q.deviceId)} AND (${properties}) ` +
     `AND time >= ${Math.trunc(q.fromMs)}ms AND time < ${Math.trunc(q.toMs)}ms ` +
     // fill(none): windows without a point are left out rather than sent as nulls.
-    `GROUP BY time(${Math.trunc(q.everyMs)}ms) fill(none)`
+    `GROUP BY time(${Math.trunc(q.everyMs)}ms), "${TAGS.property}" fill(none)`
   );
 }
 

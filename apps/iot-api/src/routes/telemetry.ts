@@ -2,14 +2,19 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import { UmosError, type Clock } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
-import type { InfluxQuery } from "@umos/timeseries";
+import { AGGREGATES, type InfluxQuery } from "@umos/timeseries";
 import { ErrorBody } from "../schemas";
 import { DURATION_PATTERN, resolveWindow, type WindowLimits } from "../telemetry-window";
 
 // Not t.UnionEnum: Elysia 1.4 fills an omitted optional UnionEnum query parameter with its first member.
-const Aggregate = t.Union([t.Literal("mean"), t.Literal("min"), t.Literal("max"), t.Literal("last"), t.Literal("count")], {
-  description: "how each window's values are combined (default mean); booleans count as 1 and 0",
-});
+const Aggregate = t.Union(
+  AGGREGATES.map((fn) => t.Literal(fn)),
+  { description: "how each window's values are combined (default mean; spread is max - min); booleans count as 1 and 0" },
+);
+/** Properties one series request may name. */
+const MAX_PROPERTIES = 10;
+const PropertyName = t.String({ minLength: 1, maxLength: 256, description: "a reported property; nested ones by dotted path, e.g. battery.capacity_percent" });
+const Points = t.Array(t.Object({ ts: t.Date({ description: "the window's start" }), value: t.Number() }));
 
 const Series = t.Object({
   deviceId: t.String(),
@@ -18,42 +23,86 @@ const Series = t.Object({
   every: t.String(),
   from: t.Date(),
   to: t.Date(),
-  points: t.Array(t.Object({ ts: t.Date({ description: "the window's start" }), value: t.Number() })),
+  points: Points,
 });
+
+const SeriesSet = t.Object({
+  deviceId: t.String(),
+  fn: t.String(),
+  every: t.String(),
+  from: t.Date(),
+  to: t.Date(),
+  series: t.Array(t.Object({ property: t.String(), points: Points })),
+});
+
+const WindowParams = {
+  from: t.Optional(t.String({ description: "RFC 3339 or ms since the epoch; default: an hour before to" })),
+  to: t.Optional(t.String({ description: "RFC 3339 or ms since the epoch, exclusive; default: now" })),
+  every: t.Optional(t.String({ pattern: DURATION_PATTERN, description: "window size, e.g. 30s, 5m, 1h, 1d; default: at most 300 windows" })),
+  fn: t.Optional(Aggregate),
+};
 
 /** `null` query: telemetry is not configured, and the endpoint says so instead of pretending there is no data. */
 export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery | null, clock: Clock, limits: WindowLimits) {
-  return new Elysia({ prefix: "/devices", tags: ["telemetry"] }).get(
-    "/:id/telemetry",
-    async ({ params, query }) => {
-      if (!influx) {
-        throw new UmosError("not_configured", "telemetry is not configured on this server: set influx.url (UMOS_INFLUX__URL), see docs/telemetry.md", false);
-      }
-      await devices.get(params.id);
-      const window = resolveWindow(query, limits, clock.now());
-      const fn = query.fn ?? "mean";
-      const points = await influx.windows({ deviceId: params.id, property: query.property, fn, ...window });
-      return {
-        deviceId: params.id,
-        property: query.property,
-        fn,
-        every: window.every,
-        from: new Date(window.fromMs),
-        to: new Date(window.toMs),
-        points: points.map((p) => ({ ts: new Date(p.ts), value: p.value })),
-      };
-    },
-    {
-      params: t.Object({ id: t.String() }),
-      query: t.Object({
-        property: t.String({ minLength: 1, maxLength: 256, description: "a reported property; nested ones by dotted path, e.g. battery.capacity_percent" }),
-        from: t.Optional(t.String({ description: "RFC 3339 or ms since the epoch; default: an hour before to" })),
-        to: t.Optional(t.String({ description: "RFC 3339 or ms since the epoch, exclusive; default: now" })),
-        every: t.Optional(t.String({ pattern: DURATION_PATTERN, description: "window size, e.g. 30s, 5m, 1h, 1d; default: at most 300 windows" })),
-        fn: t.Optional(Aggregate),
-      }),
-      response: { 200: Series, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
-      detail: needs("viewer", { summary: "A property of the device as a time series: one aggregate per window, windows without data left out" }),
-    },
-  );
+  const configured = (): InfluxQuery => {
+    if (influx) return influx;
+    throw new UmosError("not_configured", "telemetry is not configured on this server: set influx.url (UMOS_INFLUX__URL), see docs/telemetry.md", false);
+  };
+  return new Elysia({ prefix: "/devices", tags: ["telemetry"] })
+    .get(
+      "/:id/telemetry",
+      async ({ params, query }) => {
+        const influx = configured();
+        await devices.get(params.id);
+        const window = resolveWindow(query, limits, clock.now());
+        const fn = query.fn ?? "mean";
+        const points = await influx.windows({ deviceId: params.id, property: query.property, fn, ...window });
+        return {
+          deviceId: params.id,
+          property: query.property,
+          fn,
+          every: window.every,
+          from: new Date(window.fromMs),
+          to: new Date(window.toMs),
+          points: points.map((p) => ({ ts: new Date(p.ts), value: p.value })),
+        };
+      },
+      {
+        params: t.Object({ id: t.String() }),
+        query: t.Object({ property: PropertyName, ...WindowParams }),
+        response: { 200: Series, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
+        detail: needs("viewer", { summary: "A property of the device as a time series: one aggregate per window, windows without data left out" }),
+      },
+    )
+    .get(
+      "/:id/telemetry/series",
+      async ({ params, query }) => {
+        const influx = configured();
+        await devices.get(params.id);
+        const properties = [...new Set(query.property)];
+        // The limit holds for the whole answer: windows times properties.
+        const window = resolveWindow(query, { ...limits, maxPoints: Math.max(1, Math.floor(limits.maxPoints / properties.length)) }, clock.now());
+        const fn = query.fn ?? "mean";
+        const series = await influx.series({ deviceId: params.id, properties, fn, ...window });
+        return {
+          deviceId: params.id,
+          fn,
+          every: window.every,
+          from: new Date(window.fromMs),
+          to: new Date(window.toMs),
+          series: series.map((s) => ({ property: s.property, points: s.windows.map((p) => ({ ts: new Date(p.ts), value: p.value })) })),
+        };
+      },
+      {
+        params: t.Object({ id: t.String() }),
+        query: t.Object({
+          property: t.Array(PropertyName, { minItems: 1, maxItems: MAX_PROPERTIES, description: `one to ${MAX_PROPERTIES} properties: repeat the parameter` }),
+          ...WindowParams,
+        }),
+        response: { 200: SeriesSet, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
+        detail: needs("viewer", {
+          summary: "Several properties of the device over the same windows, in the order asked; windows times properties at most influx.maxQueryPoints",
+        }),
+      },
+    );
 }
