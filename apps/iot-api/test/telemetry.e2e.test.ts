@@ -47,6 +47,19 @@ async function startApi(env: Record<string, string>) {
   return { api: jsonClient(base, await testToken("viewer")), admin: jsonClient(base, await testToken("admin")) };
 }
 
+/** Reports of one device 20 minutes apart from t0, as the writer makes their points. */
+async function writeReports(deviceId: string, data: Record<string, unknown>[]) {
+  const reports = data.map((d, i) => ({
+    id: `${deviceId}-${i}`,
+    ts: t0 + i * 20 * 60_000,
+    vendor: "generic" as const,
+    deviceId,
+    kind: "property.report",
+    data: d,
+  }));
+  await influx.write(reports.flatMap((r) => reportPoints(r, null)).map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
+}
+
 describe("telemetry endpoint", () => {
   test("without influx.url it answers 501 and says what to configure", async () => {
     const { api } = await startApi({});
@@ -59,15 +72,7 @@ describe("telemetry endpoint", () => {
   test("a device's property as windows; an unknown device is 404; limits and bad parameters are 400 with the reason", async () => {
     const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_INFLUX__MAX_QUERY_POINTS: "100" });
     expect((await admin.post("/api/v1/devices", { id: "tele-1", vendor: "generic" })).status).toBe(201);
-    const reports = [20, 22, 30].map((temperature, i) => ({
-      id: `r-${i}`,
-      ts: t0 + i * 20 * 60_000,
-      vendor: "generic" as const,
-      deviceId: "tele-1",
-      kind: "property.report",
-      data: { temperature },
-    }));
-    await influx.write(reports.flatMap((r) => reportPoints(r, null)).map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
+    await writeReports("tele-1", [{ temperature: 20 }, { temperature: 22 }, { temperature: 30 }]);
 
     const series = await api.get(`/api/v1/devices/tele-1/telemetry?property=temperature&${range}&every=30m&fn=max`);
     expect(series.status).toBe(200);
@@ -98,15 +103,7 @@ describe("telemetry endpoint", () => {
   test("several properties over the same windows in one request, in the order asked; at most 10, windows times properties within the limit", async () => {
     const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_INFLUX__MAX_QUERY_POINTS: "100" });
     expect((await admin.post("/api/v1/devices", { id: "tele-3", vendor: "generic" })).status).toBe(201);
-    const reports = [{ temperature: 20, humidity: 40 }, { temperature: 22, humidity: 45 }, { temperature: 30 }].map((data, i) => ({
-      id: `s-${i}`,
-      ts: t0 + i * 20 * 60_000,
-      vendor: "generic" as const,
-      deviceId: "tele-3",
-      kind: "property.report",
-      data,
-    }));
-    await influx.write(reports.flatMap((r) => reportPoints(r, null)).map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
+    await writeReports("tele-3", [{ temperature: 20, humidity: 40 }, { temperature: 22, humidity: 45 }, { temperature: 30 }]);
 
     const res = await api.get(`/api/v1/devices/tele-3/telemetry/series?property=humidity&property=temperature&property=pressure&${range}&every=30m&fn=spread`);
     expect(res.status).toBe(200);
