@@ -202,6 +202,7 @@ const fixtures: Record<string, () => Promise<Call>> = {
   "GET /api/v1/devices/{id}/messages": async () => ({ path: "/api/v1/devices/sec-device/messages" }),
   "GET /api/v1/devices/{id}/telemetry": async () => ({ path: "/api/v1/devices/sec-device/telemetry?property=level" }),
   "GET /api/v1/devices/{id}/telemetry/series": async () => ({ path: "/api/v1/devices/sec-device/telemetry/series?property=level&property=temperature" }),
+  "GET /api/v1/devices/{id}/telemetry/events": async () => ({ path: "/api/v1/devices/sec-device/telemetry/events?event=door" }),
   "POST /api/v1/devices/{id}/commands": async () => ({ path: "/api/v1/devices/sec-device/commands", body: { service: "blink" } }),
   "GET /api/v1/devices/{id}/commands": async () => ({ path: "/api/v1/devices/sec-device/commands" }),
   "POST /api/v1/devices/{id}/requests/{tid}/reply": async () => ({ path: "/api/v1/devices/sec-device/requests/sec-tid/reply", body: { result: 0 } }),

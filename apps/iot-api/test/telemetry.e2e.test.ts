@@ -48,13 +48,13 @@ async function startApi(env: Record<string, string>) {
 }
 
 /** Reports of one device 20 minutes apart from t0, as the writer makes their points. */
-async function writeReports(deviceId: string, data: Record<string, unknown>[]) {
+async function writeReports(deviceId: string, data: Record<string, unknown>[], kind = "property.report") {
   const reports = data.map((d, i) => ({
     id: `${deviceId}-${i}`,
     ts: t0 + i * 20 * 60_000,
     vendor: "generic" as const,
     deviceId,
-    kind: "property.report",
+    kind,
     data: d,
   }));
   await influx.write(reports.flatMap((r) => reportPoints(r, null)).map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
@@ -67,6 +67,7 @@ describe("telemetry endpoint", () => {
     expect(res.status).toBe(501);
     expect(res.body.error).toEqual({ code: "not_configured", message: expect.stringContaining("UMOS_INFLUX__URL") });
     expect((await api.get(`/api/v1/devices/any/telemetry/series?property=temperature`)).status).toBe(501);
+    expect((await api.get(`/api/v1/devices/any/telemetry/events`)).status).toBe(501);
   }, 20_000);
 
   test("a device's property as windows; an unknown device is 404; limits and bad parameters are 400 with the reason", async () => {
@@ -146,6 +147,47 @@ describe("telemetry endpoint", () => {
     expect(two.status).toBe(400);
     expect(two.body.error.code).toBe("too_many_points");
     expect((await api.get(`/api/v1/devices/nobody/telemetry/series?property=temperature`)).status).toBe(404);
+  }, 20_000);
+
+  test("events counted per window and name: every name or the names asked; at most 10 names", async () => {
+    const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_INFLUX__MAX_QUERY_POINTS: "100" });
+    expect((await admin.post("/api/v1/devices", { id: "tele-4", vendor: "generic" })).status).toBe(201);
+    await writeReports(
+      "tele-4",
+      ["door", "door", "alarm"].map((event) => ({ event, data: {} })),
+      "event.report",
+    );
+
+    const all = await api.get(`/api/v1/devices/tele-4/telemetry/events?${range}&every=1h`);
+    expect(all.status).toBe(200);
+    expect(all.body).toEqual({
+      deviceId: "tele-4",
+      every: "1h",
+      from: "2025-06-15T10:00:00.000Z",
+      to: "2025-06-15T11:00:00.000Z",
+      series: [
+        { event: "alarm", points: [{ ts: "2025-06-15T10:00:00.000Z", count: 1 }] },
+        { event: "door", points: [{ ts: "2025-06-15T10:00:00.000Z", count: 2 }] },
+      ],
+      more: false,
+    });
+    // door at 10:00 and 10:20, alarm at 10:40
+    const named = await api.get(`/api/v1/devices/tele-4/telemetry/events?event=door&event=smoke&${range}&every=15m`);
+    expect(named.body.series).toEqual([
+      {
+        event: "door",
+        points: [
+          { ts: "2025-06-15T10:00:00.000Z", count: 1 },
+          { ts: "2025-06-15T10:15:00.000Z", count: 1 },
+        ],
+      },
+      { event: "smoke", points: [] },
+    ]);
+    const eleven = Array.from({ length: 11 }, (_, i) => `event=e${i}`).join("&");
+    expect((await api.get(`/api/v1/devices/tele-4/telemetry/events?${eleven}`)).status).toBe(400);
+    // Without names, the answer may hold 20 of them: 61 windows do not fit a limit of 100.
+    expect((await api.get(`/api/v1/devices/tele-4/telemetry/events?${range}&every=1m`)).body.error.code).toBe("too_many_points");
+    expect((await api.get(`/api/v1/devices/tele-4/telemetry/events?event=door&${range}&every=1m`)).status).toBe(200);
   }, 20_000);
 
   test("a time-series server that does not answer is 503, naming it", async () => {

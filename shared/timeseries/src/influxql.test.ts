@@ -136,6 +136,59 @@ describe("aggregated windows", () => {
   });
 });
 
+describe("event counts", () => {
+  const event = (deviceId: string, ts: number, name: string): Envelope => ({
+    id: `${deviceId}-${name}-${ts}`,
+    ts,
+    vendor: "generic",
+    deviceId,
+    kind: "event.report",
+    data: { event: name, data: { level: 1 } },
+  });
+  const counts = (deviceId: string, events: string[], maxEvents = 10) =>
+    query().eventCounts({ deviceId, events, maxEvents, fromMs: t0, toMs: t0 + 3 * 60_000, everyMs: 60_000 });
+
+  test("occurrences per window and event name: every name in name order, or the names asked in their order", async () => {
+    // minute 0: door twice, alarm once; minute 2: door once; another device's door stays out
+    await write(event("e-1", t0, "door"), event("e-1", t0 + 1000, "door"), event("e-1", t0 + 2000, "alarm"), event("e-1", t0 + 120_000, "door"));
+    await write(event("e-2", t0, "door"));
+    expect(await counts("e-1", [])).toEqual({
+      series: [
+        { event: "alarm", windows: [{ ts: t0, value: 1 }] },
+        {
+          event: "door",
+          windows: [
+            { ts: t0, value: 2 },
+            { ts: t0 + 120_000, value: 1 },
+          ],
+        },
+      ],
+      more: false,
+    });
+    expect(await counts("e-1", ["door", "smoke"])).toEqual({
+      series: [
+        {
+          event: "door",
+          windows: [
+            { ts: t0, value: 2 },
+            { ts: t0 + 120_000, value: 1 },
+          ],
+        },
+        { event: "smoke", windows: [] },
+      ],
+      more: false,
+    });
+  });
+
+  test("without names asked, at most maxEvents names, and whether there were more", async () => {
+    await write(event("e-3", t0, "a"), event("e-3", t0, "b"), event("e-3", t0, "c"));
+    const answer = await counts("e-3", [], 2);
+    expect(answer.series.map((s) => s.event)).toEqual(["a", "b"]);
+    expect(answer.more).toBe(true);
+    expect((await counts("e-3", [], 3)).more).toBe(false);
+  });
+});
+
 describe("failures", () => {
   test("a database that does not exist and a server that is down are both unavailable, with the reason", async () => {
     const missing = await createInfluxQuery({ url: influx.url, bucket: "umos_no_such_db", timeoutMs: 2000 })

@@ -33,10 +33,25 @@ export interface PropertySeries {
   windows: Window[];
 }
 
+/** A device's events counted per window: the events named, or every event it reported. */
+export interface EventCountQuery extends Omit<WindowQuery, "property" | "fn"> {
+  /** Empty: every event name the device reported in the range, up to maxEvents of them. */
+  events: string[];
+  maxEvents: number;
+}
+
+export interface EventCounts {
+  /** By event name: the names asked in their order, else in name order. */
+  series: { event: string; windows: Window[] }[];
+  /** Without names asked: the device reported more than maxEvents event names in the range. */
+  more: boolean;
+}
+
 export interface InfluxQuery {
   windows(query: WindowQuery): Promise<Window[]>;
   /** One answer per asked property, in the order asked; a property without data has no windows. */
   series(query: SeriesQuery): Promise<PropertySeries[]>;
+  eventCounts(query: EventCountQuery): Promise<EventCounts>;
 }
 
 interface QueryResponse {
@@ -51,10 +66,11 @@ interface QueryResponse {
  */
 export function createInfluxQuery(target: Omit<InfluxTarget, "org">): InfluxQuery {
   const headers: Record<string, string> = target.token ? { authorization: `Token ${target.token}` } : {};
-  async function series(query: SeriesQuery): Promise<PropertySeries[]> {
+  /** One InfluxQL statement's series, by the value of the tag it is grouped by. */
+  async function grouped(statement: string, tag: string): Promise<Map<string, Window[]>> {
     // Appended, not resolved: a server behind a proxy may live under a path, as the write client allows.
     const url = new URL(`${target.url.replace(/\/$/, "")}/query`);
-    url.search = new URLSearchParams({ db: target.bucket, epoch: "ms", q: windowStatement(query) }).toString();
+    url.search = new URLSearchParams({ db: target.bucket, epoch: "ms", q: statement }).toString();
     let response: Response;
     try {
       response = await fetch(url, { headers, signal: AbortSignal.timeout(target.timeoutMs) });
@@ -67,15 +83,26 @@ export function createInfluxQuery(target: Omit<InfluxTarget, "org">): InfluxQuer
     const body = (await response.json().catch(() => ({}))) as QueryResponse;
     const error = body.error ?? body.results?.[0]?.error;
     if (!response.ok || error) throw new UnavailableError(`InfluxDB could not answer the query (${response.status}): ${error ?? "no InfluxQL result"}`);
-    // One InfluxQL series per property (GROUP BY the property tag); none for a property without data.
-    const byProperty = new Map((body.results?.[0]?.series ?? []).map((s) => [s.tags?.[TAGS.property] ?? "", s.values]));
-    return query.properties.map((property) => ({
-      property,
-      windows: (byProperty.get(property) ?? []).filter((row): row is [number, number] => row[1] !== null).map(([ts, value]) => ({ ts, value })),
-    }));
+    // One series per tag value; none for a value without data.
+    return new Map(
+      (body.results?.[0]?.series ?? []).map((s) => [
+        s.tags?.[tag] ?? "",
+        s.values.filter((row): row is [number, number] => row[1] !== null).map(([ts, value]) => ({ ts, value })),
+      ]),
+    );
+  }
+  async function series(query: SeriesQuery): Promise<PropertySeries[]> {
+    const byProperty = await grouped(windowStatement(query), TAGS.property);
+    return query.properties.map((property) => ({ property, windows: byProperty.get(property) ?? [] }));
   }
   return {
     series,
+    async eventCounts(query) {
+      const byEvent = await grouped(eventCountStatement(query), TAGS.event);
+      if (query.events.length > 0) return { series: query.events.map((event) => ({ event, windows: byEvent.get(event) ?? [] })), more: false };
+      const names = [...byEvent.keys()].sort();
+      return { series: names.slice(0, query.maxEvents).map((event) => ({ event, windows: byEvent.get(event)! })), more: names.length > query.maxEvents };
+    },
     async windows({ property, ...rest }) {
       const [only] = await series({ ...rest, properties: [property] });
       return only!.windows;
@@ -92,6 +119,18 @@ function windowStatement(q: SeriesQuery): string {
     `AND time >= ${Math.trunc(q.fromMs)}ms AND time < ${Math.trunc(q.toMs)}ms ` +
     // fill(none): windows without a point are left out rather than sent as nulls.
     `GROUP BY time(${Math.trunc(q.everyMs)}ms), "${TAGS.property}" fill(none)`
+  );
+}
+
+/** Occurrences per window and event name; without names, every event (at most maxEvents + 1 series, to tell there are more). */
+function eventCountStatement(q: EventCountQuery): string {
+  const names = q.events.length > 0 ? ` AND (${q.events.map((e) => `"${TAGS.event}" = ${literal(e)}`).join(" OR ")})` : "";
+  return (
+    `SELECT count("${FIELDS.value}") FROM "${MEASUREMENTS.event}" ` +
+    `WHERE "${TAGS.device}" = ${literal(q.deviceId)}${names} ` +
+    `AND time >= ${Math.trunc(q.fromMs)}ms AND time < ${Math.trunc(q.toMs)}ms ` +
+    `GROUP BY time(${Math.trunc(q.everyMs)}ms), "${TAGS.event}" fill(none)` +
+    (q.events.length > 0 ? "" : ` SLIMIT ${Math.trunc(q.maxEvents) + 1}`)
   );
 }
 

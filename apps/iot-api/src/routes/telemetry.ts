@@ -11,8 +11,11 @@ const Aggregate = t.Union(
   AGGREGATES.map((fn) => t.Literal(fn)),
   { description: "how each window's values are combined (default mean; spread is max - min); booleans count as 1 and 0" },
 );
-/** Properties one series request may name. */
+/** Properties one series request may name; event names one events request may name. */
 const MAX_PROPERTIES = 10;
+const MAX_EVENTS = 10;
+/** Event names an events request without names answers with (in name order). */
+const EVENTS_WITHOUT_NAMES = 20;
 const PropertyName = t.String({ minLength: 1, maxLength: 256, description: "a reported property; nested ones by dotted path, e.g. battery.capacity_percent" });
 const Points = t.Array(t.Object({ ts: t.Date({ description: "the window's start" }), value: t.Number() }));
 
@@ -33,6 +36,15 @@ const SeriesSet = t.Object({
   from: t.Date(),
   to: t.Date(),
   series: t.Array(t.Object({ property: t.String(), points: Points })),
+});
+
+const EventCountSet = t.Object({
+  deviceId: t.String(),
+  every: t.String(),
+  from: t.Date(),
+  to: t.Date(),
+  series: t.Array(t.Object({ event: t.String(), points: t.Array(t.Object({ ts: t.Date({ description: "the window's start" }), count: t.Integer() })) })),
+  more: t.Boolean({ description: `no event named: the device reported more than ${EVENTS_WITHOUT_NAMES} event names in the range; name the ones you want` }),
 });
 
 const WindowParams = {
@@ -102,6 +114,43 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
         response: { 200: SeriesSet, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
         detail: needs("viewer", {
           summary: "Several properties of the device over the same windows, in the order asked; windows times properties at most influx.maxQueryPoints",
+        }),
+      },
+    )
+    .get(
+      "/:id/telemetry/events",
+      async ({ params, query }) => {
+        const influx = configured();
+        await devices.get(params.id);
+        const events = [...new Set(query.event ?? [])];
+        const names = events.length > 0 ? events.length : EVENTS_WITHOUT_NAMES;
+        const window = resolveWindow(query, { ...limits, maxPoints: Math.max(1, Math.floor(limits.maxPoints / names)) }, clock.now());
+        const counts = await influx.eventCounts({ deviceId: params.id, events, maxEvents: EVENTS_WITHOUT_NAMES, ...window });
+        return {
+          deviceId: params.id,
+          every: window.every,
+          from: new Date(window.fromMs),
+          to: new Date(window.toMs),
+          series: counts.series.map((s) => ({ event: s.event, points: s.windows.map((p) => ({ ts: new Date(p.ts), count: p.value })) })),
+          more: counts.more,
+        };
+      },
+      {
+        params: t.Object({ id: t.String() }),
+        query: t.Object({
+          event: t.Optional(
+            t.Array(t.String({ minLength: 1, maxLength: 256 }), {
+              maxItems: MAX_EVENTS,
+              description: `up to ${MAX_EVENTS} event names (repeat the parameter); none: every event the device reported, up to ${EVENTS_WITHOUT_NAMES} names`,
+            }),
+          ),
+          from: WindowParams.from,
+          to: WindowParams.to,
+          every: WindowParams.every,
+        }),
+        response: { 200: EventCountSet, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
+        detail: needs("viewer", {
+          summary: "How often the device reported each event, per window; windows without one left out; windows times names at most influx.maxQueryPoints",
         }),
       },
     );
