@@ -133,17 +133,15 @@ export async function makeStandIns(dockerfilePath: string): Promise<string[]> {
   }
   const current = async (tag: string) =>
     (await podman(["image", "inspect", "--format", `{{index .Labels "${STAND_IN_LABEL}"}}`, tag], { allowFailure: true })).stdout.trim() === standInId;
-  const missingBun = [];
-  for (const tag of bun) if (!(await current(tag))) missingBun.push(tag);
-  if (missingBun.length > 0) {
-    await bunImage(missingBun);
-    made.push(...missingBun);
-  }
-  const missingDistroless = [];
-  for (const tag of distroless) if (!(await current(tag))) missingDistroless.push(tag);
-  if (missingDistroless.length > 0) {
-    await distrolessImage(missingDistroless);
-    made.push(...missingDistroless);
+  for (const [tags, make] of [
+    [bun, bunImage],
+    [distroless, distrolessImage],
+  ] as const) {
+    const missing = [];
+    for (const tag of tags) if (!(await current(tag))) missing.push(tag);
+    if (missing.length === 0) continue;
+    await make(missing);
+    made.push(...missing);
   }
   return made;
 }

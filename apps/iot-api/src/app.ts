@@ -131,7 +131,7 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
     const guard = createHttpGuard(config.api.host, config.allowedHosts);
     const handle = withDeadline((request) => elysia.handle(request), config.api.requestTimeoutMs, log);
     const serve = (request: Request) => guard.refuse(request) ?? tooLarge(request, config.api.bodyLimitBytes) ?? handle(request);
-    answer = resources.use(serve, () => (answer = undefined));
+    answer = resources.use(serve, () => (answer = undefined), "the request router");
     const server = Bun.serve({
       hostname: config.api.host,
       port: config.api.port,

@@ -35,33 +35,26 @@ export async function runMain<S extends ServiceName>(name: S, compose: Compose<S
   }
   const deps = serviceDeps(name, config);
   const parts = resourceStack(deps.log);
+  // Closed last, so the spans of the last requests go out; best effort, as while running: a collector
+  // that is away fails no shutdown.
+  parts.use(deps.obs, (obs) => obs.shutdown(), "the trace exporter");
   let app: App | undefined;
-  let stage: "the service" | "its parts" | "flushing traces" | undefined;
   const service: Service = {
     async start() {
       try {
-        app = await compose(config, deps, parts);
+        // Closed first: the service drains on its parts, then they close.
+        app = parts.use(await compose(config, deps, parts), (started) => started.stop(), "the service");
         await app.start();
       } catch (err) {
         await parts.closeAll();
         throw err;
       }
     },
-    // The service drains first, on its parts; then they close; spans of the last requests are flushed last.
-    async stop() {
-      try {
-        stage = "the service";
-        await app?.stop();
-        stage = "its parts";
-        await parts.closeAll();
-      } finally {
-        stage = "flushing traces";
-        // Traces are best effort, as while running: a collector that is away fails no shutdown.
-        await deps.obs.shutdown().catch((err: unknown) => deps.log.warn("the last spans were not exported", { err }));
-      }
+    stop: () => parts.closeAll(),
+    pending: () => {
+      const closing = parts.closing();
+      return closing === "the service" ? `the service: ${app?.pending?.() ?? "stopping"}` : closing;
     },
-    pending: () =>
-      stage === "the service" ? `the service: ${app?.pending?.() ?? "stopping"}` : stage === "its parts" ? `its parts: ${parts.closing()}` : stage,
   };
   await runService(service, deps.log, config.shutdownTimeoutMs);
 }

@@ -77,7 +77,7 @@ export function resourceStack(log: Logger) {
     async closeAll(): Promise<void> {
       while (closers.length > 0) {
         const { close, what } = closers.pop()!;
-        closing = what ?? `an unnamed resource (${closers.length + 1} of those left)`;
+        closing = what ?? "an unnamed resource";
         try {
           await close();
         } catch (err) {

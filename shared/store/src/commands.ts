@@ -1,14 +1,8 @@
-import type { CommandStatus, Vendor } from "@umos/contracts";
+import type { CommandCall, CommandStatus } from "@umos/contracts";
 import { ConflictError, NotFoundError } from "@umos/core";
 import { json, type Sql } from "./database";
 
-export interface Command {
-  id: string;
-  deviceId: string;
-  vendor: Vendor;
-  kind: string;
-  service: string | null;
-  params: unknown;
+export interface Command extends CommandCall {
   status: CommandStatus;
   output: unknown;
   reason: string | null;

@@ -110,27 +110,28 @@ export function createInfluxQuery(target: Omit<InfluxTarget, "org">): InfluxQuer
   };
 }
 
-/** The statement for some of one device's properties; names are constants, values are quoted literals. */
+/** A property's aggregate per window and property. */
 function windowStatement(q: SeriesQuery): string {
-  const properties = q.properties.map((p) => `"${TAGS.property}" = ${literal(p)}`).join(" OR ");
-  return (
-    `SELECT ${q.fn}("${FIELDS.value}") FROM "${MEASUREMENTS.property}" ` +
-    `WHERE "${TAGS.device}" = ${literal(q.deviceId)} AND (${properties}) ` +
-    `AND time >= ${Math.trunc(q.fromMs)}ms AND time < ${Math.trunc(q.toMs)}ms ` +
-    // fill(none): windows without a point are left out rather than sent as nulls.
-    `GROUP BY time(${Math.trunc(q.everyMs)}ms), "${TAGS.property}" fill(none)`
-  );
+  return groupedStatement(MEASUREMENTS.property, q.fn, TAGS.property, q.properties, q);
 }
 
 /** Occurrences per window and event name; without names, every event (at most maxEvents + 1 series, to tell there are more). */
 function eventCountStatement(q: EventCountQuery): string {
-  const names = q.events.length > 0 ? ` AND (${q.events.map((e) => `"${TAGS.event}" = ${literal(e)}`).join(" OR ")})` : "";
+  return groupedStatement(MEASUREMENTS.event, "count", TAGS.event, q.events, q) + (q.events.length > 0 ? "" : ` SLIMIT ${Math.trunc(q.maxEvents) + 1}`);
+}
+
+/**
+ * `fn` of one device's values per window and value of `tag`, only the `names` given of it if any;
+ * names are constants, values are quoted literals. fill(none): windows without a point are left out
+ * rather than sent as nulls.
+ */
+function groupedStatement(measurement: string, fn: string, tag: string, names: string[], q: Omit<WindowQuery, "property" | "fn">): string {
+  const only = names.length > 0 ? ` AND (${names.map((name) => `"${tag}" = ${literal(name)}`).join(" OR ")})` : "";
   return (
-    `SELECT count("${FIELDS.value}") FROM "${MEASUREMENTS.event}" ` +
-    `WHERE "${TAGS.device}" = ${literal(q.deviceId)}${names} ` +
+    `SELECT ${fn}("${FIELDS.value}") FROM "${measurement}" ` +
+    `WHERE "${TAGS.device}" = ${literal(q.deviceId)}${only} ` +
     `AND time >= ${Math.trunc(q.fromMs)}ms AND time < ${Math.trunc(q.toMs)}ms ` +
-    `GROUP BY time(${Math.trunc(q.everyMs)}ms), "${TAGS.event}" fill(none)` +
-    (q.events.length > 0 ? "" : ` SLIMIT ${Math.trunc(q.maxEvents) + 1}`)
+    `GROUP BY time(${Math.trunc(q.everyMs)}ms), "${tag}" fill(none)`
   );
 }
 

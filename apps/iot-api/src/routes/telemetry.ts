@@ -2,9 +2,9 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import { UmosError, type Clock } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
-import { AGGREGATES, type InfluxQuery } from "@umos/timeseries";
+import { AGGREGATES, type InfluxQuery, type Window } from "@umos/timeseries";
 import { ErrorBody } from "../schemas";
-import { DURATION_PATTERN, resolveWindow, type WindowLimits } from "../telemetry-window";
+import { DURATION_PATTERN, resolveWindow, type ResolvedWindow, type WindowLimits, type WindowRequest } from "../telemetry-window";
 
 // Not t.UnionEnum: Elysia 1.4 fills an omitted optional UnionEnum query parameter with its first member.
 const Aggregate = t.Union(
@@ -60,24 +60,21 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
     if (influx) return influx;
     throw new UmosError("not_configured", "telemetry is not configured on this server: set influx.url (UMOS_INFLUX__URL), see docs/telemetry.md", false);
   };
+  /** The windows of an answer of `names` series: the limit holds for the whole answer, windows times names. */
+  const windowFor = (query: WindowRequest, names: number) =>
+    resolveWindow(query, { ...limits, maxPoints: Math.max(1, Math.floor(limits.maxPoints / names)) }, clock.now());
+  const span = (window: ResolvedWindow) => ({ every: window.every, from: new Date(window.fromMs), to: new Date(window.toMs) });
+  const points = (windows: Window[]) => windows.map((p) => ({ ts: new Date(p.ts), value: p.value }));
   return new Elysia({ prefix: "/devices", tags: ["telemetry"] })
     .get(
       "/:id/telemetry",
       async ({ params, query }) => {
         const influx = configured();
         await devices.get(params.id);
-        const window = resolveWindow(query, limits, clock.now());
+        const window = windowFor(query, 1);
         const fn = query.fn ?? "mean";
-        const points = await influx.windows({ deviceId: params.id, property: query.property, fn, ...window });
-        return {
-          deviceId: params.id,
-          property: query.property,
-          fn,
-          every: window.every,
-          from: new Date(window.fromMs),
-          to: new Date(window.toMs),
-          points: points.map((p) => ({ ts: new Date(p.ts), value: p.value })),
-        };
+        const windows = await influx.windows({ deviceId: params.id, property: query.property, fn, ...window });
+        return { deviceId: params.id, property: query.property, fn, ...span(window), points: points(windows) };
       },
       {
         params: t.Object({ id: t.String() }),
@@ -92,18 +89,10 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
         const influx = configured();
         await devices.get(params.id);
         const properties = [...new Set(query.property)];
-        // The limit holds for the whole answer: windows times properties.
-        const window = resolveWindow(query, { ...limits, maxPoints: Math.max(1, Math.floor(limits.maxPoints / properties.length)) }, clock.now());
+        const window = windowFor(query, properties.length);
         const fn = query.fn ?? "mean";
         const series = await influx.series({ deviceId: params.id, properties, fn, ...window });
-        return {
-          deviceId: params.id,
-          fn,
-          every: window.every,
-          from: new Date(window.fromMs),
-          to: new Date(window.toMs),
-          series: series.map((s) => ({ property: s.property, points: s.windows.map((p) => ({ ts: new Date(p.ts), value: p.value })) })),
-        };
+        return { deviceId: params.id, fn, ...span(window), series: series.map((s) => ({ property: s.property, points: points(s.windows) })) };
       },
       {
         params: t.Object({ id: t.String() }),
@@ -123,14 +112,11 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
         const influx = configured();
         await devices.get(params.id);
         const events = [...new Set(query.event ?? [])];
-        const names = events.length > 0 ? events.length : EVENTS_WITHOUT_NAMES;
-        const window = resolveWindow(query, { ...limits, maxPoints: Math.max(1, Math.floor(limits.maxPoints / names)) }, clock.now());
+        const window = windowFor(query, events.length > 0 ? events.length : EVENTS_WITHOUT_NAMES);
         const counts = await influx.eventCounts({ deviceId: params.id, events, maxEvents: EVENTS_WITHOUT_NAMES, ...window });
         return {
           deviceId: params.id,
-          every: window.every,
-          from: new Date(window.fromMs),
-          to: new Date(window.toMs),
+          ...span(window),
           series: counts.series.map((s) => ({ event: s.event, points: s.windows.map((p) => ({ ts: new Date(p.ts), count: p.value })) })),
           more: counts.more,
         };
