@@ -1,6 +1,7 @@
 import * as rest from "./api";
 import { ApiError, storedToken, storeToken, type ConsoleConfig, type Device, type Envelope } from "./api";
 import { lineChart } from "./chart";
+import { $, el } from "./dom";
 import { connectLive } from "./live";
 import { ago, display, millis, numericValues } from "./values";
 
@@ -8,7 +9,6 @@ import { ago, display, millis, numericValues } from "./values";
  * The web console: devices and their online state, one device's live properties, events, a chart and
  * its commands, over the public REST and WebSocket APIs only, with the token pasted at sign-in.
  */
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const PRESENCE = ["status.online", "status.offline"];
 
 let config: ConsoleConfig;
@@ -295,11 +295,4 @@ async function refreshDeadLetters() {
   const pending = await rest.deadLetterCount().catch(() => null);
   badge.hidden = pending === null;
   if (pending) badge.textContent = `${pending.count}${pending.more ? "+" : ""} dead letter${pending.count === 1 && !pending.more ? "" : "s"}`;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
 }

@@ -2,29 +2,16 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { ConfigError, pathToEnvKey, RENAMED_SECTIONS, requiredKeys, resolveConfig } from "./load";
 import type { TObject } from "@sinclair/typebox";
-import {
-  isServiceName,
-  listenerProblems,
-  productionProblems,
-  SERVICE_SECTIONS,
-  serviceSchema,
-  UmosConfigSchema,
-  type ServiceConfig,
-  type ServiceName,
-  type UmosConfig,
-} from "./umos-config";
+import { listenerProblems, productionProblems } from "./safety";
+import { isServiceName, SERVICE_SECTIONS, serviceSchema, type ServiceConfig, type ServiceName } from "./service-sections";
+import { UmosConfigSchema, type UmosConfig } from "./umos-config";
 
 export { ConfigError, resolveConfig, envKeyToPath, pathToEnvKey, requiredKeys, type ConfigSource } from "./load";
+export { UmosConfigSchema, DEV_JWT_SECRET, type UmosConfig } from "./umos-config";
 export {
-  UmosConfigSchema,
-  DEV_JWT_SECRET,
   SERVICE_SECTIONS,
   serviceSchema,
   isServiceName,
-  productionProblems,
-  listenerProblems,
-  isLoopback,
-  type UmosConfig,
   type ServiceName,
   type ServiceConfig,
   type CommonConfig,
@@ -33,7 +20,8 @@ export {
   type UplinkConfig,
   type DownlinkConfig,
   type GatewayConfig,
-} from "./umos-config";
+} from "./service-sections";
+export { productionProblems, listenerProblems, isLoopback } from "./safety";
 
 /**
  * The repository's configs/ folder, when this module runs from the sources. Bundled or compiled by
