@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import mqtt from "mqtt";
-import { reportPoints } from "@umos/timeseries";
+import { reportPoints, toInfluxPoint } from "@umos/timeseries";
 import {
   createInfluxDatabase,
   eventually,
@@ -30,9 +30,9 @@ beforeAll(async () => {
   [vm, influx] = await Promise.all([startVictoriaMetrics(), createInfluxDatabase()]);
   stack = await startStack({
     UMOS_INFLUX__URL: vm.url,
-    UMOS_INFLUX__FLUSH_INTERVAL_MS: "50",
-    UMOS_INFLUX__RETRY_INITIAL_MS: "50",
-    UMOS_INFLUX__RETRY_MAX_MS: "500",
+    UMOS_TIMESERIES__FLUSH_INTERVAL_MS: "50",
+    UMOS_TIMESERIES__RETRY_INITIAL_MS: "50",
+    UMOS_TIMESERIES__RETRY_MAX_MS: "500",
   });
   const endpoints = { busUrl: stack.vhost.url, postgresUrl: stack.database.url };
   reader = await startPlatform(endpoints, { UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database }, ["api"]);
@@ -124,7 +124,7 @@ describe("device -> time series", () => {
   test("the telemetry endpoint aggregates those reports in windows, read through InfluxQL from InfluxDB 1.6", async () => {
     // The envelopes the uplink published, as the dashboard got them, written as the telemetry writer writes them.
     const points = pushed.flatMap(({ routingKey: _, ...envelope }) => reportPoints(envelope, "thermostat"));
-    await influx.write(points.map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
+    await influx.write(points.map((p) => toInfluxPoint(p).toLineProtocol({ convertTime: (ts) => String(ts) })!));
     const api = jsonClient(reader.apiUrl, stack.token);
     const query = (property: string, fn: string) =>
       api.get(`/api/v1/devices/tm-1/telemetry?property=${property}&from=${base}&to=${base + 20_000}&every=10s&fn=${fn}`);

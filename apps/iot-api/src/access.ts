@@ -1,5 +1,5 @@
 import type { DocumentDecoration } from "elysia";
-import { bearerToken, grants, sameSecret, type Role, type Verifier } from "@umos/auth";
+import { bearerToken, grants, sameSecret, type Principal, type Role, type Verifier } from "@umos/auth";
 import { ForbiddenError, UnauthorizedError } from "@umos/core";
 
 /** Who may call a route: a role (admin, operator, viewer), anyone, or the MQTT broker with the webhook token. */
@@ -49,25 +49,27 @@ export function accessTable(routes: readonly DeclaredRoute[]): ReadonlyMap<strin
  * Checks a request against the access of the route the router matched (its pattern, not the URL
  * re-read): 401 without a valid token, 403 without the role. The broker's webhook needs the webhook
  * token, compared in constant time, and is closed while none is configured. With authentication off
- * (`auth.enabled: false`, loopback only) every caller is an admin.
+ * (`auth.enabled: false`, loopback only) every caller is an admin. Resolves to who called, where a
+ * token said so.
  */
 export function createAccessCheck(table: ReadonlyMap<string, Access>, verify: Verifier | null, webhookToken: string | undefined) {
-  return async function check(request: Request, route: string): Promise<void> {
+  return async function check(request: Request, route: string): Promise<Principal | null> {
     const method = request.method === "HEAD" ? "GET" : request.method;
     const needed = table.get(`${method} ${route}`);
     // Every route the router can match is in the table; anything else is refused, not waved through.
     if (needed === undefined) throw new ForbiddenError(`${request.method} ${route} is not open to anyone`);
-    if (needed === "public") return;
+    if (needed === "public") return null;
     if (needed === "webhook") {
       if (!webhookToken) throw new UnauthorizedError("the broker webhook is off: set auth.webhookToken and add ?token=<it> to the webhook URL");
       if (!sameSecret(new URL(request.url).searchParams.get("token") ?? undefined, webhookToken))
         throw new UnauthorizedError("the webhook endpoint needs its ?token=");
-      return;
+      return null;
     }
-    if (!verify) return;
+    if (!verify) return null;
     const principal = await verify(bearerToken(request));
     if (!grants(principal.role, needed)) {
       throw new ForbiddenError(`${request.method} ${new URL(request.url).pathname} needs the ${needed} role; the token has ${principal.role}`);
     }
+    return principal;
   };
 }

@@ -1,15 +1,24 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
-import { createVerifier } from "@umos/auth";
+import { createVerifier, type Principal } from "@umos/auth";
 import { tracedFetch } from "@umos/observability";
 import type { Bus } from "@umos/bus";
 import type { ApiConfig } from "@umos/config";
 import { storageProblem } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { createHttpGuard, healthResponse, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { commandRepository, credentialRepository, deadLetterRepository, deviceRepository, thingModelRepository, type Database } from "@umos/store";
+import {
+  commandRepository,
+  credentialRepository,
+  deadLetterRepository,
+  deviceRepository,
+  policyOf,
+  retentionRepository,
+  thingModelRepository,
+  type Database,
+} from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
-import { createInfluxQuery } from "@umos/timeseries";
+import { openTimeSeries } from "@umos/timeseries";
 import { createCommandIntake } from "./command-intake";
 import type { DeviceSessions } from "./routes/devices";
 import { docsAssets } from "./docs-assets";
@@ -25,6 +34,7 @@ import { deadLetterRoutes } from "./routes/dead-letters";
 import { deviceRoutes } from "./routes/devices";
 import { messageRoutes } from "./routes/messages";
 import { requestRoutes } from "./routes/requests";
+import { retentionRoutes } from "./routes/retention";
 import { telemetryRoutes } from "./routes/telemetry";
 import { thingModelRoutes } from "./routes/thing-models";
 import { vernemqRoutes } from "./routes/vernemq";
@@ -75,13 +85,21 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
     const submit = createCommandIntake({ publisher: bus, devices, commands, models, limits: config.commands });
     const probes = [bus.probe, db.probe];
     obs.metrics.countDevicesActive(() => devices.countOnline());
-    const { url: influxUrl } = config.influx;
-    const influx = influxUrl ? createInfluxQuery({ ...config.influx, url: influxUrl }) : null;
+    const retention = retentionRepository(db.sql);
+    const retentionDefaults = policyOf(config.retention);
+    const timeseries = openTimeSeries(config, {
+      sql: db.sql,
+      clock,
+      log,
+      rawRetentionDays: async () => (await retention.policy(retentionDefaults)).telemetry,
+    });
+    // Who called, as the token named them: for what records it (retention changes).
+    const callers = new WeakMap<Request, string>();
     const verify = config.auth.enabled ? createVerifier(config.auth, clock) : null;
     const tls = config.api.tls ? { cert: Bun.file(config.api.tls.certFile), key: Bun.file(config.api.tls.keyFile) } : undefined;
     // Filled by the router for the HTTP metrics' route label and the span name (tracedFetch).
     const routes = new WeakMap<Request, string>();
-    let checkAccess: (request: Request, route: string) => Promise<void> = () => Promise.reject(new Error("iot-api is not started"));
+    let checkAccess: (request: Request, route: string) => Promise<Principal | null> = () => Promise.reject(new Error("iot-api is not started"));
     // normalize: false, so a schema that forbids unknown fields refuses them rather than dropping them silently.
     const elysia = new Elysia({ normalize: false })
       .headers(SECURITY_HEADERS)
@@ -90,7 +108,8 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
       // unpaired surrogates, nesting past 32 levels) is refused before a schema or a query sees it.
       .onTransform({ as: "global" }, async ({ request, route, body, query, params }) => {
         routes.set(request, route);
-        await checkAccess(request, route);
+        const caller = await checkAccess(request, route);
+        if (caller) callers.set(request, caller.subject);
         const problem = storageProblem({ body, query, params });
         if (problem) throw new InvalidInputError("invalid_request", `request ${problem.slice(1)}`);
       })
@@ -116,13 +135,27 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
       .use(
         // The REST API, every route under one prefix (docs/interfaces.md, REST).
         new Elysia({ prefix: API_PREFIX })
-          .use(deviceRoutes(devices, credentials, submit, sessions))
+          .use(deviceRoutes(devices, credentials, submit, sessions, timeseries))
           .use(messageRoutes(db.sql, devices))
           .use(commandRoutes(submit, commands, bus))
           .use(thingModelRoutes(thingModels))
           .use(deadLetterRoutes(deadLetters, createDeadLetterReplay(bus, deadLetters)))
           .use(requestRoutes(db.sql, devices, bus, clock))
-          .use(telemetryRoutes(devices, influx, clock, { maxPoints: config.influx.maxQueryPoints, maxRangeMs: config.influx.maxQueryRangeDays * 86_400_000 }))
+          .use(
+            telemetryRoutes(devices, timeseries, clock, {
+              maxPoints: config.timeseries.maxQueryPoints,
+              maxRangeMs: config.timeseries.maxQueryRangeDays * 86_400_000,
+            }),
+          )
+          .use(
+            retentionRoutes({
+              repo: retention,
+              sql: db.sql,
+              defaults: retentionDefaults,
+              maxDatabaseBytes: config.retention.maxDatabaseBytes,
+              callerOf: (request) => callers.get(request) ?? "an admin (authentication off)",
+            }),
+          )
           .use(vernemqRoutes(createMqttAuth(credentials, config.mqtt), config.auth.webhookCacheSec)),
       );
     // A route that declares no access stops the start here (deny by default).

@@ -32,7 +32,7 @@ describe("telemetry window", () => {
     expect(refusal({ from: String(now), to: String(now) }).code).toBe("invalid_range");
     expect(refusal({ from: "2025-06-01T00:00:00Z" })).toEqual({
       code: "range_too_long",
-      message: "the range is 14.5 days; at most 7 days (influx.maxQueryRangeDays)",
+      message: "the range is 14.5 days; at most 7 days (timeseries.maxQueryRangeDays)",
     });
     expect(refusal({ every: "1s" }).message).toBe("every=1s gives up to 3601 windows over this range; at most 1000: choose a larger every or a shorter range");
     expect(refusal({ every: "0s" }).code).toBe("invalid_every");

@@ -37,7 +37,7 @@ export function resolveWindow(request: WindowRequest, limits: WindowLimits, nowM
   if (fromMs >= toMs) throw new InvalidInputError("invalid_range", `from (${iso(fromMs)}) must be before to (${iso(toMs)})`);
   const rangeMs = toMs - fromMs;
   if (rangeMs > limits.maxRangeMs) {
-    throw new InvalidInputError("range_too_long", `the range is ${days(rangeMs)} days; at most ${days(limits.maxRangeMs)} days (influx.maxQueryRangeDays)`);
+    throw new InvalidInputError("range_too_long", `the range is ${days(rangeMs)} days; at most ${days(limits.maxRangeMs)} days (timeseries.maxQueryRangeDays)`);
   }
   const every = request.every ?? LADDER.find((size) => rangeMs / durationMs(size) <= DEFAULT_WINDOWS) ?? LADDER[LADDER.length - 1]!;
   const everyMs = durationMs(every);

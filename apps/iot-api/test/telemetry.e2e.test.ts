@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { App } from "@umos/runtime";
-import { reportPoints } from "@umos/timeseries";
+import { reportPoints, toInfluxPoint } from "@umos/timeseries";
 import {
   createBusFile,
   createDatabase,
@@ -57,21 +57,21 @@ async function writeReports(deviceId: string, data: Record<string, unknown>[], k
     kind,
     data: d,
   }));
-  await influx.write(reports.flatMap((r) => reportPoints(r, null)).map((p) => p.toLineProtocol({ convertTime: (ts) => String(ts) })!));
+  await influx.write(reports.flatMap((r) => reportPoints(r, null)).map((p) => toInfluxPoint(p).toLineProtocol({ convertTime: (ts) => String(ts) })!));
 }
 
 describe("telemetry endpoint", () => {
-  test("without influx.url it answers 501 and says what to configure", async () => {
+  test("without a time series it answers 501 and says what to configure", async () => {
     const { api } = await startApi({});
     const res = await api.get(`/api/v1/devices/any/telemetry?property=temperature`);
     expect(res.status).toBe(501);
-    expect(res.body.error).toEqual({ code: "not_configured", message: expect.stringContaining("UMOS_INFLUX__URL") });
+    expect(res.body.error).toEqual({ code: "not_configured", message: expect.stringContaining("UMOS_TIMESERIES__KIND") });
     expect((await api.get(`/api/v1/devices/any/telemetry/series?property=temperature`)).status).toBe(501);
     expect((await api.get(`/api/v1/devices/any/telemetry/events`)).status).toBe(501);
   }, 20_000);
 
   test("a device's property as windows; an unknown device is 404; limits and bad parameters are 400 with the reason", async () => {
-    const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_INFLUX__MAX_QUERY_POINTS: "100" });
+    const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_TIMESERIES__MAX_QUERY_POINTS: "100" });
     expect((await admin.post("/api/v1/devices", { id: "tele-1", vendor: "generic" })).status).toBe(201);
     await writeReports("tele-1", [{ temperature: 20 }, { temperature: 22 }, { temperature: 30 }]);
 
@@ -102,7 +102,7 @@ describe("telemetry endpoint", () => {
   }, 20_000);
 
   test("several properties over the same windows in one request, in the order asked; at most 10, windows times properties within the limit", async () => {
-    const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_INFLUX__MAX_QUERY_POINTS: "100" });
+    const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_TIMESERIES__MAX_QUERY_POINTS: "100" });
     expect((await admin.post("/api/v1/devices", { id: "tele-3", vendor: "generic" })).status).toBe(201);
     await writeReports("tele-3", [{ temperature: 20, humidity: 40 }, { temperature: 22, humidity: 45 }, { temperature: 30 }]);
 
@@ -150,7 +150,7 @@ describe("telemetry endpoint", () => {
   }, 20_000);
 
   test("events counted per window and name: every name or the names asked; at most 10 names", async () => {
-    const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_INFLUX__MAX_QUERY_POINTS: "100" });
+    const { api, admin } = await startApi({ UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_TIMESERIES__MAX_QUERY_POINTS: "100" });
     expect((await admin.post("/api/v1/devices", { id: "tele-4", vendor: "generic" })).status).toBe(201);
     await writeReports(
       "tele-4",

@@ -2,8 +2,19 @@ import type { Bus } from "@umos/bus";
 import type { UplinkConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { deadLetterRepository, deviceRepository, thingModelRepository, withOutagesAsUnavailable, writeBatch, type Database, type LogEntry } from "@umos/store";
+import {
+  deadLetterRepository,
+  deviceRepository,
+  policyOf,
+  retentionRepository,
+  thingModelRepository,
+  withOutagesAsUnavailable,
+  writeBatch,
+  type Database,
+  type LogEntry,
+} from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
+import { openTimeSeries, runRollups } from "@umos/timeseries";
 import { createBatcher } from "./batcher";
 import { startDeadLetterArchiver } from "./dead-letters/archiver";
 import { startDeadLetterGauge } from "./dead-letters/gauge";
@@ -11,10 +22,13 @@ import { createDeviceDirectory } from "./device-directory";
 import { startPresenceSweep } from "./presence";
 import { countOutcomes } from "./outcome-metrics";
 import { createUplinkProcessor } from "./processor";
+import { every, runRetention } from "./retention";
 import { startTelemetryConsumer } from "./telemetry/telemetry-consumer";
 
 /** How often the iot_dead_letters gauge is read from the table. */
 const DEAD_LETTER_GAUGE_MS = 15_000;
+/** How long the writer trusts the raw telemetry's retention period it read: a change through the API reaches it within this. */
+const RETENTION_CACHE_MS = 60_000;
 
 /** What iot-uplink is put together on: the bus it consumes and publishes on, the database it writes. */
 export interface UplinkParts extends AppDeps {
@@ -49,15 +63,53 @@ export function createApp(config: UplinkConfig, { log, obs, clock, bus, db }: Up
       (s) => s.stop(),
       "the presence sweep",
     );
-    const { url: influxUrl } = config.influx;
-    if (influxUrl) {
+    const retention = retentionRepository(sql);
+    const retentionDefaults = policyOf(config.retention);
+    let rawDays: { days: number | null; readAt: number } | null = null;
+    const rawRetentionDays = async () => {
+      if (!rawDays || clock.now() - rawDays.readAt > RETENTION_CACHE_MS)
+        rawDays = { days: (await retention.policy(retentionDefaults)).telemetry, readAt: clock.now() };
+      return rawDays.days;
+    };
+    const timeseries = openTimeSeries(config, { sql, clock, log: log.child("telemetry"), rawRetentionDays });
+    if (timeseries) {
       const modelOf = async (deviceId: string) => (await directory.route(deviceId))?.model?.id ?? null;
       resources.use(
-        await startTelemetryConsumer({ ...config.influx, url: influxUrl }, bus, modelOf, log.child("telemetry")),
+        await startTelemetryConsumer(config.timeseries, timeseries, bus, modelOf, log.child("telemetry")),
         (t) => t.stop(),
         "the telemetry consumer",
       );
-    } else log.info("telemetry off: set influx.url (UMOS_INFLUX__URL) to write reports to InfluxDB");
+    } else log.info("telemetry off: set timeseries.kind to postgres, or influx with influx.url (docs/telemetry.md)");
+    if (timeseries?.kind === "postgres") {
+      const known = { minutes: new Set<string>(), hours: new Set<string>() };
+      const rollups = async () => {
+        try {
+          await runRollups(sql, known);
+        } catch (err) {
+          // A roll-up partition dropped by retention meanwhile is made again on the next run.
+          known.minutes.clear();
+          known.hours.clear();
+          throw err;
+        }
+      };
+      resources.use(every("the telemetry roll-up", config.timeseries.rollupIntervalMs, rollups, log), (job) => job.stop(), "the roll-up job");
+    }
+    const removed = obs.metrics.counter("iot_retention_removed_total", "Partitions dropped and rows deleted by retention", ["kind", "reason"]);
+    const retentionRun = () =>
+      runRetention({
+        sql,
+        repo: retention,
+        clock,
+        log,
+        defaults: retentionDefaults,
+        postgresTelemetry: timeseries?.kind === "postgres",
+        maxDatabaseBytes: config.retention.maxDatabaseBytes,
+        removed: (kind, reason, count) => removed.inc({ kind, reason }, count),
+      }).then(async () => {
+        // InfluxDB expires its own points: its retention policy follows the setting.
+        if (timeseries?.kind === "influx") await timeseries.applyRetention(await rawRetentionDays());
+      });
+    resources.use(every("retention", config.retention.intervalMs, retentionRun, log), (job) => job.stop(), "the retention job");
     obs.metrics.countDevicesActive(() => devices.countOnline());
     // A database outage is waited out, not counted against the frames (fault suite: PostgreSQL unreachable).
     resources.use(

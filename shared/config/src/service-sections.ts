@@ -11,9 +11,9 @@ const COMMON = ["env", "instance", "shutdownTimeoutMs", "log", "bus", "tracing",
  * on the whole UmosConfig.
  */
 export const SERVICE_SECTIONS = {
-  "iot-api": [...COMMON, "api", "ws", "auth", "postgres", "mqtt", "commands", "influx"],
+  "iot-api": [...COMMON, "api", "ws", "auth", "postgres", "mqtt", "commands", "timeseries", "influx", "retention"],
   "iot-ws": [...COMMON, "ws", "auth", "presence"],
-  "iot-uplink": [...COMMON, "uplink", "postgres", "presence", "influx"],
+  "iot-uplink": [...COMMON, "uplink", "postgres", "presence", "timeseries", "influx", "retention"],
   "iot-downlink": [...COMMON, "downlink", "postgres"],
   "iot-gateway": [...COMMON, "gateway", "mqtt", "presence"],
 } as const;

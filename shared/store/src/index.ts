@@ -32,3 +32,14 @@ export {
   type DeadLetterState,
   type DeadLetterRepository,
 } from "./dead-letters";
+export {
+  retentionRepository,
+  policyOf,
+  RETENTION_KINDS,
+  type RetentionKind,
+  type RetentionPolicy,
+  type RetentionSetting,
+  type RetentionRepository,
+  type Removal,
+  type RemovalRecord,
+} from "./retention";

@@ -7,6 +7,7 @@ import topology from "../migrations/003_topology.sql" with { type: "text" };
 import deviceCredentials from "../migrations/004_device_credentials.sql" with { type: "text" };
 import commandTrace from "../migrations/005_command_trace.sql" with { type: "text" };
 import deadLetters from "../migrations/006_dead_letters.sql" with { type: "text" };
+import telemetry from "../migrations/007_telemetry.sql" with { type: "text" };
 
 /** A numbered schema change (`NNN_name.sql`) and its SQL. */
 export interface Migration {
@@ -21,4 +22,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { file: "004_device_credentials.sql", sql: deviceCredentials },
   { file: "005_command_trace.sql", sql: commandTrace },
   { file: "006_dead_letters.sql", sql: deadLetters },
+  { file: "007_telemetry.sql", sql: telemetry },
 ];

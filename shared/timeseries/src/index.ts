@@ -1,4 +1,9 @@
+export * from "./types";
 export { reportPoints } from "./points";
-export { createInfluxWriter } from "./influx-writer";
-export { AGGREGATES, createInfluxQuery, type InfluxQuery, type Window } from "./influxql";
-export type { Point } from "@influxdata/influxdb-client";
+export { createInfluxWriter, toInfluxPoint, type InfluxTarget } from "./influx-writer";
+export { createInfluxQuery } from "./influxql";
+export { createInfluxTimeSeries } from "./influx";
+export { createPostgresTimeSeries, POINTS_TABLE, ROLLUPS, type PostgresTimeSeriesOptions } from "./postgres";
+export { runRollups, type RollupRun } from "./rollups";
+export { listPartitions, dropPartition, partitionOf, type Partition, type PartitionUnit } from "./partitions";
+export { openTimeSeries, timeSeriesKind, type TimeSeriesKind, type TimeSeriesSettings } from "./open";

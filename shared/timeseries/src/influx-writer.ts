@@ -1,6 +1,7 @@
-import { HttpError, InfluxDB, setLogger, type Point } from "@influxdata/influxdb-client";
+import { HttpError, InfluxDB, Point, setLogger } from "@influxdata/influxdb-client";
 import { InvalidInputError, UnavailableError, type Logger } from "@umos/core";
-import { PRECISION } from "./schema";
+import { FIELDS, MEASUREMENTS, PRECISION, TAGS } from "./schema";
+import type { TelemetryPoint, TimeSeriesWriter } from "./types";
 
 export interface InfluxTarget {
   url: string;
@@ -9,16 +10,11 @@ export interface InfluxTarget {
   org: string;
   bucket: string;
   timeoutMs: number;
-}
-
-export interface PointWriter {
   /**
-   * One write request through the official client's WriteApi (`/api/v2/write`); resolves once the
-   * server accepted every point. Throws UnavailableError where trying again later can help (server
-   * down, overloaded, credentials or bucket not there yet), InvalidInputError where the server
-   * refuses the points themselves.
+   * `v2`: `/api/v2/write` (InfluxDB 1.8+, 2.x, 3.x, VictoriaMetrics). `v1`: `/write?db=`, for
+   * InfluxDB before 1.8, which has no v2 write API.
    */
-  write(points: Point[]): Promise<void>;
+  writeApi?: "v1" | "v2";
 }
 
 /**
@@ -26,7 +22,8 @@ export interface PointWriter {
  * and drop lines once their buffer is full, so a caller could not know when its points were
  * accepted. Batching and retrying belong to the caller, which acks a message only then.
  */
-export function createInfluxWriter(target: InfluxTarget, log: Logger): PointWriter {
+export function createInfluxWriter(target: InfluxTarget, log: Logger): TimeSeriesWriter {
+  if (target.writeApi === "v1") return createV1Writer(target);
   quietClientLog(log);
   const influx = new InfluxDB({ url: target.url, token: target.token, timeout: target.timeoutMs });
   return {
@@ -39,7 +36,7 @@ export function createInfluxWriter(target: InfluxTarget, log: Logger): PointWrit
         flushInterval: 0,
         maxRetries: 0,
       });
-      api.writePoints(points);
+      api.writePoints(points.map(toInfluxPoint));
       try {
         await api.close();
       } catch (err) {
@@ -47,6 +44,45 @@ export function createInfluxWriter(target: InfluxTarget, log: Logger): PointWrit
       }
     },
   };
+}
+
+/** InfluxDB 1.x's own write endpoint: the same line protocol, the database by name, 204 once stored. */
+function createV1Writer(target: InfluxTarget): TimeSeriesWriter {
+  const url = new URL(`${target.url.replace(/\/$/, "")}/write`);
+  url.search = new URLSearchParams({ db: target.bucket, precision: PRECISION }).toString();
+  const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8", ...authorization(target) };
+  return {
+    async write(points) {
+      if (points.length === 0) return;
+      const body = points.map((p) => toInfluxPoint(p).toLineProtocol({ convertTime: (t) => String(t) })).join("\n");
+      let response: Response;
+      try {
+        response = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(target.timeoutMs) });
+      } catch (err) {
+        throw classify(err, target);
+      }
+      if (response.ok) return;
+      const detail = await response.text().catch(() => "");
+      throw classify(new HttpError(response.status, response.statusText, detail), target);
+    },
+  };
+}
+
+/** Token auth as 1.8+ and 2.x take it; `user:password` is the 1.x form of a token. */
+export function authorization(target: Pick<InfluxTarget, "token">): Record<string, string> {
+  return target.token ? { authorization: `Token ${target.token}` } : {};
+}
+
+/** How a point is laid out in InfluxDB (schema.ts). */
+export function toInfluxPoint(p: TelemetryPoint): Point {
+  const point = new Point(p.series === "event" ? MEASUREMENTS.event : MEASUREMENTS.property)
+    .tag(TAGS.device, p.deviceId)
+    .tag(TAGS.vendor, p.vendor)
+    .tag(p.series === "event" ? TAGS.event : TAGS.property, p.name)
+    .timestamp(p.ts);
+  if (p.model) point.tag(TAGS.model, p.model);
+  if (p.series === "event") return point.floatField(FIELDS.value, p.value ?? 1).stringField(FIELDS.data, p.text ?? "{}");
+  return p.value !== null ? point.floatField(FIELDS.value, p.value) : point.stringField(FIELDS.text, p.text ?? "");
 }
 
 /** HTTP statuses of the v2 write API (InfluxDB 2.x API reference, POST /api/v2/write). */
@@ -59,9 +95,11 @@ function classify(err: unknown, target: InfluxTarget): Error {
   // 400 bad line protocol or a field type conflict, 413 request too large, 422 points outside the retention period.
   if (status === 400 || status === 413 || status === 422) return new InvalidInputError("points_refused", `InfluxDB refused the points (${status}): ${detail}`);
   if (status === 401 || status === 403) return new UnavailableError(`InfluxDB refused the credentials (${status}): check influx.token (UMOS_INFLUX__TOKEN)`);
+  if (status === 404 && target.writeApi === "v1")
+    return new UnavailableError(`InfluxDB answered 404 to /write: database '${target.bucket}' does not exist (influx.bucket)`);
   if (status === 404) {
     return new UnavailableError(
-      `InfluxDB answered 404 to /api/v2/write: bucket '${target.bucket}' or org '${target.org}' does not exist (influx.bucket, influx.org), or the server predates the v2 write API (InfluxDB 1.8+ has it)`,
+      `InfluxDB answered 404 to /api/v2/write: bucket '${target.bucket}' or org '${target.org}' does not exist (influx.bucket, influx.org), or the server predates the v2 write API (InfluxDB 1.8+ has it; set influx.writeApi: v1 for older ones)`,
     );
   }
   return new UnavailableError(`InfluxDB answered ${status}: ${detail}`);

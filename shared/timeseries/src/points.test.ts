@@ -1,10 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import type { Envelope } from "@umos/contracts";
+import { toInfluxPoint } from "./influx-writer";
 import { reportPoints } from "./points";
 
 const envelope = (kind: string, data: unknown): Envelope => ({ id: "m-1", ts: 1_750_000_000_123, vendor: "generic", deviceId: "thermo 1", kind, data });
-/** Line protocol with the ms timestamps as they are (the writer's WriteApi does the same at precision ms). */
-const lines = (e: Envelope, model: string | null = "thermostat") => reportPoints(e, model).map((p) => p.toLineProtocol({ convertTime: (t) => String(t) }));
+/** As InfluxDB gets them: line protocol with the ms timestamps as they are (the writer's WriteApi does the same at precision ms). */
+const lines = (e: Envelope, model: string | null = "thermostat") =>
+  reportPoints(e, model).map((p) => toInfluxPoint(p).toLineProtocol({ convertTime: (t) => String(t) }));
 
 describe("property reports", () => {
   test("one point per property: numbers and booleans in value, strings in text, tagged with device, vendor, model and property", () => {

@@ -1,31 +1,22 @@
-import { Point } from "@influxdata/influxdb-client";
 import { KINDS, type Envelope } from "@umos/contracts";
-import { FIELDS, MEASUREMENTS, TAGS } from "./schema";
+import type { TelemetryPoint } from "./types";
 
 /** Nested objects are flattened this deep (`a.b.c.d`); anything deeper is kept as JSON text. */
 const MAX_DEPTH = 4;
 
 /**
- * The points of one validated report. The tag set and the timestamp come only from the message and
- * its device, so writing the same message twice (a redelivery) overwrites the same points: InfluxDB
- * keeps one point per measurement, tag set and timestamp. Other kinds have no points.
+ * The points of one validated report. The device, the names and the timestamp come only from the
+ * message, so writing the same message twice (a redelivery) overwrites the same points in either
+ * store. Other kinds have no points.
  */
-export function reportPoints(envelope: Envelope, model: string | null): Point[] {
-  const base = (measurement: string) => {
-    const point = new Point(measurement).tag(TAGS.device, envelope.deviceId).tag(TAGS.vendor, envelope.vendor).timestamp(Math.trunc(envelope.ts));
-    return model ? point.tag(TAGS.model, model) : point;
-  };
+export function reportPoints(envelope: Envelope, model: string | null): TelemetryPoint[] {
+  const base = { deviceId: envelope.deviceId, vendor: envelope.vendor, model, ts: Math.trunc(envelope.ts) };
   if (envelope.kind === KINDS.propertyReport) {
-    return leaves(envelope.data, "", 1).map(([path, value]) => withValue(base(MEASUREMENTS.property).tag(TAGS.property, path), value));
+    return leaves(envelope.data, "", 1).map(([name, value]) => ({ ...base, series: "property", name, ...stored(value) }));
   }
   if (envelope.kind === KINDS.eventReport) {
     const { event, data } = envelope.data as { event: string; data?: unknown };
-    return [
-      base(MEASUREMENTS.event)
-        .tag(TAGS.event, event)
-        .floatField(FIELDS.value, 1)
-        .stringField(FIELDS.data, JSON.stringify(data ?? {})),
-    ];
+    return [{ ...base, series: "event", name: event, value: 1, text: JSON.stringify(data ?? {}) }];
   }
   return [];
 }
@@ -43,10 +34,10 @@ function leaves(data: unknown, prefix: string, depth: number): Leaf[] {
   });
 }
 
-function withValue(point: Point, value: Leaf[1]): Point {
-  // JSON.parse reads 1e400 as Infinity, which line protocol cannot carry as a number.
-  if (typeof value === "number") return Number.isFinite(value) ? point.floatField(FIELDS.value, value) : point.stringField(FIELDS.text, String(value));
-  if (typeof value === "boolean") return point.floatField(FIELDS.value, value ? 1 : 0);
-  if (typeof value === "string") return point.stringField(FIELDS.text, value);
-  return point.stringField(FIELDS.text, JSON.stringify(value));
+function stored(value: Leaf[1]): Pick<TelemetryPoint, "value" | "text"> {
+  // JSON.parse reads 1e400 as Infinity, which neither store can keep as a number.
+  if (typeof value === "number") return Number.isFinite(value) ? { value, text: null } : { value: null, text: String(value) };
+  if (typeof value === "boolean") return { value: value ? 1 : 0, text: null };
+  if (typeof value === "string") return { value: null, text: value };
+  return { value: null, text: JSON.stringify(value) };
 }

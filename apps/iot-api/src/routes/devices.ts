@@ -3,6 +3,7 @@ import { needs } from "../access";
 import { hashSecret, newDeviceSecret } from "@umos/auth";
 import { KINDS } from "@umos/contracts";
 import type { CredentialRepository, DeviceRepository } from "@umos/store";
+import type { TimeSeries } from "@umos/timeseries";
 import type { createCommandIntake } from "../command-intake";
 import { API_PREFIX, Accepted, accepted, Device, DeviceId, ErrorBody, IdempotencyHeaders, Limit, Metadata, ModelRef, Vendor } from "../schemas";
 
@@ -24,6 +25,7 @@ export function deviceRoutes(
   credentials: CredentialRepository,
   submit: ReturnType<typeof createCommandIntake>,
   sessions?: DeviceSessions,
+  timeseries?: TimeSeries | null,
 ) {
   /** A fresh MQTT password: stored as a hash, returned this once; a session logged in with the old one is closed. */
   const issueCredentials = async (deviceId: string) => {
@@ -144,11 +146,14 @@ export function deviceRoutes(
     .delete(
       "/:id",
       async ({ params, set }) => {
+        await devices.get(params.id);
+        // Its points first: with the time series down the answer is 503 and the device is still there to delete again.
+        await timeseries?.deleteDevice(params.id);
         await devices.remove(params.id);
         sessions?.disconnect(params.id);
         set.status = 204;
       },
-      { params: t.Object({ id: t.String() }), detail: needs("admin", { summary: "Remove a device with its state, messages and commands" }) },
+      { params: t.Object({ id: t.String() }), detail: needs("admin", { summary: "Remove a device with its state, messages, commands and telemetry points" }) },
     );
 }
 

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import { UmosError, type Clock } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
-import { AGGREGATES, type InfluxQuery, type Window } from "@umos/timeseries";
+import { AGGREGATES, type StoredValue, type TimeSeriesReader, type Window } from "@umos/timeseries";
 import { ErrorBody } from "../schemas";
 import { DURATION_PATTERN, resolveWindow, type ResolvedWindow, type WindowLimits, type WindowRequest } from "../telemetry-window";
 
@@ -54,12 +54,56 @@ const WindowParams = {
   fn: t.Optional(Aggregate),
 };
 
-/** `null` query: telemetry is not configured, and the endpoint says so instead of pretending there is no data. */
-export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery | null, clock: Clock, limits: WindowLimits) {
-  const configured = (): InfluxQuery => {
-    if (influx) return influx;
-    throw new UmosError("not_configured", "telemetry is not configured on this server: set influx.url (UMOS_INFLUX__URL), see docs/telemetry.md", false);
+/** Values and events one list answers at most. */
+const MAX_LIST = 1000;
+
+const Names = (what: string) =>
+  t.Optional(
+    t.Array(t.String({ minLength: 1, maxLength: 256 }), {
+      maxItems: MAX_PROPERTIES,
+      description: `up to ${MAX_PROPERTIES} ${what} (repeat the parameter); none: all`,
+    }),
+  );
+
+const RangeParams = {
+  from: t.Optional(t.String({ description: "RFC 3339 or ms since the epoch; default: an hour before to" })),
+  to: t.Optional(t.String({ description: "RFC 3339 or ms since the epoch, exclusive; default: now" })),
+};
+
+const ValueList = t.Object({
+  deviceId: t.String(),
+  from: t.Date(),
+  to: t.Date(),
+  values: t.Array(
+    t.Object({
+      ts: t.Date(),
+      property: t.String(),
+      value: t.Nullable(t.Number({ description: "numbers; booleans as 1 and 0" })),
+      text: t.Nullable(t.String({ description: "strings; arrays and deeper objects as JSON" })),
+    }),
+  ),
+});
+
+const EventList = t.Object({
+  deviceId: t.String(),
+  from: t.Date(),
+  to: t.Date(),
+  events: t.Array(t.Object({ ts: t.Date(), event: t.String(), data: t.Unknown({ description: "the event's data as the device sent it" }) })),
+});
+
+/** `null` store: telemetry is not configured, and the endpoint says so instead of pretending there is no data. */
+export function telemetryRoutes(devices: DeviceRepository, store: TimeSeriesReader | null, clock: Clock, limits: WindowLimits) {
+  const configured = (): TimeSeriesReader => {
+    if (store) return store;
+    throw new UmosError(
+      "not_configured",
+      "telemetry is not configured on this server: set timeseries.kind (UMOS_TIMESERIES__KIND), see docs/telemetry.md",
+      false,
+    );
   };
+  /** A range without windows: only its length is limited. */
+  const rangeFor = (query: { from?: string; to?: string }) =>
+    resolveWindow({ ...query, every: undefined }, { ...limits, maxPoints: Number.MAX_SAFE_INTEGER }, clock.now());
   /** The windows of an answer of `names` series: the limit holds for the whole answer, windows times names. */
   const windowFor = (query: WindowRequest, names: number) =>
     resolveWindow(query, { ...limits, maxPoints: Math.max(1, Math.floor(limits.maxPoints / names)) }, clock.now());
@@ -69,11 +113,11 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
     .get(
       "/:id/telemetry",
       async ({ params, query }) => {
-        const influx = configured();
+        const store = configured();
         await devices.get(params.id);
         const window = windowFor(query, 1);
         const fn = query.fn ?? "mean";
-        const windows = await influx.windows({ deviceId: params.id, property: query.property, fn, ...window });
+        const windows = await store.windows({ deviceId: params.id, property: query.property, fn, ...window });
         return { deviceId: params.id, property: query.property, fn, ...span(window), points: points(windows) };
       },
       {
@@ -86,12 +130,12 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
     .get(
       "/:id/telemetry/series",
       async ({ params, query }) => {
-        const influx = configured();
+        const store = configured();
         await devices.get(params.id);
         const properties = [...new Set(query.property)];
         const window = windowFor(query, properties.length);
         const fn = query.fn ?? "mean";
-        const series = await influx.series({ deviceId: params.id, properties, fn, ...window });
+        const series = await store.series({ deviceId: params.id, properties, fn, ...window });
         return { deviceId: params.id, fn, ...span(window), series: series.map((s) => ({ property: s.property, points: points(s.windows) })) };
       },
       {
@@ -102,18 +146,18 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
         }),
         response: { 200: SeriesSet, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
         detail: needs("viewer", {
-          summary: "Several properties of the device over the same windows, in the order asked; windows times properties at most influx.maxQueryPoints",
+          summary: "Several properties of the device over the same windows, in the order asked; windows times properties at most timeseries.maxQueryPoints",
         }),
       },
     )
     .get(
       "/:id/telemetry/events",
       async ({ params, query }) => {
-        const influx = configured();
+        const store = configured();
         await devices.get(params.id);
         const events = [...new Set(query.event ?? [])];
         const window = windowFor(query, events.length > 0 ? events.length : EVENTS_WITHOUT_NAMES);
-        const counts = await influx.eventCounts({ deviceId: params.id, events, maxEvents: EVENTS_WITHOUT_NAMES, ...window });
+        const counts = await store.eventCounts({ deviceId: params.id, events, maxEvents: EVENTS_WITHOUT_NAMES, ...window });
         return {
           deviceId: params.id,
           ...span(window),
@@ -136,8 +180,150 @@ export function telemetryRoutes(devices: DeviceRepository, influx: InfluxQuery |
         }),
         response: { 200: EventCountSet, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
         detail: needs("viewer", {
-          summary: "How often the device reported each event, per window; windows without one left out; windows times names at most influx.maxQueryPoints",
+          summary: "How often the device reported each event, per window; windows without one left out; windows times names at most timeseries.maxQueryPoints",
+        }),
+      },
+    )
+    .get(
+      "/:id/telemetry/values",
+      async ({ params, query }) => {
+        const store = configured();
+        await devices.get(params.id);
+        const range = rangeFor(query);
+        const values = await store.points({
+          deviceId: params.id,
+          series: "property",
+          names: [...new Set(query.property ?? [])],
+          limit: query.limit ?? 100,
+          ...range,
+        });
+        return {
+          deviceId: params.id,
+          from: new Date(range.fromMs),
+          to: new Date(range.toMs),
+          values: values.map((v) => ({ ts: new Date(v.ts), property: v.name, value: v.value, text: v.text })),
+        };
+      },
+      {
+        params: t.Object({ id: t.String() }),
+        query: t.Object({
+          property: Names("properties"),
+          ...RangeParams,
+          limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_LIST, description: "default 100" })),
+        }),
+        response: { 200: ValueList, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
+        detail: needs("viewer", { summary: "The values the device reported, text and numbers alike, newest first: a status string's last values" }),
+      },
+    )
+    .get(
+      "/:id/telemetry/event-list",
+      async ({ params, query }) => {
+        const store = configured();
+        await devices.get(params.id);
+        const range = rangeFor(query);
+        const events = await store.points({
+          deviceId: params.id,
+          series: "event",
+          names: [...new Set(query.event ?? [])],
+          limit: query.limit ?? 100,
+          ...range,
+        });
+        return {
+          deviceId: params.id,
+          from: new Date(range.fromMs),
+          to: new Date(range.toMs),
+          events: events.map((e) => ({ ts: new Date(e.ts), event: e.name, data: parseData(e.text) })),
+        };
+      },
+      {
+        params: t.Object({ id: t.String() }),
+        query: t.Object({
+          event: Names("event names"),
+          ...RangeParams,
+          limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_LIST, description: "default 100" })),
+        }),
+        response: { 200: EventList, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
+        detail: needs("viewer", { summary: "The events the device reported in the range, with their data, newest first" }),
+      },
+    )
+    .get(
+      "/:id/telemetry/export",
+      async ({ params, query }) => {
+        const store = configured();
+        await devices.get(params.id);
+        const range = rangeFor(query);
+        const events = query.series === "event";
+        const rows = store.export({ deviceId: params.id, series: events ? "event" : "property", names: [...new Set(query.name ?? [])], ...range });
+        const format = query.format ?? "csv";
+        const header = format === "csv" ? `${events ? "time,event,data" : "time,property,value,text"}\n` : "";
+        const line = format === "csv" ? (v: StoredValue) => csvLine(v, events) : (v: StoredValue) => `${JSON.stringify(jsonLine(v, events))}\n`;
+        return new Response(streamLines(header, rows, line), {
+          headers: {
+            "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
+            "content-disposition": `attachment; filename="${encodeURIComponent(params.id)}-${events ? "events" : "telemetry"}.${format === "csv" ? "csv" : "ndjson"}"`,
+          },
+        });
+      },
+      {
+        params: t.Object({ id: t.String() }),
+        query: t.Object({
+          series: t.Optional(t.Union([t.Literal("property"), t.Literal("event")], { description: "property values (default) or events" })),
+          name: Names("property or event names"),
+          ...RangeParams,
+          format: t.Optional(t.Union([t.Literal("csv"), t.Literal("ndjson")], { description: "csv (default) or JSON lines" })),
+        }),
+        response: { 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
+        detail: needs("viewer", {
+          summary: "Every stored value (or event) of the range in time order, streamed as CSV or JSON lines: a year of raw points without loading it in memory",
         }),
       },
     );
+}
+
+/** An event's data as stored (JSON text), as the device sent it. */
+function parseData(text: string | null): unknown {
+  try {
+    return text === null ? null : JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A body of lines read a batch at a time from the store, as the client takes them. */
+function streamLines(header: string, rows: AsyncIterable<StoredValue[]>, line: (v: StoredValue) => string): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const batches = rows[Symbol.asyncIterator]();
+  return new ReadableStream({
+    start(controller) {
+      if (header) controller.enqueue(encoder.encode(header));
+    },
+    // A failure half-way ends the body without its last chunk: the client sees a cut transfer, not a short file that looks whole.
+    async pull(controller) {
+      const next = await batches.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value.map(line).join("")));
+    },
+    async cancel() {
+      await batches.return?.();
+    },
+  });
+}
+
+function jsonLine(v: StoredValue, events: boolean) {
+  const ts = new Date(v.ts).toISOString();
+  return events ? { ts, event: v.name, data: parseData(v.text) } : { ts, property: v.name, value: v.value, text: v.text };
+}
+
+function csvLine(v: StoredValue, events: boolean): string {
+  const ts = new Date(v.ts).toISOString();
+  return events ? `${ts},${csvText(v.name)},${csvText(v.text ?? "")}\n` : `${ts},${csvText(v.name)},${v.value ?? ""},${csvText(v.text ?? "")}\n`;
+}
+
+/**
+ * A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text a spreadsheet
+ * would run as a formula (=, +, -, @, tab, CR first) gets a leading apostrophe (OWASP, CSV injection).
+ */
+export function csvText(text: string): string {
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }

@@ -183,7 +183,7 @@ export function createPointBuffer<P>(write: (points: P[]) => Promise<void>, opti
     blocked = blocked.filter((e) => e !== entry);
     settle(
       entry,
-      new UnavailableError(`the time-series server did not accept the report within influx.maxHoldMs (${options.maxHoldMs} ms); it goes back to the queue`),
+      new UnavailableError(`the time-series server did not accept the report within timeseries.maxHoldMs (${options.maxHoldMs} ms); it goes back to the queue`),
     );
     admit();
   }

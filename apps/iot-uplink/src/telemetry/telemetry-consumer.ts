@@ -1,17 +1,17 @@
 import { readEnvelope, type Bus, type MessageHandler } from "@umos/bus";
-import type { UmosConfig } from "@umos/config";
+import type { UplinkConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
 import type { Logger } from "@umos/core";
-import { createInfluxWriter, reportPoints, type Point } from "@umos/timeseries";
+import { reportPoints, type TelemetryPoint, type TimeSeries } from "@umos/timeseries";
 import { createPointBuffer, type PointBuffer } from "./point-buffer";
 
 export interface TelemetryParts {
   /** The device's thing model id; null without a model or for a device deleted since it reported. */
   modelOf(deviceId: string): Promise<string | null>;
-  buffer: PointBuffer<Point>;
+  buffer: PointBuffer<TelemetryPoint>;
 }
 
-/** One validated report off iot-telemetry-queue: its points, and the ack (by returning) once the server took them. */
+/** One validated report off iot-telemetry-queue: its points, and the ack (by returning) once the store took them. */
 export function createTelemetryHandler(parts: TelemetryParts): MessageHandler {
   return async (message) => {
     const envelope = readEnvelope(message);
@@ -20,18 +20,18 @@ export function createTelemetryHandler(parts: TelemetryParts): MessageHandler {
 }
 
 /**
- * The telemetry writer, a consumer of its own on its own durable queue: while the time-series
- * server is down only iot-telemetry-queue backs up, and WebSocket push and the message log carry on.
+ * The telemetry writer, a consumer of its own on its own durable queue: while the time series is
+ * down only iot-telemetry-queue backs up, and WebSocket push and the message log carry on.
  */
 export async function startTelemetryConsumer(
-  config: UmosConfig["influx"] & { url: string },
+  config: UplinkConfig["timeseries"],
+  store: TimeSeries,
   bus: Bus,
   modelOf: TelemetryParts["modelOf"],
   log: Logger,
 ): Promise<{ stop(): Promise<void> }> {
-  const writer = createInfluxWriter(config, log);
   const buffer = createPointBuffer(
-    (points: Point[]) => writer.write(points),
+    (points: TelemetryPoint[]) => store.write(points),
     {
       batchSize: config.batchSize,
       // Half the prefetch, so the next batch fills while one is being written.
@@ -44,12 +44,12 @@ export async function startTelemetryConsumer(
     },
     log,
   );
-  // Never dead-lettered for an outage: the only retryable failures here are the time-series server's and PostgreSQL's.
+  // Never dead-lettered for an outage: the only retryable failures here are the time series' and PostgreSQL's.
   const consumer = await bus.consume(
     { queue: QUEUES.telemetry, prefetch: config.prefetch, maxAttempts: Infinity },
     createTelemetryHandler({ modelOf, buffer }),
   );
-  log.info("writing telemetry", { server: new URL(config.url).origin, bucket: config.bucket });
+  log.info("writing telemetry", { store: store.kind });
   return {
     async stop() {
       const handedBack = buffer.close();
