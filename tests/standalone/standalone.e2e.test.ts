@@ -99,11 +99,26 @@ test("a device registered over REST publishes at QoS 1; the report is in the mes
   dashboard.socket.close();
 }, 60_000);
 
-test("telemetry is off: the API says so and how to turn it on", async () => {
-  const res = await api.get("/api/v1/devices/sa-thermo/telemetry?property=temperature");
-  expect(res.status).toBe(501);
-  expect(res.body.error.message).toContain("influx.url");
-});
+test("telemetry is kept in the embedded PostgreSQL: the report is in the property's windows, its value list and its CSV export", async () => {
+  const last = await eventually(
+    async () => {
+      const res = await api.get("/api/v1/devices/sa-thermo/telemetry?property=temperature&fn=last");
+      return res.status === 200 && res.body.points.length > 0 ? res.body : undefined;
+    },
+    15_000,
+    "the report in the telemetry history",
+  );
+  expect(last.points.at(-1).value).toBe(21.5);
+  const values = await api.get("/api/v1/devices/sa-thermo/telemetry/values?property=temperature");
+  expect(values.body.values[0]).toMatchObject({ property: "temperature", value: 21.5, text: null });
+  const csv = await fetch(`http://127.0.0.1:${ports.api}/api/v1/devices/sa-thermo/telemetry/export?name=temperature`, {
+    headers: { authorization: `Bearer ${await testToken("viewer")}` },
+  });
+  expect(csv.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+  const lines = (await csv.text()).trim().split("\n");
+  expect(lines[0]).toBe("time,property,value,text");
+  expect(lines.slice(1).map((line) => line.split(",").slice(1).join(","))).toEqual(["temperature,21.5,"]);
+}, 30_000);
 
 test("a device may not log in with a wrong password, nor subscribe to another device's topics", async () => {
   await expect(

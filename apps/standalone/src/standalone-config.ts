@@ -30,6 +30,7 @@ export const STANDALONE_DEFAULTS = {
     username: "iot-gateway",
   },
   postgres: { url: "postgres://postgres@127.0.0.1:5433/postgres", maxConnections: 2 },
+  timeseries: { kind: "postgres" },
 } as const;
 
 /** Command-line flags; each port flag stands for a config key that UMOS_* variables also set. */
