@@ -5,5 +5,5 @@ export { createInfluxQuery } from "./influxql";
 export { createInfluxTimeSeries } from "./influx";
 export { createPostgresTimeSeries, POINTS_TABLE, ROLLUPS, type PostgresTimeSeriesOptions } from "./postgres";
 export { runRollups, type RollupRun } from "./rollups";
-export { listPartitions, dropPartition, partitionOf, type Partition, type PartitionUnit } from "./partitions";
+export { listPartitions, dropPartition, ensurePartitions, partitionOf, type Partition, type PartitionUnit } from "./partitions";
 export { openTimeSeries, timeSeriesKind, type TimeSeriesKind, type TimeSeriesSettings } from "./open";

@@ -20,6 +20,8 @@ export interface PostgresTimeSeriesOptions {
   clock: Clock;
   /** Points older than this many days are refused, as InfluxDB refuses points outside its retention; null: none are. */
   rawRetentionDays(): Promise<number | null>;
+  /** false: every query reads raw points only (the bench's reference for the roll-ups' speed-up). Default true. */
+  useRollups?: boolean;
 }
 
 /**
@@ -55,7 +57,7 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
     const raw = (extra: Fragment) => sql`
       select name, date_bin(${every}, ts, timestamptz 'epoch') as w, 1::float8 as c, value as mn, value as mx, value as s, value as f, ts as fts, value as l, ts as lts
       from telemetry_points where ${of} and value is not null ${extra}`;
-    const rollup = ROLLUPS.find((r) => q.everyMs % r.ms === 0);
+    const rollup = options.useRollups === false ? undefined : ROLLUPS.find((r) => q.everyMs % r.ms === 0);
     const coveredFrom = rollup && Math.ceil(q.fromMs / rollup.ms) * rollup.ms;
     const coveredTo = rollup && Math.floor(q.toMs / rollup.ms) * rollup.ms;
     let parts: Fragment;
