@@ -2,8 +2,6 @@
 
 export interface ConsoleConfig {
   wsUrl: string;
-  /** Whether GET /api/v1/devices/:id/telemetry has a time series behind it. */
-  telemetry: boolean;
 }
 
 export interface Device {
@@ -39,6 +37,16 @@ export interface Command {
   status: string;
   output?: unknown;
   history?: { status: string; at: string; reason?: string | null }[];
+}
+
+/** GET /api/v1/devices/:id/telemetry/series: one aggregate per window (`ts`, its start), windows without data left out. */
+export interface SeriesAnswer {
+  deviceId: string;
+  fn: string;
+  every: string;
+  from: string;
+  to: string;
+  series: { property: string; points: { ts: string; value: number }[] }[];
 }
 
 /** A refused request, with the API's own message (`{"error": {code, message}}`). */
@@ -91,13 +99,10 @@ export const command = (id: string) => api<Command>(`/api/v1/commands/${encodeUR
 export const sendCommand = (deviceId: string, service: string, params: unknown) =>
   api<{ id: string; status: string }>(`/api/v1/devices/${encodeURIComponent(deviceId)}/commands`, { method: "POST", body: { service, params } });
 
-/** Points of a property over the last `minutes`, from the time series (501 when none is configured). */
-export async function telemetry(id: string, property: string, minutes: number): Promise<{ ts: number; value: number }[]> {
-  const from = new Date(Date.now() - minutes * 60_000).toISOString();
-  const res = await api<{ points: { ts: string; value: number }[] }>(
-    `/api/v1/devices/${encodeURIComponent(id)}/telemetry?property=${encodeURIComponent(property)}&from=${from}&every=10s`,
-  );
-  return res.points.map((p) => ({ ts: Date.parse(p.ts), value: p.value }));
+/** Properties over the same windows, from the time series: 400 for a range it refuses, 501 when none is configured. */
+export function telemetrySeries(id: string, properties: string[], range: { from: string; to: string }, fn: string): Promise<SeriesAnswer> {
+  const query = new URLSearchParams([...properties.map((p) => ["property", p]), ["from", range.from], ["to", range.to], ["fn", fn]]);
+  return api<SeriesAnswer>(`/api/v1/devices/${encodeURIComponent(id)}/telemetry/series?${query}`);
 }
 
 /** Pending dead letters, or null where the endpoint is not there (404) or not for this token (403). */

@@ -1,21 +1,32 @@
 import * as rest from "./api";
 import { ApiError, storedToken, storeToken, type ConsoleConfig, type Device, type Envelope } from "./api";
-import { lineChart } from "./chart";
+import { seriesCharts } from "./chart";
 import { $, el } from "./dom";
 import { connectLive } from "./live";
+import { answerCaption, answerSeries, answerSpan, customRange, localInput, MAX_PROPERTIES, presetRange, reportSeries, type Range } from "./series";
 import { ago, display, millis, numericValues } from "./values";
 
 /**
- * The web console: devices and their online state, one device's live properties, events, a chart and
- * its commands, over the public REST and WebSocket APIs only, with the token pasted at sign-in.
+ * The web console: devices and their online state, one device's live properties, events, charts over
+ * a chosen range and its commands, over the public REST and WebSocket APIs only, with the token pasted at sign-in.
  */
 const PRESENCE = ["status.online", "status.offline"];
 
 let config: ConsoleConfig;
 let live: ReturnType<typeof connectLive> | undefined;
 const devices = new Map<string, Device>();
-let current: { id: string; loaded: boolean; chartProperty: string | null; statuses: Map<string, string[]> } | null = null;
-const chart = lineChart($<HTMLCanvasElement>("chart"));
+let current: {
+  id: string;
+  loaded: boolean;
+  /** Its numeric properties, in name order, from its state or its first report. */
+  numeric: string[];
+  /** Whether live reports extend the charts: not while a query is out, nor over a range that ended. */
+  liveChart: boolean;
+  statuses: Map<string, string[]>;
+} | null = null;
+const chart = seriesCharts($("chart"));
+/** Counts chart queries: an answer to one that a later one replaced is dropped. */
+let chartQueries = 0;
 
 void boot();
 
@@ -24,7 +35,7 @@ async function boot() {
   $("login-form").addEventListener("submit", (e) => void signIn(e));
   $("sign-out").addEventListener("click", signOut);
   $("command-form").addEventListener("submit", (e) => void submitCommand(e));
-  $<HTMLSelectElement>("chart-property").addEventListener("change", (e) => void loadChart((e.target as HTMLSelectElement).value));
+  $("chart-controls").addEventListener("change", rangeChanged);
   if (storedToken()) start();
   else show("login");
 }
@@ -140,7 +151,7 @@ function onPresence(m: Envelope) {
 // ---- one device --------------------------------------------------------------------------------
 
 async function openDevice(id: string) {
-  current = { id, loaded: false, chartProperty: null, statuses: new Map() };
+  current = { id, loaded: false, numeric: [], liveChart: false, statuses: new Map() };
   show("device-view");
   live?.subscribe("device", { devices: [id] });
   const [detail, events, commands] = await Promise.all([rest.device(id), rest.messages(id, "event.report", 20), rest.commands(id)]);
@@ -158,9 +169,9 @@ async function openDevice(id: string) {
 
 /** The numeric properties to chart, from the device's state or, for a device that had none, its first report. */
 async function chartChoices(values: Record<string, unknown>) {
-  const numeric = Object.keys(numericValues(values)).sort();
-  $<HTMLSelectElement>("chart-property").replaceChildren(...numeric.map((name) => el("option", { value: name }, [name])));
-  await loadChart(numeric[0] ?? null);
+  if (!current) return;
+  current.numeric = Object.keys(numericValues(values)).sort();
+  await loadChart();
 }
 
 function setOnline(online: boolean) {
@@ -192,34 +203,82 @@ const eventItem = (m: Envelope) =>
     el("span", { class: "mono" }, [JSON.stringify(m.data?.data ?? {})]),
   ]);
 
-async function loadChart(property: string | null) {
+/**
+ * Charts the numeric properties over the range picked, from the time series; without one (501), the
+ * recent reports of the message log. A range the API refuses (400) leaves the charts empty, with its reason.
+ */
+async function loadChart() {
   if (!current) return;
-  current.chartProperty = property;
-  if (!property) {
-    chart.set([]);
+  const device = current;
+  const query = ++chartQueries;
+  const stale = () => current !== device || query !== chartQueries;
+  device.liveChart = false;
+  $("chart-error").textContent = "";
+  const properties = device.numeric.slice(0, MAX_PROPERTIES);
+  if (properties.length === 0) {
+    chart.set([], null);
     $("chart-source").textContent = "No numeric property reported yet.";
     return;
   }
-  const id = current.id;
-  let why = "No time series configured";
-  if (config.telemetry) {
-    try {
-      chart.set(await rest.telemetry(id, property, 15));
-      $("chart-source").textContent = "Time series (GET …/telemetry): 10 s means over the last 15 min, then live values.";
-      return;
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      why = `Time series unavailable (${err.message})`;
-    }
+  const more = properties.length < device.numeric.length ? ` The first ${MAX_PROPERTIES} of ${device.numeric.length} numeric properties.` : "";
+  const range = pickedRange();
+  if (!range) return noChart(properties, "Choose both a start and an end for a custom range.");
+  const controls = $<HTMLFieldSetElement>("chart-controls");
+  let why: string;
+  // Asked whatever the server's store: its 501 is what says there is none.
+  try {
+    const answer = await rest.telemetrySeries(device.id, properties, range, $<HTMLSelectElement>("chart-fn").value);
+    if (stale()) return;
+    chart.set(answerSeries(answer, properties), answerSpan(answer));
+    $("chart-source").textContent = answerCaption(answer, range.live) + more;
+    controls.disabled = false;
+    device.liveChart = range.live;
+    return;
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (stale()) return;
+    if (err.status === 400) return noChart(properties, `The API refused this range: ${err.message}`);
+    // Without a time series, range and aggregate have nothing to change: the message log has only recent reports.
+    controls.disabled = err.status === 501;
+    why = err.status === 501 ? "No time series configured" : `Time series unavailable (${err.message})`;
   }
-  const reports = await rest.messages(id, "property.report", 200);
+  const reports = await rest.messages(device.id, "property.report", 200);
+  if (stale()) return;
+  chart.set(reportSeries(reports, properties), null);
+  $("chart-source").textContent = `${why}: recent property reports from the message log, then live values.${more}`;
+  device.liveChart = true;
+}
+
+/** Empty charts, and why: the range asked for has no answer. */
+function noChart(properties: string[], why: string) {
   chart.set(
-    reports.flatMap((m) => {
-      const value = numericValues(m.data)[property];
-      return value === undefined ? [] : [{ ts: millis(m.ts), value }];
-    }),
+    properties.map((property) => ({ property, points: [] })),
+    null,
   );
-  $("chart-source").textContent = `${why}: recent property reports from the message log, then live values.`;
+  $("chart-source").textContent = "";
+  $("chart-error").textContent = why;
+}
+
+/** The range the picker asks for (a preset ends now, so live values go on it); null for a custom one not filled in. */
+function pickedRange(): (Range & { live: boolean }) | null {
+  const picked = $("chart-controls").querySelector<HTMLInputElement>('input[name="chart-range"]:checked')!.value;
+  const from = $<HTMLInputElement>("chart-from");
+  const to = $<HTMLInputElement>("chart-to");
+  const preset = presetRange(picked, Date.now());
+  if (preset) {
+    // The ends show what a preset asked for: where a custom range starts from.
+    from.value = localInput(preset.from);
+    to.value = localInput(preset.to);
+    return { ...preset, live: true };
+  }
+  const custom = customRange(from.value, to.value);
+  return custom && { ...custom, live: false };
+}
+
+function rangeChanged(event: Event) {
+  // Editing an end makes the range a custom one, whichever preset filled it in.
+  if ((event.target as HTMLInputElement).type === "datetime-local") $<HTMLInputElement>("chart-custom").checked = true;
+  void loadChart();
 }
 
 function commandRow(id: string, service: string | null, status: string, output: unknown) {
@@ -267,9 +326,8 @@ function onMessage(m: Envelope) {
   switch (m.kind) {
     case "property.report": {
       for (const [name, value] of Object.entries(m.data ?? {})) setProperty(name, value, millis(m.ts), true);
-      const value = current.chartProperty ? numericValues(m.data)[current.chartProperty] : undefined;
-      if (value !== undefined) chart.add({ ts: millis(m.ts), value });
-      if (current.loaded && current.chartProperty === null) void chartChoices(m.data ?? {});
+      if (current.liveChart) for (const [name, value] of Object.entries(numericValues(m.data))) chart.add(name, { ts: millis(m.ts), value });
+      if (current.loaded && current.numeric.length === 0) void chartChoices(m.data ?? {});
       break;
     }
     case "event.report":

@@ -80,12 +80,12 @@ function consolePolicy(wsUrl: string): string {
 
 /**
  * The console's page and files, and what the page cannot know from its own URL, public like the
- * page: where the WebSocket API is (`api.consoleWsUrl`, else this host on `ws.port`), and whether
- * telemetry queries have a time series behind them (else it charts the message log).
+ * page: where the WebSocket API is (`api.consoleWsUrl`, else this host on `ws.port`). Whether there
+ * is a time series the page learns from the telemetry route itself (501 without one).
  */
 export function consoleRoutes(config: ApiConfig, bundle: ConsoleBundle) {
   const wsUrl = (request: Request) => config.api.consoleWsUrl ?? `${config.ws.tls ? "wss" : "ws"}://${new URL(request.url).hostname}:${config.ws.port}/ws`;
-  const app = new Elysia().get("/console/config", ({ request }) => ({ wsUrl: wsUrl(request), telemetry: Boolean(config.influx.url) }), {
+  const app = new Elysia().get("/console/config", ({ request }) => ({ wsUrl: wsUrl(request) }), {
     detail: needs("public", { hide: true }),
   });
   for (const [path, file] of bundle) {

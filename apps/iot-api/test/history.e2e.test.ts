@@ -3,17 +3,7 @@ import { silentLogger } from "@umos/core";
 import type { App } from "@umos/runtime";
 import { openMigratedDatabase, type Database } from "@umos/store";
 import { createPostgresTimeSeries, reportPoints } from "@umos/timeseries";
-import {
-  createBusFile,
-  createDatabase,
-  inProcess,
-  jsonClient,
-  manualClock,
-  testConfig,
-  testToken,
-  type TestBusFile,
-  type TestDatabase,
-} from "@umos/testkit";
+import { createBusFile, createDatabase, inProcess, jsonClient, manualClock, testConfig, testToken, type TestBusFile, type TestDatabase } from "@umos/testkit";
 import { createApp } from "../src/app";
 
 /**
@@ -102,7 +92,12 @@ describe("history on PostgreSQL", () => {
     const lines = await fetch(`${base}/api/v1/devices/h-2/telemetry/export?${range}&format=ndjson&name=level`, {
       headers: { authorization: `Bearer ${await testToken("viewer")}` },
     });
-    expect((await lines.text()).trim().split("\n").map((l) => JSON.parse(l))).toEqual([
+    expect(
+      (await lines.text())
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { ts: "2025-06-15T10:00:00.000Z", property: "level", value: 1, text: null },
       { ts: "2025-06-15T10:01:00.000Z", property: "level", value: -2, text: null },
     ]);
@@ -111,8 +106,8 @@ describe("history on PostgreSQL", () => {
   test("deleting a device deletes its points", async () => {
     await device("h-3", [{ minute: 0, data: { level: 1 } }]);
     expect((await admin.delete("/api/v1/devices/h-3")).status).toBe(204);
-    const [{ count }] = await db.sql<{ count: bigint }[]>`select count(*) from telemetry_points where device_id = 'h-3'`;
-    expect(Number(count)).toBe(0);
+    const [left] = await db.sql<{ count: bigint }[]>`select count(*) from telemetry_points where device_id = 'h-3'`;
+    expect(Number(left!.count)).toBe(0);
   });
 });
 
