@@ -9,6 +9,8 @@ export function dataLayout(dataDir: string) {
     mqtt: join(dataDir, "mqtt.sqlite"),
     bus: join(dataDir, "bus.sqlite"),
     lock: join(dataDir, "standalone.pid"),
+    /** Where the running process takes commands of its own user (backup), HTTP on a Unix socket. */
+    control: join(dataDir, "control.sock"),
   };
 }
 

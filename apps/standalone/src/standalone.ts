@@ -10,6 +10,8 @@ import { createApp as createWs } from "@umos/iot-ws/app";
 import { createMqttAuth } from "@umos/mqtt-access";
 import { resourceStack, serviceDeps, type App, type Service } from "@umos/runtime";
 import { credentialRepository, openMigratedDatabase, type Database } from "@umos/store";
+import { writeSnapshot } from "./backup";
+import { serveControl } from "./control";
 import { dataLayout } from "./data-dir";
 import { brokerAuthHooks } from "./mqtt/broker-auth";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker";
@@ -56,7 +58,7 @@ export function createStandalone(settings: StandaloneSettings, log: Logger): Sta
     async start() {
       try {
         mkdirSync(settings.dataDir, { recursive: true });
-        resources.use(
+        const postgres = resources.use(
           await startEmbeddedPostgres({ dataDir: layout.postgres, ...settings.postgres, log: log.child("postgres") }),
           (pg) => pg.close(),
           "postgres",
@@ -92,6 +94,9 @@ export function createStandalone(settings: StandaloneSettings, log: Logger): Sta
           resources.use(app, (started) => started.stop(), name);
           ports[name] = app.port;
         }
+        const snapshot = (out: string) =>
+          writeSnapshot({ postgres: () => postgres.dump(), bus: settings.embeddedBus ? layout.bus : null, mqtt: layout.mqtt, dataDir: settings.dataDir }, out);
+        resources.use(serveControl(layout.control, snapshot, log.child("control")), (s) => s.stop(true), "the control socket");
       } catch (err) {
         await resources.closeAll();
         throw err;

@@ -6,3 +6,4 @@ export { publishEnvelope } from "./envelope-publisher";
 export { readEnvelope } from "./envelope-reader";
 export { publishStatus } from "./command-status-publisher";
 export { publishForGateway } from "./gateway-frame-publisher";
+export { copyEmbeddedBus } from "./embedded/shared-broker";

@@ -15,6 +15,8 @@ export interface EmbeddedPostgresOptions {
 export interface EmbeddedPostgres {
   /** What the services' `postgres.url` names: the `postgres` driver connects as to any PostgreSQL. */
   readonly url: string;
+  /** The cluster as a gzipped tarball (PGlite's dumpDataDir), taken between transactions. */
+  dump(): Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -29,7 +31,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const db = await PGlite.create({ dataDir: options.dataDir });
   log.info("embedded PostgreSQL (PGlite) open", { dataDir: options.dataDir, ms: Math.round(performance.now() - started) });
   // pglite-socket's handler types its queue as its own unexported class; ours keeps the same three methods.
-  const queryQueue = createProtocolQueue(db) as unknown as PGLiteSocketHandlerOptions["queryQueue"];
+  const protocolQueue = createProtocolQueue(db);
+  const queryQueue = protocolQueue as unknown as PGLiteSocketHandlerOptions["queryQueue"];
   const handlers = new Set<PGLiteSocketHandler>();
   const server = net.createServer((socket) => {
     const handler = new PGLiteSocketHandler({ queryQueue, closeOnDetach: true });
@@ -51,6 +54,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `postgres://postgres@${options.host}:${port}/postgres`,
+    dump: () =>
+      protocolQueue.exclusive(async () => {
+        // Everything committed into the data files, so the tarball needs no WAL replay to be current.
+        await db.exec("checkpoint");
+        return db.dumpDataDir("gzip");
+      }),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...handlers].map((h) => h.detach(true)));

@@ -17,11 +17,20 @@ export interface ProtocolQueue {
   clearQueueForHandler(handlerId: number): void;
   /** The connection is gone: if it held the backend, its sequence and transaction are ended. */
   clearTransactionIfNeeded(handlerId: number): Promise<void>;
+  /**
+   * Runs `task` when no connection holds the backend, between transactions, with every connection
+   * waiting meanwhile: a snapshot of the data directory then holds only committed work.
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T>;
 }
+
+/** A task of the process's own (`exclusive`), queued like a connection that never holds the backend. */
+const OWN_TASK = -1;
 
 interface Waiting {
   handlerId: number;
   message: Uint8Array;
+  task?: () => Promise<unknown>;
   onData(data: Uint8Array): void;
   resolve(bytes: number): void;
   reject(err: Error): void;
@@ -49,6 +58,10 @@ export function createProtocolQueue(db: PGlite): ProtocolQueue {
         const index = owner === null ? 0 : waiting.findIndex((w) => w.handlerId === owner);
         if (index < 0 || waiting.length === 0) return; // the owner's next message has not arrived yet
         const next = waiting.splice(index, 1)[0]!;
+        if (next.task) {
+          await next.task().then(next.resolve as (value: unknown) => void, next.reject);
+          continue;
+        }
         let bytes = 0;
         try {
           await db.runExclusive(() =>
@@ -75,6 +88,12 @@ export function createProtocolQueue(db: PGlite): ProtocolQueue {
     enqueue(handlerId, message, onData) {
       return new Promise((resolve, reject) => {
         waiting.push({ handlerId, message, onData, resolve, reject });
+        void run();
+      });
+    },
+    exclusive<T>(task: () => Promise<T>) {
+      return new Promise<T>((resolve, reject) => {
+        waiting.push({ handlerId: OWN_TASK, message: new Uint8Array(), onData: () => {}, task, resolve: resolve as (value: unknown) => void, reject });
         void run();
       });
     },

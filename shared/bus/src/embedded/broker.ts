@@ -22,6 +22,8 @@ export interface Broker {
   subscribe(queue: string, prefetch: number, deliver: (delivery: Delivery) => void): Subscription;
   /** False once a write failed: the broker then stops, keeping what it had confirmed. */
   healthy(): boolean;
+  /** The file as a new file at `target`, with the acks held back for the next turn written first: a backup. */
+  copyTo(target: string): void;
   close(): void;
 }
 
@@ -268,6 +270,13 @@ export function createBroker(path: string, synchronous: Synchronous, log: Logger
     },
 
     healthy: () => failure === null && !closed,
+
+    copyTo(target) {
+      if (closed) throw new UnavailableError(`the embedded bus ${path} is closed`);
+      acksDue = true;
+      if (!failure) turn();
+      store.copyTo(target);
+    },
 
     close() {
       if (closed) return;

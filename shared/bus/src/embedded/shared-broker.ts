@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import type { Logger } from "@umos/core";
 import { createBroker, type Broker } from "./broker";
-import type { Synchronous } from "./store";
+import { openStore, type Synchronous } from "./store";
 
 export interface BrokerLease {
   broker: Broker;
@@ -36,4 +36,20 @@ export function leaseBroker(path: string, synchronous: Synchronous, log: Logger)
       held.broker.close();
     },
   };
+}
+
+/**
+ * A backup of an embedded bus file at `target`: through this process's broker when it has the file
+ * open (its lock admits no other reader), else by opening the file, which fails while another
+ * process holds it.
+ */
+export function copyEmbeddedBus(path: string, target: string): void {
+  const shared = open.get(resolve(path));
+  if (shared) return shared.broker.copyTo(target);
+  const store = openStore(path, "normal");
+  try {
+    store.copyTo(target);
+  } finally {
+    store.close();
+  }
 }

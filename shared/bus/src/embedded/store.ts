@@ -55,6 +55,8 @@ export interface BusStore {
   /** Up to `limit` messages of `queue` after `afterSeq`, in order. */
   load(queue: string, afterSeq: number, limit: number): StoredRow[];
   commit(changes: Commit): void;
+  /** What the file holds now, committed, as a new file at `target` (VACUUM INTO): a backup. */
+  copyTo(target: string): void;
   close(): void;
 }
 
@@ -118,6 +120,7 @@ export function openStore(path: string, synchronous: Synchronous): BusStore {
         .run(name, JSON.stringify(bindings)),
     load: (queue, afterSeq, limit) => select.all(queue, afterSeq, limit).map(toRow),
     commit: (changes) => void commit(changes),
+    copyTo: (target) => void db.run(`VACUUM INTO '${target.replaceAll("'", "''")}'`),
     close: () => db.close(),
   };
 }
