@@ -21,7 +21,13 @@ const db = await openMigratedDatabase({ url: database.url, maxConnections: 2 }, 
 try {
   const sql = db.sql;
   const t = performance.now();
-  await ensurePartitions(sql, "telemetry_points", "day", Array.from({ length: DAYS }, (_, d) => start + d * DAY), new Set());
+  await ensurePartitions(
+    sql,
+    "telemetry_points",
+    "day",
+    Array.from({ length: DAYS }, (_, d) => start + d * DAY),
+    new Set(),
+  );
   for (let d = 0; d < DAYS; d++) {
     const from = new Date(start + d * DAY);
     const to = new Date(start + (d + 1) * DAY - 1000);
@@ -52,11 +58,15 @@ try {
   const results = [];
   for (const q of queries) {
     const ask = (store: typeof raw) => store.windows({ deviceId: "bench-1", property: "temperature", fromMs: start, toMs: end, everyMs: q.everyMs, fn: q.fn });
-    const same = JSON.stringify((await ask(raw)).map((w) => [w.ts, w.value.toFixed(6)])) === JSON.stringify((await ask(rolled)).map((w) => [w.ts, w.value.toFixed(6)]));
+    const same =
+      JSON.stringify((await ask(raw)).map((w) => [w.ts, w.value.toFixed(6)])) === JSON.stringify((await ask(rolled)).map((w) => [w.ts, w.value.toFixed(6)]));
     const rawMs: number[] = [];
     const rollupMs: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      for (const [store, out] of [[raw, rawMs], [rolled, rollupMs]] as const) {
+      for (const [store, out] of [
+        [raw, rawMs],
+        [rolled, rollupMs],
+      ] as const) {
         const s = performance.now();
         await ask(store);
         out.push(performance.now() - s);
@@ -76,7 +86,11 @@ try {
     generatedS,
     rollup: { seconds: rollupS, minutes: run?.minutes, hours: run?.hours },
     queries: results,
-    bytesPerDeviceDay: { rawOneReportPerSecond: Math.round(sizes.raw / DAYS), minuteRollup: Math.round(sizes.minute / DAYS), hourRollup: Math.round(sizes.hour / DAYS) },
+    bytesPerDeviceDay: {
+      rawOneReportPerSecond: Math.round(sizes.raw / DAYS),
+      minuteRollup: Math.round(sizes.minute / DAYS),
+      hourRollup: Math.round(sizes.hour / DAYS),
+    },
   };
   console.log(JSON.stringify(result, null, 2));
   await Bun.write(resolve(import.meta.dir, "../results/rollups.json"), `${JSON.stringify(result, null, 2)}\n`);

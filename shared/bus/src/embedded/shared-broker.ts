@@ -45,7 +45,10 @@ export function leaseBroker(path: string, synchronous: Synchronous, log: Logger)
  */
 export function copyEmbeddedBus(path: string, target: string): void {
   const shared = open.get(resolve(path));
-  if (shared) return shared.broker.copyTo(target);
+  if (shared) {
+    shared.broker.copyTo(target);
+    return;
+  }
   const store = openStore(path, "normal");
   try {
     store.copyTo(target);
