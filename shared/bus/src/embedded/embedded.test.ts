@@ -7,6 +7,7 @@ import { QUEUES } from "@umos/contracts";
 import { ConflictError } from "@umos/core";
 import { eventually } from "@umos/testkit";
 import { connectBus } from "../connect";
+import { copyEmbeddedBus } from "./shared-broker";
 import type { Bus } from "../types";
 import { CONTRACT_OPTIONS } from "../bus.contract";
 import type { BusMessage } from "../types";
@@ -92,6 +93,22 @@ describe("embedded bus", () => {
 
     const got = await drain(await connect(), 1);
     expect(got.map((m) => [m.body.toString(), m.redelivered])).toEqual([["waiting", false]]);
+  });
+
+  test("a copy taken while the file is open holds what was confirmed, acks written first; the copy opens as a bus of its own", async () => {
+    const bus = await connect();
+    let delivered = 0;
+    const consumer = await bus.consume({ queue: QUEUES.uplink }, async () => void delivered++);
+    await bus.publish("iot.generic.device.x", Buffer.from("acked"));
+    await eventually(() => delivered === 1, 5000, "the first message handled");
+    await consumer.stop();
+    await bus.publish("iot.generic.device.x", Buffer.from("waiting"));
+    const copy = join(dir, "copy.sqlite");
+    copyEmbeddedBus(path, copy);
+    await bus.close();
+    open.splice(open.indexOf(bus), 1);
+    const got = await drain(await connect(`embedded:${copy}`), 1);
+    expect(got.map((m) => m.body.toString())).toEqual(["waiting"]);
   });
 
   test("a second process is refused the file with one clear error, and gets it once the first is gone", async () => {
