@@ -48,6 +48,7 @@ export async function runRetention(parts: RetentionParts): Promise<boolean> {
           for (const partition of await listPartitions(sql, table)) {
             if (partition.toMs > before) continue;
             await dropPartition(sql, table, partition.name);
+            if (table === POINTS_TABLE) await sql`delete from telemetry_days where day = ${new Date(partition.fromMs)}::date`;
             await repo.record({ kind, reason: "expired", removed: partition.name, rows: null, bytes: partition.bytes });
             parts.removed(kind, "expired", 1);
             log.info("retention dropped a partition", { kind, partition: partition.name, bytes: partition.bytes });
@@ -83,6 +84,7 @@ async function guardDisk(parts: RetentionParts, now: number): Promise<void> {
   const candidates = parts.postgresTelemetry ? (await listPartitions(sql, POINTS_TABLE)).filter((p) => p.name !== today && p.fromMs < now) : [];
   for (const partition of candidates) {
     await dropPartition(sql, POINTS_TABLE, partition.name);
+    await sql`delete from telemetry_days where day = ${new Date(partition.fromMs)}::date`;
     await repo.record({ kind: "telemetry", reason: "disk_guard", removed: partition.name, rows: null, bytes: partition.bytes });
     parts.removed("telemetry", "disk_guard", 1);
     log.warn("disk guard dropped raw telemetry", { partition: partition.name, bytes: partition.bytes, databaseBytes: bytes, limit: parts.maxDatabaseBytes });

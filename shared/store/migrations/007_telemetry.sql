@@ -16,6 +16,13 @@ create table telemetry_points (
 ) partition by range (ts);
 create index telemetry_points_stored on telemetry_points using brin (stored_at);
 
+-- When each day of points was last written to: queries and the roll-up job look for points written
+-- since the roll-ups' watermark only in the days written since then.
+create table telemetry_days (
+  day         date primary key,
+  written_at  timestamptz not null
+);
+
 -- Roll-ups of numeric values per minute and per hour (count, min, max, sum, first, last), kept by
 -- the roll-up job; partitioned by month of the window.
 create table telemetry_rollup_1m (

@@ -1,7 +1,7 @@
-import type { PendingQuery, Row } from "postgres";
+import type { PendingQuery, Row, TransactionSql } from "postgres";
 import { InvalidInputError, type Clock } from "@umos/core";
 import { asUnavailable, type Sql } from "@umos/store";
-import { ensurePartitions, isMissingPartition } from "./partitions";
+import { ensurePartitions, isMissingPartition, partitionOf } from "./partitions";
 import type { Aggregate, Range, TelemetryPoint, TimeSeries, Window } from "./types";
 
 export const POINTS_TABLE = "telemetry_points";
@@ -11,6 +11,8 @@ export const ROLLUPS = [
 ] as const;
 
 type Fragment = PendingQuery<Row[]>;
+
+const DAY_MS = 86_400_000;
 
 /** Rows per batch an export reads through its cursor. */
 const EXPORT_BATCH = 5000;
@@ -35,8 +37,11 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
   const known = new Set<string>();
 
   async function insert(rows: TelemetryPoint[]): Promise<void> {
-    await ensurePartitions(sql, POINTS_TABLE, "day", new Set(rows.map((p) => p.ts)), known);
-    await sql`
+    const days = [...new Set(rows.map((p) => partitionOf(POINTS_TABLE, "day", p.ts).fromMs))];
+    await ensurePartitions(sql, POINTS_TABLE, "day", days, known);
+    // One transaction: the day's mark is never behind its points (rollups.ts reads it to find them).
+    await sql.begin(async (tx) => {
+      await tx`
       insert into telemetry_points (device_id, series, name, ts, value, text, vendor, model)
       select * from unnest(
         ${rows.map((p) => p.deviceId)}::text[], ${rows.map((p) => SERIES_CODE[p.series])}::"char"[], ${rows.map((p) => p.name)}::text[],
@@ -45,6 +50,8 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
       on conflict (device_id, series, name, ts) do update
         set value = excluded.value, text = excluded.text, vendor = excluded.vendor, model = excluded.model, stored_at = clock_timestamp()
         where (telemetry_points.value, telemetry_points.text) is distinct from (excluded.value, excluded.text)`;
+      await markWritten(tx, days);
+    });
   }
 
   /** Partial aggregates (count, min, max, sum, first, last) per name and window, from roll-ups where they answer exactly. */
@@ -63,11 +70,19 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
     let parts: Fragment;
     if (!rollup || coveredFrom! >= coveredTo!) parts = raw(sql`and ts >= ${from} and ts < ${to}`);
     else {
-      const [progress] = await sql<{ done: Date }[]>`select done_until as done from telemetry_rollup_progress`;
       const cFrom = new Date(coveredFrom!);
       const cTo = new Date(coveredTo!);
+      // Points written since the roll-ups' last run, looked for only in the days written since then.
+      const late = await sql<{ day: Date; done: Date }[]>`
+        select d.day::timestamptz as day, p.done_until as done from telemetry_days d, telemetry_rollup_progress p
+        where d.written_at >= p.done_until and d.day >= ${cFrom}::date and d.day::timestamptz < ${cTo}`;
+      const since = late.reduce(
+        (more, { day, done }) =>
+          sql`${more} or (ts >= ${day} and ts < ${new Date(day.getTime() + DAY_MS)} and ts >= ${cFrom} and ts < ${cTo} and stored_at >= ${done})`,
+        sql``,
+      );
       parts = sql`
-        ${raw(sql`and ((ts >= ${from} and ts < ${cFrom}) or (ts >= ${cTo} and ts < ${to}) or (ts >= ${cFrom} and ts < ${cTo} and stored_at >= ${progress!.done}))`)}
+        ${raw(sql`and ((ts >= ${from} and ts < ${cFrom}) or (ts >= ${cTo} and ts < ${to}) ${since})`)}
         union all
         select name, date_bin(${every}, bucket, timestamptz 'epoch'), count::float8, min, max, sum, first, first_ts, last, last_ts
         from ${sql(rollup.table)} where ${of} and bucket >= ${cFrom} and bucket < ${cTo}`;
@@ -159,6 +174,14 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
       });
     }),
   };
+}
+
+/** The days just written to (UTC, as ms of their start), marked with the time of the write. */
+export async function markWritten(tx: Sql | TransactionSql, days: number[]): Promise<void> {
+  await tx`
+    insert into telemetry_days (day, written_at)
+    select d::date, clock_timestamp() from unnest(${days.map((d) => new Date(d).toISOString())}::timestamptz[]) as d
+    on conflict (day) do update set written_at = excluded.written_at`;
 }
 
 /** A window's aggregate from partial aggregates (c, mn, mx, s, f at fts, l at lts) of raw points and roll-ups alike. */

@@ -29,10 +29,13 @@ export async function runRollups(sql: Sql, known: { minutes: Set<string>; hours:
       select done_until as since, greatest(done_until, clock_timestamp() - ${settleMs} * interval '1 millisecond') as until
       from telemetry_rollup_progress for update`;
     const { since, until } = state!;
+    // Only the days written since the last run can hold what it has not seen.
+    const days = await tx<{ day: Date }[]>`select day::timestamptz as day from telemetry_days where written_at >= ${since}`;
+    const inDays = days.reduce((more, { day }) => tx`${more} or (ts >= ${day} and ts < ${new Date(day.getTime() + 86_400_000)})`, tx``);
     await tx`
       create temporary table rollup_dirty on commit drop as
       select distinct device_id, series, name, date_bin(interval '1 minute', ts, timestamptz 'epoch') as bucket
-      from telemetry_points where stored_at >= ${since} and stored_at < ${until} and value is not null`;
+      from telemetry_points where (false ${inDays}) and stored_at >= ${since} and stored_at < ${until} and value is not null`;
     // Without statistics the planner takes the new table for a few rows of unknown shape and scans
     // every partition for each; with them, one index range scan per dirty minute.
     await tx`analyze rollup_dirty`;
@@ -54,11 +57,15 @@ export async function runRollups(sql: Sql, known: { minutes: Set<string>; hours:
         on conflict (device_id, series, name, bucket) do update set
           count = excluded.count, min = excluded.min, max = excluded.max, sum = excluded.sum,
           first = excluded.first, first_ts = excluded.first_ts, last = excluded.last, last_ts = excluded.last_ts`;
+      await tx`
+        create temporary table rollup_dirty_hours on commit drop as
+        select distinct device_id, series, name, date_bin(interval '1 hour', bucket, timestamptz 'epoch') as hour from rollup_dirty`;
+      await tx`analyze rollup_dirty_hours`;
       const upserted = await tx`
         insert into telemetry_rollup_1h
         select m.device_id, m.series, m.name, h.hour, sum(m.count), min(m.min), max(m.max), sum(m.sum),
                (array_agg(m.first order by m.first_ts))[1], min(m.first_ts), (array_agg(m.last order by m.last_ts desc))[1], max(m.last_ts)
-        from (select distinct device_id, series, name, date_bin(interval '1 hour', bucket, timestamptz 'epoch') as hour from rollup_dirty) h
+        from rollup_dirty_hours h
         join telemetry_rollup_1m m
           on m.device_id = h.device_id and m.series = h.series and m.name = h.name
          and m.bucket >= h.hour and m.bucket < h.hour + interval '1 hour'
