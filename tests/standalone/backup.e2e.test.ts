@@ -64,7 +64,7 @@ test("a running standalone's backup, restored into a new directory, starts with 
       const s = await state(api);
       return s.log.length === 5 && s.values.length === 5 ? s : undefined;
     },
-    15_000,
+    30_000,
     "five reports stored and in the history",
   );
 
