@@ -76,9 +76,8 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
       const late = await sql<{ day: Date; done: Date }[]>`
         select d.day::timestamptz as day, p.done_until as done from telemetry_days d, telemetry_rollup_progress p
         where d.written_at >= p.done_until and d.day >= ${cFrom}::date and d.day::timestamptz < ${cTo}`;
-      const since = late.reduce(
-        (more, { day, done }) =>
-          sql`${more} or (ts >= ${day} and ts < ${new Date(day.getTime() + DAY_MS)} and ts >= ${cFrom} and ts < ${cTo} and stored_at >= ${done})`,
+      const since = dayRanges(late.map((l) => l.day)).reduce(
+        (more, r) => sql`${more} or (ts >= ${r.from} and ts < ${r.to} and ts >= ${cFrom} and ts < ${cTo} and stored_at >= ${late[0]!.done})`,
         sql``,
       );
       parts = sql`
@@ -174,6 +173,17 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
       });
     }),
   };
+}
+
+/** Days (their starts) as the fewest ranges of consecutive days: a condition per range, not per day. */
+export function dayRanges(days: Date[]): { from: Date; to: Date }[] {
+  const ranges: { from: Date; to: Date }[] = [];
+  for (const day of [...days].sort((a, b) => a.getTime() - b.getTime())) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.to.getTime() === day.getTime()) last.to = new Date(day.getTime() + DAY_MS);
+    else ranges.push({ from: day, to: new Date(day.getTime() + DAY_MS) });
+  }
+  return ranges;
 }
 
 /** The days just written to (UTC, as ms of their start), marked with the time of the write. */

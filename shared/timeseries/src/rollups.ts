@@ -1,5 +1,6 @@
 import type { Sql } from "@umos/store";
 import { ensurePartitions } from "./partitions";
+import { dayRanges } from "./postgres";
 
 /**
  * A write committed after the job read the points but stamped before its horizon would be missed:
@@ -31,7 +32,7 @@ export async function runRollups(sql: Sql, known: { minutes: Set<string>; hours:
     const { since, until } = state!;
     // Only the days written since the last run can hold what it has not seen.
     const days = await tx<{ day: Date }[]>`select day::timestamptz as day from telemetry_days where written_at >= ${since}`;
-    const inDays = days.reduce((more, { day }) => tx`${more} or (ts >= ${day} and ts < ${new Date(day.getTime() + 86_400_000)})`, tx``);
+    const inDays = dayRanges(days.map((d) => d.day)).reduce((more, r) => tx`${more} or (ts >= ${r.from} and ts < ${r.to})`, tx``);
     await tx`
       create temporary table rollup_dirty on commit drop as
       select distinct device_id, series, name, date_bin(interval '1 minute', ts, timestamptz 'epoch') as bucket
