@@ -7,12 +7,13 @@
  *   bun run simulate                                   2 generic, 1 DJI dock, 1 Tuya plug, 1 report/s each
  *   bun run simulate -- --generic 100 --dji 0 --tuya 0 --rate 20 --prefix k6- --seconds 90
  *   bun run simulate -- --offline-every 60 --offline-for 10
+ *   bun run simulate -- --history 60                   an hour of past reports first, so charts have something to show
  *
  * Without --token it mints an admin token with the local platform's secret, as `bun run token` does.
  */
 import { ConfigError, loadConfig } from "@umos/config";
 import { commandLine } from "@umos/runtime";
-import { behaviours, RegistrationError, runFleet, startFleet, type SimulatedDevice } from "@umos/simulator";
+import { behaviours, fleetClock, RegistrationError, reportHistory, runFleet, startFleet, type SimulatedDevice } from "@umos/simulator";
 import { developmentToken, NoDevelopmentSecretError } from "./dev-token";
 
 const USAGE = `bun run simulate -- [options]: simulated devices that register through the REST API and speak MQTT
@@ -24,6 +25,7 @@ const USAGE = `bun run simulate -- [options]: simulated devices that register th
   --offline-every <s>       mean seconds between two outages of a device, 0 for none (default 0)
   --offline-for <s>         how long an outage lasts (default 5)
   --seconds <s>             stop after this long, 0 to run until Ctrl-C (default 0)
+  --history <minutes>       first send reports of the past minutes, one per device every 30 s, stamped with their times (default 0)
   --api <url>               the REST API (default http://127.0.0.1:8080)
   --mqtt <url>              the MQTT broker (default mqtt://127.0.0.1:1883)
   --protocol <4|5>          MQTT 3.1.1 or 5 (default 4)
@@ -45,6 +47,7 @@ const values = commandLine(
     "offline-every": { type: "string", default: "0" },
     "offline-for": { type: "string", default: "5" },
     seconds: { type: "string", default: "0" },
+    history: { type: "string", default: "0" },
     api: { type: "string", default: "http://127.0.0.1:8080" },
     mqtt: { type: "string", default: "mqtt://127.0.0.1:1883" },
     protocol: { type: "string", default: "4" },
@@ -64,7 +67,11 @@ const count = (flag: string, min = 0) => {
 const protocolVersion = count("protocol");
 if (protocolVersion !== 4 && protocolVersion !== 5) fail(`--protocol must be 4 (MQTT 3.1.1) or 5, not ${protocolVersion}`);
 
-const fleet = behaviours({ generic: count("generic"), dji: count("dji"), tuya: count("tuya") }, values.prefix);
+/** Spacing of the reports --history sends. */
+const HISTORY_EVERY_MS = 30_000;
+
+const clock = fleetClock();
+const fleet = behaviours({ generic: count("generic"), dji: count("dji"), tuya: count("tuya") }, values.prefix, clock.now);
 if (fleet.length === 0) fail("no devices: pass --generic, --dji or --tuya");
 const register = values["no-register"] ? undefined : { apiUrl: values.api.replace(/\/$/, ""), token: values.token ?? (await devToken()) };
 
@@ -78,6 +85,10 @@ const devices = await startFleet(fleet, {
 }).catch((err: unknown) => fail(err instanceof RegistrationError ? err.message : `cannot connect the devices to ${values.mqtt}: ${String(err)}`));
 
 console.log(`${devices.length} devices online: ${devices.map((d) => d.behaviour.id).join(", ")}`);
+if (count("history") > 0) {
+  const sent = await reportHistory(devices, clock, count("history"), HISTORY_EVERY_MS);
+  console.log(`sent ${sent} reports of the past ${count("history")} minutes`);
+}
 console.log(`reporting ${values.rate}/s each to ${values.mqtt}; send them commands (a service named 'fail' is refused). Ctrl-C stops.`);
 const run = runFleet(devices, {
   rate: count("rate"),

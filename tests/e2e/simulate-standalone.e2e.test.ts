@@ -8,7 +8,7 @@ import { freeStandalonePorts, startStandalone, type StandalonePorts, type Standa
 /**
  * The README's first minute: `bun run start`, then `bun run simulate` as a user runs it (the script,
  * its default MQTT 3.1.1, against the embedded broker): data flows from every vendor's devices and a
- * command to each of them is acked.
+ * command to each of them is acked; the hour of history it sends first is in the telemetry API.
  */
 let dataDir: string;
 let ports: StandalonePorts;
@@ -44,6 +44,8 @@ test("bun run simulate against bun run start: reports from every vendor, each co
       token,
       "--rate",
       "2",
+      "--history",
+      "60",
     ],
     { stdout: "ignore", stderr: "inherit" },
   );
@@ -59,5 +61,18 @@ test("bun run simulate against bun run start: reports from every vendor, each co
     await eventually(async () => (await api.get(`/api/v1/commands/${id}`)).body.status === "acked", 15_000, `command ${id} acked`);
   }
   expect((await api.get("/api/v1/devices/sim-generic-0")).body.online).toBe(true);
+
+  // --history sent the past hour, one report every 30 s: standalone keeps it (PostgreSQL time series).
+  const hour = await eventually(
+    async () => {
+      const res = await api.get("/api/v1/devices/sim-generic-0/telemetry?property=temperature&every=10m&fn=count");
+      const total = (res.body.points ?? []).reduce((sum: number, p: Json) => sum + p.value, 0);
+      return total >= 120 ? res.body : undefined;
+    },
+    30_000,
+    "an hour of temperature history",
+  );
+  expect(hour.points.length).toBeGreaterThanOrEqual(6);
+  expect(Date.parse(hour.points[0].ts)).toBeLessThan(Date.now() - 50 * 60_000);
   app.socket.close();
 }, 90_000);

@@ -9,12 +9,52 @@ import { tuyaPlug } from "./tuya";
 /** How many devices of each vendor; ids are `<prefix><vendor>-<n>` (a DJI dock's aircraft: `<dock>-aircraft`). */
 export type FleetSize = Partial<Record<Vendor, number>>;
 
-export function behaviours(size: FleetSize, prefix: string): DeviceBehaviour[] {
+export function behaviours(size: FleetSize, prefix: string, clock: () => number = Date.now): DeviceBehaviour[] {
   const make = { generic: genericDevice, dji: djiDock, tuya: tuyaPlug } as const;
   const names = { generic: "generic", dji: "dock", tuya: "tuya" } as const;
   return (Object.keys(make) as Vendor[]).flatMap((vendor) =>
-    Array.from({ length: size[vendor] ?? 0 }, (_, i) => make[vendor](`${prefix}${names[vendor]}-${i}`)),
+    Array.from({ length: size[vendor] ?? 0 }, (_, i) => make[vendor](`${prefix}${names[vendor]}-${i}`, clock)),
   );
+}
+
+/** The clock a fleet's devices stamp their frames with: now, or where a history being sent stands. */
+export function fleetClock() {
+  let at: number | null = null;
+  return {
+    now: () => at ?? Date.now(),
+    set(ms: number | null) {
+      at = ms;
+    },
+  };
+}
+
+/**
+ * Reports of the past `minutes`, one per device every `everyMs`, stamped with their own times, as a
+ * device that kept readings while offline sends them: a new installation has history to show at once.
+ */
+export async function reportHistory(
+  devices: readonly SimulatedDevice[],
+  clock: ReturnType<typeof fleetClock>,
+  minutes: number,
+  everyMs: number,
+): Promise<number> {
+  const end = Date.now();
+  let sent = 0;
+  try {
+    for (let t = end - minutes * 60_000; t < end; t += everyMs) {
+      clock.set(t);
+      for (const device of devices) {
+        if (!device.connected) continue;
+        device.report();
+        sent++;
+      }
+      // A round at a time, so the broker's window of QoS 1 messages in flight never fills at once.
+      await Bun.sleep(1);
+    }
+  } finally {
+    clock.set(null);
+  }
+  return sent;
 }
 
 export interface FleetOptions extends Omit<ConnectOptions, "password"> {

@@ -5,4 +5,4 @@ export { djiDock, aircraftOf } from "./dji";
 export { tuyaPlug } from "./tuya";
 export { connectDevice, type SimulatedDevice, type ConnectOptions, type DeviceCounters } from "./device";
 export { registerDevice, RegistrationError } from "./register";
-export { behaviours, startFleet, runFleet, type FleetSize, type FleetOptions, type RunOptions } from "./fleet";
+export { behaviours, fleetClock, reportHistory, startFleet, runFleet, type FleetSize, type FleetOptions, type RunOptions } from "./fleet";
