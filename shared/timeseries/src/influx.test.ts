@@ -46,6 +46,45 @@ describe("InfluxDB", () => {
     expect(await duration()).toBe("0s");
   });
 
+  test("the documented continuous queries are accepted, and their SELECT ... INTO rolls points up per minute and per hour", async () => {
+    const file = await Bun.file(new URL("../../../deployments/influxdb/rollups-1x.influxql", import.meta.url)).text();
+    const statements = file
+      .split("\n")
+      .filter((line) => line.startsWith("CREATE CONTINUOUS QUERY"))
+      .map((line) => line.replaceAll('ON "umos"', `ON "${influx.database}"`));
+    expect(statements).toHaveLength(2);
+    const store = createInfluxTimeSeries(target(), silentLogger);
+    const run = async (q: string) => {
+      const res = await fetch(`${influx.url}/query?${new URLSearchParams({ db: influx.database, q })}`, { method: "POST" });
+      const body = (await res.json()) as { results: { error?: string; series?: { columns: string[]; values: unknown[][] }[] }[] };
+      expect(body.results[0]!.error).toBeUndefined();
+      return body.results[0]!.series ?? [];
+    };
+    for (const statement of statements) await run(statement);
+    const t = 1_750_000_000_000 - (1_750_000_000_000 % 3_600_000);
+    await store.write(
+      [1, 5, 3].map((value, i) => ({
+        series: "property" as const,
+        deviceId: "cq-1",
+        vendor: "generic",
+        model: null,
+        name: "level",
+        ts: t + i * 70_000,
+        value,
+        text: null,
+      })),
+    );
+    // What each query does every interval, here over the whole range at once.
+    for (const statement of statements) {
+      const select = /BEGIN (SELECT .*) GROUP BY (time\(\w+\)), \* END$/.exec(statement)!;
+      await run(`${select[1]} WHERE time >= ${t}ms AND time < ${t + 3_600_000}ms GROUP BY ${select[2]}, *`);
+    }
+    const [hour] = await run(`SELECT "count", "min", "max", "sum", "first", "last" FROM "device_property_1h" WHERE "device" = 'cq-1'`);
+    expect(hour!.values).toEqual([[new Date(t).toISOString().replace(".000Z", "Z"), 3, 1, 5, 9, 1, 3]]);
+    const [minutes] = await run(`SELECT "count" FROM "device_property_1m" WHERE "device" = 'cq-1' AND "property" = 'level'`);
+    expect(minutes!.values.map((v) => v[1])).toEqual([1, 1, 1]);
+  });
+
   test("a database that does not exist and a server that is down are both unavailable, with the reason", async () => {
     const missing = createInfluxTimeSeries(target({ bucket: "umos_no_such_db" }), silentLogger);
     const window = { deviceId: "f-1", property: "t", fromMs: 0, toMs: 60_000, everyMs: 60_000, fn: "mean" as const };
