@@ -1,5 +1,5 @@
 import type { Sql } from "@umos/store";
-import { ensurePartitions } from "./partitions";
+import { ensurePartitions, partitionOf } from "./partitions";
 import { dayRanges } from "./postgres";
 
 /**
@@ -7,6 +7,12 @@ import { dayRanges } from "./postgres";
  * the horizon stays this far behind the database's clock, longer than any telemetry write lasts.
  */
 const SETTLE_MS = 30_000;
+/**
+ * A run that rewrote this many minutes (a backlog, a spool replayed, the first run over old data)
+ * analyses the minute partitions it wrote before reading them back for the hours: the planner would
+ * otherwise take them for the few rows they held before, and scan each once per hour.
+ */
+const ANALYSE_AFTER_MINUTES = 10_000;
 
 export interface RollupRun {
   /** Minutes and hours recomputed. */
@@ -58,6 +64,9 @@ export async function runRollups(sql: Sql, known: { minutes: Set<string>; hours:
         on conflict (device_id, series, name, bucket) do update set
           count = excluded.count, min = excluded.min, max = excluded.max, sum = excluded.sum,
           first = excluded.first, first_ts = excluded.first_ts, last = excluded.last, last_ts = excluded.last_ts`;
+      if (Number(span!.minutes) >= ANALYSE_AFTER_MINUTES) {
+        for (const month of months) await tx.unsafe(`analyze "${partitionOf("telemetry_rollup_1m", "month", month).name}"`);
+      }
       await tx`
         create temporary table rollup_dirty_hours on commit drop as
         select distinct device_id, series, name, date_bin(interval '1 hour', bucket, timestamptz 'epoch') as hour from rollup_dirty`;
