@@ -1,9 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { silentLogger } from "@umos/core";
 import type { App } from "@umos/runtime";
-import { openMigratedDatabase, type Database } from "@umos/store";
+import type { Database } from "@umos/store";
 import { createPostgresTimeSeries, reportPoints } from "@umos/timeseries";
-import { createBusFile, createDatabase, inProcess, jsonClient, manualClock, testConfig, testToken, type TestBusFile, type TestDatabase } from "@umos/testkit";
+import {
+  createBusFile,
+  createMigratedDatabase,
+  inProcess,
+  jsonClient,
+  manualClock,
+  testConfig,
+  testToken,
+  type TestBusFile,
+  type TestDatabase,
+} from "@umos/testkit";
 import { createApp } from "../src/app";
 
 /**
@@ -21,8 +30,8 @@ const t0 = Date.parse("2025-06-15T10:00:00Z");
 const range = `from=${t0}&to=${t0 + 3_600_000}`;
 
 beforeAll(async () => {
-  [database, busFile] = await Promise.all([createDatabase(), createBusFile()]);
-  db = await openMigratedDatabase({ url: database.url, maxConnections: 2 }, silentLogger);
+  const migrated = await createMigratedDatabase(2);
+  [database, db, busFile] = [migrated, migrated.db, await createBusFile()];
   app = inProcess(createApp, testConfig({ busUrl: busFile.url, postgresUrl: database.url }, { UMOS_TIMESERIES__KIND: "postgres" }), "iot-api", {
     clock: manualClock(t0 + 3_600_000),
   });
@@ -34,7 +43,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.stop();
-  await db?.close();
   await Promise.all([database?.dispose(), busFile?.dispose()]);
 }, 30_000);
 

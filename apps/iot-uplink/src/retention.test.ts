@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { silentLogger } from "@umos/core";
-import { deviceRepository, openMigratedDatabase, policyOf, retentionRepository, writeBatch, type Database, type RetentionKind } from "@umos/store";
-import { createDatabase, manualClock, type TestDatabase } from "@umos/testkit";
+import { deviceRepository, policyOf, retentionRepository, writeBatch, type Database, type RetentionKind } from "@umos/store";
+import { createMigratedDatabase, manualClock, type TestDatabase } from "@umos/testkit";
 import { createPostgresTimeSeries, listPartitions, reportPoints, runRollups } from "@umos/timeseries";
 import { runRetention, type RetentionParts } from "./retention";
 
@@ -12,12 +12,12 @@ const DAY = 86_400_000;
 const start = Date.UTC(2026, 2, 1, 12);
 
 beforeAll(async () => {
-  database = await createDatabase();
-  db = await openMigratedDatabase({ url: database.url, maxConnections: 4 }, silentLogger);
+  const migrated = await createMigratedDatabase();
+  database = migrated;
+  db = migrated.db;
 }, 20_000);
 
 afterAll(async () => {
-  await db?.close();
   await database?.dispose();
 });
 

@@ -4,6 +4,7 @@ export {
   createVhost,
   createBusFile,
   createDatabase,
+  createMigratedDatabase,
   startMosquitto,
   waitForPort,
   eventually,

@@ -2,6 +2,8 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
+import { silentLogger } from "@umos/core";
+import { openMigratedDatabase, type Database } from "@umos/store";
 
 /**
  * Test isolation on the real services: each test gets its own RabbitMQ vhost, its own PostgreSQL
@@ -87,6 +89,20 @@ export async function createDatabase(): Promise<TestDatabase> {
       const sql = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
       await sql.unsafe(`drop database if exists ${name} with (force)`);
       await sql.end();
+    },
+  };
+}
+
+/** A database of the test's own with the schema in place, and a pool on it; dispose closes both. */
+export async function createMigratedDatabase(maxConnections = 4): Promise<TestDatabase & { db: Database }> {
+  const database = await createDatabase();
+  const db = await openMigratedDatabase({ url: database.url, maxConnections }, silentLogger);
+  return {
+    ...database,
+    db,
+    dispose: async () => {
+      await db.close();
+      await database.dispose();
     },
   };
 }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Envelope } from "@umos/contracts";
-import { InvalidInputError, silentLogger } from "@umos/core";
-import { openMigratedDatabase, type Database } from "@umos/store";
-import { createDatabase, manualClock, type TestDatabase } from "@umos/testkit";
+import { InvalidInputError } from "@umos/core";
+import type { Database } from "@umos/store";
+import { createMigratedDatabase, manualClock, type TestDatabase } from "@umos/testkit";
 import { timeSeriesContract } from "./contract";
 import { dropPartition, listPartitions } from "./partitions";
 import { reportPoints } from "./points";
@@ -17,12 +17,12 @@ let retentionDays: number | null = null;
 const open = (): TimeSeries => createPostgresTimeSeries(db.sql, { clock, rawRetentionDays: async () => retentionDays });
 
 beforeAll(async () => {
-  database = await createDatabase();
-  db = await openMigratedDatabase({ url: database.url, maxConnections: 4 }, silentLogger);
+  const migrated = await createMigratedDatabase();
+  database = migrated;
+  db = migrated.db;
 }, 20_000);
 
 afterAll(async () => {
-  await db?.close();
   await database?.dispose();
 });
 

@@ -1,5 +1,5 @@
 import type { Sql } from "@umos/store";
-import { ensurePartitions, partitionOf } from "./partitions";
+import { ensurePartitions } from "./partitions";
 import { dayRanges } from "./postgres";
 
 /**
@@ -7,12 +7,6 @@ import { dayRanges } from "./postgres";
  * the horizon stays this far behind the database's clock, longer than any telemetry write lasts.
  */
 const SETTLE_MS = 30_000;
-/**
- * A run that rewrote this many minutes (a backlog, a spool replayed, the first run over old data)
- * analyses the minute partitions it wrote before reading them back for the hours: the planner would
- * otherwise take them for the few rows they held before, and scan each once per hour.
- */
-const ANALYSE_AFTER_MINUTES = 10_000;
 
 export interface RollupRun {
   /** Minutes and hours recomputed. */
@@ -43,9 +37,6 @@ export async function runRollups(sql: Sql, known: { minutes: Set<string>; hours:
       create temporary table rollup_dirty on commit drop as
       select distinct device_id, series, name, date_bin(interval '1 minute', ts, timestamptz 'epoch') as bucket
       from telemetry_points where (false ${inDays}) and stored_at >= ${since} and stored_at < ${until} and value is not null`;
-    // Without statistics the planner takes the new table for a few rows of unknown shape and scans
-    // every partition for each; with them, one index range scan per dirty minute.
-    await tx`analyze rollup_dirty`;
     const [span] = await tx<{ first: Date | null; last: Date | null; minutes: bigint }[]>`
       select min(bucket) as first, max(bucket) as last, count(*) as minutes from rollup_dirty`;
     let hours = 0;
@@ -53,33 +44,37 @@ export async function runRollups(sql: Sql, known: { minutes: Set<string>; hours:
       const months = monthsBetween(span!.first.getTime(), span!.last.getTime());
       await ensurePartitions(tx, "telemetry_rollup_1m", "month", months, known.minutes);
       await ensurePartitions(tx, "telemetry_rollup_1h", "month", months, known.hours);
+      // Each window is read through a lateral subquery: one primary-key range scan per dirty window.
+      // A join leaves the plan to estimates, and for one device's backlog the planner merges on the
+      // device and filters the time: every window against every point (a year: hours, not minutes).
       await tx`
         insert into telemetry_rollup_1m
-        select p.device_id, p.series, p.name, d.bucket, count(*), min(p.value), max(p.value), sum(p.value),
-               (array_agg(p.value order by p.ts))[1], min(p.ts), (array_agg(p.value order by p.ts desc))[1], max(p.ts)
-        from rollup_dirty d join telemetry_points p
-          on p.device_id = d.device_id and p.series = d.series and p.name = d.name
-         and p.ts >= d.bucket and p.ts < d.bucket + interval '1 minute' and p.value is not null
-        group by p.device_id, p.series, p.name, d.bucket
+        select d.device_id, d.series, d.name, d.bucket, a.count, a.min, a.max, a.sum, a.first, a.first_ts, a.last, a.last_ts
+        from rollup_dirty d cross join lateral (
+          select count(*) as count, min(p.value) as min, max(p.value) as max, sum(p.value) as sum,
+                 (array_agg(p.value order by p.ts))[1] as first, min(p.ts) as first_ts,
+                 (array_agg(p.value order by p.ts desc))[1] as last, max(p.ts) as last_ts
+          from telemetry_points p
+          where p.device_id = d.device_id and p.series = d.series and p.name = d.name
+            and p.ts >= d.bucket and p.ts < d.bucket + interval '1 minute' and p.value is not null
+        ) a
+        where a.count > 0
         on conflict (device_id, series, name, bucket) do update set
           count = excluded.count, min = excluded.min, max = excluded.max, sum = excluded.sum,
           first = excluded.first, first_ts = excluded.first_ts, last = excluded.last, last_ts = excluded.last_ts`;
-      if (Number(span!.minutes) >= ANALYSE_AFTER_MINUTES) {
-        for (const month of months) await tx.unsafe(`analyze "${partitionOf("telemetry_rollup_1m", "month", month).name}"`);
-      }
-      await tx`
-        create temporary table rollup_dirty_hours on commit drop as
-        select distinct device_id, series, name, date_bin(interval '1 hour', bucket, timestamptz 'epoch') as hour from rollup_dirty`;
-      await tx`analyze rollup_dirty_hours`;
       const upserted = await tx`
         insert into telemetry_rollup_1h
-        select m.device_id, m.series, m.name, h.hour, sum(m.count), min(m.min), max(m.max), sum(m.sum),
-               (array_agg(m.first order by m.first_ts))[1], min(m.first_ts), (array_agg(m.last order by m.last_ts desc))[1], max(m.last_ts)
-        from rollup_dirty_hours h
-        join telemetry_rollup_1m m
-          on m.device_id = h.device_id and m.series = h.series and m.name = h.name
-         and m.bucket >= h.hour and m.bucket < h.hour + interval '1 hour'
-        group by m.device_id, m.series, m.name, h.hour
+        select h.device_id, h.series, h.name, h.hour, a.count, a.min, a.max, a.sum, a.first, a.first_ts, a.last, a.last_ts
+        from (select distinct device_id, series, name, date_bin(interval '1 hour', bucket, timestamptz 'epoch') as hour from rollup_dirty) h
+        cross join lateral (
+          select sum(m.count) as count, min(m.min) as min, max(m.max) as max, sum(m.sum) as sum,
+                 (array_agg(m.first order by m.first_ts))[1] as first, min(m.first_ts) as first_ts,
+                 (array_agg(m.last order by m.last_ts desc))[1] as last, max(m.last_ts) as last_ts
+          from telemetry_rollup_1m m
+          where m.device_id = h.device_id and m.series = h.series and m.name = h.name
+            and m.bucket >= h.hour and m.bucket < h.hour + interval '1 hour'
+        ) a
+        where a.count > 0
         on conflict (device_id, series, name, bucket) do update set
           count = excluded.count, min = excluded.min, max = excluded.max, sum = excluded.sum,
           first = excluded.first, first_ts = excluded.first_ts, last = excluded.last, last_ts = excluded.last_ts`;

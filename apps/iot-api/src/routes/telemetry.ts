@@ -54,8 +54,9 @@ const WindowParams = {
   fn: t.Optional(Aggregate),
 };
 
-/** Values and events one list answers at most. */
+/** Values and events one list answers at most, and without `limit`. */
 const MAX_LIST = 1000;
+const DEFAULT_LIST = 100;
 
 const Names = (what: string) =>
   t.Optional(
@@ -68,6 +69,11 @@ const Names = (what: string) =>
 const RangeParams = {
   from: t.Optional(t.String({ description: "RFC 3339 or ms since the epoch; default: an hour before to" })),
   to: t.Optional(t.String({ description: "RFC 3339 or ms since the epoch, exclusive; default: now" })),
+};
+
+const ListParams = {
+  ...RangeParams,
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_LIST, description: `default ${DEFAULT_LIST}` })),
 };
 
 const ValueList = t.Object({
@@ -100,6 +106,14 @@ export function telemetryRoutes(devices: DeviceRepository, store: TimeSeriesRead
       "telemetry is not configured on this server: set timeseries.kind (UMOS_TIMESERIES__KIND), see docs/telemetry.md",
       false,
     );
+  };
+  /** A device's stored values (or events) in the range asked, newest first: the lists' common part. */
+  const listOf = async (deviceId: string, series: "property" | "event", names: string[] | undefined, query: { from?: string; to?: string; limit?: number }) => {
+    const store = configured();
+    await devices.get(deviceId);
+    const range = rangeFor(query);
+    const rows = await store.points({ deviceId, series, names: [...new Set(names ?? [])], limit: query.limit ?? DEFAULT_LIST, ...range });
+    return { deviceId, from: new Date(range.fromMs), to: new Date(range.toMs), rows };
   };
   /** A range without windows: only its length is limited. */
   const rangeFor = (query: { from?: string; to?: string }) =>
@@ -187,30 +201,12 @@ export function telemetryRoutes(devices: DeviceRepository, store: TimeSeriesRead
     .get(
       "/:id/telemetry/values",
       async ({ params, query }) => {
-        const store = configured();
-        await devices.get(params.id);
-        const range = rangeFor(query);
-        const values = await store.points({
-          deviceId: params.id,
-          series: "property",
-          names: [...new Set(query.property ?? [])],
-          limit: query.limit ?? 100,
-          ...range,
-        });
-        return {
-          deviceId: params.id,
-          from: new Date(range.fromMs),
-          to: new Date(range.toMs),
-          values: values.map((v) => ({ ts: new Date(v.ts), property: v.name, value: v.value, text: v.text })),
-        };
+        const { rows, ...head } = await listOf(params.id, "property", query.property, query);
+        return { ...head, values: rows.map((v) => ({ ts: new Date(v.ts), property: v.name, value: v.value, text: v.text })) };
       },
       {
         params: t.Object({ id: t.String() }),
-        query: t.Object({
-          property: Names("properties"),
-          ...RangeParams,
-          limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_LIST, description: "default 100" })),
-        }),
+        query: t.Object({ property: Names("properties"), ...ListParams }),
         response: { 200: ValueList, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
         detail: needs("viewer", { summary: "The values the device reported, text and numbers alike, newest first: a status string's last values" }),
       },
@@ -218,30 +214,12 @@ export function telemetryRoutes(devices: DeviceRepository, store: TimeSeriesRead
     .get(
       "/:id/telemetry/event-list",
       async ({ params, query }) => {
-        const store = configured();
-        await devices.get(params.id);
-        const range = rangeFor(query);
-        const events = await store.points({
-          deviceId: params.id,
-          series: "event",
-          names: [...new Set(query.event ?? [])],
-          limit: query.limit ?? 100,
-          ...range,
-        });
-        return {
-          deviceId: params.id,
-          from: new Date(range.fromMs),
-          to: new Date(range.toMs),
-          events: events.map((e) => ({ ts: new Date(e.ts), event: e.name, data: parseData(e.text) })),
-        };
+        const { rows, ...head } = await listOf(params.id, "event", query.event, query);
+        return { ...head, events: rows.map((e) => ({ ts: new Date(e.ts), event: e.name, data: parseData(e.text) })) };
       },
       {
         params: t.Object({ id: t.String() }),
-        query: t.Object({
-          event: Names("event names"),
-          ...RangeParams,
-          limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_LIST, description: "default 100" })),
-        }),
+        query: t.Object({ event: Names("event names"), ...ListParams }),
         response: { 200: EventList, 400: ErrorBody, 404: ErrorBody, 501: ErrorBody, 503: ErrorBody },
         detail: needs("viewer", { summary: "The events the device reported in the range, with their data, newest first" }),
       },
