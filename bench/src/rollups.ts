@@ -84,7 +84,7 @@ try {
   const sizes = { raw: await bytes("telemetry_points"), minute: await bytes(ROLLUPS[1].table), hour: await bytes(ROLLUPS[0].table) };
   const result = {
     at: new Date().toISOString(),
-    postgres: (await sql<{ v: string }[]>`show server_version`)[0]!.v,
+    postgres: (await sql<{ v: string }[]>`select current_setting('server_version') as v`)[0]!.v,
     days: DAYS,
     points: DAYS * 86_400,
     generatedS,
