@@ -1,6 +1,6 @@
 import type { PendingQuery, Row, TransactionSql } from "postgres";
 import { InvalidInputError, type Clock } from "@umos/core";
-import { asUnavailable, type Sql } from "@umos/store";
+import { asUnavailable, withOutagesAsUnavailable, type Sql } from "@umos/store";
 import { ensurePartitions, isMissingPartition, partitionOf } from "./partitions";
 import type { Aggregate, Range, TelemetryPoint, TimeSeries, Window } from "./types";
 
@@ -97,24 +97,14 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
     return byName;
   }
 
-  const guarded =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      try {
-        return await fn(...args);
-      } catch (err) {
-        throw asUnavailable(err);
-      }
-    };
-
-  const series = guarded(async (q: Parameters<TimeSeries["series"]>[0]) => {
+  const series = withOutagesAsUnavailable(async (q: Parameters<TimeSeries["series"]>[0]) => {
     const byName = await aggregate({ ...q, series: "p", names: q.properties });
     return q.properties.map((property) => ({ property, windows: byName.get(property) ?? [] }));
   });
 
   return {
     kind: "postgres",
-    write: guarded(async (points) => {
+    write: withOutagesAsUnavailable(async (points) => {
       if (points.length === 0) return;
       const days = await options.rawRetentionDays();
       if (days !== null) {
@@ -139,13 +129,13 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
     }),
     series,
     windows: async ({ property, ...rest }) => (await series({ ...rest, properties: [property] }))[0]!.windows,
-    eventCounts: guarded(async (q) => {
+    eventCounts: withOutagesAsUnavailable(async (q) => {
       const byName = await aggregate({ ...q, series: "e", names: q.events, fn: "count" });
       if (q.events.length > 0) return { series: q.events.map((event) => ({ event, windows: byName.get(event) ?? [] })), more: false };
       const names = [...byName.keys()].sort();
       return { series: names.slice(0, q.maxEvents).map((event) => ({ event, windows: byName.get(event)! })), more: names.length > q.maxEvents };
     }),
-    points: guarded(async (q) => {
+    points: withOutagesAsUnavailable(async (q) => {
       const names = q.names.length > 0 ? sql`and name = any(${q.names}::text[])` : sql``;
       const rows = await sql<{ ts: Date; name: string; value: number | null; text: string | null }[]>`
         select ts, name, case when series = 'e' then null else value end as value, text from telemetry_points
@@ -166,7 +156,7 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
       }
     },
     applyRetention: async () => {},
-    deleteDevice: guarded(async (deviceId) => {
+    deleteDevice: withOutagesAsUnavailable(async (deviceId) => {
       await sql.begin(async (tx) => {
         await tx`delete from telemetry_points where device_id = ${deviceId}`;
         for (const { table } of ROLLUPS) await tx`delete from ${tx(table)} where device_id = ${deviceId}`;
