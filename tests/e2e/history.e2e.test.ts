@@ -51,7 +51,7 @@ afterAll(async () => {
   await platform?.stop();
   await proxy?.stop();
   await Promise.all([vhost?.dispose(), database?.dispose(), broker?.stop()]);
-});
+}, 30_000);
 
 const base = Date.now() - (Date.now() % 60_000) - 10 * 60_000; // ten minutes ago, on a minute
 const report = (i: number) => ({ id: `r-${i}`, ts: base + i * 1000, data: { temperature: 20 + i / 10, mode: i % 2 === 0 ? "eco" : "boost" } });

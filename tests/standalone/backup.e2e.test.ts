@@ -59,14 +59,17 @@ test("a running standalone's backup, restored into a new directory, starts with 
   for (let i = 0; i < 5; i++)
     await device.publishAsync("generic/bk-1/property/report", JSON.stringify({ id: `r-${i}`, data: { temperature: 20 + i } }), { qos: 1 });
   await device.endAsync();
+  let seen: Awaited<ReturnType<typeof state>> | undefined;
   const before = await eventually(
     async () => {
-      const s = await state(api);
-      return s.log.length === 5 && s.values.length === 5 ? s : undefined;
+      seen = await state(api);
+      return seen.log.length === 5 && seen.values.length === 5 ? seen : undefined;
     },
     30_000,
     "five reports stored and in the history",
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last seen: ${JSON.stringify(seen)}\n${standalone.output()}`);
+  });
 
   const file = join(work, "umos.backup");
   const backup = await run("backup", "--", "--data-dir", original, "--out", file);

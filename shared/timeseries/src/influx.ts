@@ -49,7 +49,12 @@ async function bucketRetentionV2(target: InfluxTarget, days: number | null): Pro
   const found = await call(`/api/v2/buckets?${new URLSearchParams({ name: target.bucket, org: target.org })}`);
   if (found.status === 404 || found.status === 405) return false;
   const bucket = ((await found.json().catch(() => ({}))) as { buckets?: { id: string }[] }).buckets?.[0];
-  if (!found.ok || !bucket) throw new UnavailableError(`InfluxDB bucket '${target.bucket}' of org '${target.org}' not found (${found.status})`);
+  if (!found.ok || !bucket) {
+    // VictoriaMetrics, for one, takes v2 writes but has no buckets: its retention is its own -retentionPeriod.
+    throw new UnavailableError(
+      `could not set the raw telemetry's retention on ${new URL(base).origin}: no bucket '${target.bucket}' of org '${target.org}' (${found.status}); set the retention on the server itself`,
+    );
+  }
   const everySeconds = days === null ? 0 : days * 86_400;
   const patched = await call(`/api/v2/buckets/${bucket.id}`, { method: "PATCH", body: JSON.stringify({ retentionRules: [{ type: "expire", everySeconds }] }) });
   if (!patched.ok) throw new UnavailableError(`InfluxDB did not take the bucket's retention (${patched.status}): ${(await patched.text()).slice(0, 300)}`);
