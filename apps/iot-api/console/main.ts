@@ -1,9 +1,8 @@
 import * as rest from "./api";
 import { ApiError, storedToken, storeToken, type ConsoleConfig, type Device, type Envelope } from "./api";
-import { seriesCharts } from "./chart";
+import { chartPanel } from "./chart-panel";
 import { $, el } from "./dom";
 import { connectLive } from "./live";
-import { answerCaption, answerSeries, answerSpan, customRange, localInput, MAX_PROPERTIES, presetRange, reportSeries, type Range } from "./series";
 import { ago, display, millis, numericValues } from "./values";
 
 /**
@@ -20,13 +19,9 @@ let current: {
   loaded: boolean;
   /** Its numeric properties, in name order, from its state or its first report. */
   numeric: string[];
-  /** Whether live reports extend the charts: not while a query is out, nor over a range that ended. */
-  liveChart: boolean;
   statuses: Map<string, string[]>;
 } | null = null;
-const chart = seriesCharts($("chart"));
-/** Counts chart queries: an answer to one that a later one replaced is dropped. */
-let chartQueries = 0;
+const charts = chartPanel();
 
 void boot();
 
@@ -35,7 +30,6 @@ async function boot() {
   $("login-form").addEventListener("submit", (e) => void signIn(e));
   $("sign-out").addEventListener("click", signOut);
   $("command-form").addEventListener("submit", (e) => void submitCommand(e));
-  $("chart-controls").addEventListener("change", rangeChanged);
   if (storedToken()) start();
   else show("login");
 }
@@ -151,7 +145,7 @@ function onPresence(m: Envelope) {
 // ---- one device --------------------------------------------------------------------------------
 
 async function openDevice(id: string) {
-  current = { id, loaded: false, numeric: [], liveChart: false, statuses: new Map() };
+  current = { id, loaded: false, numeric: [], statuses: new Map() };
   show("device-view");
   live?.subscribe("device", { devices: [id] });
   const [detail, events, commands] = await Promise.all([rest.device(id), rest.messages(id, "event.report", 20), rest.commands(id)]);
@@ -171,7 +165,7 @@ async function openDevice(id: string) {
 async function chartChoices(values: Record<string, unknown>) {
   if (!current) return;
   current.numeric = Object.keys(numericValues(values)).sort();
-  await loadChart();
+  await charts.show(current.id, current.numeric);
 }
 
 function setOnline(online: boolean) {
@@ -202,84 +196,6 @@ const eventItem = (m: Envelope) =>
     " ",
     el("span", { class: "mono" }, [JSON.stringify(m.data?.data ?? {})]),
   ]);
-
-/**
- * Charts the numeric properties over the range picked, from the time series; without one (501), the
- * recent reports of the message log. A range the API refuses (400) leaves the charts empty, with its reason.
- */
-async function loadChart() {
-  if (!current) return;
-  const device = current;
-  const query = ++chartQueries;
-  const stale = () => current !== device || query !== chartQueries;
-  device.liveChart = false;
-  $("chart-error").textContent = "";
-  const properties = device.numeric.slice(0, MAX_PROPERTIES);
-  if (properties.length === 0) {
-    chart.set([], null);
-    $("chart-source").textContent = "No numeric property reported yet.";
-    return;
-  }
-  const more = properties.length < device.numeric.length ? ` The first ${MAX_PROPERTIES} of ${device.numeric.length} numeric properties.` : "";
-  const range = pickedRange();
-  if (!range) return noChart(properties, "Choose both a start and an end for a custom range.");
-  const controls = $<HTMLFieldSetElement>("chart-controls");
-  let why: string;
-  // Asked whatever the server's store: its 501 is what says there is none.
-  try {
-    const answer = await rest.telemetrySeries(device.id, properties, range, $<HTMLSelectElement>("chart-fn").value);
-    if (stale()) return;
-    chart.set(answerSeries(answer, properties), answerSpan(answer));
-    $("chart-source").textContent = answerCaption(answer, range.live) + more;
-    controls.disabled = false;
-    device.liveChart = range.live;
-    return;
-  } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    if (stale()) return;
-    if (err.status === 400) return noChart(properties, `The API refused this range: ${err.message}`);
-    // Without a time series, range and aggregate have nothing to change: the message log has only recent reports.
-    controls.disabled = err.status === 501;
-    why = err.status === 501 ? "No time series configured" : `Time series unavailable (${err.message})`;
-  }
-  const reports = await rest.messages(device.id, "property.report", 200);
-  if (stale()) return;
-  chart.set(reportSeries(reports, properties), null);
-  $("chart-source").textContent = `${why}: recent property reports from the message log, then live values.${more}`;
-  device.liveChart = true;
-}
-
-/** Empty charts, and why: the range asked for has no answer. */
-function noChart(properties: string[], why: string) {
-  chart.set(
-    properties.map((property) => ({ property, points: [] })),
-    null,
-  );
-  $("chart-source").textContent = "";
-  $("chart-error").textContent = why;
-}
-
-/** The range the picker asks for (a preset ends now, so live values go on it); null for a custom one not filled in. */
-function pickedRange(): (Range & { live: boolean }) | null {
-  const picked = $("chart-controls").querySelector<HTMLInputElement>('input[name="chart-range"]:checked')!.value;
-  const from = $<HTMLInputElement>("chart-from");
-  const to = $<HTMLInputElement>("chart-to");
-  const preset = presetRange(picked, Date.now());
-  if (preset) {
-    // The ends show what a preset asked for: where a custom range starts from.
-    from.value = localInput(preset.from);
-    to.value = localInput(preset.to);
-    return { ...preset, live: true };
-  }
-  const custom = customRange(from.value, to.value);
-  return custom && { ...custom, live: false };
-}
-
-function rangeChanged(event: Event) {
-  // Editing an end makes the range a custom one, whichever preset filled it in.
-  if ((event.target as HTMLInputElement).type === "datetime-local") $<HTMLInputElement>("chart-custom").checked = true;
-  void loadChart();
-}
 
 function commandRow(id: string, service: string | null, status: string, output: unknown) {
   if (!current) return;
@@ -326,7 +242,7 @@ function onMessage(m: Envelope) {
   switch (m.kind) {
     case "property.report": {
       for (const [name, value] of Object.entries(m.data ?? {})) setProperty(name, value, millis(m.ts), true);
-      if (current.liveChart) for (const [name, value] of Object.entries(numericValues(m.data))) chart.add(name, { ts: millis(m.ts), value });
+      charts.live(current.id, numericValues(m.data), millis(m.ts));
       if (current.loaded && current.numeric.length === 0) void chartChoices(m.data ?? {});
       break;
     }
