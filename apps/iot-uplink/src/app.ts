@@ -22,7 +22,8 @@ import { createDeviceDirectory } from "./device-directory";
 import { startPresenceSweep } from "./presence";
 import { countOutcomes } from "./outcome-metrics";
 import { createUplinkProcessor } from "./processor";
-import { every, runRetention } from "./retention";
+import { every } from "./every";
+import { runRetention } from "./retention";
 import { startTelemetryConsumer } from "./telemetry/telemetry-consumer";
 
 /** How often the iot_dead_letters gauge is read from the table. */

@@ -2,6 +2,7 @@ import { publishEnvelope, type Publisher } from "@umos/bus";
 import { KINDS, routingKey, type Vendor } from "@umos/contracts";
 import type { Clock, Logger } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
+import { every } from "./every";
 
 /** Why UMOS thinks a device's presence changed: other traffic, silence, or its gateway's topology report. */
 export type PresenceCause = "traffic" | "silence" | "topology";
@@ -36,22 +37,10 @@ export function publishPresence(
  * The update is atomic, so replicas sweeping at once report each device once.
  */
 export function startPresenceSweep(devices: DeviceRepository, outlet: PresenceOutlet, options: { silenceMs: number; intervalMs: number }, log: Logger) {
-  let running: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(async () => {
-      try {
-        const silent = await devices.markSilentOffline(options.silenceMs);
-        await Promise.all(silent.map((d) => publishPresence(outlet, d.id, d.vendor, "offline", "silence")));
-        if (silent.length > 0) log.info("devices offline after silence", { count: silent.length, silenceMs: options.silenceMs });
-      } catch (err) {
-        log.warn("presence sweep failed; next sweep retries", { err });
-      }
-    });
-  }, options.intervalMs);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
+  const sweep = async () => {
+    const silent = await devices.markSilentOffline(options.silenceMs);
+    await Promise.all(silent.map((d) => publishPresence(outlet, d.id, d.vendor, "offline", "silence")));
+    if (silent.length > 0) log.info("devices offline after silence", { count: silent.length, silenceMs: options.silenceMs });
   };
+  return every("presence sweep", options.intervalMs, sweep, log, { now: false });
 }

@@ -96,25 +96,3 @@ async function guardDisk(parts: RetentionParts, now: number): Promise<void> {
     limit: parts.maxDatabaseBytes,
   });
 }
-
-/** `run` every `intervalMs`, one run at a time; a failed run is logged and the next one tries again. */
-export function every(name: string, intervalMs: number, run: () => Promise<unknown>, log: Logger): { stop(): Promise<void> } {
-  let running: Promise<void> = Promise.resolve();
-  const tick = () => {
-    running = running.then(async () => {
-      try {
-        await run();
-      } catch (err) {
-        log.warn(`${name} failed; the next run tries again`, { err });
-      }
-    });
-  };
-  const timer = setInterval(tick, intervalMs);
-  tick();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
-}
