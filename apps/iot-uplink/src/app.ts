@@ -14,7 +14,7 @@ import {
   type LogEntry,
 } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
-import { openTimeSeries, runRollups } from "@umos/timeseries";
+import { openTimeSeries, rollupJob } from "@umos/timeseries";
 import { createBatcher } from "./batcher";
 import { startDeadLetterArchiver } from "./dead-letters/archiver";
 import { startDeadLetterGauge } from "./dead-letters/gauge";
@@ -82,18 +82,7 @@ export function createApp(config: UplinkConfig, { log, obs, clock, bus, db }: Up
       );
     } else log.info("telemetry off: set timeseries.kind to postgres, or influx with influx.url (docs/telemetry.md)");
     if (timeseries?.kind === "postgres") {
-      const known = { minutes: new Set<string>(), hours: new Set<string>() };
-      const rollups = async () => {
-        try {
-          await runRollups(sql, known);
-        } catch (err) {
-          // A roll-up partition dropped by retention meanwhile is made again on the next run.
-          known.minutes.clear();
-          known.hours.clear();
-          throw err;
-        }
-      };
-      resources.use(every("the telemetry roll-up", config.timeseries.rollupIntervalMs, rollups, log), (job) => job.stop(), "the roll-up job");
+      resources.use(every("the telemetry roll-up", config.timeseries.rollupIntervalMs, rollupJob(sql), log), (job) => job.stop(), "the roll-up job");
     }
     const removed = obs.metrics.counter("iot_retention_removed_total", "Partitions dropped and rows deleted by retention", ["kind", "reason"]);
     const retentionRun = () =>

@@ -4,6 +4,6 @@ export { createInfluxWriter, toInfluxPoint, type InfluxTarget } from "./influx-w
 export { createInfluxQuery } from "./influxql";
 export { createInfluxTimeSeries } from "./influx";
 export { createPostgresTimeSeries, markWritten, POINTS_TABLE, ROLLUPS, type PostgresTimeSeriesOptions } from "./postgres";
-export { runRollups, type RollupRun } from "./rollups";
+export { rollupJob, runRollups, type RollupRun } from "./rollups";
 export { listPartitions, dropPartition, ensurePartitions, partitionOf, type Partition, type PartitionUnit } from "./partitions";
 export { openTimeSeries, timeSeriesKind, type TimeSeriesKind, type TimeSeriesSettings } from "./open";

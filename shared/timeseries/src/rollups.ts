@@ -93,3 +93,20 @@ function monthsBetween(firstMs: number, lastMs: number): number[] {
     months.push(m);
   return months;
 }
+
+/**
+ * The roll-up job as the service runs it: runs that remember the partitions they made, and forget
+ * them after a failure, since one dropped by retention meanwhile is then made again on the next run.
+ */
+export function rollupJob(sql: Sql): () => Promise<RollupRun | null> {
+  const known = { minutes: new Set<string>(), hours: new Set<string>() };
+  return async () => {
+    try {
+      return await runRollups(sql, known);
+    } catch (err) {
+      known.minutes.clear();
+      known.hours.clear();
+      throw err;
+    }
+  };
+}
