@@ -1,6 +1,6 @@
 import type { Clock, Logger } from "@umos/core";
 import type { RetentionKind, RetentionPolicy, RetentionRepository, Sql } from "@umos/store";
-import { dropPartition, listPartitions, partitionOf, POINTS_TABLE, ROLLUPS } from "@umos/timeseries";
+import { dropPartition, dropPointsDay, listPartitions, partitionOf, POINTS_TABLE, ROLLUPS } from "@umos/timeseries";
 
 const DAY_MS = 86_400_000;
 
@@ -47,8 +47,8 @@ export async function runRetention(parts: RetentionParts): Promise<boolean> {
           if (before === null) continue;
           for (const partition of await listPartitions(sql, table)) {
             if (partition.toMs > before) continue;
-            await dropPartition(sql, table, partition.name);
-            if (table === POINTS_TABLE) await sql`delete from telemetry_days where day = ${new Date(partition.fromMs)}::date`;
+            if (table === POINTS_TABLE) await dropPointsDay(sql, partition);
+            else await dropPartition(sql, table, partition.name);
             await repo.record({ kind, reason: "expired", removed: partition.name, rows: null, bytes: partition.bytes });
             parts.removed(kind, "expired", 1);
             log.info("retention dropped a partition", { kind, partition: partition.name, bytes: partition.bytes });
@@ -83,8 +83,7 @@ async function guardDisk(parts: RetentionParts, now: number): Promise<void> {
   const today = partitionOf(POINTS_TABLE, "day", now).name;
   const candidates = parts.postgresTelemetry ? (await listPartitions(sql, POINTS_TABLE)).filter((p) => p.name !== today && p.fromMs < now) : [];
   for (const partition of candidates) {
-    await dropPartition(sql, POINTS_TABLE, partition.name);
-    await sql`delete from telemetry_days where day = ${new Date(partition.fromMs)}::date`;
+    await dropPointsDay(sql, partition);
     await repo.record({ kind: "telemetry", reason: "disk_guard", removed: partition.name, rows: null, bytes: partition.bytes });
     parts.removed("telemetry", "disk_guard", 1);
     log.warn("disk guard dropped raw telemetry", { partition: partition.name, bytes: partition.bytes, databaseBytes: bytes, limit: parts.maxDatabaseBytes });

@@ -1,7 +1,7 @@
 import type { PendingQuery, Row, TransactionSql } from "postgres";
 import { InvalidInputError, type Clock } from "@umos/core";
 import { asUnavailable, withOutagesAsUnavailable, type Sql } from "@umos/store";
-import { ensurePartitions, isMissingPartition, partitionOf } from "./partitions";
+import { dropPartition, ensurePartitions, isMissingPartition, partitionOf, type Partition } from "./partitions";
 import type { Aggregate, Range, TelemetryPoint, TimeSeries, Window } from "./types";
 
 export const POINTS_TABLE = "telemetry_points";
@@ -163,6 +163,12 @@ export function createPostgresTimeSeries(sql: Sql, options: PostgresTimeSeriesOp
       });
     }),
   };
+}
+
+/** Drops a day of points (retention, the disk guard), and its mark in telemetry_days with it. */
+export async function dropPointsDay(sql: Sql, partition: Partition): Promise<void> {
+  await dropPartition(sql, POINTS_TABLE, partition.name);
+  await sql`delete from telemetry_days where day = ${new Date(partition.fromMs)}::date`;
 }
 
 /** Days (their starts) as the fewest ranges of consecutive days: a condition per range, not per day. */
