@@ -1,5 +1,5 @@
 /**
- * `bun run dev`: the five services against the configured brokers (configs/config.dev.yaml unless
+ * `bun run dev`: the six services against the configured brokers (configs/config.dev.yaml unless
  * UMOS_ENV or --config say otherwise), with each line of output prefixed by its service. Creates
  * the PostgreSQL database if it is missing. Ctrl-C stops them all, each draining its work.
  *
@@ -13,14 +13,14 @@ import { ConfigError, DEV_JWT_SECRET, loadConfig } from "@umos/config";
 import { commandLine } from "@umos/runtime";
 import { ensureDatabase } from "@umos/store";
 
-const SERVICES = ["api", "ws", "uplink", "downlink", "gateway"] as const;
-const COLORS = [36, 35, 33, 32, 34];
+const SERVICES = ["api", "ws", "uplink", "downlink", "gateway", "rules"] as const;
+const COLORS = [36, 35, 33, 32, 34, 31];
 
 const flags = commandLine(
   "dev",
-  `bun run dev -- [options]: the five services as separate processes against the configured brokers
+  `bun run dev -- [options]: the six services as separate processes against the configured brokers
 
-  --config <file>   the configuration all five read (default configs/config.<UMOS_ENV>.yaml, UMOS_ENV=dev)
+  --config <file>   the configuration all six read (default configs/config.<UMOS_ENV>.yaml, UMOS_ENV=dev)
 
 Every config key can also be set as UMOS_<SECTION>__<KEY>, e.g. UMOS_BUS__URL (docs/configuration.md).`,
   { config: { type: "string" } },

@@ -33,7 +33,8 @@ import { runContainer, type Container } from "./run";
  * the test's own, configured as docker-compose.yml configures them, and driven as a device and an
  * app would. docs/containers.md.
  */
-const SERVICES = ["iot-api", "iot-ws", "iot-uplink", "iot-downlink", "iot-gateway"] as const;
+// In start order: iot-rules declares its queue before the gateway lets device traffic in; stopped in reverse.
+const SERVICES = ["iot-api", "iot-ws", "iot-uplink", "iot-downlink", "iot-rules", "iot-gateway"] as const;
 type Service = (typeof SERVICES)[number];
 const SECRET = `container-test-secret-${crypto.randomUUID()}`;
 const MiB = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
@@ -105,7 +106,7 @@ describe("the images of deployments/docker/Dockerfile", () => {
   }, 900_000);
 });
 
-describe("the five services as containers", () => {
+describe("the six services as containers", () => {
   test("start on the host network as the unprivileged user, on a read-only root filesystem, and report healthy", async () => {
     for (const service of SERVICES) {
       containers[service] = await runContainer(service, {
@@ -259,7 +260,7 @@ describe("the edge gateway image", () => {
 });
 
 describe("docker-compose.host.yml under podman-compose", () => {
-  test("runs the five services on a container network against this host's brokers and database: healthy, a report stored and pushed, each stopping by itself, nothing lost across a recreate", async () => {
+  test("runs the six services on a container network against this host's brokers and database: healthy, a report stored and pushed, each stopping by itself, nothing lost across a recreate", async () => {
     for (const service of SERVICES) await podman(["tag", imageTag(service, "test"), imageTag(service, "dev")]);
     // The containers reach the host as host.containers.internal, from the container network: the
     // host's RabbitMQ (guest), PostgreSQL (trust) and Mosquitto admit loopback peers, so they are
@@ -307,7 +308,7 @@ describe("docker-compose.host.yml under podman-compose", () => {
           `${service} healthy`,
         );
       }
-      console.log(`containers | podman-compose up -> all five healthy | ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      console.log(`containers | podman-compose up -> all six healthy | ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
       const rest = jsonClient(`http://127.0.0.1:${apiPort}`, await testToken("admin", { secret: SECRET }));
       await eventually(async () => (await rest.get("/api/v1/devices")).status === 200, 30_000, "iot-api through its published port");

@@ -26,7 +26,7 @@ const environment = (service: ComposeService) =>
   Object.fromEntries(Object.entries(service.environment ?? {}).map(([name, value]) => [name, interpolate(String(value))]));
 
 describe("docker-compose.yml", () => {
-  test("runs the whole platform: brokers, databases, observability and the five services", () => {
+  test("runs the whole platform: brokers, databases, observability and the six services", () => {
     const platform = ["rabbitmq", "vernemq", "postgres", "influxdb", "tempo", "prometheus", "grafana"];
     expect(Object.keys(services)).toEqual(expect.arrayContaining([...platform, ...SERVICES]));
   });

@@ -3,6 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import mqtt from "mqtt";
+import postgres from "postgres";
+import { ruleRepository } from "@umos/store";
 import { eventually, startStack, type ServiceName, type TestStack } from "@umos/testkit";
 import { familyOf, labelValues, merge, scrape, total, type Exposition } from "./exposition";
 import { asPromQL, BUILT_IN_VARIABLES, DASHBOARDS, GRAFANA, loadDashboards, loadDataSources, promqlReferences, queriesOf, variablesIn } from "./grafana";
@@ -11,7 +13,7 @@ import { readYaml, root, SERVICES } from "./repo";
 /**
  * Grafana, Prometheus and Tempo as docker-compose.yml runs them, checked without them (no Docker
  * here): the dashboards against Grafana's provisioning format and the provisioned datasources, and
- * every metric they query against what the five services really expose once traffic flowed.
+ * every metric they query against what the six services really expose once traffic flowed.
  */
 interface ComposeService {
   environment?: Record<string, string>;
@@ -153,15 +155,19 @@ describe("Prometheus and Tempo for Grafana and the services", () => {
 const MAX_PAYLOAD_BYTES = 1024;
 
 /**
- * The five services on a vhost, a database and a Mosquitto of their own, with the gateway's edge
- * spool on (its metrics exist only then); a generic device reports, sends a malformed and an
- * oversized frame, and answers a command while a dashboard watches.
+ * The six services on a vhost, a database and a Mosquitto of their own, with the gateway's edge
+ * spool on (its metrics exist only then); a generic device reports (raising an alarm: a rule watches
+ * its temperature), sends a malformed and an oversized frame, and answers a command while a dashboard watches.
  */
 describe("the metrics the dashboards query, on running services", () => {
-  const PORTS = { "iot-api": "api", "iot-ws": "ws", "iot-uplink": "uplink", "iot-downlink": "downlink", "iot-gateway": "gateway" } as const satisfies Record<
-    string,
-    ServiceName
-  >;
+  const PORTS = {
+    "iot-api": "api",
+    "iot-ws": "ws",
+    "iot-uplink": "uplink",
+    "iot-downlink": "downlink",
+    "iot-gateway": "gateway",
+    "iot-rules": "rules",
+  } as const satisfies Record<string, ServiceName>;
   let stack: TestStack;
   let spoolDir: string;
   let before: Record<string, Exposition>;
@@ -178,14 +184,16 @@ describe("the metrics the dashboards query, on running services", () => {
     });
     before = await scrapeAll();
     await driveTraffic(stack);
-    // iot_dead_letters follows the archive table (iot-uplink) a moment after a dead letter lands in it.
+    // iot_dead_letters follows the archive table (iot-uplink) a moment after a dead letter lands in it;
+    // the alarm is raised once iot-rules has taken the report from its own queue.
     after = await eventually(
       async () => {
         const scraped = await scrapeAll();
-        return (scraped["iot-uplink"]!.get("iot_dead_letters")?.samples.length ?? 0) > 0 ? scraped : undefined;
+        const counted = (service: string, name: string) => (scraped[service]!.get(name)?.samples.length ?? 0) > 0;
+        return counted("iot-uplink", "iot_dead_letters") && counted("iot-rules", "iot_alarm_changes_total") ? scraped : undefined;
       },
       20_000,
-      "the malformed frame counted in iot_dead_letters",
+      "the malformed frame counted in iot_dead_letters and the alarm in iot_alarm_changes_total",
     );
   }, 60_000);
 
@@ -216,6 +224,8 @@ describe("the metrics the dashboards query, on running services", () => {
     expect(consumed("iot-downlink", "service")).toBeGreaterThanOrEqual(2);
     expect(consumed("iot-gateway", "gateway")).toBeGreaterThanOrEqual(1);
     expect(consumed("iot-ws", "event")).toBeGreaterThanOrEqual(1);
+    expect(consumed("iot-rules", "event")).toBeGreaterThanOrEqual(1);
+    expect(total(after["iot-rules"]!, "iot_alarm_changes_total", { change: "raised" })).toBe(1);
   });
 
   test("every metric a dashboard queries exists, with the labels and label values it selects", () => {
@@ -245,9 +255,21 @@ describe("the metrics the dashboards query, on running services", () => {
   });
 });
 
-/** A generic device registered over REST: a birth message, a report, a malformed frame, an oversized one, a command it answers. */
+/** A generic device registered over REST: a birth message, a report that raises an alarm, a malformed frame, an oversized one, a command it answers. */
 async function driveTraffic(stack: TestStack): Promise<void> {
   const id = "dash-1";
+  // Before the device exists, so iot-rules finds the rule the first time it looks the device up.
+  const sql = postgres(stack.database.url, { max: 1, onnotice: () => {} });
+  try {
+    await ruleRepository(sql).create("dash-hot", {
+      name: "too warm",
+      deviceIds: [id],
+      definition: { levels: [{ severity: "major", when: { property: "temperature", op: "gt", value: 20 } }] },
+      createdBy: "dashboards test",
+    });
+  } finally {
+    await sql.end();
+  }
   expect((await stack.api.post("/api/v1/devices", { id, vendor: "generic" })).status).toBe(201);
   const app = await stack.dashboard({ devices: [id] });
   const device = await mqtt.connectAsync(stack.broker.url, { clientId: id, protocolVersion: 5 });

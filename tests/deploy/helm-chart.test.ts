@@ -35,7 +35,7 @@ describe("Helm chart (deployments/k8s)", () => {
     for (const { file, path } of used) expect(`${file}: .Values.${path.join(".")} ${has(values, path) ? "exists" : "is missing"}`).toEndWith("exists");
   });
 
-  test("every per-service setting a template uses exists for each of the five services", () => {
+  test("every per-service setting a template uses exists for each of the six services", () => {
     expect(Object.keys(values.services).sort()).toEqual([...SERVICES].sort());
     const used = references(/[$.]svc\.([A-Za-z0-9_.]+)/g);
     expect(used.length).toBeGreaterThan(10);

@@ -6,8 +6,8 @@ export const root = resolve(import.meta.dir, "../..");
 export const read = (path: string) => Bun.file(resolve(root, path)).text();
 export const readYaml = async <T>(path: string) => Bun.YAML.parse(await read(path)) as T;
 
-/** The five services, as apps/ names them. */
-export const SERVICES = ["iot-api", "iot-ws", "iot-uplink", "iot-downlink", "iot-gateway"] as const;
+/** The six services, as apps/ names them. */
+export const SERVICES = ["iot-api", "iot-ws", "iot-uplink", "iot-downlink", "iot-gateway", "iot-rules"] as const;
 
 interface SchemaNode {
   properties?: Record<string, SchemaNode>;

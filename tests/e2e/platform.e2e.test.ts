@@ -114,6 +114,6 @@ describe("cloud -> device", () => {
 describe("shutdown", () => {
   test("every service drains and exits cleanly on SIGTERM", async () => {
     const codes = await stack.platform.stop();
-    expect(codes).toEqual({ api: 0, ws: 0, uplink: 0, downlink: 0, gateway: 0 });
+    expect(codes).toEqual({ api: 0, ws: 0, uplink: 0, downlink: 0, gateway: 0, rules: 0 });
   }, 30_000);
 });

@@ -127,7 +127,7 @@ describe("poison input", () => {
     // A refused frame was never stored as a message.
     expect((await sql`select count(*)::int as n from message_log where device_id like 'fz-%'`)[0]!.n).toBe(0);
 
-    // Nothing fell over: all five still answer ready.
+    // Nothing fell over: all six still answer ready.
     for (const service of SERVICES) expect((await fetch(`http://127.0.0.1:${stack.platform.ports[service]}/ready`)).status, service).toBe(200);
     const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
     console.log(
@@ -140,6 +140,6 @@ describe("poison input", () => {
 
     // And each exits cleanly when asked.
     const codes = await stack.platform.stop();
-    expect(codes).toEqual({ api: 0, ws: 0, uplink: 0, downlink: 0, gateway: 0 });
+    expect(codes).toEqual({ api: 0, ws: 0, uplink: 0, downlink: 0, gateway: 0, rules: 0 });
   }, 240_000);
 });

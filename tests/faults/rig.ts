@@ -23,7 +23,7 @@ export interface RigOptions {
   env?: Record<string, string>;
 }
 
-/** The five services as processes on a database, a Mosquitto and RabbitMQ of their own, wired the way a case needs. */
+/** The six services as processes on a database, a Mosquitto and RabbitMQ of their own, wired the way a case needs. */
 export interface Rig {
   platform: RunningPlatform;
   broker: TestMosquitto;

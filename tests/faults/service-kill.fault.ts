@@ -18,6 +18,8 @@ const kills: { service: ServiceName; wsLive: boolean }[] = [
   { service: "downlink", wsLive: true },
   // iot-ws's queue is its own and goes with it: a dashboard reconnects and reads the gap from the log.
   { service: "ws", wsLive: false },
+  // Off the report's and the command's way: its queue keeps the events while it is down.
+  { service: "rules", wsLive: true },
 ];
 
 describe("a service killed mid-stream", () => {

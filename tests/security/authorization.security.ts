@@ -165,8 +165,28 @@ const MODEL = {
   services: [{ identifier: "blink", callType: "async", inputData: [], outputData: [] }],
 };
 
+/** An active, unacknowledged alarm on sec-device, as iot-rules would have raised it. */
+async function newAlarm(): Promise<string> {
+  const id = Bun.randomUUIDv7();
+  const source = `rule:${next("sec-alarm")}`;
+  await db.sql`
+    insert into alarms (id, device_id, vendor, source, type, severity, status, started_at, last_seen_at)
+    values (${id}, 'sec-device', 'generic', ${source}, ${source}, 'major', 'active', now(), now())`;
+  return id;
+}
+
+const RULE = { levels: [{ severity: "major", when: { property: "level", op: "gt", value: 8 }, forMs: 60_000 }] };
+
+async function newRule(): Promise<string> {
+  const id = next("sec-rule");
+  expect((await admin.post("/api/v1/rules", { id, name: id, model: "sec-model", definition: RULE })).status).toBe(201);
+  return id;
+}
+
 let seededCommand: string;
 let seededDeadLetter: string;
+let seededAlarm: string;
+let seededRule: string;
 
 async function seed(): Promise<void> {
   expect((await admin.post("/api/v1/thing-models", { id: "sec-model", definition: MODEL })).status).toBe(201);
@@ -189,6 +209,8 @@ async function seed(): Promise<void> {
   ]);
   seededCommand = await newCommand();
   seededDeadLetter = await newDeadLetter();
+  seededAlarm = await newAlarm();
+  seededRule = await newRule();
 }
 
 const fixtures: Record<string, () => Promise<Call>> = {
@@ -229,6 +251,24 @@ const fixtures: Record<string, () => Promise<Call>> = {
   "DELETE /api/v1/dead-letters/{id}": async () => ({ path: `/api/v1/dead-letters/${await newDeadLetter()}` }),
   "POST /api/v1/dead-letters/{id}/replay": async () => ({ path: `/api/v1/dead-letters/${await newDeadLetter()}/replay` }),
   "POST /api/v1/dead-letters/replay": async () => ({ path: "/api/v1/dead-letters/replay", body: { deviceId: "no-such-device" } }),
+  "GET /api/v1/alarms": async () => ({ path: "/api/v1/alarms?status=active&severity=major,critical" }),
+  "GET /api/v1/alarms/summary": async () => ({ path: "/api/v1/alarms/summary" }),
+  "GET /api/v1/alarms/{id}": async () => ({ path: `/api/v1/alarms/${seededAlarm}` }),
+  "POST /api/v1/alarms/{id}/acknowledge": async () => ({ path: `/api/v1/alarms/${await newAlarm()}/acknowledge` }),
+  "POST /api/v1/alarms/{id}/clear": async () => ({ path: `/api/v1/alarms/${await newAlarm()}/clear` }),
+  "PUT /api/v1/alarms/{id}/assignee": async () => ({ path: `/api/v1/alarms/${seededAlarm}/assignee`, body: { assignee: "sec-operator" } }),
+  "POST /api/v1/alarms/{id}/comments": async () => ({ path: `/api/v1/alarms/${seededAlarm}/comments`, body: { text: "looking" } }),
+  "GET /api/v1/devices/{id}/alarms": async () => ({ path: "/api/v1/devices/sec-device/alarms" }),
+  "GET /api/v1/rules": async () => ({ path: "/api/v1/rules" }),
+  "POST /api/v1/rules": async () => ({ path: "/api/v1/rules", body: { id: next("sec-rule"), name: "created", model: "sec-model", definition: RULE } }),
+  "POST /api/v1/rules/dry-run": async () => ({
+    path: "/api/v1/rules/dry-run",
+    body: { rule: { model: "sec-model", definition: RULE }, from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date().toISOString() },
+  }),
+  "GET /api/v1/rules/{id}": async () => ({ path: `/api/v1/rules/${seededRule}` }),
+  "GET /api/v1/rules/{id}/versions": async () => ({ path: `/api/v1/rules/${seededRule}/versions` }),
+  "PUT /api/v1/rules/{id}": async () => ({ path: `/api/v1/rules/${seededRule}`, body: { name: "changed", model: "sec-model", definition: RULE } }),
+  "DELETE /api/v1/rules/{id}": async () => ({ path: `/api/v1/rules/${await newRule()}` }),
   "POST /api/v1/webhooks/vernemq": async () => ({
     path: "/api/v1/webhooks/vernemq",
     body: { client_id: "sec-device", username: "sec-device", password: "wrong" },

@@ -106,7 +106,7 @@ test("standalone on a fresh data directory: loopback only, its own secret, no DN
   const pid = standalone!.proc.pid;
 
   const sockets = listeningSockets(pid);
-  family.check("it listens at all", sockets.length >= 7, { detail: `found ${sockets.join(", ")}` });
+  family.check("it listens at all", sockets.length >= 8, { detail: `found ${sockets.join(", ")}` });
   for (const socket of sockets) family.check(`listener ${socket} is on loopback`, loopback(socket), { refusal: true });
 
   const external = Object.values(networkInterfaces())
@@ -149,6 +149,7 @@ test("standalone on a fresh data directory: loopback only, its own secret, no DN
     ["iot-uplink metrics", ports.uplink, "/metrics", undefined],
     ["iot-downlink health", ports.downlink, "/health", undefined],
     ["iot-gateway health", ports.gateway, "/ready", undefined],
+    ["iot-rules health", ports.rules, "/health", undefined],
   ];
   for (const [what, port, target, token] of rebinding) {
     const status = await rawRequest(port, { method: "GET", target, host: `evil.example:${port}`, token });
@@ -185,6 +186,7 @@ test("standalone on a fresh data directory: loopback only, its own secret, no DN
     ["iot-uplink /metrics", `http://127.0.0.1:${ports.uplink}/metrics`],
     ["iot-downlink /metrics", `http://127.0.0.1:${ports.downlink}/metrics`],
     ["iot-gateway /metrics", `http://127.0.0.1:${ports.gateway}/metrics`],
+    ["iot-rules /metrics", `http://127.0.0.1:${ports.rules}/metrics`],
     ["console config", `${api}/console/config`],
   ]) {
     const body = await (await fetch(url!)).text();

@@ -11,6 +11,7 @@ export interface StandalonePorts {
   uplink: number;
   downlink: number;
   gateway: number;
+  rules: number;
 }
 
 export interface StandaloneProcess {
@@ -24,8 +25,8 @@ export interface StandaloneProcess {
 }
 
 export async function freeStandalonePorts(): Promise<StandalonePorts> {
-  const [api, ws, mqtt, postgres, uplink, downlink, gateway] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
-  return { api: api!, ws: ws!, mqtt: mqtt!, postgres: postgres!, uplink: uplink!, downlink: downlink!, gateway: gateway! };
+  const [api, ws, mqtt, postgres, uplink, downlink, gateway, rules] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  return { api: api!, ws: ws!, mqtt: mqtt!, postgres: postgres!, uplink: uplink!, downlink: downlink!, gateway: gateway!, rules: rules! };
 }
 
 export function standaloneArgs(dataDir: string, ports: StandalonePorts): string[] {
@@ -46,6 +47,8 @@ export function standaloneArgs(dataDir: string, ports: StandalonePorts): string[
     String(ports.downlink),
     "--gateway-port",
     String(ports.gateway),
+    "--rules-port",
+    String(ports.rules),
   ];
 }
 

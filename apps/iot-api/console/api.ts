@@ -49,6 +49,48 @@ export interface SeriesAnswer {
   series: { property: string; points: { ts: string; value: number }[] }[];
 }
 
+export type Severity = "critical" | "major" | "minor" | "warning";
+
+/** An alarm as the API answers it (GET /api/v1/alarms): times are RFC 3339. */
+export interface Alarm {
+  id: string;
+  /** null: a platform alarm (dead letters piling up). */
+  deviceId: string | null;
+  vendor: string;
+  source: string;
+  type: string;
+  severity: Severity;
+  status: "active" | "cleared";
+  acknowledged: boolean;
+  acknowledgedBy: string | null;
+  assignee: string | null;
+  startedAt: string;
+  lastSeenAt: string;
+  endedAt: string | null;
+  clearedBy: string | null;
+  occurrences: number;
+  details: Record<string, unknown>;
+  updatedAt: string;
+}
+
+/** GET /api/v1/alarms/summary. */
+export interface AlarmSummary {
+  active: Partial<Record<Severity, number>>;
+  unacknowledged: number;
+}
+
+/** A rule's latest version with how it last went (GET /api/v1/rules). */
+export interface Rule {
+  id: string;
+  name: string;
+  version: number;
+  enabled: boolean;
+  /** The thing model it applies to, or null: it applies to `devices`. */
+  model: string | null;
+  devices: string[];
+  status: { devices: number; evaluatedAt: string | null; lastError: string | null; activeAlarms: number };
+}
+
 /** A refused request, with the API's own message (`{"error": {code, message}}`). */
 export class ApiError extends Error {
   constructor(
@@ -115,3 +157,29 @@ export async function deadLetterCount(): Promise<{ count: number; more: boolean 
     throw err;
   }
 }
+
+/** Alarms a query names (`status=…&severity=…`), page after page up to `max`: the console sorts them itself. */
+export async function alarmList(query: URLSearchParams, max: number, deviceId?: string): Promise<{ items: Alarm[]; more: boolean }> {
+  const base = deviceId === undefined ? "/api/v1/alarms" : `/api/v1/devices/${encodeURIComponent(deviceId)}/alarms`;
+  const items: Alarm[] = [];
+  let cursor: string | null = null;
+  do {
+    const params = new URLSearchParams(query);
+    params.set("limit", String(Math.min(500, max - items.length)));
+    if (cursor) params.set("cursor", cursor);
+    const page: { items: Alarm[]; nextCursor: string | null } = await api(`${base}?${params}`);
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor && items.length < max);
+  return { items, more: cursor !== null };
+}
+
+export const alarmSummary = () => api<AlarmSummary>("/api/v1/alarms/summary");
+
+const alarmPath = (id: string) => `/api/v1/alarms/${encodeURIComponent(id)}`;
+export const acknowledgeAlarm = (id: string) => api<Alarm>(`${alarmPath(id)}/acknowledge`, { method: "POST" });
+export const clearAlarm = (id: string) => api<Alarm>(`${alarmPath(id)}/clear`, { method: "POST" });
+/** null: assigned to nobody. */
+export const assignAlarm = (id: string, assignee: string | null) => api<Alarm>(`${alarmPath(id)}/assignee`, { method: "PUT", body: { assignee } });
+
+export const rules = () => api<Rule[]>("/api/v1/rules");

@@ -1,15 +1,23 @@
 import * as rest from "./api";
-import { ApiError, storedToken, storeToken, type ConsoleConfig, type Device, type Envelope } from "./api";
+import { ApiError, storedToken, storeToken, type Alarm, type ConsoleConfig, type Device, type Envelope } from "./api";
+import { alarmTable } from "./alarm-table";
+import { ALARM_KINDS } from "./alarms";
+import { alarmBadgeUpdater, alarmsView } from "./alarms-view";
 import { chartPanel } from "./chart-panel";
 import { $, el } from "./dom";
 import { connectLive } from "./live";
+import { openRules } from "./rules-view";
 import { ago, display, millis, numericValues } from "./values";
 
 /**
  * The web console: devices and their online state, one device's live properties, events, charts over
- * a chosen range and its commands, over the public REST and WebSocket APIs only, with the token pasted at sign-in.
+ * a chosen range, commands and alarms; the alarms and the rules; over the public REST and WebSocket
+ * APIs only, with the token pasted at sign-in.
  */
 const PRESENCE = ["status.online", "status.offline"];
+const VIEWS = ["login", "devices-view", "device-view", "alarms-view", "rules-view"] as const;
+/** The header's counts are read again this often, besides when an event says they changed. */
+const HEADER_REFRESH_MS = 30_000;
 
 let config: ConsoleConfig;
 let live: ReturnType<typeof connectLive> | undefined;
@@ -22,6 +30,10 @@ let current: {
   statuses: Map<string, string[]>;
 } | null = null;
 const charts = chartPanel();
+const badge = alarmBadgeUpdater();
+const alarms = alarmsView(badge.refresh);
+const deviceAlarms = alarmTable($("device-alarms"), $("device-alarm-error"), { deviceColumn: false, changed: badge.refresh });
+let headerTimer: ReturnType<typeof setInterval> | undefined;
 
 void boot();
 
@@ -34,8 +46,14 @@ async function boot() {
   else show("login");
 }
 
-function show(view: "login" | "devices-view" | "device-view") {
-  for (const id of ["login", "devices-view", "device-view"]) $(id).hidden = id !== view;
+function show(view: (typeof VIEWS)[number]) {
+  for (const id of VIEWS) $(id).hidden = id !== view;
+  $("nav").hidden = view === "login";
+  for (const link of $("nav").querySelectorAll("a")) {
+    if (link.dataset.view === view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (view !== "alarms-view") alarms.close();
 }
 
 async function signIn(event: Event) {
@@ -57,6 +75,8 @@ function signOut() {
   storeToken(null);
   live?.close();
   live = undefined;
+  clearInterval(headerTimer);
+  badge.stop();
   $("sign-out").hidden = true;
   $("dead-letters").hidden = true;
   show("login");
@@ -70,8 +90,11 @@ function start() {
     state: (s) => {
       $("live").textContent = s === "live" ? "live" : s === "connecting" ? "connecting" : "offline";
       $("live").classList.toggle("on", s === "live");
-      // What happened while the socket was down is not pushed again: read the page afresh.
-      if (s === "live" && wasDown) void route();
+      // What happened while the socket was down is not pushed again: read the page and the badge afresh.
+      if (s === "live" && wasDown) {
+        void route();
+        void badge.refresh();
+      }
       if (s === "closed") wasDown = true;
     },
     tokenExpired: () => {
@@ -80,16 +103,24 @@ function start() {
     },
   });
   live.subscribe("presence", { kinds: PRESENCE });
+  live.subscribe("alarms", { kinds: ALARM_KINDS });
   window.onhashchange = () => void route();
   void route();
-  void refreshDeadLetters();
-  setInterval(() => void refreshDeadLetters(), 30_000);
+  const refreshHeader = () => {
+    void refreshDeadLetters();
+    void badge.refresh();
+  };
+  refreshHeader();
+  clearInterval(headerTimer);
+  headerTimer = setInterval(refreshHeader, HEADER_REFRESH_MS);
 }
 
 async function route() {
   const match = /^#\/devices\/(.+)$/.exec(location.hash);
   try {
     if (match) await openDevice(decodeURIComponent(match[1]!));
+    else if (location.hash === "#/alarms") await openAlarms();
+    else if (location.hash === "#/rules") await openRulesView();
     else await openDevices();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return signOut();
@@ -97,11 +128,16 @@ async function route() {
   }
 }
 
+/** Leaves a device's page: its live values are no longer wanted. */
+function leaveDevice() {
+  current = null;
+  live?.unsubscribe("device");
+}
+
 // ---- the device list -------------------------------------------------------------------------
 
 async function openDevices() {
-  current = null;
-  live?.unsubscribe("device");
+  leaveDevice();
   show("devices-view");
   devices.clear();
   for (const d of await rest.allDevices()) devices.set(d.id, d);
@@ -144,11 +180,19 @@ function onPresence(m: Envelope) {
 
 // ---- one device --------------------------------------------------------------------------------
 
+/** A device's page shows its latest alarms, active first. */
+const DEVICE_ALARMS = 50;
+
 async function openDevice(id: string) {
   current = { id, loaded: false, numeric: [], statuses: new Map() };
   show("device-view");
   live?.subscribe("device", { devices: [id] });
-  const [detail, events, commands] = await Promise.all([rest.device(id), rest.messages(id, "event.report", 20), rest.commands(id)]);
+  const [detail, events, commands, alarmed] = await Promise.all([
+    rest.device(id),
+    rest.messages(id, "event.report", 20),
+    rest.commands(id),
+    rest.alarmList(new URLSearchParams(), DEVICE_ALARMS, id),
+  ]);
   $("device-title").textContent = detail.id;
   $("device-vendor").textContent = `${detail.vendor}${detail.name ? ` · ${detail.name}` : ""}${detail.parentId ? ` · via ${detail.parentId}` : ""}`;
   setOnline(detail.online);
@@ -157,6 +201,7 @@ async function openDevice(id: string) {
   $("events").replaceChildren(...events.map(eventItem));
   $("commands").querySelector("tbody")!.replaceChildren();
   for (const c of commands.reverse()) commandRow(c.id, c.service ?? c.kind, c.status, c.output);
+  deviceAlarms.set(alarmed.items);
   await chartChoices(Object.fromEntries(Object.entries(detail.state).map(([k, v]) => [k, v.value])));
   if (current?.id === id) current.loaded = true;
 }
@@ -236,8 +281,30 @@ async function submitCommand(event: Event) {
   }
 }
 
+// ---- alarms and rules ----------------------------------------------------------------------------
+
+async function openAlarms() {
+  leaveDevice();
+  show("alarms-view");
+  await alarms.open();
+}
+
+async function openRulesView() {
+  leaveDevice();
+  show("rules-view");
+  await openRules();
+}
+
+/** An alarm event (data `{change, by, alarm}`): the badge, and the alarm where a page shows it. */
+function onAlarm(alarm: Alarm) {
+  badge.soon();
+  alarms.alarm(alarm);
+  if (current && alarm.deviceId === current.id) deviceAlarms.update(alarm);
+}
+
 function onMessage(m: Envelope) {
   if (PRESENCE.includes(m.kind)) onPresence(m);
+  if (ALARM_KINDS.includes(m.kind)) return onAlarm(m.data.alarm);
   if (!current || m.deviceId !== current.id) return;
   switch (m.kind) {
     case "property.report": {

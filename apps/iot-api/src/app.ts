@@ -8,17 +8,21 @@ import { storageProblem } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { createHttpGuard, healthResponse, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import {
+  alarmRepository,
   commandRepository,
   credentialRepository,
   deadLetterRepository,
   deviceRepository,
+  notificationRepository,
   policyOf,
   retentionRepository,
+  ruleRepository,
   thingModelRepository,
   type Database,
 } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { openTimeSeries } from "@umos/timeseries";
+import { alarmOutboxFlusher } from "./alarm-outbox";
 import { createCommandIntake } from "./command-intake";
 import type { DeviceSessions } from "./routes/devices";
 import { docsAssets } from "./docs-assets";
@@ -28,13 +32,17 @@ import { createDeadLetterReplay } from "./dead-letter-replay";
 import { toHttpError } from "./errors";
 import { API_PREFIX } from "./schemas";
 import { createMqttAuth } from "@umos/mqtt-access";
+import { secretBox } from "@umos/notify";
 import { withDeadline } from "./request-deadline";
+import { alarmRoutes } from "./routes/alarms";
 import { commandRoutes } from "./routes/commands";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { deviceRoutes } from "./routes/devices";
 import { messageRoutes } from "./routes/messages";
+import { notificationRoutes } from "./routes/notifications";
 import { requestRoutes } from "./routes/requests";
 import { retentionRoutes } from "./routes/retention";
+import { ruleRoutes } from "./routes/rules";
 import { telemetryRoutes } from "./routes/telemetry";
 import { thingModelRoutes } from "./routes/thing-models";
 import { vernemqRoutes } from "./routes/vernemq";
@@ -93,8 +101,10 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
       log,
       rawRetentionDays: async () => (await retention.policy(retentionDefaults)).telemetry,
     });
-    // Who called, as the token named them: for what records it (retention changes).
+    // Who called, as the token named them: for what records it (retention changes, alarm handling, rules).
     const callers = new WeakMap<Request, string>();
+    const callerOf = (request: Request) => callers.get(request) ?? "an admin (authentication off)";
+    const flushAlarms = alarmOutboxFlusher(db.sql, bus, log);
     const verify = config.auth.enabled ? createVerifier(config.auth, clock) : null;
     const tls = config.api.tls ? { cert: Bun.file(config.api.tls.certFile), key: Bun.file(config.api.tls.keyFile) } : undefined;
     // Filled by the router for the HTTP metrics' route label and the span name (tracedFetch).
@@ -153,7 +163,17 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
               sql: db.sql,
               defaults: retentionDefaults,
               maxDatabaseBytes: config.retention.maxDatabaseBytes,
-              callerOf: (request) => callers.get(request) ?? "an admin (authentication off)",
+              callerOf,
+            }),
+          )
+          .use(alarmRoutes({ alarms: alarmRepository(db.sql), devices, flush: flushAlarms, callerOf }))
+          .use(ruleRoutes({ rules: ruleRepository(db.sql), devices, thingModels, sql: db.sql, flush: flushAlarms, callerOf }))
+          .use(
+            notificationRoutes({
+              channels: notificationRepository(db.sql),
+              secrets: secretBox(config.notifications.secretKey),
+              timeoutMs: config.notifications.timeoutMs,
+              callerOf,
             }),
           )
           .use(vernemqRoutes(createMqttAuth(credentials, config.mqtt), config.auth.webhookCacheSec)),

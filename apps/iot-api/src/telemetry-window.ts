@@ -62,7 +62,7 @@ function durationMs(duration: string): number {
 }
 
 /** An RFC 3339 date-time, or ms since the epoch, within what the time series can hold (1970 to 2262). */
-function instant(name: string, value: string): number {
+export function instant(name: string, value: string): number {
   const ms = /^[0-9]+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(ms)) throw new InvalidInputError("invalid_time", `${name}: '${value}' is neither an RFC 3339 date-time nor ms since the epoch`);
   if (ms < 0 || ms > LATEST_TIMESTAMP_MS)

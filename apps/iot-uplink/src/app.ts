@@ -1,6 +1,7 @@
 import type { Bus } from "@umos/bus";
 import type { UplinkConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
+import { every } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import {
   deadLetterRepository,
@@ -22,7 +23,6 @@ import { createDeviceDirectory } from "./device-directory";
 import { startPresenceSweep } from "./presence";
 import { countOutcomes } from "./outcome-metrics";
 import { createUplinkProcessor } from "./processor";
-import { every } from "./every";
 import { runRetention } from "./retention";
 import { startTelemetryConsumer } from "./telemetry/telemetry-consumer";
 

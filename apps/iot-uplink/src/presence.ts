@@ -1,8 +1,7 @@
 import { publishEnvelope, type Publisher } from "@umos/bus";
 import { KINDS, routingKey, type Vendor } from "@umos/contracts";
-import type { Clock, Logger } from "@umos/core";
+import { every, type Clock, type Logger } from "@umos/core";
 import type { DeviceRepository } from "@umos/store";
-import { every } from "./every";
 
 /** Why UMOS thinks a device's presence changed: other traffic, silence, or its gateway's topology report. */
 export type PresenceCause = "traffic" | "silence" | "topology";

@@ -30,6 +30,7 @@ try {
     { what: "iot-uplink health (--uplink-port, UMOS_UPLINK__PORT)", host: config.uplink.host, port: config.uplink.port },
     { what: "iot-downlink health (--downlink-port, UMOS_DOWNLINK__PORT)", host: config.downlink.host, port: config.downlink.port },
     { what: "iot-gateway health (--gateway-port, UMOS_GATEWAY__PORT)", host: config.gateway.host, port: config.gateway.port },
+    { what: "iot-rules health (--rules-port, UMOS_RULES__PORT)", host: config.rules.host, port: config.rules.port },
   ]);
   lock = lockDataDir(settings.dataDir);
 } catch (err) {

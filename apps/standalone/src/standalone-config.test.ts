@@ -32,12 +32,14 @@ describe("the standalone configuration", () => {
     expect(config.mqtt.password).toBeString();
     expect(mqtt).toEqual({ host: "127.0.0.1", port: 1883 });
     expect(postgres).toEqual({ host: "127.0.0.1", port: 5433 });
-    expect([config.api.host, config.ws.host, config.uplink.host, config.downlink.host, config.gateway.host]).toEqual(Array(5).fill("127.0.0.1"));
+    expect([config.api.host, config.ws.host, config.uplink.host, config.downlink.host, config.gateway.host, config.rules.host]).toEqual(
+      Array(6).fill("127.0.0.1"),
+    );
   });
 
   test("--host opens every listener, --mqtt-host the broker alone; a secret of the operator's own is kept", async () => {
     const open = await settingsOf(["--host", "0.0.0.0"], { UMOS_AUTH__SECRET: "the-operators-own-secret-0123456789abcdef" });
-    expect([open.config.api.host, open.config.ws.host, open.config.gateway.host, open.mqtt.host]).toEqual(Array(4).fill("0.0.0.0"));
+    expect([open.config.api.host, open.config.ws.host, open.config.gateway.host, open.config.rules.host, open.mqtt.host]).toEqual(Array(5).fill("0.0.0.0"));
     expect(open.config.auth.secret).toBe("the-operators-own-secret-0123456789abcdef");
     const devices = await settingsOf(["--mqtt-host", "0.0.0.0"]);
     expect([devices.config.api.host, devices.mqtt.host]).toEqual(["127.0.0.1", "0.0.0.0"]);
@@ -53,12 +55,27 @@ describe("the standalone configuration", () => {
 
   test("flags move the data directory and every port; flags win over UMOS_* variables, which win over the file", async () => {
     const { dataDir, config, mqtt, postgres } = await settingsOf(
-      ["--data-dir", "/tmp/x", "--api-port", "9000", "--ws-port", "9001", "--mqtt-port", "9002", "--postgres-port", "9003", "--gateway-port", "9004"],
+      [
+        "--data-dir",
+        "/tmp/x",
+        "--api-port",
+        "9000",
+        "--ws-port",
+        "9001",
+        "--mqtt-port",
+        "9002",
+        "--postgres-port",
+        "9003",
+        "--gateway-port",
+        "9004",
+        "--rules-port",
+        "9005",
+      ],
       { UMOS_API__PORT: "7000", UMOS_UPLINK__PORT: "7001", UMOS_LOG__LEVEL: "warn" },
     );
     expect(dataDir).toBe("/tmp/x");
     expect(config.bus.url).toBe("embedded:/tmp/x/bus.sqlite");
-    expect([config.api.port, config.ws.port, config.uplink.port, config.gateway.port]).toEqual([9000, 9001, 7001, 9004]);
+    expect([config.api.port, config.ws.port, config.uplink.port, config.gateway.port, config.rules.port]).toEqual([9000, 9001, 7001, 9004, 9005]);
     expect(config.log.level).toBe("warn");
     expect(config.mqtt.url).toBe("mqtt://127.0.0.1:9002");
     expect(mqtt.port).toBe(9002);

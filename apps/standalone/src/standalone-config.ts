@@ -46,6 +46,7 @@ const FLAGS = {
   "uplink-port": { type: "string" },
   "downlink-port": { type: "string" },
   "gateway-port": { type: "string" },
+  "rules-port": { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -60,14 +61,15 @@ export const USAGE = `bun run start [-- options]: all of UMOS in one process, wi
   --ws-port <port>        WebSocket push (ws.port, 8081)
   --mqtt-port <port>      MQTT broker for devices (the port of mqtt.url, 1883)
   --postgres-port <port>  embedded PostgreSQL, on 127.0.0.1 (the port of postgres.url, 5433)
-  --uplink-port, --downlink-port, --gateway-port <port>   health and metrics (8082, 8083, 8084)
+  --uplink-port, --downlink-port, --gateway-port, --rules-port <port>
+                          health and metrics (8082, 8083, 8084, 8085)
 
 Every config key can also be set as UMOS_<SECTION>__<KEY> (docs/configuration.md).`;
 
 export interface StandaloneSettings {
   /** Absolute. */
   dataDir: string;
-  /** The one configuration of all five services. */
+  /** The one configuration of all six services. */
   config: UmosConfig;
   /** Where the embedded broker listens: --mqtt-host (or --host, else loopback), on mqtt.url's port. */
   mqtt: { host: string; port: number };
@@ -112,6 +114,7 @@ export async function standaloneSettings(
   setPort("uplink-port", "uplink.port");
   setPort("downlink-port", "downlink.port");
   setPort("gateway-port", "gateway.port");
+  setPort("rules-port", "rules.port");
   // The broker and the database are this process's own, so their URLs point here.
   const mqttPort = port("mqtt-port");
   if (mqttPort !== undefined) overrides.UMOS_MQTT__URL = `mqtt://127.0.0.1:${mqttPort}`;
@@ -119,7 +122,7 @@ export async function standaloneSettings(
   if (postgresPort !== undefined) overrides.UMOS_POSTGRES__URL = `postgres://postgres@127.0.0.1:${postgresPort}/postgres`;
 
   const host = values.host;
-  if (host !== undefined) for (const key of ["api", "ws", "uplink", "downlink", "gateway"]) overrides[pathToEnvKey("UMOS", [key, "host"])] = host;
+  if (host !== undefined) for (const key of ["api", "ws", "uplink", "downlink", "gateway", "rules"]) overrides[pathToEnvKey("UMOS", [key, "host"])] = host;
 
   const merged: Record<string, string | undefined> = { ...env, ...overrides };
   // A bus named anywhere, under its name or the old one (rabbitmq), replaces the embedded one.

@@ -5,6 +5,7 @@ import type { Logger } from "@umos/core";
 import { createApp as createApi, type ApiParts } from "@umos/iot-api/app";
 import { createApp as createDownlink } from "@umos/iot-downlink/app";
 import { createApp as createGateway } from "@umos/iot-gateway/app";
+import { createApp as createRules } from "@umos/iot-rules/app";
 import { createApp as createUplink } from "@umos/iot-uplink/app";
 import { createApp as createWs } from "@umos/iot-ws/app";
 import { createMqttAuth } from "@umos/mqtt-access";
@@ -28,19 +29,23 @@ const PACKET_OVERHEAD_BYTES = 65_536;
 /** What standalone hands every service: one database, one bus, the embedded broker's sessions. */
 type SharedParts = ApiParts & { bus: Bus; db: Database };
 
-/** The five services, in the order they start; they stop in reverse, the gateway (the MQTT side) first. */
+/**
+ * The six services, in the order they start; they stop in reverse, the gateway (the MQTT side) first.
+ * iot-rules declares its queue before the gateway lets the first device event in.
+ */
 const SERVICES: ReadonlyArray<readonly [string, (config: UmosConfig, parts: SharedParts) => App]> = [
   ["iot-api", createApi],
   ["iot-uplink", createUplink],
   ["iot-downlink", createDownlink],
   ["iot-ws", createWs],
+  ["iot-rules", createRules],
   ["iot-gateway", createGateway],
 ];
 
 /**
  * All of UMOS in one process, a composition root of its own: it opens the embedded PostgreSQL, the
  * bus (whatever bus.url names; `embedded:<file>` by default) and the embedded MQTT broker once, and
- * puts the five services together on them, each exactly as its own process would run it.
+ * puts the six services together on them, each exactly as its own process would run it.
  */
 export interface Standalone extends Service {
   /** The ports each service bound once started (a configured 0 becomes a real port). */
@@ -63,7 +68,7 @@ export function createStandalone(settings: StandaloneSettings, log: Logger): Sta
           (pg) => pg.close(),
           "postgres",
         );
-        // Opened once, migrated once and shared: by the broker's login checks and by the five services,
+        // Opened once, migrated once and shared: by the broker's login checks and by the six services,
         // with the connections each would have had on its own (PGlite runs one statement at a time anyway).
         const poolSize = config.postgres.maxConnections * SERVICES.length;
         const db = resources.use(

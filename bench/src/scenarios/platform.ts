@@ -16,7 +16,7 @@ export const FLEET_SIZE = 100;
 export interface PlatformContext {
   stack: TestStack;
   profile: Profile;
-  /** The five services, the brokers, PostgreSQL and the bench, read afresh (PostgreSQL's backends change). */
+  /** The six services, the brokers, PostgreSQL and the bench, read afresh (PostgreSQL's backends change). */
   processes(): WatchedProcess[];
   /**
    * `count` generic devices named `<prefix><n>`, registered through the REST API (docs/interfaces.md: a device
@@ -31,7 +31,7 @@ export interface PlatformScenario {
 }
 
 /**
- * Starts the five services as processes on a vhost, a database and a Mosquitto of their own
+ * Starts the six services as processes on a vhost, a database and a Mosquitto of their own
  * (testkit's startStack), runs the chosen scenarios one after another on it, and removes it all.
  * A scenario that fails is reported through `failed` and the next one runs.
  */

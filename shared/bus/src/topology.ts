@@ -22,6 +22,9 @@ export const WS_BINDING = "iot.*.event.#";
  */
 export const FEATURE_QUEUES: ReadonlyArray<{ queue: string; bindings: readonly string[] }> = [
   { queue: QUEUES.telemetry, bindings: ["iot.*.event.property.report", "iot.*.event.event.report"] },
+  // iot-rules skips the kinds it does not read (requests, alarms), which costs less than a binding per kind.
+  { queue: QUEUES.rules, bindings: [WS_BINDING] },
+  { queue: QUEUES.notify, bindings: ["iot.*.event.alarm.#", "iot.*.event.status.offline", "iot.*.event.command.status"] },
 ];
 
 /** The feature queue of that name, or undefined for any other queue. */

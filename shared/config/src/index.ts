@@ -20,6 +20,7 @@ export {
   type UplinkConfig,
   type DownlinkConfig,
   type GatewayConfig,
+  type RulesConfig,
 } from "./service-sections";
 export { productionProblems, listenerProblems, isLoopback } from "./safety";
 

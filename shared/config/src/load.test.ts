@@ -134,7 +134,9 @@ describe("one configuration per service", () => {
 describe("listeners", () => {
   test("every listener binds loopback unless configured otherwise", () => {
     const config = resolve({});
-    expect([config.api.host, config.ws.host, config.uplink.host, config.downlink.host, config.gateway.host]).toEqual(Array(5).fill("127.0.0.1"));
+    expect([config.api.host, config.ws.host, config.uplink.host, config.downlink.host, config.gateway.host, config.rules.host]).toEqual(
+      Array(6).fill("127.0.0.1"),
+    );
   });
 
   test("a token-checking listener beyond loopback is refused with the development secret or with authentication off, in every mode", () => {

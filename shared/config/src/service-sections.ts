@@ -11,11 +11,12 @@ const COMMON = ["env", "instance", "shutdownTimeoutMs", "log", "bus", "tracing",
  * on the whole UmosConfig.
  */
 export const SERVICE_SECTIONS = {
-  "iot-api": [...COMMON, "api", "ws", "auth", "postgres", "mqtt", "commands", "timeseries", "influx", "retention"],
+  "iot-api": [...COMMON, "api", "ws", "auth", "postgres", "mqtt", "commands", "timeseries", "influx", "retention", "notifications"],
   "iot-ws": [...COMMON, "ws", "auth", "presence"],
   "iot-uplink": [...COMMON, "uplink", "postgres", "presence", "timeseries", "influx", "retention"],
   "iot-downlink": [...COMMON, "downlink", "postgres"],
   "iot-gateway": [...COMMON, "gateway", "mqtt", "presence"],
+  "iot-rules": [...COMMON, "rules", "notifications", "postgres"],
 } as const;
 
 export type ServiceName = keyof typeof SERVICE_SECTIONS;
@@ -27,6 +28,7 @@ export type WsConfig = ServiceConfig<"iot-ws">;
 export type UplinkConfig = ServiceConfig<"iot-uplink">;
 export type DownlinkConfig = ServiceConfig<"iot-downlink">;
 export type GatewayConfig = ServiceConfig<"iot-gateway">;
+export type RulesConfig = ServiceConfig<"iot-rules">;
 
 export function isServiceName(name: string | undefined): name is ServiceName {
   return name !== undefined && Object.hasOwn(SERVICE_SECTIONS, name);

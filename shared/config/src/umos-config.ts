@@ -1,6 +1,7 @@
 import { Type as T, type Static } from "@sinclair/typebox";
 
-import { Millis } from "./schema-types";
+import { ListenHost, Millis } from "./schema-types";
+import { NotificationsSection, RulesSection } from "./alarm-sections";
 import { InfluxSection, RetentionSection, TimeSeriesSection } from "./telemetry-sections";
 
 /** A listener's certificate and key (PEM files); present = TLS on. */
@@ -11,12 +12,6 @@ const ServerTls = T.Optional(T.Object({ certFile: T.String({ minLength: 1 }), ke
  * production refuses it and no mode lets a listener carry it beyond loopback (listenerProblems).
  */
 export const DEV_JWT_SECRET = "umos-development-secret-not-for-production";
-
-/**
- * Where a listener binds. Loopback unless configured otherwise: a laptop running `bun run start` or
- * `bun run dev` is not reachable from its network. Containers set 0.0.0.0 (config.prod.yaml, Compose, Helm).
- */
-const ListenHost = T.String({ minLength: 1, default: "127.0.0.1" });
 
 /** The whole UMOS configuration. Units are in the key names; every key has a safe default but the URLs. */
 export const UmosConfigSchema = T.Object(
@@ -250,6 +245,8 @@ export const UmosConfigSchema = T.Object(
     timeseries: TimeSeriesSection,
     influx: InfluxSection,
     retention: RetentionSection,
+    rules: RulesSection,
+    notifications: NotificationsSection,
   },
   { additionalProperties: false },
 );

@@ -43,4 +43,8 @@ export const KINDS = {
   request: "request",
   /** An application's answer to a device's request. */
   requestReply: "request.reply",
+  /** An alarm raised, changed (escalated, downgraded, acknowledged, assigned, commented) or cleared (docs/alarms.md). */
+  alarmRaised: "alarm.raised",
+  alarmUpdated: "alarm.updated",
+  alarmCleared: "alarm.cleared",
 } as const;

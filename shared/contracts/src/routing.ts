@@ -32,6 +32,10 @@ export const QUEUES = {
   gateway: "iot-gateway-queue",
   /** Property and event reports for the time-series writer; declared by its consumer (shared/bus topology). */
   telemetry: "iot-telemetry-queue",
+  /** Validated events for iot-rules; declared by its consumer. */
+  rules: "iot-rules-queue",
+  /** Alarm, presence and command events for the notifier in iot-rules; declared by its consumer. */
+  notify: "iot-notify-queue",
 } as const;
 
 /** Each iot-ws replica's own queue: every replica sees all validated traffic. */

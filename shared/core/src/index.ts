@@ -3,3 +3,4 @@ export { isPermanent, UmosError, InvalidInputError, NotFoundError, ConflictError
 export { backoffDelay } from "./backoff";
 export type { Probe } from "./probe";
 export { systemClock, type Clock } from "./clock";
+export { every } from "./every";

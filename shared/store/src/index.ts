@@ -1,4 +1,4 @@
-export { openDatabase, openMigratedDatabase, ensureDatabase, type Database, type DatabaseOptions, type Sql } from "./database";
+export { json, openDatabase, openMigratedDatabase, ensureDatabase, type Database, type DatabaseOptions, type Sql } from "./database";
 export { migrate } from "./migrate";
 export { asUnavailable, withOutagesAsUnavailable } from "./outage";
 export {
@@ -43,3 +43,36 @@ export {
   type Removal,
   type RemovalRecord,
 } from "./retention";
+export {
+  alarmRepository,
+  alarmColumns,
+  ruleRepository,
+  alarmEvent,
+  queueAlarmEvent,
+  flushAlarmOutbox,
+  type Alarm,
+  type AlarmChange,
+  type AlarmComment,
+  type AlarmFilter,
+  type AlarmPage,
+  type AlarmRepository,
+  type AlarmSeverity,
+  type AlarmStatus,
+  type OutboxPublish,
+  type Rule,
+  type RuleInput,
+  type RuleRepository,
+  type RuleStatus,
+} from "./alarms";
+export {
+  notificationRepository,
+  type NotificationChannel,
+  type NotificationRepository,
+  type SealedChannel,
+  type ChannelInput,
+  type Claim,
+  type ClaimRequest,
+  type NotificationDelivery,
+  type NotificationDeliveryPage,
+  type DeliveryStatus,
+} from "./notifications";

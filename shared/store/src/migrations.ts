@@ -8,6 +8,8 @@ import deviceCredentials from "../migrations/004_device_credentials.sql" with { 
 import commandTrace from "../migrations/005_command_trace.sql" with { type: "text" };
 import deadLetters from "../migrations/006_dead_letters.sql" with { type: "text" };
 import telemetry from "../migrations/007_telemetry.sql" with { type: "text" };
+import alarms from "../migrations/008_alarms.sql" with { type: "text" };
+import notifications from "../migrations/009_notifications.sql" with { type: "text" };
 
 /** A numbered schema change (`NNN_name.sql`) and its SQL. */
 export interface Migration {
@@ -23,4 +25,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { file: "005_command_trace.sql", sql: commandTrace },
   { file: "006_dead_letters.sql", sql: deadLetters },
   { file: "007_telemetry.sql", sql: telemetry },
+  { file: "008_alarms.sql", sql: alarms },
+  { file: "009_notifications.sql", sql: notifications },
 ];

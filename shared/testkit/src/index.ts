@@ -32,3 +32,5 @@ export {
 export { createTestCA, startTlsProxy, type TestCA, type TlsProxy } from "./tls";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy";
 export { startRabbitMQ, type PrivateRabbitMQ } from "./rabbitmq-node";
+export { startSmtpServer, type TestSmtpServer, type ReceivedMail } from "./smtp";
+export { startWebhookReceiver, type TestWebhookReceiver, type ReceivedCall } from "./webhook-receiver";

@@ -5,7 +5,7 @@ import { testEnv, testToken, type TestEndpoints } from "./config";
 import { listensOn } from "./listener";
 import { createDatabase, createVhost, freePort, startMosquitto, type TestDatabase, type TestMosquitto, type TestVhost } from "./services";
 
-export const SERVICES = ["api", "ws", "uplink", "downlink", "gateway"] as const;
+export const SERVICES = ["api", "ws", "uplink", "downlink", "gateway", "rules"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export interface RunningPlatform {
@@ -23,7 +23,7 @@ export interface RunningPlatform {
 }
 
 /**
- * Starts the services as separate processes, the way `bun run dev` does, on free ports: all five,
+ * Starts the services as separate processes, the way `bun run dev` does, on free ports: all six,
  * or only those named (the bench runs the gateway alone to measure its relay).
  */
 export async function startPlatform(
@@ -40,6 +40,7 @@ export async function startPlatform(
       UMOS_UPLINK__PORT: String(ports.uplink),
       UMOS_DOWNLINK__PORT: String(ports.downlink),
       UMOS_GATEWAY__PORT: String(ports.gateway),
+      UMOS_RULES__PORT: String(ports.rules),
       ...extra,
     }),
   };
@@ -123,7 +124,7 @@ export interface TestStack {
   dispose(): Promise<void>;
 }
 
-/** A vhost, a database, a Mosquitto and the five services on them: what an end-to-end test runs against. */
+/** A vhost, a database, a Mosquitto and the six services on them: what an end-to-end test runs against. */
 export async function startStack(extra: Record<string, string> = {}): Promise<TestStack> {
   const [vhost, database, broker] = await Promise.all([createVhost(), createDatabase(), startMosquitto()]);
   let platform: RunningPlatform | undefined;

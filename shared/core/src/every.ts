@@ -1,4 +1,4 @@
-import type { Logger } from "@umos/core";
+import type { Logger } from "./logger";
 
 /** `run` every `intervalMs` (and at once, unless `now` is false), one run at a time; a failed run is logged and the next one tries again. */
 export function every(name: string, intervalMs: number, run: () => Promise<unknown>, log: Logger, { now = true } = {}): { stop(): Promise<void> } {
