@@ -18,3 +18,8 @@ export function reportPayload(stamp: number): Buffer {
 export function stampOfReport(payload: Buffer): number {
   return (JSON.parse(payload.toString()) as { data: { t: number } }).data.t;
 }
+
+/** A property report of a device on a thing model: its properties only (a strict model refuses others), with a unique `id`. */
+export function propertiesPayload(data: Record<string, number>): Buffer {
+  return Buffer.from(JSON.stringify({ id: (nextId++).toString(36), ts: Date.now(), data }));
+}

@@ -3,7 +3,7 @@ import type { BenchRun, PhaseResult } from "./results";
 
 /** The run as Markdown tables: what `bun run bench` prints and docs/performance.md quotes. */
 export function formatRun(run: BenchRun, verdicts: readonly BudgetVerdict[]): string {
-  return [machineTable(run), figuresTable(run), usageTable(run), budgetTable(verdicts)].join("\n\n");
+  return [machineTable(run), figuresTable(run), usageTable(run), countsTable(run), budgetTable(verdicts)].filter((t) => t !== "").join("\n\n");
 }
 
 const fixed = (n: number | undefined, digits = 1) =>
@@ -49,6 +49,17 @@ function usageTable(run: BenchRun): string {
     ]),
   );
   return table(["scenario", "phase", "CPU s per 1,000 messages (peak RSS)"], rows);
+}
+
+/** What phases counted besides their messages, and the figures of other processes on their path. */
+function countsTable(run: BenchRun): string {
+  const named = (values: Record<string, number>) => Object.entries(values).map(([name, n]) => `${name} ${Number.isInteger(n) ? whole(n) : fixed(n, 3)}`);
+  const rows = run.scenarios.flatMap((s) =>
+    Object.entries(s.phases)
+      .filter(([, p]) => p.counts || p.figures)
+      .map(([name, p]) => [s.title, phaseLabel(name, p), [...named(p.counts ?? {}), ...named(p.figures ?? {})].join(", ")]),
+  );
+  return rows.length === 0 ? "" : table(["scenario", "phase", "counted, and other processes' figures"], rows);
 }
 
 function budgetTable(verdicts: readonly BudgetVerdict[]): string {

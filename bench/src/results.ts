@@ -17,6 +17,8 @@ export interface PhaseResult {
   missing?: number;
   /** What else the phase counted, named (clients connected, for the fan-out). */
   counts?: Record<string, number>;
+  /** Figures of other processes on the same path, named: their rate and CPU per event beside the phase's. */
+  figures?: Record<string, number>;
 }
 
 export interface ScenarioResult {

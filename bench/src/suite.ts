@@ -5,6 +5,7 @@ import { deviceToWs } from "./scenarios/device-to-ws";
 import { runOnPlatform, type PlatformScenario } from "./scenarios/platform";
 import { RELAYS, runRelays } from "./scenarios/relays";
 import { restReads } from "./scenarios/rest-reads";
+import { rules } from "./scenarios/rules";
 import { wsFanout, wsFanoutBare } from "./scenarios/ws-fanout";
 
 /** A step of the suite: one scenario, or several sharing one started platform. */
@@ -20,7 +21,7 @@ export interface SuiteStep {
  * The fan-outs last: their 10,000 connections are the heaviest thing the platform carries here. The
  * bare server's goes just before iot-ws's, so both meet the machine in the same state.
  */
-const ON_PLATFORM: readonly PlatformScenario[] = [deviceToWs, deviceToLog, commands, restReads, wsFanoutBare, wsFanout];
+const ON_PLATFORM: readonly PlatformScenario[] = [deviceToWs, deviceToLog, commands, restReads, rules, wsFanoutBare, wsFanout];
 
 /** The references and our relay side by side, then the whole platform. */
 export const SUITE: readonly SuiteStep[] = [

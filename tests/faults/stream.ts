@@ -27,6 +27,8 @@ export interface StreamOptions {
   faultAt?: number;
   /** How long the case waits, after the stream, for everything to arrive. */
   settleMs?: number;
+  /** Runs once the case's devices are registered, before any traffic (a case's own setup for them). */
+  beforeStream?: (deviceIds: string[]) => Promise<void>;
 }
 
 export interface StreamEnds {
@@ -80,6 +82,7 @@ export async function runFaultStream(ends: StreamEnds, name: string, fault: () =
     const res = await ends.api.post("/api/v1/devices", { id, vendor: "generic" });
     if (res.status !== 201) throw new Error(`registering ${id}: ${res.status} ${JSON.stringify(res.body)}`);
   }
+  await options.beforeStream?.(ids);
   const tap = await openTap(ends.rabbitmqUrl, `fault-tap.${tag}`);
   const dashboard = await openDashboard(ends.wsUrl, ends.token, ids);
   const devices = await Promise.all(ids.map((id) => connectDevice(ends.mqttUrl, id)));

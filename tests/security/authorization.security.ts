@@ -183,6 +183,16 @@ async function newRule(): Promise<string> {
   return id;
 }
 
+/** A webhook channel without a secret; its URL refuses connections, so a test send answers at once. */
+const CHANNEL = { name: "sec-channel", kind: "webhook", webhook: { url: "http://127.0.0.1:9/hook" }, triggers: ["alarm.raised"] };
+
+async function newChannel(): Promise<string> {
+  const created = await admin.post("/api/v1/notification-channels", CHANNEL);
+  expect(created.status).toBe(201);
+  return created.body.id;
+}
+
+let seededChannel: string;
 let seededCommand: string;
 let seededDeadLetter: string;
 let seededAlarm: string;
@@ -211,6 +221,7 @@ async function seed(): Promise<void> {
   seededDeadLetter = await newDeadLetter();
   seededAlarm = await newAlarm();
   seededRule = await newRule();
+  seededChannel = await newChannel();
 }
 
 const fixtures: Record<string, () => Promise<Call>> = {
@@ -269,6 +280,13 @@ const fixtures: Record<string, () => Promise<Call>> = {
   "GET /api/v1/rules/{id}/versions": async () => ({ path: `/api/v1/rules/${seededRule}/versions` }),
   "PUT /api/v1/rules/{id}": async () => ({ path: `/api/v1/rules/${seededRule}`, body: { name: "changed", model: "sec-model", definition: RULE } }),
   "DELETE /api/v1/rules/{id}": async () => ({ path: `/api/v1/rules/${await newRule()}` }),
+  "GET /api/v1/notification-channels": async () => ({ path: "/api/v1/notification-channels" }),
+  "POST /api/v1/notification-channels": async () => ({ path: "/api/v1/notification-channels", body: CHANNEL }),
+  "GET /api/v1/notification-channels/{id}": async () => ({ path: `/api/v1/notification-channels/${seededChannel}` }),
+  "PUT /api/v1/notification-channels/{id}": async () => ({ path: `/api/v1/notification-channels/${seededChannel}`, body: CHANNEL }),
+  "DELETE /api/v1/notification-channels/{id}": async () => ({ path: `/api/v1/notification-channels/${await newChannel()}` }),
+  "POST /api/v1/notification-channels/{id}/test": async () => ({ path: `/api/v1/notification-channels/${seededChannel}/test` }),
+  "GET /api/v1/notification-channels/{id}/deliveries": async () => ({ path: `/api/v1/notification-channels/${seededChannel}/deliveries` }),
   "POST /api/v1/webhooks/vernemq": async () => ({
     path: "/api/v1/webhooks/vernemq",
     body: { client_id: "sec-device", username: "sec-device", password: "wrong" },

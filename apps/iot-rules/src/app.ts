@@ -1,9 +1,9 @@
 import { readEnvelope, type Bus } from "@umos/bus";
 import type { RulesConfig } from "@umos/config";
 import { HEADERS, QUEUES } from "@umos/contracts";
-import { every } from "@umos/core";
+import { every, UnavailableError } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { alarmRepository, deviceRepository, flushAlarmOutbox, withOutagesAsUnavailable, type AlarmSeverity, type Database } from "@umos/store";
+import { alarmRepository, asUnavailable, deviceRepository, flushAlarmOutbox, withOutagesAsUnavailable, type AlarmSeverity, type Database } from "@umos/store";
 import { createEvaluator, SWEEP_BATCH } from "./evaluator";
 import { startNotifier } from "./notify/notifier";
 
@@ -96,7 +96,16 @@ export function createApp(config: RulesConfig, { log, obs, clock, bus, db }: Rul
     const consumer = await bus.consume(
       { queue: QUEUES.rules, prefetch: config.rules.prefetch },
       withOutagesAsUnavailable(async (message) => {
-        const written = await evaluator.evaluate(readEnvelope(message));
+        const envelope = readEnvelope(message);
+        let written: boolean;
+        try {
+          written = await evaluator.evaluate(envelope);
+        } catch (err) {
+          // Shown on the rule list (GET /api/v1/rules); the bus retries the event and dead-letters it in the end.
+          if (!(asUnavailable(err) instanceof UnavailableError))
+            await evaluator.recordError(envelope.deviceId, err).catch((e) => log.warn("could not show the error on the rule list", { err: e }));
+          throw err;
+        }
         events.inc({ outcome: written ? "evaluated" : "skipped" });
         if (written) await flushLogged();
       }),

@@ -82,8 +82,10 @@ export function createEvaluator({
       try {
         list.push({ rule, compiled: compile(rule) });
       } catch (err) {
-        // Rules are checked when saved; one that no longer parses is reported on its state, not evaluated.
+        // Rules are checked when saved; one that no longer parses (a newer schema) is shown on the rule list, not evaluated.
         log.warn("a rule does not parse; skipped", { rule: rule.id, version: rule.version, err });
+        await sql`update alarm_rule_state set last_error = ${`version ${rule.version} does not parse: ${describe(err)}`.slice(0, 1000)}
+          where rule_id = ${rule.id}`;
       }
     }
     const entry = { ...device, rules: list.sort((a, b) => a.rule.id.localeCompare(b.rule.id)), at: clock.now() };
@@ -273,11 +275,13 @@ export function createEvaluator({
       return removed.count;
     },
 
-    /** Records a failure to evaluate on the rules of the device, for the rule list. */
-    async recordError(deviceId: string, message: string): Promise<void> {
-      await sql`update alarm_rule_state set last_error = ${message.slice(0, 1000)}, evaluated_at = now() where device_id = ${deviceId}`;
+    /** Records a failure to evaluate an event of the device on its rules' states, for the rule list. */
+    async recordError(deviceId: string, err: unknown): Promise<void> {
+      await sql`update alarm_rule_state set last_error = ${describe(err).slice(0, 1000)} where device_id = ${deviceId}`;
     },
   };
 }
 
 export type Evaluator = ReturnType<typeof createEvaluator>;
+
+const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));

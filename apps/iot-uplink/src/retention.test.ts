@@ -29,6 +29,8 @@ const defaults = policyOf({
   presenceDays: 7,
   commandsDays: 90,
   deadLettersDays: 30,
+  alarmsDays: 365,
+  notificationsDays: 30,
 });
 
 function parts(clock: { now(): number }, overrides: Partial<RetentionParts> = {}) {
@@ -118,6 +120,37 @@ describe("retention", () => {
       ["messageLog", "expired", 1],
       ["presence", "expired", 1],
       ["commands", "expired", 1],
+    ]);
+  });
+
+  test("cleared alarms and the notification record expire by their own periods; an active alarm stays whatever its age", async () => {
+    const clock = manualClock(start);
+    await deviceRepository(db.sql).create({ id: "ret-3", vendor: "generic" });
+    const alarm = (id: string, status: "active" | "cleared", ageDays: number) =>
+      db.sql`insert into alarms (id, device_id, vendor, source, type, severity, status, started_at, last_seen_at, ended_at)
+             values (${id}, 'ret-3', 'generic', ${`rule:${id}`}, 'test', 'major', ${status}, ${new Date(start - 400 * DAY)},
+               ${new Date(start - ageDays * DAY)}, ${status === "cleared" ? new Date(start - ageDays * DAY) : null})`;
+    await alarm("0195a000-0000-7000-8000-0000000000a1", "cleared", 366);
+    await alarm("0195a000-0000-7000-8000-0000000000a2", "cleared", 364);
+    await alarm("0195a000-0000-7000-8000-0000000000a3", "active", 400);
+    const [channel] = await db.sql<{ id: string }[]>`
+      insert into notification_channels (id, name, kind, config, triggers) values (${Bun.randomUUIDv7()}, 'ops', 'webhook', '{}', '{alarm.raised}')
+      returning id`;
+    const delivery = (eventId: string, ageDays: number) =>
+      db.sql`insert into notification_deliveries (event_id, channel_id, trigger, status, attempts, at)
+             values (${eventId}, ${channel!.id}, 'alarm.raised', 'sent', 1, ${new Date(start - ageDays * DAY)})`;
+    await delivery("old", 31);
+    await delivery("young", 29);
+
+    const { retention, removed } = parts(clock, { postgresTelemetry: false });
+    await runRetention(retention);
+    const alarms = await db.sql<{ id: string }[]>`select id::text from alarms where device_id = 'ret-3' order by id`;
+    expect(alarms.map((r) => r.id.slice(-2))).toEqual(["a2", "a3"]);
+    const deliveries = await db.sql<{ eventId: string }[]>`select event_id as "eventId" from notification_deliveries order by event_id`;
+    expect(deliveries.map((r) => r.eventId)).toEqual(["young"]);
+    expect(removed.filter(([kind]) => kind === "alarms" || kind === "notifications")).toEqual([
+      ["alarms", "expired", 1],
+      ["notifications", "expired", 1],
     ]);
   });
 

@@ -1,5 +1,5 @@
 import type { Clock, Logger } from "@umos/core";
-import type { RetentionKind, RetentionPolicy, RetentionRepository, Sql } from "@umos/store";
+import { EXPIRING_KINDS, type RetentionKind, type RetentionPolicy, type RetentionRepository, type Sql } from "@umos/store";
 import { dropPartition, dropPointsDay, listPartitions, partitionOf, POINTS_TABLE, ROLLUPS } from "@umos/timeseries";
 
 const DAY_MS = 86_400_000;
@@ -55,7 +55,7 @@ export async function runRetention(parts: RetentionParts): Promise<boolean> {
           }
         }
       }
-      for (const kind of ["messageLog", "presence", "commands", "deadLetters"] as const) {
+      for (const kind of EXPIRING_KINDS) {
         const before = cutoff(kind);
         if (before === null) continue;
         const rows = await repo.expire(kind, new Date(before));

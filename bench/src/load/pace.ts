@@ -1,6 +1,7 @@
 import { latencyRecorder, type LatencySummary } from "../stats/latency";
 import { startUsage, type ProcessUsage, type WatchedProcess } from "../stats/process-usage";
 import { waitUntil, type Path } from "./path";
+import { growth } from "./saturate";
 
 export interface PacedOptions {
   /** Messages per second, offered whatever the path does (an open loop). */
@@ -10,6 +11,8 @@ export interface PacedOptions {
   processes: readonly WatchedProcess[];
   /** The messages whose arrival the path reports, when it watches a sample only (default: all). */
   tracked?: (seq: number) => boolean;
+  /** Counters of the far end, read when the measured messages start and once they have all arrived (as saturate reads them). */
+  counters?: () => Promise<Record<string, number>>;
 }
 
 export interface PacedResult {
@@ -18,6 +21,8 @@ export interface PacedResult {
   latency: LatencySummary;
   usage: Record<string, ProcessUsage>;
   missing: number;
+  /** What each of `counters` grew by over the measured messages. */
+  counts?: Record<string, number>;
 }
 
 /**
@@ -41,12 +46,16 @@ export async function pace(path: Path, options: PacedOptions): Promise<PacedResu
   };
 
   const firstMeasured = Math.round(options.rate * options.warmupSeconds);
+  let countedBefore: Promise<Record<string, number>> | undefined;
   const usage = await new Promise<ReturnType<typeof startUsage>>((resolve) => {
     let reading: ReturnType<typeof startUsage> | undefined;
     const timer = setInterval(() => {
       const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
       while (sent < due) {
-        if (sent === firstMeasured) reading = startUsage(options.processes);
+        if (sent === firstMeasured) {
+          reading = startUsage(options.processes);
+          countedBefore = options.counters?.();
+        }
         path.send(sent, start + sent * intervalMs);
         if (tracked(sent)) expected++;
         sent++;
@@ -59,5 +68,14 @@ export async function pace(path: Path, options: PacedOptions): Promise<PacedResu
   });
   await waitUntil(() => arrived >= expected, 30_000);
   const measured = total - firstMeasured;
-  return { offeredRate: options.rate, messages: measured, latency: latency.summary(), usage: usage.stop(measured), missing: Math.max(0, expected - arrived) };
+  const result: PacedResult = {
+    offeredRate: options.rate,
+    messages: measured,
+    latency: latency.summary(),
+    usage: usage.stop(measured),
+    missing: Math.max(0, expected - arrived),
+  };
+  const countedAfter = await options.counters?.();
+  if (countedBefore && countedAfter) result.counts = growth(await countedBefore, countedAfter);
+  return result;
 }

@@ -7,6 +7,11 @@ export interface SaturationOptions {
   warmupSeconds: number;
   seconds: number;
   processes: readonly WatchedProcess[];
+  /**
+   * Counters of the far end (a service's metrics, a queue's depth) read when the measured seconds
+   * start and end: the phase reports what each grew by over the same seconds as the CPU.
+   */
+  counters?: () => Promise<Record<string, number>>;
 }
 
 export interface SaturationResult {
@@ -17,6 +22,8 @@ export interface SaturationResult {
   usage: Record<string, ProcessUsage>;
   /** Messages that had not arrived 30 s after sending stopped (0 on an at-least-once path). */
   missing: number;
+  /** What each of `counters` grew by over the measured seconds. */
+  counts?: Record<string, number>;
 }
 
 /**
@@ -34,6 +41,7 @@ export async function saturate(path: Path, options: SaturationOptions): Promise<
   while (sent < options.window) path.send(sent++, performance.now());
 
   await Bun.sleep(options.warmupSeconds * 1000);
+  const countedBefore = await options.counters?.();
   const usage = startUsage(options.processes);
   const from = arrived;
   const started = performance.now();
@@ -41,7 +49,15 @@ export async function saturate(path: Path, options: SaturationOptions): Promise<
   const messages = arrived - from;
   const seconds = (performance.now() - started) / 1000;
   const used = usage.stop(messages);
+  const countedAfter = await options.counters?.();
   sending = false;
   await waitUntil(() => arrived >= sent, 30_000);
-  return { throughput: messages / seconds, messages, seconds, usage: used, missing: Math.max(0, sent - arrived) };
+  const result: SaturationResult = { throughput: messages / seconds, messages, seconds, usage: used, missing: Math.max(0, sent - arrived) };
+  if (countedBefore && countedAfter) result.counts = growth(countedBefore, countedAfter);
+  return result;
+}
+
+/** What each counter grew by between two readings. */
+export function growth(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([name, value]) => [name, value - (before[name] ?? 0)]));
 }

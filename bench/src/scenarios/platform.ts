@@ -1,5 +1,6 @@
 import amqplib from "amqplib";
 import { WORK_QUEUES } from "@umos/bus";
+import { QUEUES } from "@umos/contracts";
 import { eventually, startStack, type TestStack } from "@umos/testkit";
 import { connectFleet, type DeviceFleet } from "../clients/devices";
 import type { Profile, ScenarioResult } from "../results";
@@ -76,14 +77,17 @@ export async function runOnPlatform(
   return results;
 }
 
-/** Waits until the work queues are empty, so a scenario does not pay for the backlog of the one before. */
+/** iot-rules' queues besides the work queues: the stack runs it, and it declares them when it starts. */
+const SETTLED_QUEUES = [...WORK_QUEUES.map((q) => q.queue), QUEUES.rules, QUEUES.notify];
+
+/** Waits until the queues are empty, so a scenario does not pay for the backlog of the one before. */
 async function settled(vhostUrl: string): Promise<void> {
   const connection = await amqplib.connect(vhostUrl);
   try {
     const channel = await connection.createChannel();
     const backlog = async () => {
       let messages = 0;
-      for (const { queue } of WORK_QUEUES) messages += (await channel.checkQueue(queue)).messageCount;
+      for (const queue of SETTLED_QUEUES) messages += (await channel.checkQueue(queue)).messageCount;
       return messages === 0;
     };
     await eventually(backlog, 300_000, "the platform's queues drained");

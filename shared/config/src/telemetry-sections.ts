@@ -63,6 +63,10 @@ export const RetentionSection = T.Object(
     presenceDays: Days(30),
     commandsDays: Days(90),
     deadLettersDays: Days(30),
+    /** Cleared alarms, with their comments; active ones are kept whatever their age. */
+    alarmsDays: Days(365),
+    /** The record of notifications sent, suppressed or failed. */
+    notificationsDays: Days(30),
     /** How often expired data is removed. */
     intervalMs: T.Integer({ minimum: 10_000, default: 3_600_000 }),
     /**

@@ -102,6 +102,13 @@ describe("checkRuleAgainstModel", () => {
   const check = (rule: unknown) => checkRuleAgainstModel(parseRule(rule), model, "dock@2");
   const refused = (when: unknown) => refusal(() => check(threshold(when))).message;
 
+  test("a path names a struct property's member, checked like a property of its own type", () => {
+    expect(() => check(threshold({ property: "position", path: "lat", outside: [-90, 90] }))).not.toThrow();
+    expect(refused({ property: "position", path: "lon", op: "lt", value: 1 })).toStartWith("/levels/0/when/path: 'position' has no member 'lon'");
+    expect(refused({ property: "battery", path: "level", op: "lt", value: 1 })).toContain("it is int, not a struct");
+    expect(refused({ property: "position", path: "lat", op: "eq", value: "north" })).toStartWith("/levels/0/when/value: ");
+  });
+
   test("a rule that fits the model passes", () => {
     expect(() =>
       check({

@@ -77,8 +77,9 @@ export function checkRuleAgainstModel(rule: RuleDefinition, model: Definition, m
       return;
     }
     if (!("property" in c)) return;
-    const type = properties.get(c.property);
-    if (!type) throw invalid(`${path}/property`, `thing model ${modelRef} has no property '${c.property}'`);
+    const own = properties.get(c.property);
+    if (!own) throw invalid(`${path}/property`, `thing model ${modelRef} has no property '${c.property}'`);
+    const type = c.path ? memberType(own, c.path, `${path}/path`, c.property) : own;
     if ("changed" in c) return;
     if ("inside" in c || "outside" in c) {
       if (!NUMERIC.has(type.type)) throw invalid(`${path}/property`, `'${c.property}' is ${type.type}: a range needs a number`);
@@ -91,6 +92,18 @@ export function checkRuleAgainstModel(rule: RuleDefinition, model: Definition, m
   };
   for (const [i, level] of rule.levels.entries()) visit(level.when, `/levels/${i}/when`);
   if (rule.clear) visit(rule.clear.when, "/clear/when");
+}
+
+/** The type of a struct property's member, following a dotted path through nested structs. */
+function memberType(type: DataType, member: string, path: string, property: string): DataType {
+  let current = type;
+  for (const name of member.split(".")) {
+    const members = current.type === "struct" && Array.isArray(current.specs) ? (current.specs as { identifier?: unknown; dataType?: DataType }[]) : [];
+    const found = members.find((m) => m.identifier === name)?.dataType;
+    if (!found) throw invalid(path, `'${property}' has no member '${member}'${current.type === "struct" ? "" : `: it is ${current.type}, not a struct`}`);
+    current = found;
+  }
+  return current;
 }
 
 function thresholdProblem(type: DataType, op: string, value: unknown): string | null {

@@ -30,11 +30,21 @@ const DataMatch = T.Object(
   { additionalProperties: false },
 );
 
+/** A member of a struct property, dotted (DJI's `battery` -> `capacity_percent`); the property's own value without it. */
+const Member = T.Optional(
+  T.String({
+    minLength: 1,
+    maxLength: 256,
+    pattern: "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$",
+    description: "a member of a struct property, dotted",
+  }),
+);
+
 const leafConditions = [
-  T.Object({ property: Name, op: Op, value: Scalar }, { additionalProperties: false, title: "compare" }),
-  T.Object({ property: Name, inside: Range }, { additionalProperties: false, title: "inside" }),
-  T.Object({ property: Name, outside: Range }, { additionalProperties: false, title: "outside" }),
-  T.Object({ property: Name, changed: T.Literal(true) }, { additionalProperties: false, title: "changed" }),
+  T.Object({ property: Name, path: Member, op: Op, value: Scalar }, { additionalProperties: false, title: "compare" }),
+  T.Object({ property: Name, path: Member, inside: Range }, { additionalProperties: false, title: "inside" }),
+  T.Object({ property: Name, path: Member, outside: Range }, { additionalProperties: false, title: "outside" }),
+  T.Object({ property: Name, path: Member, changed: T.Literal(true) }, { additionalProperties: false, title: "changed" }),
   T.Object({ event: Name, where: T.Optional(T.Array(DataMatch, { maxItems: 16 })) }, { additionalProperties: false, title: "event" }),
   T.Object({ silentForMs: T.Integer({ minimum: 1000, maximum: 604_800_000 }) }, { additionalProperties: false, title: "silence" }),
   T.Object({ offlineForMs: T.Integer({ minimum: 0, maximum: 604_800_000 }) }, { additionalProperties: false, title: "offline" }),

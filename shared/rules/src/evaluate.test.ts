@@ -330,6 +330,22 @@ describe("all and any", () => {
   });
 });
 
+describe("members of struct properties", () => {
+  test("a path reads a member of a struct property (DJI's battery.capacity_percent), and changes of other members are no change", () => {
+    const d = device({
+      levels: [
+        { severity: "major", when: { property: "battery", path: "capacity_percent", op: "lt", value: 20 } },
+        { severity: "minor", when: { property: "battery", path: "capacity_percent", changed: true } },
+      ],
+    });
+    expect(d.actions([prop(0, { battery: { capacity_percent: 50, remain_flight_time: 900 } })])).toEqual(["-"]);
+    expect(d.actions([prop(1, { battery: { capacity_percent: 50, remain_flight_time: 800 } })])).toEqual(["-"]);
+    expect(d.actions([prop(2, { battery: { capacity_percent: 19, remain_flight_time: 300 } })])).toEqual(["raise:major"]);
+    expect(d.actions([prop(3, { battery: { capacity_percent: 19, remain_flight_time: 200 } })])).toEqual(["occur:major"]);
+    expect(d.actions([prop(4, { battery: { capacity_percent: 80, remain_flight_time: 1200 } })])).toEqual(["downgrade:minor"]);
+  });
+});
+
 describe("values the thing model allows in two forms", () => {
   test("a bool sent as 0/1 equals true/false", () => {
     const d = device({ levels: [{ severity: "warning", when: { property: "door", op: "eq", value: true } }] });

@@ -207,10 +207,13 @@ function holds(c: Condition, facts: Facts, input: Input, t: number): boolean {
   }
   const held = facts.props[c.property];
   if (!held) return false;
-  if ("changed" in c) return input.kind === "property" && held.ts === input.ts && "prev" in held && !Bun.deepEquals(held.prev, held.v);
-  if ("inside" in c) return compare(held.v, "gte", c.inside[0]) && compare(held.v, "lte", c.inside[1]);
-  if ("outside" in c) return compare(held.v, "lt", c.outside[0]) || compare(held.v, "gt", c.outside[1]);
-  return compare(held.v, c.op as Op, c.value);
+  const member = c.path?.split(".");
+  const at = (v: unknown) => (member ? valuesAt(v, member)[0] : v);
+  const value = at(held.v);
+  if ("changed" in c) return input.kind === "property" && held.ts === input.ts && "prev" in held && !Bun.deepEquals(at(held.prev), value);
+  if ("inside" in c) return compare(value, "gte", c.inside[0]) && compare(value, "lte", c.inside[1]);
+  if ("outside" in c) return compare(value, "lt", c.outside[0]) || compare(value, "gt", c.outside[1]);
+  return compare(value, c.op as Op, c.value);
 }
 
 /** Future times at which a time-based leaf could start to hold or stop holding. */

@@ -36,6 +36,8 @@ export {
   retentionRepository,
   policyOf,
   RETENTION_KINDS,
+  EXPIRING_KINDS,
+  type ExpiringKind,
   type RetentionKind,
   type RetentionPolicy,
   type RetentionSetting,

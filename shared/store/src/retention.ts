@@ -1,8 +1,12 @@
 import type { Sql } from "./database";
 
 /** What retention keeps for a time, each with its own period (docs/retention.md). */
-export const RETENTION_KINDS = ["telemetry", "rollup1m", "rollup1h", "messageLog", "presence", "commands", "deadLetters"] as const;
+export const RETENTION_KINDS = ["telemetry", "rollup1m", "rollup1h", "messageLog", "presence", "commands", "deadLetters", "alarms", "notifications"] as const;
 export type RetentionKind = (typeof RETENTION_KINDS)[number];
+
+/** The kinds kept in rows (not partitions), removed in batches by their time. */
+export const EXPIRING_KINDS = ["messageLog", "presence", "commands", "deadLetters", "alarms", "notifications"] as const;
+export type ExpiringKind = (typeof EXPIRING_KINDS)[number];
 
 /** Days each kind is kept; null: for ever. */
 export type RetentionPolicy = Record<RetentionKind, number | null>;
@@ -46,7 +50,7 @@ export interface RetentionRepository {
    * Removes the spine's rows older than `before`, batch by batch; returns how many. Presence
    * changes are the message log's status.* entries, kept by their own period.
    */
-  expire(kind: "messageLog" | "presence" | "commands" | "deadLetters", before: Date): Promise<number>;
+  expire(kind: ExpiringKind, before: Date): Promise<number>;
 }
 
 export function retentionRepository(sql: Sql): RetentionRepository {
@@ -114,6 +118,17 @@ export function retentionRepository(sql: Sql): RetentionRepository {
         case "deadLetters":
           return batched(
             () => sql`delete from dead_letters where id in (select id from dead_letters where dead_lettered_at < ${before} limit ${DELETE_BATCH})`,
+          );
+        case "alarms":
+          // Active alarms stay whatever their age: someone still has to look at them.
+          return batched(
+            () => sql`delete from alarms where id in (
+              select id from alarms where status = 'cleared' and ended_at < ${before} limit ${DELETE_BATCH})`,
+          );
+        case "notifications":
+          return batched(
+            () => sql`delete from notification_deliveries where (event_id, channel_id) in (
+              select event_id, channel_id from notification_deliveries where at < ${before} and status <> 'sending' limit ${DELETE_BATCH})`,
           );
       }
     },
