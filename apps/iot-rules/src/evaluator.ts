@@ -249,10 +249,12 @@ export function createEvaluator({
     async checkDeadLetters(threshold: number): Promise<void> {
       const [row] = await sql<{ waiting: number }[]>`select count(*)::int as waiting from dead_letters where replayed_at is null`;
       const waiting = row?.waiting ?? 0;
-      const severity: Severity | null = waiting >= threshold * 10 ? "critical" : waiting >= threshold ? "major" : null;
       await sql.begin(async (tx) => {
         const t = tx as unknown as Sql;
         const active = await activeAlarm(t, null, PLATFORM_DEAD_LETTERS);
+        // Between half the threshold and the threshold an alarm that is up stays up, as major.
+        const severity: Severity | null =
+          waiting >= threshold * 10 ? "critical" : waiting >= threshold || (active && waiting >= threshold / 2) ? "major" : null;
         const details = { at: clock.now(), waiting, threshold };
         const target = {
           deviceId: null,
@@ -265,7 +267,7 @@ export function createEvaluator({
         if (severity && (!active || active.severity !== severity)) {
           const type = !active ? "raise" : severityRank(severity) > severityRank(active.severity) ? "escalate" : "downgrade";
           await act(t, target, active, { type, severity, details }, clock.now());
-        } else if (!severity && active && waiting < threshold / 2) await act(t, target, active, { type: "clear", details }, clock.now());
+        } else if (!severity && active) await act(t, target, active, { type: "clear", details }, clock.now());
       });
     },
 

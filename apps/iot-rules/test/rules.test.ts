@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connectBus, publishEnvelope, readEnvelope, shareBus, type Bus } from "@umos/bus";
 import { KINDS, routingKey, type Envelope, type Vendor } from "@umos/contracts";
-import { silentLogger } from "@umos/core";
+import { silentLogger, systemClock } from "@umos/core";
 import type { App } from "@umos/runtime";
-import { deviceRepository, openMigratedDatabase, ruleRepository, thingModelRepository, type Alarm, type Database } from "@umos/store";
+import { deadLetterRepository, deviceRepository, openMigratedDatabase, ruleRepository, thingModelRepository, type Alarm, type Database } from "@umos/store";
 import { createBusFile, createDatabase, eventually, testConfig, testDeps, type TestBusFile, type TestDatabase } from "@umos/testkit";
 import { adapterFor } from "@umos/vendors";
 import { createApp } from "../src/app";
+import { createEvaluator, PLATFORM_DEAD_LETTERS } from "../src/evaluator";
 
 /**
  * iot-rules in process on the embedded bus and a database of its own: events published as iot-uplink
@@ -224,5 +225,47 @@ describe("built-in and time-based conditions", () => {
     await report(dock, { battery: 90 });
     await until(async () => expect((await alarmsOf(dock)).filter((a) => a.source === "rule:quiet").map((a) => a.status)).toEqual(["cleared"]));
     await ruleRepository(db.sql).remove("quiet", "test");
+  });
+});
+
+describe("the platform alarm", () => {
+  test("dead letters piling up raise it as major at the threshold and critical at ten times it; it clears below half the threshold", async () => {
+    const evaluator = createEvaluator({ sql: db.sql, clock: systemClock, log: silentLogger, ruleCacheMs: 0, counted: () => {} });
+    const deadLetters = deadLetterRepository(db.sql);
+    const archive = (n: number, from: number) =>
+      deadLetters.archive(
+        Array.from({ length: n }, (_, i) => ({
+          dedupeKey: `platform-${from + i}`,
+          queue: "iot-uplink-queue",
+          code: "invalid_json",
+          reason: "test",
+          routingKey: "iot.generic.device.property.report",
+          messageId: null,
+          contentType: null,
+          deviceId: null,
+          headers: {},
+          payload: new Uint8Array(),
+          payloadSize: 0,
+          replayCount: 0,
+          deadLetteredAt: new Date(),
+        })),
+      );
+    const platform = () => db.sql<Alarm[]>`select severity, status, details from alarms where source = ${PLATFORM_DEAD_LETTERS} order by started_at`;
+    await archive(4, 0);
+    await evaluator.checkDeadLetters(5);
+    expect(await platform()).toHaveLength(0);
+    await archive(1, 4);
+    await evaluator.checkDeadLetters(5);
+    expect((await platform()).map((a) => [a.severity, a.status])).toEqual([["major", "active"]]);
+    await archive(45, 5);
+    await evaluator.checkDeadLetters(5);
+    expect((await platform()).map((a) => [a.severity, a.status])).toEqual([["critical", "active"]]);
+    // Replayed down to 3 waiting: below the threshold, but not below half of it: still up, downgraded.
+    await db.sql`update dead_letters set replayed_at = now() where id in (select id from dead_letters where replayed_at is null limit 47)`;
+    await evaluator.checkDeadLetters(5);
+    expect((await platform()).map((a) => [a.severity, a.status])).toEqual([["major", "active"]]);
+    await db.sql`update dead_letters set replayed_at = now() where id in (select id from dead_letters where replayed_at is null limit 1)`;
+    await evaluator.checkDeadLetters(5);
+    expect((await platform()).map((a) => a.status)).toEqual(["cleared"]);
   });
 });
