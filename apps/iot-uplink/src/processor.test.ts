@@ -4,7 +4,7 @@ import { UmosError, type Clock } from "@umos/core";
 import { manualClock } from "@umos/testkit";
 import { compileModel, type Definition } from "@umos/thing-model";
 import { adapterFor } from "@umos/vendors";
-import { check, readFrame, toReal, type FrameWork, type ProcessorParts } from "./processor";
+import { check, publish, readFrame, toReal, type FrameWork, type ProcessorParts } from "./processor";
 
 /** The uplink's steps that decide something, each on its own: no bus, no database. */
 const clock: Clock = manualClock(1_700_000_000_000);
@@ -94,5 +94,33 @@ describe("toReal and check", () => {
     toReal(flagged);
     check(flagged, parts);
     expect((flagged.entries[0]!.problems as { path: string }[]).map((p) => p.path)).toEqual(["power"]);
+  });
+});
+
+describe("publish", () => {
+  test("a frame announces online only its own devices, though the batch it was written in brought others online too", async () => {
+    const keys: string[] = [];
+    const publisher = {
+      publish: async (routingKey: string, body: Uint8Array) => void keys.push(`${routingKey} ${JSON.parse(Buffer.from(body).toString()).deviceId}`),
+    };
+    const stored = { fresh: new Set<string>(), cameOnline: ["fan-1", "fan-2", "fan-3"].map((id) => ({ id, vendor: "generic" })) };
+    for (const id of ["fan-1", "fan-2", "fan-3"]) {
+      const entry = {
+        envelope: { id: `e-${id}`, ts: 1, vendor: "generic" as const, deviceId: id, kind: "property.report", data: {} },
+        dedupeKey: id,
+        receivedAt: 1,
+      };
+      const work = {
+        message: message("iot.generic.device.property.report", { "x-device-id": id }),
+        frame: { deviceId: id },
+        vendor: "generic",
+        decoded: { messages: [], replies: [] },
+        presence: [],
+        entries: [entry],
+        stored,
+      } as unknown as FrameWork;
+      await publish(work, { ...parts, publisher } as ProcessorParts);
+    }
+    expect(keys.sort()).toEqual(["fan-1", "fan-2", "fan-3"].map((id) => `iot.generic.event.status.online ${id}`));
   });
 });

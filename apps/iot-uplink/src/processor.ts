@@ -142,12 +142,15 @@ async function store(work: FrameWork, parts: ProcessorParts): Promise<void> {
  * it. A duplicate frame is not published again; a redelivery is, since its first publish may have
  * failed. Answers go even for a duplicate: the device resends because it did not get ours.
  */
-async function publish(work: FrameWork, parts: ProcessorParts): Promise<void> {
+export async function publish(work: FrameWork, parts: ProcessorParts): Promise<void> {
   const { message, frame, vendor, decoded, presence, stored } = work;
   const toPublish = decoded.messages.filter((m) => stored.fresh.has(m.envelope.id) || message.redelivered);
+  // `stored` is the whole batch's result, shared by every frame written with this one: each frame
+  // announces only its own devices, or N devices coming online in one batch went out N x N times.
+  const own = new Set(work.entries.map((e) => e.envelope.deviceId));
   await Promise.all([
     ...toPublish.map((m) => publishEnvelope(parts.publisher, routingKey(vendor, m.stage, m.action), m.envelope)),
-    ...stored.cameOnline.map((d) => publishPresence(parts, d.id, vendor, "online", "traffic")),
+    ...stored.cameOnline.filter((d) => own.has(d.id)).map((d) => publishPresence(parts, d.id, vendor, "online", "traffic")),
     ...presence.map((d) => publishPresence(parts, d.id, d.vendor, d.online ? "online" : "offline", "topology")),
     ...decoded.replies.map((reply) => publishForGateway(parts.publisher, { vendor, action: "reply", deviceId: frame.deviceId }, reply)),
   ]);
