@@ -93,13 +93,14 @@ afterAll(async () => {
   await Promise.all([smtp?.stop(), receiver?.stop()]);
 });
 
-let seq = 0;
-/** The dock's osd as DJI documents it (topic-definition.md, trimmed to the modelled keys). */
-function osd(capacity: number, timestamp = Date.now()) {
+let last = 0;
+/** The dock's osd as DJI documents it (topic-definition.md, trimmed to the modelled keys), each a later millisecond than the one before. */
+function osd(capacity: number) {
+  last = Math.max(Date.now(), last + 1);
   const payload = {
     tid: crypto.randomUUID(),
     bid: crypto.randomUUID(),
-    timestamp: timestamp + seq++,
+    timestamp: last,
     gateway: DOCK,
     data: { mode_code: 1, drone_charge_state: { state: 1, capacity_percent: capacity } },
   };

@@ -1,7 +1,7 @@
 import { readEnvelope, type Bus } from "@umos/bus";
 import type { RulesConfig } from "@umos/config";
-import { HEADERS, QUEUES } from "@umos/contracts";
-import { every, UnavailableError } from "@umos/core";
+import { HEADERS, QUEUES, type Envelope } from "@umos/contracts";
+import { createBatcher, every, UnavailableError } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { alarmRepository, asUnavailable, deviceRepository, flushAlarmOutbox, withOutagesAsUnavailable, type AlarmSeverity, type Database } from "@umos/store";
 import { createEvaluator, SWEEP_BATCH } from "./evaluator";
@@ -92,22 +92,31 @@ export function createApp(config: RulesConfig, { log, obs, clock, bus, db }: Rul
       "the seen-event cleanup",
     );
 
+    // Events in flight together are evaluated together, one transaction a batch; a batch that fails
+    // is evaluated event by event, so one bad event fails alone (the batcher's rule).
+    const batches = createBatcher(
+      async (envelopes: Envelope[]) => {
+        const written = await evaluator.evaluate(envelopes);
+        events.inc({ outcome: "evaluated" }, written);
+        events.inc({ outcome: "skipped" }, envelopes.length - written);
+        if (written > 0) await flushLogged();
+        return written;
+      },
+      { maxSize: config.rules.batchSize, maxWaitMs: config.rules.batchWaitMs, maxInFlight: config.rules.batchesInFlight },
+    );
     // A database outage is waited out, not counted against the event (as iot-uplink and iot-downlink do).
     const consumer = await bus.consume(
       { queue: QUEUES.rules, prefetch: config.rules.prefetch },
       withOutagesAsUnavailable(async (message) => {
         const envelope = readEnvelope(message);
-        let written: boolean;
         try {
-          written = await evaluator.evaluate(envelope);
+          await batches.add([envelope]);
         } catch (err) {
           // Shown on the rule list (GET /api/v1/rules); the bus retries the event and dead-letters it in the end.
           if (!(asUnavailable(err) instanceof UnavailableError))
             await evaluator.recordError(envelope.deviceId, err).catch((e) => log.warn("could not show the error on the rule list", { err: e }));
           throw err;
         }
-        events.inc({ outcome: written ? "evaluated" : "skipped" });
-        if (written) await flushLogged();
       }),
     );
     resources.use(consumer, (c) => c.stop(), "the consumer of iot-rules-queue");

@@ -27,20 +27,57 @@ export const PLATFORM_DEAD_LETTERS = "platform.dead_letters";
 /** States one sweep transaction takes at most: short transactions, the rest next time. */
 export const SWEEP_BATCH = 200;
 
+type Entry = { rule: Rule; compiled: CompiledRule };
+
 interface DeviceRules {
   vendor: Vendor;
   modelId: string | null;
-  rules: { rule: Rule; compiled: CompiledRule }[];
+  rules: Entry[];
   at: number;
+}
+
+/** One state row, locked, as this transaction changes it. */
+interface State {
+  ruleId: string;
+  deviceId: string;
+  version: number;
+  facts: Facts & { hmsTs?: number };
+  timers: Timers;
+  dueAt: number | null;
+  changed: boolean;
+}
+
+/** What one input does: the rules it reaches on its device, and DJI health when it is an `hms` event. */
+interface Work {
+  deviceId: string;
+  vendor: Vendor;
+  input: Input;
+  rules: Entry[];
+  hms: boolean;
+}
+
+interface Target {
+  deviceId: string | null;
+  vendor: Vendor;
+  source: string;
+  type: string;
+  ruleId: string | null;
+  ruleVersion: number | null;
 }
 
 export type ChangeCounter = (change: AlarmChange) => void;
 
+const key = (a: string | null, b: string) => `${a ?? ""}\u0000${b}`;
+const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 /**
- * Rules evaluated on PostgreSQL (docs/alarms.md): each event is one transaction that records its id
- * (a redelivery, here or on another replica, changes nothing), locks the device's rule states in
- * rule order, steps each rule and writes the alarm and its event (outbox) with the new state. The
- * sweep steps states whose durations are due, taking rows other replicas do not hold (SKIP LOCKED).
+ * Rules evaluated on PostgreSQL (docs/alarms.md). A batch of events is one transaction: it records
+ * their ids (a redelivery, here or on another replica, changes nothing), locks the rule states they
+ * reach and their devices' active alarms in a fixed order, steps every rule in memory in event
+ * order, and writes the alarms with their events (outbox) and the states back. The statements per
+ * batch do not grow with its size but for alarm changes, so a busy iot-rules does more per round
+ * trip, not more round trips. The sweep steps states whose durations are due, taking rows no other
+ * replica holds (SKIP LOCKED).
  */
 export function createEvaluator({
   sql,
@@ -60,11 +97,11 @@ export function createEvaluator({
   const compiled = new Map<string, CompiledRule>();
 
   const compile = (rule: Rule): CompiledRule => {
-    const key = `${rule.id}@${rule.version}`;
-    let c = compiled.get(key);
+    const id = `${rule.id}@${rule.version}`;
+    let c = compiled.get(id);
     if (!c) {
       c = compileRule(parseRule(rule.definition));
-      compiled.set(key, c);
+      compiled.set(id, c);
     }
     return c;
   };
@@ -77,7 +114,7 @@ export function createEvaluator({
       devices.delete(deviceId);
       return null;
     }
-    const list: DeviceRules["rules"] = [];
+    const list: Entry[] = [];
     for (const rule of await rules.forDevice(deviceId, device.modelId)) {
       try {
         list.push({ rule, compiled: compile(rule) });
@@ -94,150 +131,248 @@ export function createEvaluator({
     return entry;
   }
 
-  /** Loads (creating if new) and locks one state row. */
-  async function lockState(tx: Sql, ruleId: string, deviceId: string, version: number, t: number) {
+  /** Creates the missing state rows and locks them all, in (rule, device) order so concurrent batches wait rather than deadlock. */
+  async function lockStates(tx: Sql, wanted: { ruleId: string; deviceId: string; version: number; t: number }[]): Promise<Map<string, State>> {
+    const sorted = [...wanted].sort((a, b) => a.ruleId.localeCompare(b.ruleId) || a.deviceId.localeCompare(b.deviceId));
+    const ruleIds = sorted.map((w) => w.ruleId);
+    const deviceIds = sorted.map((w) => w.deviceId);
     await tx`
-      insert into alarm_rule_state (rule_id, device_id, rule_version, facts) values (${ruleId}, ${deviceId}, ${version}, ${json(tx, newFacts(t))})
+      insert into alarm_rule_state (rule_id, device_id, rule_version, facts)
+      select r, d, v, f::jsonb from unnest(${ruleIds}::text[], ${deviceIds}::text[], ${sorted.map((w) => w.version)}::int[],
+        ${sorted.map((w) => JSON.stringify(newFacts(w.t)))}::text[]) as x(r, d, v, f)
       on conflict do nothing`;
-    const [row] = await tx<{ version: number; facts: Facts; timers: Timers }[]>`
-      select rule_version as version, facts, timers from alarm_rule_state where rule_id = ${ruleId} and device_id = ${deviceId} for update`;
-    return row!;
+    return lockedStates(
+      await tx<{ ruleId: string; deviceId: string; version: number; facts: State["facts"]; timers: Timers }[]>`
+        select rule_id as "ruleId", device_id as "deviceId", rule_version as version, facts, timers from alarm_rule_state
+        where (rule_id, device_id) in (select * from unnest(${ruleIds}::text[], ${deviceIds}::text[]))
+        order by rule_id, device_id for update`,
+    );
   }
 
-  const activeAlarm = async (tx: Sql, deviceId: string | null, source: string) =>
-    (
-      await tx<Alarm[]>`
-        select ${alarmColumns(tx)} from alarms where coalesce(device_id, '') = ${deviceId ?? ""} and source = ${source} and status = 'active' for update`
-    )[0] ?? null;
+  /** The active alarms of these devices, locked (after the states: the same order everywhere). */
+  async function lockAlarms(tx: Sql, deviceIds: string[]): Promise<Map<string, Alarm>> {
+    const rows = await tx<Alarm[]>`
+      select ${alarmColumns(tx)} from alarms where status = 'active' and device_id = any (${[...new Set(deviceIds)].sort()}::text[])
+      order by device_id, source for update`;
+    return new Map(rows.map((a) => [key(a.deviceId, a.source), a]));
+  }
 
-  /** Writes what a step decided about the alarm, with its event in the outbox. */
-  async function act(
-    tx: Sql,
-    target: { deviceId: string | null; vendor: Vendor; source: string; type: string; ruleId: string | null; ruleVersion: number | null },
-    active: Alarm | null,
-    action: Action,
-    at: number,
-  ): Promise<void> {
-    const when = new Date(at);
-    let alarm: Alarm | undefined;
-    let change: AlarmChange;
-    if (action.type === "raise") {
-      [alarm] = await tx<Alarm[]>`
-        insert into alarms (id, device_id, vendor, source, type, rule_id, rule_version, severity, status, started_at, last_seen_at, details)
-        values (${Bun.randomUUIDv7()}, ${target.deviceId}, ${target.vendor}, ${target.source}, ${target.type}, ${target.ruleId},
-          ${target.ruleVersion}, ${action.severity}, 'active', ${when}, ${when}, ${json(tx, action.details)})
-        returning ${alarmColumns(tx)}`;
-      change = "raised";
-    } else if (!active) return;
-    else if (action.type === "clear") {
-      [alarm] = await tx<Alarm[]>`
-        update alarms set status = 'cleared', ended_at = ${when}, cleared_by = 'rule', updated_at = now(),
-          details = details || ${json(tx, { cleared: action.details })}
-        where id = ${active.id} returning ${alarmColumns(tx)}`;
-      change = "cleared";
-    } else {
-      [alarm] = await tx<Alarm[]>`
-        update alarms set severity = ${action.severity}, last_seen_at = greatest(last_seen_at, ${when}), occurrences = occurrences + 1,
-          details = ${json(tx, action.details)}, updated_at = now()
-        where id = ${active.id} returning ${alarmColumns(tx)}`;
-      change = action.type === "occur" ? "occurred" : action.type === "escalate" ? "escalated" : "downgraded";
+  async function saveStates(tx: Sql, states: Iterable<State>): Promise<void> {
+    const changed = [...states].filter((s) => s.changed);
+    if (changed.length === 0) return;
+    await tx`
+      update alarm_rule_state s
+      set rule_version = v.version, facts = v.facts::jsonb, timers = v.timers::jsonb, due_at = v.due_at::timestamptz, evaluated_at = now(), last_error = null
+      -- JSON as text, cast per row: a jsonb[] parameter would encode each JSON text as a string once more.
+      from unnest(${changed.map((s) => s.ruleId)}::text[], ${changed.map((s) => s.deviceId)}::text[], ${changed.map((s) => s.version)}::int[],
+        ${changed.map((s) => JSON.stringify(s.facts))}::text[], ${changed.map((s) => JSON.stringify(s.timers))}::text[],
+        ${changed.map((s) => (s.dueAt === null ? null : new Date(s.dueAt).toISOString()))}::text[])
+        as v(rule_id, device_id, version, facts, timers, due_at)
+      where s.rule_id = v.rule_id and s.device_id = v.device_id`;
+  }
+
+  /**
+   * Alarm changes within one transaction, against the locked active alarms. Occurrences are counted
+   * in memory and written once per alarm (and announced once) when the batch ends or the alarm
+   * changes otherwise: a report a second on an active alarm is not a write and an event a second.
+   */
+  function alarmWriter(tx: Sql, active: Map<string, Alarm>) {
+    const occurred = new Map<string, { alarm: Alarm; count: number; lastSeen: number; details: Record<string, unknown> }>();
+
+    async function announce(alarm: Alarm, change: AlarmChange): Promise<void> {
+      await queueAlarmEvent(tx, alarm, change);
+      counted(change);
     }
-    // An occurrence changes counts only: announced to WebSocket clients, but it is not a notification trigger.
-    await queueAlarmEvent(tx, alarm!, change);
-    counted(change);
+
+    async function writeOccurrences(alarmKey: string): Promise<void> {
+      const pending = occurred.get(alarmKey);
+      if (!pending) return;
+      occurred.delete(alarmKey);
+      const [alarm] = await tx<Alarm[]>`
+        update alarms set occurrences = occurrences + ${pending.count}, last_seen_at = greatest(last_seen_at, ${new Date(pending.lastSeen)}),
+          details = ${json(tx, pending.details)}, updated_at = now()
+        where id = ${pending.alarm.id} returning ${alarmColumns(tx)}`;
+      active.set(alarmKey, alarm!);
+      await announce(alarm!, "occurred");
+    }
+
+    return {
+      active: (deviceId: string | null, source: string) => active.get(key(deviceId, source)) ?? null,
+      activeSources: (deviceId: string) => [...active.values()].filter((a) => a.deviceId === deviceId).map((a) => a.source),
+
+      async act(target: Target, action: Action, at: number): Promise<void> {
+        const alarmKey = key(target.deviceId, target.source);
+        const current = active.get(alarmKey) ?? null;
+        if (action.type === "occur") {
+          if (!current) return;
+          const pending = occurred.get(alarmKey) ?? { alarm: current, count: 0, lastSeen: at, details: action.details };
+          occurred.set(alarmKey, { ...pending, count: pending.count + 1, lastSeen: Math.max(pending.lastSeen, at), details: action.details });
+          return;
+        }
+        await writeOccurrences(alarmKey);
+        const when = new Date(at);
+        if (action.type === "raise") {
+          const [alarm] = await tx<Alarm[]>`
+            insert into alarms (id, device_id, vendor, source, type, rule_id, rule_version, severity, status, started_at, last_seen_at, details)
+            values (${Bun.randomUUIDv7()}, ${target.deviceId}, ${target.vendor}, ${target.source}, ${target.type}, ${target.ruleId},
+              ${target.ruleVersion}, ${action.severity}, 'active', ${when}, ${when}, ${json(tx, action.details)})
+            returning ${alarmColumns(tx)}`;
+          active.set(alarmKey, alarm!);
+          return announce(alarm!, "raised");
+        }
+        if (!current) return;
+        if (action.type === "clear") {
+          const [alarm] = await tx<Alarm[]>`
+            update alarms set status = 'cleared', ended_at = ${when}, cleared_by = 'rule', updated_at = now(),
+              details = details || ${json(tx, { cleared: action.details })}
+            where id = ${current.id} returning ${alarmColumns(tx)}`;
+          active.delete(alarmKey);
+          return announce(alarm!, "cleared");
+        }
+        const [alarm] = await tx<Alarm[]>`
+          update alarms set severity = ${action.severity}, last_seen_at = greatest(last_seen_at, ${when}), occurrences = occurrences + 1,
+            details = ${json(tx, action.details)}, updated_at = now()
+          where id = ${current.id} returning ${alarmColumns(tx)}`;
+        active.set(alarmKey, alarm!);
+        return announce(alarm!, action.type === "escalate" ? "escalated" : "downgraded");
+      },
+
+      async finish(): Promise<void> {
+        for (const alarmKey of [...occurred.keys()]) await writeOccurrences(alarmKey);
+      },
+    };
   }
 
-  async function stepRule(tx: Sql, entry: { rule: Rule; compiled: CompiledRule }, deviceId: string, vendor: Vendor, input: Input): Promise<void> {
+  type Writer = ReturnType<typeof alarmWriter>;
+
+  async function stepRule(writer: Writer, state: State, entry: Entry, w: Pick<Work, "deviceId" | "vendor" | "input">): Promise<void> {
     const { rule, compiled: c } = entry;
-    const state = await lockState(tx, rule.id, deviceId, rule.version, input.ts);
     // A new version starts its durations afresh; the facts (latest values) stay true.
     const timers: Timers = state.version === rule.version ? { ...state.timers, levels: state.timers.levels ?? {} } : { levels: {} };
     const source = `rule:${rule.id}`;
-    const active = await activeAlarm(tx, deviceId, source);
-    const result = step(c, state.facts, timers, (active?.severity as Severity | undefined) ?? null, input);
+    const result = step(c, state.facts, timers, (writer.active(w.deviceId, source)?.severity as Severity | undefined) ?? null, w.input);
     if (result.action) {
-      await act(
-        tx,
-        { deviceId, vendor, source, type: rule.name, ruleId: rule.id, ruleVersion: rule.version },
-        active,
-        result.action,
-        result.timers.t ?? input.ts,
-      );
+      const target = { deviceId: w.deviceId, vendor: w.vendor, source, type: rule.name, ruleId: rule.id, ruleVersion: rule.version };
+      await writer.act(target, result.action, result.timers.t ?? w.input.ts);
     }
-    await tx`
-      update alarm_rule_state set rule_version = ${rule.version}, facts = ${json(tx, result.facts)}, timers = ${json(tx, result.timers)},
-        due_at = ${result.dueAt === null ? null : new Date(result.dueAt)}, evaluated_at = now(), last_error = null
-      where rule_id = ${rule.id} and device_id = ${deviceId}`;
+    Object.assign(state, { version: rule.version, facts: result.facts, timers: result.timers, dueAt: result.dueAt, changed: true });
   }
 
   /**
    * DJI health without a rule: each code in the list is an alarm at its level; a code absent from a
    * newer list has cleared. The newest list wins, by device time.
    */
-  async function stepHms(tx: Sql, deviceId: string, vendor: Vendor, input: Extract<Input, { kind: "event" }>): Promise<void> {
-    const state = await lockState(tx, HMS_STATE, deviceId, 1, input.ts);
-    const seenTs = (state.facts as Facts & { hmsTs?: number }).hmsTs;
-    if (seenTs !== undefined && seenTs > input.ts) return;
+  async function stepHms(writer: Writer, state: State, w: Work): Promise<void> {
+    const input = w.input as Extract<Input, { kind: "event" }>;
+    if (state.facts.hmsTs !== undefined && state.facts.hmsTs > input.ts) return;
     const items = hmsItems(input.data);
     const current = new Set(items.map((i) => `${HMS_SOURCE_PREFIX}${i.code}`));
     for (const item of items) {
       const source = `${HMS_SOURCE_PREFIX}${item.code}`;
-      const active = await activeAlarm(tx, deviceId, source);
+      const active = writer.active(w.deviceId, source);
       const details = { at: input.ts, hms: item.item };
       const action: Action = !active
         ? { type: "raise", severity: item.severity, details }
         : active.severity === item.severity
           ? { type: "occur", severity: item.severity, details }
           : { type: severityRank(item.severity) > severityRank(active.severity) ? "escalate" : "downgrade", severity: item.severity, details };
-      await act(tx, { deviceId, vendor, source, type: `DJI HMS ${item.code}`, ruleId: null, ruleVersion: null }, active, action, input.ts);
+      await writer.act({ deviceId: w.deviceId, vendor: w.vendor, source, type: `DJI HMS ${item.code}`, ruleId: null, ruleVersion: null }, action, input.ts);
     }
-    const stale = await tx<{ source: string }[]>`
-      select source from alarms where device_id = ${deviceId} and status = 'active' and source like ${`${HMS_SOURCE_PREFIX}%`}`;
-    for (const { source } of stale) {
-      if (current.has(source)) continue;
-      const active = await activeAlarm(tx, deviceId, source);
-      await act(tx, { deviceId, vendor, source, type: "", ruleId: null, ruleVersion: null }, active, { type: "clear", details: { at: input.ts } }, input.ts);
+    for (const source of writer.activeSources(w.deviceId)) {
+      if (!source.startsWith(HMS_SOURCE_PREFIX) || current.has(source)) continue;
+      const target = { deviceId: w.deviceId, vendor: w.vendor, source, type: "", ruleId: null, ruleVersion: null };
+      await writer.act(target, { type: "clear", details: { at: input.ts } }, input.ts);
     }
-    await tx`update alarm_rule_state set facts = ${json(tx, { ...state.facts, hmsTs: input.ts })}, evaluated_at = now()
-      where rule_id = ${HMS_STATE} and device_id = ${deviceId}`;
+    Object.assign(state, { facts: { ...state.facts, hmsTs: input.ts }, changed: true });
+  }
+
+  /** What each event asks for; null for one that nothing reads. */
+  async function workOf(envelope: Envelope): Promise<Work | null> {
+    const input = inputOf(envelope);
+    if (!input) return null;
+    const device = await rulesOf(envelope.deviceId);
+    if (!device) return null;
+    const reached = device.rules.filter((r) => reads(r.compiled, input));
+    const hms = device.vendor === "dji" && input.kind === "event" && input.name === HMS_EVENT;
+    if (reached.length === 0 && !hms) return null;
+    return { deviceId: envelope.deviceId, vendor: device.vendor, input, rules: reached, hms };
   }
 
   return {
-    /** Evaluates one validated event; returns whether anything was written (the outbox may need a flush). */
-    async evaluate(envelope: Envelope): Promise<boolean> {
-      const input = inputOf(envelope);
-      if (!input) return false;
-      const device = await rulesOf(envelope.deviceId);
-      if (!device) return false;
-      const relevant = device.rules.filter((r) => reads(r.compiled, input));
-      const hms = device.vendor === "dji" && input.kind === "event" && input.name === HMS_EVENT ? input : null;
-      if (relevant.length === 0 && !hms) return false;
-      return sql.begin(async (tx) => {
-        const [fresh] = await tx`insert into alarm_events_seen (event_id) values (${envelope.id}) on conflict do nothing returning event_id`;
-        if (!fresh) return false;
-        for (const entry of relevant) await stepRule(tx as unknown as Sql, entry, envelope.deviceId, device.vendor, input);
-        if (hms) await stepHms(tx as unknown as Sql, envelope.deviceId, device.vendor, hms);
-        return true;
+    /**
+     * Evaluates a batch of validated events in one transaction, in their order; returns how many
+     * wrote anything (each written event's id is recorded, so its redelivery is skipped).
+     */
+    async evaluate(envelopes: Envelope[]): Promise<number> {
+      const work = new Map<string, Work>();
+      for (const envelope of envelopes) {
+        if (work.has(envelope.id)) continue;
+        const w = await workOf(envelope);
+        if (w) work.set(envelope.id, w);
+      }
+      if (work.size === 0) return 0;
+      return sql.begin(async (begun) => {
+        const tx = begun as unknown as Sql;
+        const inserted = await tx<{ id: string }[]>`
+          insert into alarm_events_seen (event_id) select * from unnest(${[...work.keys()]}::text[]) on conflict do nothing returning event_id as id`;
+        const fresh = new Set(inserted.map((r) => r.id));
+        // In the batch's order (a Map keeps it): the inserted ids come back in no promised order.
+        const todo = [...work].filter(([id]) => fresh.has(id)).map(([, w]) => w);
+        if (todo.length === 0) return 0;
+        const wanted = new Map<string, { ruleId: string; deviceId: string; version: number; t: number }>();
+        for (const w of todo) {
+          for (const { rule } of w.rules)
+            if (!wanted.has(key(rule.id, w.deviceId)))
+              wanted.set(key(rule.id, w.deviceId), { ruleId: rule.id, deviceId: w.deviceId, version: rule.version, t: w.input.ts });
+          if (w.hms && !wanted.has(key(HMS_STATE, w.deviceId)))
+            wanted.set(key(HMS_STATE, w.deviceId), { ruleId: HMS_STATE, deviceId: w.deviceId, version: 1, t: w.input.ts });
+        }
+        const states = await lockStates(tx, [...wanted.values()]);
+        const writer = alarmWriter(
+          tx,
+          await lockAlarms(
+            tx,
+            todo.map((w) => w.deviceId),
+          ),
+        );
+        for (const w of todo) {
+          for (const entry of w.rules) await stepRule(writer, states.get(key(entry.rule.id, w.deviceId))!, entry, w);
+          if (w.hms) await stepHms(writer, states.get(key(HMS_STATE, w.deviceId))!, w);
+        }
+        await writer.finish();
+        await saveStates(tx, states.values());
+        return todo.length;
       });
     },
 
     /** Steps every state whose time has come; returns how many. */
     async sweep(): Promise<number> {
       const now = clock.now();
-      return sql.begin(async (tx) => {
-        const due = await tx<{ ruleId: string; deviceId: string; vendor: Vendor }[]>`
-          select s.rule_id as "ruleId", s.device_id as "deviceId", d.vendor from alarm_rule_state s join devices d on d.id = s.device_id
-          where s.due_at <= ${new Date(now)} order by s.due_at limit ${SWEEP_BATCH} for update of s skip locked`;
-        for (const { ruleId, deviceId, vendor } of due) {
-          const device = await rulesOf(deviceId);
-          const entry = device?.rules.find((r) => r.rule.id === ruleId);
-          if (!entry) {
-            await tx`update alarm_rule_state set due_at = null where rule_id = ${ruleId} and device_id = ${deviceId}`;
-            continue;
-          }
-          await stepRule(tx as unknown as Sql, entry, deviceId, vendor, { kind: "tick", ts: now });
+      return sql.begin(async (begun) => {
+        const tx = begun as unknown as Sql;
+        const due = lockedStates(
+          await tx<{ ruleId: string; deviceId: string; version: number; facts: State["facts"]; timers: Timers }[]>`
+            select rule_id as "ruleId", device_id as "deviceId", rule_version as version, facts, timers from alarm_rule_state
+            where due_at <= ${new Date(now)} order by rule_id, device_id limit ${SWEEP_BATCH} for update skip locked`,
+        );
+        if (due.size === 0) return 0;
+        const writer = alarmWriter(
+          tx,
+          await lockAlarms(
+            tx,
+            [...due.values()].map((s) => s.deviceId),
+          ),
+        );
+        for (const state of due.values()) {
+          const device = await rulesOf(state.deviceId);
+          const entry = device?.rules.find((r) => r.rule.id === state.ruleId);
+          // A rule removed, disabled or no longer for this device: nothing is due any more.
+          if (!device || !entry) Object.assign(state, { dueAt: null, changed: true });
+          else await stepRule(writer, state, entry, { deviceId: state.deviceId, vendor: device.vendor, input: { kind: "tick", ts: now } });
         }
-        return due.length;
+        await writer.finish();
+        await saveStates(tx, due.values());
+        return due.size;
       });
     },
 
@@ -249,9 +384,12 @@ export function createEvaluator({
     async checkDeadLetters(threshold: number): Promise<void> {
       const [row] = await sql<{ waiting: number }[]>`select count(*)::int as waiting from dead_letters where replayed_at is null`;
       const waiting = row?.waiting ?? 0;
-      await sql.begin(async (tx) => {
-        const t = tx as unknown as Sql;
-        const active = await activeAlarm(t, null, PLATFORM_DEAD_LETTERS);
+      await sql.begin(async (begun) => {
+        const tx = begun as unknown as Sql;
+        const [locked] = await tx<Alarm[]>`
+          select ${alarmColumns(tx)} from alarms where device_id is null and source = ${PLATFORM_DEAD_LETTERS} and status = 'active' for update`;
+        const writer = alarmWriter(tx, new Map(locked ? [[key(null, PLATFORM_DEAD_LETTERS), locked]] : []));
+        const active = writer.active(null, PLATFORM_DEAD_LETTERS);
         // Between half the threshold and the threshold an alarm that is up stays up, as major.
         const severity: Severity | null =
           waiting >= threshold * 10 ? "critical" : waiting >= threshold || (active && waiting >= threshold / 2) ? "major" : null;
@@ -266,8 +404,8 @@ export function createEvaluator({
         };
         if (severity && (!active || active.severity !== severity)) {
           const type = !active ? "raise" : severityRank(severity) > severityRank(active.severity) ? "escalate" : "downgrade";
-          await act(t, target, active, { type, severity, details }, clock.now());
-        } else if (!severity && active) await act(t, target, active, { type: "clear", details }, clock.now());
+          await writer.act(target, { type, severity, details }, clock.now());
+        } else if (!severity && active) await writer.act(target, { type: "clear", details }, clock.now());
       });
     },
 
@@ -286,4 +424,6 @@ export function createEvaluator({
 
 export type Evaluator = ReturnType<typeof createEvaluator>;
 
-const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
+function lockedStates(rows: { ruleId: string; deviceId: string; version: number; facts: State["facts"]; timers: Timers }[]): Map<string, State> {
+  return new Map(rows.map((r) => [key(r.ruleId, r.deviceId), { ...r, timers: { ...r.timers, levels: r.timers.levels ?? {} }, dueAt: null, changed: false }]));
+}

@@ -1,7 +1,7 @@
 import type { Bus } from "@umos/bus";
 import type { UplinkConfig } from "@umos/config";
 import { QUEUES } from "@umos/contracts";
-import { every } from "@umos/core";
+import { createBatcher, every } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import {
   deadLetterRepository,
@@ -16,7 +16,6 @@ import {
 } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { openTimeSeries, rollupJob } from "@umos/timeseries";
-import { createBatcher } from "./batcher";
 import { startDeadLetterArchiver } from "./dead-letters/archiver";
 import { startDeadLetterGauge } from "./dead-letters/gauge";
 import { createDeviceDirectory } from "./device-directory";

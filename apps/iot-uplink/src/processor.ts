@@ -1,10 +1,9 @@
 import { publishEnvelope, publishForGateway, type BusMessage, type Publisher } from "@umos/bus";
 import { HEADERS, KINDS, parseRoutingKey, routingKey, type Vendor } from "@umos/contracts";
-import { InvalidInputError, type Clock } from "@umos/core";
+import { InvalidInputError, type Batcher, type Clock } from "@umos/core";
 import type { BatchResult, DeviceRepository, DeviceRoute, LogEntry, PresenceChange } from "@umos/store";
 import type { CachedModel, ModelCache } from "@umos/thing-model";
 import { adapterFor, type Decoded, type RawFrame, type VendorAdapter } from "@umos/vendors";
-import type { Batcher } from "./batcher";
 import { dedupeKey } from "./dedupe";
 import type { createDeviceDirectory } from "./device-directory";
 import { checkAgainstModel } from "./model-check";

@@ -9,8 +9,17 @@ export const RulesSection = T.Object(
     /** Health and metrics. */
     host: ListenHost,
     port: T.Integer({ minimum: 0, maximum: 65535, default: 8085 }),
-    /** Events evaluated at once; each is one transaction over its device's rule states. */
-    prefetch: T.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+    /** Events delivered and not yet evaluated, at most: what the batches are made of. */
+    prefetch: T.Integer({ minimum: 1, maximum: 65535, default: 512 }),
+    /** Events evaluated in one transaction, at most; fewer when fewer are waiting. */
+    batchSize: T.Integer({ minimum: 1, maximum: 10_000, default: 256 }),
+    /** How long the first event of a batch may wait for company. */
+    batchWaitMs: T.Integer({ minimum: 0, maximum: 10_000, default: 5 }),
+    /**
+     * Batches evaluated at once; past it the next batch waits and grows. Batches touching the same
+     * devices take turns on their rows, so more rarely helps.
+     */
+    batchesInFlight: T.Integer({ minimum: 1, maximum: 64, default: 2 }),
     /** How often durations, silences and offline times are checked against the clock. */
     sweepIntervalMs: T.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
     /** How long a device's rules are cached: a rule change reaches evaluation within it. */

@@ -4,3 +4,4 @@ export { backoffDelay } from "./backoff";
 export type { Probe } from "./probe";
 export { systemClock, type Clock } from "./clock";
 export { every } from "./every";
+export { createBatcher, type Batcher, type BatchOptions } from "./batcher";

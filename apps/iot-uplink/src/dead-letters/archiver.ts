@@ -1,7 +1,7 @@
+import { createBatcher, type BatchOptions } from "@umos/core";
 import type { Bus, Consumer } from "@umos/bus";
 import { DEAD_LETTER_QUEUE } from "@umos/contracts";
 import type { DeadLetterRepository, NewDeadLetter } from "@umos/store";
-import { createBatcher, type BatchOptions } from "../batcher";
 import { toDeadLetterRecord } from "./record";
 
 /**
