@@ -336,6 +336,10 @@ export function ruleRepository(sql: Sql): RuleRepository {
       await sql.begin(async (tx) => {
         const removed = await tx`delete from alarm_rules where id = ${id}`;
         if (removed.count === 0) throw new NotFoundError(`rule '${id}' does not exist`);
+        // Locked in iot-rules' order (states by rule and device, then alarms by device and source), so a
+        // batch evaluating this rule at the same time waits for the removal instead of deadlocking with it.
+        await tx`select 1 from alarm_rule_state where rule_id = ${id} order by rule_id, device_id for update`;
+        await tx`select 1 from alarms where source = ${`rule:${id}`} and status = 'active' order by device_id, source for update`;
         await tx`delete from alarm_rule_state where rule_id = ${id}`;
         const cleared = await tx<Alarm[]>`
           update alarms set status = 'cleared', ended_at = now(), cleared_by = ${`rule ${id} deleted`}, updated_at = now()

@@ -87,9 +87,22 @@ export async function createInfluxDatabase(): Promise<TestInfluxDatabase> {
     const res = await fetch(`${INFLUXDB_URL}/query`, { method: "POST", body: new URLSearchParams({ q }) }).catch((err: Error) => {
       throw new Error(`InfluxDB not reachable at ${INFLUXDB_URL} (bash .ci/run starts it): ${err.message}`);
     });
-    if (!res.ok) throw new Error(`InfluxDB ${q}: ${res.status} ${await res.text()}`);
+    const text = await res.text();
+    // InfluxDB 1.x answers 200 to a statement that failed, with the error in its results.
+    const failed = res.ok ? (JSON.parse(text) as { results?: { error?: string }[] }).results?.find((r) => r.error)?.error : text;
+    if (failed) throw new Error(`InfluxDB ${q}: ${res.status} ${failed}`);
+    return text;
   };
-  await statement(`CREATE DATABASE "${database}"`);
+  // Seen in CI: a write right after CREATE DATABASE answered "database not found". CREATE is idempotent
+  // in 1.x: asked again until the database is listed.
+  await eventually(
+    async () => {
+      await statement(`CREATE DATABASE "${database}"`);
+      return (await statement("SHOW DATABASES")).includes(`"${database}"`);
+    },
+    5000,
+    `InfluxDB database ${database}`,
+  );
   return {
     url: INFLUXDB_URL,
     database,
@@ -97,6 +110,8 @@ export async function createInfluxDatabase(): Promise<TestInfluxDatabase> {
       const res = await fetch(`${INFLUXDB_URL}/write?${new URLSearchParams({ db: database, precision: "ms" })}`, { method: "POST", body: lines.join("\n") });
       if (res.status !== 204) throw new Error(`InfluxDB /write: ${res.status} ${await res.text()}`);
     },
-    dispose: () => statement(`DROP DATABASE "${database}"`),
+    dispose: async () => {
+      await statement(`DROP DATABASE "${database}"`);
+    },
   };
 }
