@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { chromium, type BrowserContext, type Request } from "playwright-core";
+import type { Request } from "playwright-core";
+import { launchBrowser, type TestBrowser } from "../browser";
 import { behaviours, runFleet, startFleet, type SimulatedDevice } from "@umos/simulator";
 import {
   createInfluxDatabase,
@@ -22,14 +22,12 @@ import {
  * back to the message log; a second iot-api, reading InfluxDB 1.6, serves the console whose range
  * picker asks GET …/telemetry/series. The screenshots are kept in tests/artifacts/.
  */
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dir, "../artifacts");
 
 let stack: TestStack;
 let devices: SimulatedDevice[] = [];
 let run: ReturnType<typeof runFleet> | undefined;
-let browser: BrowserContext | undefined;
-let profile: string | undefined;
+let browser: TestBrowser | undefined;
 let influx: TestInfluxDatabase | undefined;
 let reader: RunningPlatform | undefined;
 
@@ -41,22 +39,7 @@ beforeAll(async () => {
     register: { apiUrl: stack.platform.apiUrl, token: stack.token },
   });
   run = runFleet(devices, { rate: 2, eventEverySec: 3, offlineEverySec: 0, offlineForSec: 0 });
-  profile = await mkdtemp(join(tmpdir(), "umos-chromium-"));
-  // A fresh profile, and nothing that reaches out to the network or updates itself.
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 860 },
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchBrowser();
 }, 90_000);
 
 afterAll(async () => {
@@ -66,11 +49,10 @@ afterAll(async () => {
   run?.stop();
   await Promise.all(devices.map((d) => d.close().catch(() => {})));
   await stack?.dispose();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 test("sign in, watch a device's values change live, send a command and see it acked", async () => {
-  const page = await browser!.newPage();
+  const page = await browser!.context.newPage();
   const failures: string[] = [];
   page.on("pageerror", (err) => failures.push(err.message));
   // The page's Content-Security-Policy must not stand in its own way (Chromium reports what it blocks).
@@ -144,7 +126,7 @@ test("with a time series, the range picker asks GET …/telemetry/series for the
     ["api"],
   );
 
-  const page = await browser!.newPage();
+  const page = await browser!.context.newPage();
   const failures: string[] = [];
   page.on("pageerror", (err) => failures.push(err.message));
   page.on("console", (message) => void (message.text().includes("Content Security Policy") && failures.push(message.text())));
@@ -199,7 +181,7 @@ test("with a time series, the range picker asks GET …/telemetry/series for the
 }, 60_000);
 
 test("the API docs render under their Content-Security-Policy, with no inline script", async () => {
-  const page = await browser!.newPage();
+  const page = await browser!.context.newPage();
   const blocked: string[] = [];
   page.on("console", (message) => void (message.text().includes("Content Security Policy") && blocked.push(message.text())));
   await page.goto(`${stack.platform.apiUrl}/openapi`);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { launchBrowser, type TestBrowser } from "../browser";
 import { behaviours, startFleet, type SimulatedDevice } from "@umos/simulator";
 import { jsonClient, testToken } from "@umos/testkit";
 import { freeStandalonePorts, startStandalone, type StandalonePorts, type StandaloneProcess } from "./standalone-process";
@@ -19,8 +19,7 @@ let dataDir: string;
 let ports: StandalonePorts;
 let standalone: StandaloneProcess | undefined;
 let devices: SimulatedDevice[] = [];
-let browser: BrowserContext | undefined;
-let profile: string | undefined;
+let browser: TestBrowser | undefined;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "umos-standalone-alarms-"));
@@ -31,13 +30,7 @@ beforeAll(async () => {
     answerDelayMs: 0,
     register: { apiUrl: `http://127.0.0.1:${ports.api}`, token: await testToken("admin") },
   });
-  profile = await mkdtemp(join(tmpdir(), "umos-chromium-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1280, height: 860 },
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchBrowser();
 }, 90_000);
 
 afterAll(async () => {
@@ -45,12 +38,11 @@ afterAll(async () => {
   await Promise.all(devices.map((d) => d.close().catch(() => {})));
   await standalone?.stop();
   await rm(dataDir, { recursive: true, force: true });
-  if (profile) await rm(profile, { recursive: true, force: true });
 }, 30_000);
 
 test("an alarm a device raises shows live in the console's list and badge, and an operator acknowledges, assigns and clears it there", async () => {
   const api = jsonClient(`http://127.0.0.1:${ports.api}`, await testToken("admin"));
-  const page = await browser!.newPage();
+  const page = await browser!.context.newPage();
   const failures: string[] = [];
   page.on("pageerror", (err) => failures.push(err.message));
   page.on("console", (message) => void (message.text().includes("Content Security Policy") && failures.push(message.text())));

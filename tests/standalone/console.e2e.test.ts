@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { launchBrowser, type TestBrowser } from "../browser";
 import { behaviours, fleetClock, reportHistory, startFleet, type SimulatedDevice } from "@umos/simulator";
 import { testToken } from "@umos/testkit";
 import { freeStandalonePorts, startStandalone, type StandalonePorts, type StandaloneProcess } from "./standalone-process";
@@ -16,8 +16,7 @@ let dataDir: string;
 let ports: StandalonePorts;
 let standalone: StandaloneProcess | undefined;
 let devices: SimulatedDevice[] = [];
-let browser: BrowserContext | undefined;
-let profile: string | undefined;
+let browser: TestBrowser | undefined;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "umos-standalone-console-"));
@@ -30,13 +29,7 @@ beforeAll(async () => {
     register: { apiUrl: `http://127.0.0.1:${ports.api}`, token: await testToken("admin") },
   });
   await reportHistory(devices, clock, 60, 30_000);
-  profile = await mkdtemp(join(tmpdir(), "umos-chromium-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1280, height: 860 },
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchBrowser();
 }, 90_000);
 
 afterAll(async () => {
@@ -44,11 +37,10 @@ afterAll(async () => {
   await Promise.all(devices.map((d) => d.close().catch(() => {})));
   await standalone?.stop();
   await rm(dataDir, { recursive: true, force: true });
-  if (profile) await rm(profile, { recursive: true, force: true });
 }, 30_000);
 
 test("a fresh standalone's console charts the hour of history the simulator sent, from its own time series", async () => {
-  const page = await browser!.newPage();
+  const page = await browser!.context.newPage();
   const failures: string[] = [];
   page.on("pageerror", (err) => failures.push(err.message));
   await page.goto(`http://127.0.0.1:${ports.api}/`);

@@ -56,14 +56,8 @@ interface Work {
   hms: boolean;
 }
 
-interface Target {
-  deviceId: string | null;
-  vendor: Vendor;
-  source: string;
-  type: string;
-  ruleId: string | null;
-  ruleVersion: number | null;
-}
+/** What an alarm is about: its identity, the part a change does not touch. */
+type Target = Pick<Alarm, "deviceId" | "vendor" | "source" | "type" | "ruleId" | "ruleVersion">;
 
 export type ChangeCounter = (change: AlarmChange) => void;
 
