@@ -368,6 +368,8 @@ describe("docker-compose.host.yml under podman-compose", () => {
       throw err;
     } finally {
       await compose("down").catch(() => {});
+      // podman-compose 1.0.3's `down` removes the containers but not the project's network.
+      await podman(["network", "rm", "-f", `${project}_default`], { allowFailure: true });
       await Promise.all([...[bus, pg, mq, vm].map((r) => r.stop()), composeBroker.stop()]);
     }
   }, 300_000);

@@ -636,6 +636,23 @@ describe("standalone mode: the embedded broker", () => {
 
     expect(t.report()).toEqual([]);
   }, 30_000);
+
+  // Last of the family: tsub-foreign stays locked out for a minute (apps/standalone/src/mqtt/login-limiter.ts).
+  test("a username that failed ten logins is refused unchecked, even with its password, while other devices log in", async () => {
+    const t = tally("mqtt acl: login limit");
+    const id = "tsub-foreign";
+    for (let i = 0; i < 10; i++) {
+      const guess = await connect({ clientId: id, username: id, password: `guess-${i}` });
+      t.check(`wrong password ${i + 1} is refused`, typeof guess === "string", { refusal: true, detail: "logged in" });
+    }
+    const right = await connect({ clientId: id, username: id, password: passwords.get(id)! });
+    t.check("the right password is refused now, unchecked", typeof right === "string", { refusal: true, detail: "logged in" });
+    if (typeof right !== "string") right.end(true);
+    const other = await connect({ clientId: "acl-a", username: "acl-a", password: passwords.get("acl-a")! });
+    t.check("another device still logs in", typeof other !== "string", { detail: String(other) });
+    if (typeof other !== "string") other.end(true);
+    expect(t.report()).toEqual([]);
+  }, 30_000);
 });
 
 // --------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import type { AedesOptions, AuthenticateError, Client } from "aedes";
 import type { MqttAuth } from "@umos/mqtt-access";
 import type { Logger } from "@umos/core";
+import { createLoginLimiter, type LoginLimiter } from "./login-limiter";
 
 /** Topic decisions remembered per connection, like VerneMQ caches a webhook's yes; bounded per client. */
 const DECISIONS_PER_CLIENT = 10_000;
@@ -17,7 +18,11 @@ const SERVER_UNAVAILABLE = 3;
  * everything. A decision is kept for the connection's life; iot-api closes the connection when the
  * device's password is rotated or the device removed, so a new login is checked afresh.
  */
-export function brokerAuthHooks(auth: MqttAuth, log: Logger): Pick<AedesOptions, "authenticate" | "authorizePublish" | "authorizeSubscribe"> {
+export function brokerAuthHooks(
+  auth: MqttAuth,
+  log: Logger,
+  limiter: LoginLimiter = createLoginLimiter(),
+): Pick<AedesOptions, "authenticate" | "authorizePublish" | "authorizeSubscribe"> {
   const sessions = new WeakMap<Client, { username: string | undefined; topics: Map<string, boolean> }>();
 
   function remember(client: Client, topic: string, allowed: boolean): void {
@@ -29,14 +34,21 @@ export function brokerAuthHooks(auth: MqttAuth, log: Logger): Pick<AedesOptions,
 
   return {
     authenticate(client, username, password, done) {
+      const refuse = () => done(Object.assign(new Error("not authorized"), { returnCode: NOT_AUTHORIZED }) as AuthenticateError, false);
+      if (limiter.blocked(username)) {
+        log.warn("MQTT login refused unchecked: too many failed logins", { clientId: client.id, username });
+        return refuse();
+      }
       auth.register(username, password?.toString("utf8"), client.id).then(
         (ok) => {
           if (ok) {
+            limiter.succeeded(username);
             sessions.set(client, { username, topics: new Map() });
             return done(null, true);
           }
+          limiter.failed(username);
           log.info("MQTT login refused", { clientId: client.id, username });
-          done(Object.assign(new Error("not authorized"), { returnCode: NOT_AUTHORIZED }) as AuthenticateError, false);
+          refuse();
         },
         (err: unknown) => {
           log.warn("MQTT login could not be checked", { clientId: client.id, err });
