@@ -183,14 +183,20 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
     checkAccess = createAccessCheck(table, verify, config.auth.webhookToken);
     const guard = createHttpGuard(config.api.host, config.allowedHosts);
     const handle = withDeadline((request) => elysia.handle(request), config.api.requestTimeoutMs, log);
-    const serve = (request: Request) => guard.refuse(request) ?? tooLarge(request, config.api.bodyLimitBytes) ?? handle(request);
+    const serve = async (request: Request) => {
+      const refused = guard.refuse(request) ?? tooLarge(request, config.api.bodyLimitBytes);
+      if (refused) return refused;
+      const read = await readUndeclared(request, config.api.bodyLimitBytes);
+      return read instanceof Response ? read : handle(read);
+    };
     answer = resources.use(serve, () => (answer = undefined), "the request router");
     const server = Bun.serve({
       hostname: config.api.host,
       port: config.api.port,
       tls,
       // Bun's own refusal past this is an empty 413; bodies that declare their length are refused
-      // before it, as the JSON error every client expects (tooLarge). Chunked ones stop here.
+      // before it, as the JSON error every client expects (tooLarge), and chunked ones once they
+      // pass the limit (readUndeclared).
       maxRequestBodySize: config.api.bodyLimitBytes * 4,
       development: false,
       fetch: tracedFetch(obs, serve, (request) => routes.get(request)),
@@ -214,8 +220,29 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
 function tooLarge(request: Request, limit: number): Response | undefined {
   const declared = Number(request.headers.get("content-length") ?? 0);
   if (!(declared > limit)) return undefined;
-  return Response.json(
-    { error: { code: "body_too_large", message: `the request body is ${declared} bytes; at most ${limit} (api.bodyLimitBytes)` } },
-    { status: 413 },
-  );
+  return bodyTooLarge(`the request body is ${declared} bytes; at most ${limit} (api.bodyLimitBytes)`);
 }
+
+/**
+ * A body sent without its length (chunked) is read here, up to api.bodyLimitBytes: past it the same
+ * JSON 413 as for a declared one, and the rest is not read. The request goes on with the body read.
+ */
+async function readUndeclared(request: Request, limit: number): Promise<Request | Response> {
+  if (!request.body || request.headers.has("content-length")) return request;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return bodyTooLarge(`the request body is more than ${limit} bytes (api.bodyLimitBytes)`);
+    }
+    chunks.push(value);
+  }
+  return new Request(request, { body: Buffer.concat(chunks) });
+}
+
+const bodyTooLarge = (message: string) => Response.json({ error: { code: "body_too_large", message } }, { status: 413 });

@@ -89,6 +89,29 @@ describe("devices", () => {
     });
     expect(res.status).toBe(413);
   });
+
+  test("a chunked body, which declares no length, is refused with the same JSON 413 once it passes the limit", async () => {
+    const chunked = (bytes: number) => {
+      const body = JSON.stringify({ id: `chunked-${bytes}`, vendor: "generic", name: "x".repeat(bytes) });
+      // A stream of unknown length makes fetch send it chunked, without Content-Length.
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < body.length; i += 65_536) controller.enqueue(new TextEncoder().encode(body.slice(i, i + 65_536)));
+          controller.close();
+        },
+      });
+      return fetch(`${base}/api/v1/devices`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: stream,
+      });
+    };
+    const big = await chunked(2_000_000);
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: { code: string } }).error.code).toBe("body_too_large");
+    const small = await chunked(10);
+    expect(small.status).toBe(201);
+  });
 });
 
 describe("messages", () => {
