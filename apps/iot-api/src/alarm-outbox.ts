@@ -1,7 +1,6 @@
 import type { Publisher } from "@umos/bus";
-import { HEADERS } from "@umos/contracts";
 import type { Logger } from "@umos/core";
-import { flushAlarmOutbox, type OutboxPublish, type Sql } from "@umos/store";
+import { alarmOutboxFlusher, type Sql } from "@umos/store";
 
 /**
  * Publishes the alarm events a change queued in its transaction (docs/alarms.md), for WebSocket
@@ -9,9 +8,9 @@ import { flushAlarmOutbox, type OutboxPublish, type Sql } from "@umos/store";
  * change, and a broker that is slow or away must not turn it into an error. An event that fails
  * to go out stays in the outbox for the next flush, here or iot-rules' periodic one.
  */
-export function alarmOutboxFlusher(sql: Sql, publisher: Publisher, log: Logger): () => void {
-  const publish: OutboxPublish = (key, body, options) => publisher.publish(key, body, options);
+export function startingAlarmFlush(sql: Sql, publisher: Publisher, log: Logger): () => void {
+  const flush = alarmOutboxFlusher(sql, publisher.publish.bind(publisher));
   return () => {
-    flushAlarmOutbox(sql, publish, HEADERS.deviceId).catch((err) => log.warn("alarm events stay in the outbox until the next flush", { err }));
+    flush().catch((err) => log.warn("alarm events stay in the outbox until the next flush", { err }));
   };
 }

@@ -22,7 +22,7 @@ import {
 } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { openTimeSeries } from "@umos/timeseries";
-import { alarmOutboxFlusher } from "./alarm-outbox";
+import { startingAlarmFlush } from "./alarm-outbox";
 import { createCommandIntake } from "./command-intake";
 import type { DeviceSessions } from "./routes/devices";
 import { docsAssets } from "./docs-assets";
@@ -104,7 +104,7 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
     // Who called, as the token named them: for what records it (retention changes, alarm handling, rules).
     const callers = new WeakMap<Request, string>();
     const callerOf = (request: Request) => callers.get(request) ?? "an admin (authentication off)";
-    const flushAlarms = alarmOutboxFlusher(db.sql, bus, log);
+    const flushAlarms = startingAlarmFlush(db.sql, bus, log);
     const verify = config.auth.enabled ? createVerifier(config.auth, clock) : null;
     const tls = config.api.tls ? { cert: Bun.file(config.api.tls.certFile), key: Bun.file(config.api.tls.keyFile) } : undefined;
     // Filled by the router for the HTTP metrics' route label and the span name (tracedFetch).

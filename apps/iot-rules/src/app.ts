@@ -1,10 +1,11 @@
 import { readEnvelope, type Bus } from "@umos/bus";
 import type { RulesConfig } from "@umos/config";
-import { HEADERS, QUEUES, type Envelope } from "@umos/contracts";
+import { QUEUES, type Envelope } from "@umos/contracts";
 import { createBatcher, every, UnavailableError } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { alarmRepository, asUnavailable, deviceRepository, flushAlarmOutbox, withOutagesAsUnavailable, type AlarmSeverity, type Database } from "@umos/store";
+import { alarmOutboxFlusher, alarmRepository, asUnavailable, deviceRepository, withOutagesAsUnavailable, type AlarmSeverity, type Database } from "@umos/store";
 import { createEvaluator, SWEEP_BATCH } from "./evaluator";
+import { checkDeadLetters } from "./platform-alarm";
 import { startNotifier } from "./notify/notifier";
 
 /** How often the outbox is flushed even when no evaluation wrote to it (iot-api's changes, a crash's leftovers) and the gauge read. */
@@ -22,33 +23,14 @@ export interface RulesParts extends AppDeps {
 export function createApp(config: RulesConfig, { log, obs, clock, bus, db }: RulesParts): App {
   return serviceApp(log, config.rules.port, async (resources) => {
     const changes = obs.metrics.counter("iot_alarm_changes_total", "Alarm changes made by iot-rules, by change", ["change"]);
+    const countChange = (change: string) => changes.inc({ change });
     const events = obs.metrics.counter("iot_rules_events_total", "Validated events taken by iot-rules, by outcome", ["outcome"]);
     const active = obs.metrics.gauge("iot_alarms_active", "Active alarms by severity", ["severity"]);
     const alarms = alarmRepository(db.sql);
     obs.metrics.countDevicesActive(() => deviceRepository(db.sql).countOnline());
-    const evaluator = createEvaluator({ sql: db.sql, clock, log, ruleCacheMs: config.rules.ruleCacheMs, counted: (change) => changes.inc({ change }) });
-    const publish = bus.publish.bind(bus);
+    const evaluator = createEvaluator({ sql: db.sql, clock, log, ruleCacheMs: config.rules.ruleCacheMs, counted: countChange });
     // A publish that fails leaves the events in the outbox for the next flush: a change is never lost, only late.
-    // One flush at a time in this process; one asked for while another runs runs once after it.
-    let flushing: Promise<void> | null = null;
-    let again = false;
-    const flush = (): Promise<void> => {
-      if (flushing) {
-        again = true;
-        return flushing;
-      }
-      flushing = (async () => {
-        try {
-          do {
-            again = false;
-            while ((await flushAlarmOutbox(db.sql, publish, HEADERS.deviceId)) > 0);
-          } while (again);
-        } finally {
-          flushing = null;
-        }
-      })();
-      return flushing;
-    };
+    const flush = alarmOutboxFlusher(db.sql, bus.publish.bind(bus));
     const flushLogged = () => flush().catch((err) => log.warn("alarm events wait in the outbox", { err }));
 
     resources.use(
@@ -81,7 +63,7 @@ export function createApp(config: RulesConfig, { log, obs, clock, bus, db }: Rul
     if (config.rules.deadLetterAlarmAt > 0) {
       const threshold = config.rules.deadLetterAlarmAt;
       resources.use(
-        every("the dead-letter alarm", DEAD_LETTER_CHECK_MS, () => evaluator.checkDeadLetters(threshold).then(flushLogged), log),
+        every("the dead-letter alarm", DEAD_LETTER_CHECK_MS, () => checkDeadLetters(db.sql, clock, threshold, countChange).then(flushLogged), log),
         (j) => j.stop(),
         "the dead-letter alarm",
       );

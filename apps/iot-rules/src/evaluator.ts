@@ -18,12 +18,11 @@ import {
   step,
   type Timers,
 } from "@umos/rules";
-import { type Alarm, type AlarmChange, alarmColumns, json, queueAlarmEvent, ruleRepository, type Rule, type Sql } from "@umos/store";
+import { ruleRepository, type Rule, type Sql } from "@umos/store";
+import { type AlarmWriter, alarmKey, type ChangeCounter, createAlarmWriter, lockActiveAlarms } from "./alarm-writer";
 
 /** The rule of a state row, as the sweep finds it; a built-in has no rule row. */
 const HMS_STATE = "dji.hms";
-/** The platform alarm's source: one for the whole installation. */
-export const PLATFORM_DEAD_LETTERS = "platform.dead_letters";
 /** States one sweep transaction takes at most: short transactions, the rest next time. */
 export const SWEEP_BATCH = 200;
 
@@ -56,12 +55,8 @@ interface Work {
   hms: boolean;
 }
 
-/** What an alarm is about: its identity, the part a change does not touch. */
-type Target = Pick<Alarm, "deviceId" | "vendor" | "source" | "type" | "ruleId" | "ruleVersion">;
-
-export type ChangeCounter = (change: AlarmChange) => void;
-
-const key = (a: string | null, b: string) => `${a ?? ""}\u0000${b}`;
+/** A rule state's key, and a wanted state's. */
+const key = alarmKey;
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
@@ -143,14 +138,6 @@ export function createEvaluator({
     );
   }
 
-  /** The active alarms of these devices, locked (after the states: the same order everywhere). */
-  async function lockAlarms(tx: Sql, deviceIds: string[]): Promise<Map<string, Alarm>> {
-    const rows = await tx<Alarm[]>`
-      select ${alarmColumns(tx)} from alarms where status = 'active' and device_id = any (${[...new Set(deviceIds)].sort()}::text[])
-      order by device_id, source for update`;
-    return new Map(rows.map((a) => [key(a.deviceId, a.source), a]));
-  }
-
   async function saveStates(tx: Sql, states: Iterable<State>): Promise<void> {
     const changed = [...states].filter((s) => s.changed);
     if (changed.length === 0) return;
@@ -165,81 +152,7 @@ export function createEvaluator({
       where s.rule_id = v.rule_id and s.device_id = v.device_id`;
   }
 
-  /**
-   * Alarm changes within one transaction, against the locked active alarms. Occurrences are counted
-   * in memory and written once per alarm (and announced once) when the batch ends or the alarm
-   * changes otherwise: a report a second on an active alarm is not a write and an event a second.
-   */
-  function alarmWriter(tx: Sql, active: Map<string, Alarm>) {
-    const occurred = new Map<string, { alarm: Alarm; count: number; lastSeen: number; details: Record<string, unknown> }>();
-
-    async function announce(alarm: Alarm, change: AlarmChange): Promise<void> {
-      await queueAlarmEvent(tx, alarm, change);
-      counted(change);
-    }
-
-    async function writeOccurrences(alarmKey: string): Promise<void> {
-      const pending = occurred.get(alarmKey);
-      if (!pending) return;
-      occurred.delete(alarmKey);
-      const [alarm] = await tx<Alarm[]>`
-        update alarms set occurrences = occurrences + ${pending.count}, last_seen_at = greatest(last_seen_at, ${new Date(pending.lastSeen)}),
-          details = ${json(tx, pending.details)}, updated_at = now()
-        where id = ${pending.alarm.id} returning ${alarmColumns(tx)}`;
-      active.set(alarmKey, alarm!);
-      await announce(alarm!, "occurred");
-    }
-
-    return {
-      active: (deviceId: string | null, source: string) => active.get(key(deviceId, source)) ?? null,
-      activeSources: (deviceId: string) => [...active.values()].filter((a) => a.deviceId === deviceId).map((a) => a.source),
-
-      async act(target: Target, action: Action, at: number): Promise<void> {
-        const alarmKey = key(target.deviceId, target.source);
-        const current = active.get(alarmKey) ?? null;
-        if (action.type === "occur") {
-          if (!current) return;
-          const pending = occurred.get(alarmKey) ?? { alarm: current, count: 0, lastSeen: at, details: action.details };
-          occurred.set(alarmKey, { ...pending, count: pending.count + 1, lastSeen: Math.max(pending.lastSeen, at), details: action.details });
-          return;
-        }
-        await writeOccurrences(alarmKey);
-        const when = new Date(at);
-        if (action.type === "raise") {
-          const [alarm] = await tx<Alarm[]>`
-            insert into alarms (id, device_id, vendor, source, type, rule_id, rule_version, severity, status, started_at, last_seen_at, details)
-            values (${Bun.randomUUIDv7()}, ${target.deviceId}, ${target.vendor}, ${target.source}, ${target.type}, ${target.ruleId},
-              ${target.ruleVersion}, ${action.severity}, 'active', ${when}, ${when}, ${json(tx, action.details)})
-            returning ${alarmColumns(tx)}`;
-          active.set(alarmKey, alarm!);
-          return announce(alarm!, "raised");
-        }
-        if (!current) return;
-        if (action.type === "clear") {
-          const [alarm] = await tx<Alarm[]>`
-            update alarms set status = 'cleared', ended_at = ${when}, cleared_by = 'rule', updated_at = now(),
-              details = details || ${json(tx, { cleared: action.details })}
-            where id = ${current.id} returning ${alarmColumns(tx)}`;
-          active.delete(alarmKey);
-          return announce(alarm!, "cleared");
-        }
-        const [alarm] = await tx<Alarm[]>`
-          update alarms set severity = ${action.severity}, last_seen_at = greatest(last_seen_at, ${when}), occurrences = occurrences + 1,
-            details = ${json(tx, action.details)}, updated_at = now()
-          where id = ${current.id} returning ${alarmColumns(tx)}`;
-        active.set(alarmKey, alarm!);
-        return announce(alarm!, action.type === "escalate" ? "escalated" : "downgraded");
-      },
-
-      async finish(): Promise<void> {
-        for (const alarmKey of [...occurred.keys()]) await writeOccurrences(alarmKey);
-      },
-    };
-  }
-
-  type Writer = ReturnType<typeof alarmWriter>;
-
-  async function stepRule(writer: Writer, state: State, entry: Entry, w: Pick<Work, "deviceId" | "vendor" | "input">): Promise<void> {
+  async function stepRule(writer: AlarmWriter, state: State, entry: Entry, w: Pick<Work, "deviceId" | "vendor" | "input">): Promise<void> {
     const { rule, compiled: c } = entry;
     // A new version starts its durations afresh; the facts (latest values) stay true.
     const timers: Timers = state.version === rule.version ? { ...state.timers, levels: state.timers.levels ?? {} } : { levels: {} };
@@ -256,7 +169,7 @@ export function createEvaluator({
    * DJI health without a rule: each code in the list is an alarm at its level; a code absent from a
    * newer list has cleared. The newest list wins, by device time.
    */
-  async function stepHms(writer: Writer, state: State, w: Work): Promise<void> {
+  async function stepHms(writer: AlarmWriter, state: State, w: Work): Promise<void> {
     const input = w.input as Extract<Input, { kind: "event" }>;
     if (state.facts.hmsTs !== undefined && state.facts.hmsTs > input.ts) return;
     const items = hmsItems(input.data);
@@ -322,12 +235,13 @@ export function createEvaluator({
             wanted.set(key(HMS_STATE, w.deviceId), { ruleId: HMS_STATE, deviceId: w.deviceId, version: 1, t: w.input.ts });
         }
         const states = await lockStates(tx, [...wanted.values()]);
-        const writer = alarmWriter(
+        const writer = createAlarmWriter(
           tx,
-          await lockAlarms(
+          await lockActiveAlarms(
             tx,
             todo.map((w) => w.deviceId),
           ),
+          counted,
         );
         for (const w of todo) {
           for (const entry of w.rules) await stepRule(writer, states.get(key(entry.rule.id, w.deviceId))!, entry, w);
@@ -350,12 +264,13 @@ export function createEvaluator({
             where due_at <= ${new Date(now)} order by rule_id, device_id limit ${SWEEP_BATCH} for update skip locked`,
         );
         if (due.size === 0) return 0;
-        const writer = alarmWriter(
+        const writer = createAlarmWriter(
           tx,
-          await lockAlarms(
+          await lockActiveAlarms(
             tx,
             [...due.values()].map((s) => s.deviceId),
           ),
+          counted,
         );
         for (const state of due.values()) {
           const device = await rulesOf(state.deviceId);
@@ -367,39 +282,6 @@ export function createEvaluator({
         await writer.finish();
         await saveStates(tx, due.values());
         return due.size;
-      });
-    },
-
-    /**
-     * The platform alarm `platform.dead_letters`: dead letters waiting (archived, not replayed) at or past
-     * `threshold` raise it as major, ten times that as critical; it clears once fewer than half the
-     * threshold wait, so a backlog hovering at the threshold does not flap.
-     */
-    async checkDeadLetters(threshold: number): Promise<void> {
-      const [row] = await sql<{ waiting: number }[]>`select count(*)::int as waiting from dead_letters where replayed_at is null`;
-      const waiting = row?.waiting ?? 0;
-      await sql.begin(async (begun) => {
-        const tx = begun as unknown as Sql;
-        const [locked] = await tx<Alarm[]>`
-          select ${alarmColumns(tx)} from alarms where device_id is null and source = ${PLATFORM_DEAD_LETTERS} and status = 'active' for update`;
-        const writer = alarmWriter(tx, new Map(locked ? [[key(null, PLATFORM_DEAD_LETTERS), locked]] : []));
-        const active = writer.active(null, PLATFORM_DEAD_LETTERS);
-        // Between half the threshold and the threshold an alarm that is up stays up, as major.
-        const severity: Severity | null =
-          waiting >= threshold * 10 ? "critical" : waiting >= threshold || (active && waiting >= threshold / 2) ? "major" : null;
-        const details = { at: clock.now(), waiting, threshold };
-        const target = {
-          deviceId: null,
-          vendor: "generic" as const,
-          source: PLATFORM_DEAD_LETTERS,
-          type: "Dead letters piling up",
-          ruleId: null,
-          ruleVersion: null,
-        };
-        if (severity && (!active || active.severity !== severity)) {
-          const type = !active ? "raise" : severityRank(severity) > severityRank(active.severity) ? "escalate" : "downgrade";
-          await writer.act(target, { type, severity, details }, clock.now());
-        } else if (!severity && active) await writer.act(target, { type: "clear", details }, clock.now());
       });
     },
 

@@ -7,7 +7,7 @@ import { deadLetterRepository, deviceRepository, openMigratedDatabase, ruleRepos
 import { createBusFile, createDatabase, eventually, testConfig, testDeps, type TestBusFile, type TestDatabase } from "@umos/testkit";
 import { adapterFor } from "@umos/vendors";
 import { createApp } from "../src/app";
-import { createEvaluator, PLATFORM_DEAD_LETTERS } from "../src/evaluator";
+import { checkDeadLetters, PLATFORM_DEAD_LETTERS } from "../src/platform-alarm";
 
 /**
  * iot-rules in process on the embedded bus and a database of its own: events published as iot-uplink
@@ -230,7 +230,7 @@ describe("built-in and time-based conditions", () => {
 
 describe("the platform alarm", () => {
   test("dead letters piling up raise it as major at the threshold and critical at ten times it; it clears below half the threshold", async () => {
-    const evaluator = createEvaluator({ sql: db.sql, clock: systemClock, log: silentLogger, ruleCacheMs: 0, counted: () => {} });
+    const check = (threshold: number) => checkDeadLetters(db.sql, systemClock, threshold, () => {});
     const deadLetters = deadLetterRepository(db.sql);
     const archive = (n: number, from: number) =>
       deadLetters.archive(
@@ -252,20 +252,20 @@ describe("the platform alarm", () => {
       );
     const platform = () => db.sql<Alarm[]>`select severity, status, details from alarms where source = ${PLATFORM_DEAD_LETTERS} order by started_at`;
     await archive(4, 0);
-    await evaluator.checkDeadLetters(5);
+    await check(5);
     expect(await platform()).toHaveLength(0);
     await archive(1, 4);
-    await evaluator.checkDeadLetters(5);
+    await check(5);
     expect((await platform()).map((a) => [a.severity, a.status])).toEqual([["major", "active"]]);
     await archive(45, 5);
-    await evaluator.checkDeadLetters(5);
+    await check(5);
     expect((await platform()).map((a) => [a.severity, a.status])).toEqual([["critical", "active"]]);
     // Replayed down to 3 waiting: below the threshold, but not below half of it: still up, downgraded.
     await db.sql`update dead_letters set replayed_at = now() where id in (select id from dead_letters where replayed_at is null limit 47)`;
-    await evaluator.checkDeadLetters(5);
+    await check(5);
     expect((await platform()).map((a) => [a.severity, a.status])).toEqual([["major", "active"]]);
     await db.sql`update dead_letters set replayed_at = now() where id in (select id from dead_letters where replayed_at is null limit 1)`;
-    await evaluator.checkDeadLetters(5);
+    await check(5);
     expect((await platform()).map((a) => a.status)).toEqual(["cleared"]);
   });
 });

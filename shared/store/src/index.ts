@@ -48,10 +48,6 @@ export {
 export {
   alarmRepository,
   alarmColumns,
-  ruleRepository,
-  alarmEvent,
-  queueAlarmEvent,
-  flushAlarmOutbox,
   type Alarm,
   type AlarmChange,
   type AlarmComment,
@@ -60,12 +56,9 @@ export {
   type AlarmRepository,
   type AlarmSeverity,
   type AlarmStatus,
-  type OutboxPublish,
-  type Rule,
-  type RuleInput,
-  type RuleRepository,
-  type RuleStatus,
 } from "./alarms";
+export { alarmEvent, queueAlarmEvent, alarmOutboxFlusher, type OutboxPublish } from "./alarm-outbox";
+export { ruleRepository, type Rule, type RuleInput, type RuleRepository, type RuleStatus } from "./rules";
 export {
   notificationRepository,
   type NotificationChannel,
