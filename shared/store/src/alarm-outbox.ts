@@ -1,5 +1,5 @@
 import { HEADERS, KINDS, routingKey, type Envelope } from "@umos/contracts";
-import type { Alarm, AlarmChange } from "./alarms";
+import type { Alarm, AlarmChange } from "./alarm-row";
 import { json, type Sql } from "./database";
 
 /** Alarm events rows one flush transaction publishes at most. */

@@ -1,37 +1,7 @@
-import type { Vendor } from "@umos/contracts";
 import { ConflictError, InvalidInputError, NotFoundError } from "@umos/core";
 import type { Sql } from "./database";
 import { queueAlarmEvent } from "./alarm-outbox";
-
-export type AlarmSeverity = "critical" | "major" | "minor" | "warning";
-export type AlarmStatus = "active" | "cleared";
-/** What happened to an alarm, as its events and notifications name it. */
-export type AlarmChange = "raised" | "escalated" | "downgraded" | "occurred" | "acknowledged" | "assigned" | "commented" | "cleared";
-
-export interface Alarm {
-  id: string;
-  /** null: a platform alarm (dead letters piling up). */
-  deviceId: string | null;
-  vendor: Vendor;
-  /** `rule:<id>` or a built-in type (`dji.hms:<code>`, `platform.dead_letters`): one active alarm per device and source. */
-  source: string;
-  type: string;
-  ruleId: string | null;
-  ruleVersion: number | null;
-  severity: AlarmSeverity;
-  status: AlarmStatus;
-  acknowledged: boolean;
-  acknowledgedBy: string | null;
-  acknowledgedAt: Date | null;
-  assignee: string | null;
-  startedAt: Date;
-  lastSeenAt: Date;
-  endedAt: Date | null;
-  clearedBy: string | null;
-  occurrences: number;
-  details: Record<string, unknown>;
-  updatedAt: Date;
-}
+import { type Alarm, type AlarmChange, type AlarmSeverity, type AlarmStatus, alarmColumns } from "./alarm-row";
 
 export interface AlarmComment {
   seq: number;
@@ -55,12 +25,6 @@ export interface AlarmPage {
   items: Alarm[];
   nextCursor: string | null;
 }
-
-/** An alarm row as the Alarm type names its fields. */
-export const alarmColumns = (sql: Sql) => sql`
-  id, device_id as "deviceId", vendor, source, type, rule_id as "ruleId", rule_version as "ruleVersion", severity, status,
-  acknowledged, acknowledged_by as "acknowledgedBy", acknowledged_at as "acknowledgedAt", assignee, started_at as "startedAt",
-  last_seen_at as "lastSeenAt", ended_at as "endedAt", cleared_by as "clearedBy", occurrences, details, updated_at as "updatedAt"`;
 
 export interface AlarmRepository {
   get(id: string): Promise<Alarm>;

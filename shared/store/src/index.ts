@@ -45,18 +45,8 @@ export {
   type Removal,
   type RemovalRecord,
 } from "./retention";
-export {
-  alarmRepository,
-  alarmColumns,
-  type Alarm,
-  type AlarmChange,
-  type AlarmComment,
-  type AlarmFilter,
-  type AlarmPage,
-  type AlarmRepository,
-  type AlarmSeverity,
-  type AlarmStatus,
-} from "./alarms";
+export { alarmColumns, type Alarm, type AlarmChange, type AlarmSeverity, type AlarmStatus } from "./alarm-row";
+export { alarmRepository, type AlarmComment, type AlarmFilter, type AlarmPage, type AlarmRepository } from "./alarms";
 export { alarmEvent, queueAlarmEvent, alarmOutboxFlusher, type OutboxPublish } from "./alarm-outbox";
 export { ruleRepository, type Rule, type RuleInput, type RuleRepository, type RuleStatus } from "./rules";
 export {

@@ -1,5 +1,5 @@
 import { InvalidInputError, NotFoundError } from "@umos/core";
-import type { AlarmSeverity } from "./alarms";
+import type { AlarmSeverity } from "./alarm-row";
 import { json, type Sql } from "./database";
 
 export type ChannelKind = "webhook" | "email";

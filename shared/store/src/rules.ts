@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from "@umos/core";
 import { queueAlarmEvent } from "./alarm-outbox";
-import { type Alarm, alarmColumns } from "./alarms";
+import { type Alarm, alarmColumns } from "./alarm-row";
 import { json, type Sql } from "./database";
 
 export interface Rule {
