@@ -1,6 +1,8 @@
 import { MAX_SUB_DEVICES, type Vendor } from "@umos/contracts";
 import { ConflictError, InvalidInputError, NotFoundError } from "@umos/core";
 import { json, type Sql } from "./database";
+import { deviceFilter, type GroupQueries } from "./device-filter";
+import { parseDeviceQuery } from "./device-query";
 
 export interface ModelRef {
   id: string;
@@ -12,6 +14,7 @@ export interface Device {
   vendor: Vendor;
   name: string;
   metadata: Record<string, unknown>;
+  tags: string[];
   model: ModelRef | null;
   /** The gateway this device is reached through (a DJI aircraft's dock), from the gateway's topology reports. */
   parentId: string | null;
@@ -26,8 +29,18 @@ export interface NewDevice {
   vendor: Vendor;
   name?: string;
   metadata?: Record<string, unknown>;
+  tags?: string[];
   /** A thing model; without a version, its latest. */
   model?: { id: string; version?: number };
+}
+
+export interface DeviceListOptions {
+  limit: number;
+  after?: string;
+  vendor?: Vendor;
+  online?: boolean;
+  /** The device query language (docs/fleet.md); a bad query is an InvalidInputError `invalid_query`. */
+  query?: string;
 }
 
 export interface DevicePage {
@@ -45,7 +58,7 @@ export interface DeviceRoute {
 type Row = Omit<Device, "model"> & { modelId: string | null; modelVersion: number | null };
 
 const columns = (sql: Sql) => sql`
-  id, vendor, name, metadata, model_id as "modelId", model_version as "modelVersion", parent_id as "parentId", online,
+  id, vendor, name, metadata, tags, model_id as "modelId", model_version as "modelVersion", parent_id as "parentId", online,
   last_seen_at as "lastSeenAt", created_at as "createdAt", updated_at as "updatedAt"`;
 
 const toDevice = ({ modelId, modelVersion, ...rest }: Row): Device => ({
@@ -67,6 +80,8 @@ export interface PresenceChange {
 export interface DevicePatch {
   name?: string;
   metadata?: Record<string, unknown>;
+  /** Replaces the device's tags. */
+  tags?: string[];
   /** `null` detaches the device from its model. */
   model?: { id: string; version?: number } | null;
   /** A gateway of the device's vendor to speak through; `null`: on its own. */
@@ -79,8 +94,10 @@ export interface DeviceRepository {
   /** Devices online now, for `iot_devices_active`. */
   countOnline(): Promise<number>;
   get(id: string): Promise<Device>;
-  /** Pages in id order; `after` is the last id of the previous page. */
-  list(options: { limit: number; after?: string; vendor?: Vendor; online?: boolean }): Promise<DevicePage>;
+  /** Pages in id order; `after` is the last id of the previous page; `query` in the device query language. */
+  list(options: DeviceListOptions): Promise<DevicePage>;
+  /** How many devices the same filters match. */
+  count(options: Omit<DeviceListOptions, "limit" | "after">): Promise<number>;
   update(id: string, patch: DevicePatch): Promise<Device>;
   remove(id: string): Promise<void>;
   /** Vendor, model and gateway of the given devices that exist; one query for a whole batch. */
@@ -97,8 +114,8 @@ export function deviceRepository(sql: Sql): DeviceRepository {
   return {
     async create(device: NewDevice): Promise<Device> {
       const rows = await sql<Row[]>`
-        insert into devices (id, vendor, name, metadata, model_id, model_version)
-        values (${device.id}, ${device.vendor}, ${device.name ?? ""}, ${json(sql, device.metadata ?? {})},
+        insert into devices (id, vendor, name, metadata, tags, model_id, model_version)
+        values (${device.id}, ${device.vendor}, ${device.name ?? ""}, ${json(sql, device.metadata ?? {})}, ${device.tags ?? []}::text[],
           ${device.model?.id ?? null}, ${device.model ? modelVersion(sql, device.model) : null})
         on conflict (id) do nothing
         returning ${columns(sql)}`.catch(modelError(device.model));
@@ -118,17 +135,18 @@ export function deviceRepository(sql: Sql): DeviceRepository {
       return toDevice(row);
     },
 
-    /** Pages in id order; `after` is the last id of the previous page. */
-    async list(options: { limit: number; after?: string; vendor?: Vendor; online?: boolean }): Promise<DevicePage> {
+    async list(options: DeviceListOptions): Promise<DevicePage> {
       const rows = await sql<Row[]>`
         select ${columns(sql)} from devices
-        where true
-          ${options.after ? sql`and id > ${options.after}` : sql``}
-          ${options.vendor ? sql`and vendor = ${options.vendor}` : sql``}
-          ${options.online === undefined ? sql`` : sql`and online = ${options.online}`}
+        where ${(await conditions(sql, options)).where} ${options.after ? sql`and id > ${options.after}` : sql``}
         order by id limit ${options.limit + 1}`;
       const items = rows.slice(0, options.limit).map(toDevice);
       return { items, nextCursor: rows.length > options.limit ? items[items.length - 1]!.id : null };
+    },
+
+    async count(options: Omit<DeviceListOptions, "limit" | "after">): Promise<number> {
+      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from devices where ${(await conditions(sql, options)).where}`;
+      return row!.n;
     },
 
     /**
@@ -144,6 +162,7 @@ export function deviceRepository(sql: Sql): DeviceRepository {
         update devices set
           name = coalesce(${patch.name ?? null}, name),
           metadata = coalesce(${patch.metadata ? json(sql, patch.metadata) : null}::jsonb, metadata),
+          tags = coalesce(${patch.tags ?? null}::text[], tags),
           ${model === undefined ? sql`` : sql`model_id = ${model?.id ?? null}, model_version = ${model ? modelVersion(sql, model) : null},`}
           ${parent === undefined ? sql`` : sql`parent_id = ${parent},`}
           updated_at = now()
@@ -240,6 +259,24 @@ export function deviceRepository(sql: Sql): DeviceRepository {
         where online and (last_seen_at is null or last_seen_at < now() - make_interval(secs => ${silenceMs} / 1000.0))
         returning id, vendor, last_seen_at as "lastSeenAt"`;
     },
+  };
+}
+
+/** The list filters as one condition on `devices` (wrapped: a fragment is a thenable). */
+async function conditions(sql: Sql, options: Omit<DeviceListOptions, "limit" | "after">) {
+  const query = options.query ? (await deviceFilter(sql, parseDeviceQuery(options.query), groupQueries(sql))).where : sql`true`;
+  return {
+    where: sql`${query}
+    ${options.vendor ? sql`and vendor = ${options.vendor}` : sql``}
+    ${options.online === undefined ? sql`` : sql`and online = ${options.online}`}`,
+  };
+}
+
+/** The queries of the named groups (null: static), for `group = "x"` in a device query. */
+export function groupQueries(sql: Sql): GroupQueries {
+  return async (ids) => {
+    const rows = await sql<{ id: string; query: string | null }[]>`select id, query from device_groups where id = any(${ids}::text[])`;
+    return new Map(rows.map((r) => [r.id, r.query]));
   };
 }
 

@@ -11,7 +11,10 @@ export {
   type PresenceChange,
   type DeviceRoute,
   type ModelRef,
+  type DeviceListOptions,
 } from "./devices";
+export { parseDeviceQuery, MAX_QUERY_LENGTH, type QueryNode } from "./device-query";
+export { groupRepository, MAX_MEMBERS_PER_CALL, type DeviceGroup, type NewGroup, type GroupPatch, type GroupRepository } from "./groups";
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export {
   commandRepository,
