@@ -13,6 +13,7 @@ import {
   credentialRepository,
   deadLetterRepository,
   deviceRepository,
+  groupRepository,
   notificationRepository,
   policyOf,
   retentionRepository,
@@ -38,6 +39,7 @@ import { alarmRoutes } from "./routes/alarms";
 import { commandRoutes } from "./routes/commands";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { deviceRoutes } from "./routes/devices";
+import { groupRoutes } from "./routes/groups";
 import { messageRoutes } from "./routes/messages";
 import { notificationRoutes } from "./routes/notifications";
 import { requestRoutes } from "./routes/requests";
@@ -85,6 +87,7 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
   let answer: ((request: Request) => Response | Promise<Response>) | undefined;
   const app = serviceApp(log, config.api.port, async (resources) => {
     const devices = deviceRepository(db.sql);
+    const groups = groupRepository(db.sql);
     const commands = commandRepository(db.sql);
     const thingModels = thingModelRepository(db.sql);
     const credentials = credentialRepository(db.sql);
@@ -145,7 +148,8 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
       .use(
         // The REST API, every route under one prefix (docs/interfaces.md, REST).
         new Elysia({ prefix: API_PREFIX })
-          .use(deviceRoutes(devices, credentials, submit, sessions, timeseries))
+          .use(deviceRoutes(db.sql, devices, groups, credentials, submit, sessions, timeseries))
+          .use(groupRoutes(groups, devices))
           .use(messageRoutes(db.sql, devices))
           .use(commandRoutes(submit, commands, bus))
           .use(thingModelRoutes(thingModels))
@@ -184,9 +188,10 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
     const guard = createHttpGuard(config.api.host, config.allowedHosts);
     const handle = withDeadline((request) => elysia.handle(request), config.api.requestTimeoutMs, log);
     const serve = async (request: Request) => {
-      const refused = guard.refuse(request) ?? tooLarge(request, config.api.bodyLimitBytes);
+      const limit = bodyLimit(request, config.api);
+      const refused = guard.refuse(request) ?? tooLarge(request, limit);
       if (refused) return refused;
-      const read = await readUndeclared(request, config.api.bodyLimitBytes);
+      const read = await readUndeclared(request, limit);
       return read instanceof Response ? read : handle(read);
     };
     answer = resources.use(serve, () => (answer = undefined), "the request router");
@@ -197,7 +202,7 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
       // Bun's own refusal past this is an empty 413; bodies that declare their length are refused
       // before it, as the JSON error every client expects (tooLarge), and chunked ones once they
       // pass the limit (readUndeclared).
-      maxRequestBodySize: config.api.bodyLimitBytes * 4,
+      maxRequestBodySize: Math.max(config.api.bodyLimitBytes, config.api.importLimitBytes) * 4,
       development: false,
       fetch: tracedFetch(obs, serve, (request) => routes.get(request)),
     });
@@ -216,18 +221,27 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
   });
 }
 
-/** 413 as the JSON error for a body that declares more than api.bodyLimitBytes, before any of it is read. */
-function tooLarge(request: Request, limit: number): Response | undefined {
+const IMPORT_PATH = `${API_PREFIX}/devices/import`;
+
+/** api.importLimitBytes for a bulk import (that exact path: another spelling gets the smaller limit), api.bodyLimitBytes otherwise. */
+function bodyLimit(request: Request, api: ApiConfig["api"]): { bytes: number; setting: string } {
+  return new URL(request.url).pathname === IMPORT_PATH
+    ? { bytes: api.importLimitBytes, setting: "api.importLimitBytes" }
+    : { bytes: api.bodyLimitBytes, setting: "api.bodyLimitBytes" };
+}
+
+/** 413 as the JSON error for a body that declares more than its limit, before any of it is read. */
+function tooLarge(request: Request, limit: { bytes: number; setting: string }): Response | undefined {
   const declared = Number(request.headers.get("content-length") ?? 0);
-  if (!(declared > limit)) return undefined;
-  return bodyTooLarge(`the request body is ${declared} bytes; at most ${limit} (api.bodyLimitBytes)`);
+  if (!(declared > limit.bytes)) return undefined;
+  return bodyTooLarge(`the request body is ${declared} bytes; at most ${limit.bytes} (${limit.setting})`);
 }
 
 /**
  * A body sent without its length (chunked) is read here, up to api.bodyLimitBytes: past it the same
  * JSON 413 as for a declared one, and the rest is not read. The request goes on with the body read.
  */
-async function readUndeclared(request: Request, limit: number): Promise<Request | Response> {
+async function readUndeclared(request: Request, limit: { bytes: number; setting: string }): Promise<Request | Response> {
   if (!request.body || request.headers.has("content-length")) return request;
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -236,9 +250,9 @@ async function readUndeclared(request: Request, limit: number): Promise<Request 
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > limit) {
+    if (size > limit.bytes) {
       await reader.cancel();
-      return bodyTooLarge(`the request body is more than ${limit} bytes (api.bodyLimitBytes)`);
+      return bodyTooLarge(`the request body is more than ${limit.bytes} bytes (${limit.setting})`);
     }
     chunks.push(value);
   }

@@ -8,6 +8,11 @@ export const API_PREFIX = "/api/v1";
 export const DeviceId = t.String({ pattern: "^[A-Za-z0-9._:-]{1,128}$", description: "Unique device id; letters, digits and . _ : -" });
 // Not t.UnionEnum: Elysia 1.4 fills an omitted optional UnionEnum query parameter with its first member.
 export const Vendor = VendorSchema;
+export const Tags = t.Array(t.String({ pattern: "^[A-Za-z0-9._:/-]{1,64}$" }), {
+  maxItems: 32,
+  uniqueItems: true,
+  description: 'labels to find devices by (tag = "roof"); letters, digits and . _ : / -',
+});
 export const Metadata = t.Record(t.String(), t.Unknown(), { description: "Free-form labels and attributes" });
 
 /** A thing model version is a PostgreSQL integer column: a larger number names no version and must not reach a query. */
@@ -23,6 +28,7 @@ export const Device = t.Object({
   vendor: Vendor,
   name: t.String(),
   metadata: t.Record(t.String(), t.Unknown()),
+  tags: t.Array(t.String()),
   model: t.Nullable(t.Object({ id: t.String(), version: t.Integer() })),
   parentId: t.Nullable(t.String({ description: "the gateway this device is reached through (from the gateway's topology reports)" })),
   online: t.Boolean(),

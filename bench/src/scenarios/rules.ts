@@ -86,8 +86,7 @@ function reading(i: number, now: number): Record<string, number> {
 
 /**
  * The model and its rules through the REST API, as an operator makes them (checked against the
- * model); the devices straight into the store, since registering through the API hashes a fresh MQTT
- * password per device (argon2id): minutes for a thousand, none of it what is measured.
+ * model); the devices straight into the store, which is not what is measured.
  */
 async function register(stack: TestStack, sql: Sql, ids: readonly string[]): Promise<void> {
   const created = async (path: string, body: Record<string, unknown>) => {

@@ -108,6 +108,8 @@ export const UmosConfigSchema = T.Object(
         host: ListenHost,
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
         bodyLimitBytes: T.Integer({ minimum: 1024, default: 1_048_576 }),
+        /** The body limit of a bulk device import (POST /api/v1/devices/import, up to 10,000 rows). */
+        importLimitBytes: T.Integer({ minimum: 1024, default: 16_777_216 }),
         /** A request not answered by then gets 503 while its work runs on (docs/configuration.md). */
         requestTimeoutMs: T.Integer({ minimum: 100, default: 8000 }),
         /** The WebSocket URL the web console connects to; by default the console's own host on ws.port. */

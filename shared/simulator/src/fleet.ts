@@ -67,7 +67,7 @@ export async function startFleet(devices: readonly DeviceBehaviour[], options: F
   const started: SimulatedDevice[] = [];
   const ordered: SimulatedDevice[] = [];
   try {
-    // A few at a time: registration hashes a password on the API's side (argon2id).
+    // A few at a time, so a large fleet does not fill the API's request queue.
     for (let i = 0; i < devices.length; i += 8) {
       await Promise.all(
         devices.slice(i, i + 8).map(async (behaviour, j) => {

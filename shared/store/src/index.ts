@@ -14,6 +14,7 @@ export {
   type DeviceListOptions,
 } from "./devices";
 export { parseDeviceQuery, MAX_QUERY_LENGTH, type QueryNode } from "./device-query";
+export { checkImport, importDevices, importRefused, MAX_IMPORT_ROWS, type ImportRow, type ImportProblem } from "./device-import";
 export { groupRepository, MAX_MEMBERS_PER_CALL, type DeviceGroup, type NewGroup, type GroupPatch, type GroupRepository } from "./groups";
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export {

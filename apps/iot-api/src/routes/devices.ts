@@ -2,10 +2,12 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import { hashSecret, newDeviceSecret } from "@umos/auth";
 import { KINDS } from "@umos/contracts";
-import type { CredentialRepository, DeviceRepository } from "@umos/store";
+import { checkImport, importDevices, importRefused, type CredentialRepository, type DeviceRepository, type GroupRepository, type Sql } from "@umos/store";
+import { credentialsCsv, parseImport } from "../device-import";
 import type { TimeSeries } from "@umos/timeseries";
 import type { createCommandIntake } from "../command-intake";
-import { API_PREFIX, Accepted, accepted, Device, DeviceId, ErrorBody, IdempotencyHeaders, Limit, Metadata, ModelRef, Vendor } from "../schemas";
+import { API_PREFIX, Accepted, accepted, Device, DeviceId, ErrorBody, IdempotencyHeaders, Limit, Metadata, ModelRef, Tags, Vendor } from "../schemas";
+import { DeviceQuery } from "./groups";
 
 const Reported = t.Record(t.String(), t.Object({ value: t.Unknown(), reportedAt: t.Date() }));
 const Desired = t.Record(t.String(), t.Object({ value: t.Unknown(), setAt: t.Date(), commandId: t.Nullable(t.String()) }));
@@ -21,7 +23,9 @@ export interface DeviceSessions {
 }
 
 export function deviceRoutes(
+  sql: Sql,
   devices: DeviceRepository,
+  groups: GroupRepository,
   credentials: CredentialRepository,
   submit: ReturnType<typeof createCommandIntake>,
   sessions?: DeviceSessions,
@@ -46,11 +50,59 @@ export function deviceRoutes(
       },
       {
         body: t.Object(
-          { id: DeviceId, vendor: Vendor, name: t.Optional(t.String({ maxLength: 256 })), metadata: t.Optional(Metadata), model: t.Optional(ModelRef) },
+          {
+            id: DeviceId,
+            vendor: Vendor,
+            name: t.Optional(t.String({ maxLength: 256 })),
+            metadata: t.Optional(Metadata),
+            tags: t.Optional(Tags),
+            model: t.Optional(ModelRef),
+          },
           { additionalProperties: false },
         ),
         response: { 201: t.Composite([Device, t.Object({ credentials: Credentials })]), 400: ErrorBody, 409: ErrorBody },
         detail: needs("admin", { summary: "Register a device, optionally on a thing model; answers with its MQTT credentials, shown this once" }),
+      },
+    )
+    .post(
+      "/import",
+      async ({ body, query, request, set, status }) => {
+        const parsed = parseImport(request.headers.get("content-type") ?? "", body);
+        const problems = [...parsed.problems, ...(await checkImport(sql, parsed.rows))].sort((a, b) => a.line - b.line);
+        const rows = parsed.rows.length + new Set(parsed.problems.map((p) => p.line)).size;
+        if (query.dryRun) return status(200, { rows, valid: problems.length === 0, errors: problems });
+        if (problems.length > 0) throw importRefused(problems, rows);
+        const issued = parsed.rows.map((row) => ({ username: row.id, password: newDeviceSecret() }));
+        await importDevices(sql, parsed.rows, await Promise.all(issued.map((c) => hashSecret(c.password))));
+        set.headers["cache-control"] = "no-store";
+        if (!(request.headers.get("accept") ?? "").includes("text/csv")) return status(201, { imported: issued.length, credentials: issued });
+        set.headers["content-type"] = "text/csv; charset=utf-8";
+        set.headers["content-disposition"] = `attachment; filename="umos-credentials-${new Date().toISOString().slice(0, 19).replaceAll(":", "")}.csv"`;
+        return status(201, credentialsCsv(issued));
+      },
+      {
+        parse: "text",
+        body: t.String({
+          description: "text/csv with a header line (id,vendor,name,model,tags,groups,metadata,metadata.<key>), or application/json: an array of devices",
+        }),
+        query: t.Object({ dryRun: t.Optional(t.Boolean({ description: "true: check every row and report, import nothing" })) }),
+        response: {
+          200: t.Object({
+            rows: t.Integer(),
+            valid: t.Boolean(),
+            errors: t.Array(t.Object({ line: t.Integer(), id: t.Nullable(t.String()), reason: t.String() })),
+          }),
+          201: t.Union([
+            t.Object({ imported: t.Integer(), credentials: t.Array(Credentials) }),
+            t.String({ description: "with Accept: text/csv, the credentials as a CSV download: username,password" }),
+          ]),
+          400: ErrorBody,
+          409: ErrorBody,
+        },
+        detail: needs("admin", {
+          summary:
+            "Register up to 10,000 devices from CSV or JSON in one transaction, all or nothing; dryRun reports every bad row; answers with the one-time MQTT credentials (Accept: text/csv for a download)",
+        }),
       },
     )
     .post(
@@ -67,16 +119,42 @@ export function deviceRoutes(
         }),
       },
     )
-    .get("/", ({ query }) => devices.list({ limit: query.limit ?? 50, after: query.after, vendor: query.vendor, online: query.online }), {
-      query: t.Object({ limit: t.Optional(Limit), after: t.Optional(t.String()), vendor: t.Optional(Vendor), online: t.Optional(t.Boolean()) }),
-      response: t.Object({ items: t.Array(Device), nextCursor: t.Nullable(t.String()) }),
-      detail: needs("viewer", { summary: "List devices, paged by id (pass nextCursor as after)" }),
-    })
+    .get(
+      "/",
+      async ({ query }) => {
+        const filters = { vendor: query.vendor, online: query.online, query: query.q };
+        const [page, total] = await Promise.all([
+          devices.list({ ...filters, limit: query.limit ?? 50, after: query.after }),
+          query.count ? devices.count(filters) : undefined,
+        ]);
+        return total === undefined ? page : { ...page, total };
+      },
+      {
+        query: t.Object({
+          limit: t.Optional(Limit),
+          after: t.Optional(t.String({ maxLength: 128 })),
+          vendor: t.Optional(Vendor),
+          online: t.Optional(t.Boolean()),
+          q: t.Optional(DeviceQuery),
+          count: t.Optional(t.Boolean({ description: "true: also count every device the filters match" })),
+        }),
+        response: {
+          200: t.Object({ items: t.Array(Device), nextCursor: t.Nullable(t.String()), total: t.Optional(t.Integer()) }),
+          400: ErrorBody,
+        },
+        detail: needs("viewer", { summary: "List or search devices (q: the device query language), paged by id (pass nextCursor as after)" }),
+      },
+    )
     .get(
       "/:id",
       async ({ params }) => {
-        const [device, state, desired] = await Promise.all([devices.get(params.id), devices.state(params.id), devices.desired(params.id)]);
-        return { ...device, state, desired, delta: delta(state, desired) };
+        const [device, state, desired, memberOf] = await Promise.all([
+          devices.get(params.id),
+          devices.state(params.id),
+          devices.desired(params.id),
+          groups.groupsOf(params.id),
+        ]);
+        return { ...device, state, desired, delta: delta(state, desired), groups: memberOf };
       },
       {
         params: t.Object({ id: t.String() }),
@@ -89,6 +167,7 @@ export function deviceRoutes(
               delta: t.Record(t.String(), t.Object({ desired: t.Unknown(), reported: t.Unknown() }), {
                 description: "properties whose desired value the device has not reported yet",
               }),
+              groups: t.Array(t.String(), { description: "the static groups that list it (dynamic groups are queries: ask them)" }),
             }),
           ]),
           404: ErrorBody,
@@ -111,6 +190,7 @@ export function deviceRoutes(
           {
             name: t.Optional(t.String({ maxLength: 256 })),
             metadata: t.Optional(Metadata),
+            tags: t.Optional(Tags),
             model: t.Optional(t.Nullable(ModelRef)),
             parentId: t.Optional(
               t.Nullable(
@@ -125,7 +205,7 @@ export function deviceRoutes(
         ),
         response: { 200: Device, 400: ErrorBody, 404: ErrorBody },
         detail: needs("admin", {
-          summary: "Rename a device, replace its metadata, move it to another thing model version (null detaches it) or under a gateway",
+          summary: "Rename a device, replace its metadata or tags, move it to another thing model version (null detaches it) or under a gateway",
         }),
       },
     )
