@@ -123,14 +123,19 @@ function jsonRows(text: string): { raw: RawRow[]; problems: ImportProblem[] } {
   tooMany(list.length);
   const problems: ImportProblem[] = [];
   const raw: RawRow[] = [];
-  list.forEach((item: unknown, i) => {
+  for (const [i, item] of (list as unknown[]).entries()) {
     const line = i + 1;
-    if (!isObject(item)) return problems.push({ line, id: null, reason: "a device is a JSON object" });
+    if (!isObject(item)) {
+      problems.push({ line, id: null, reason: "a device is a JSON object" });
+      continue;
+    }
     const extra = Object.keys(item).filter((k) => !JSON_FIELDS.has(k));
-    if (extra.length > 0)
-      return problems.push({ line, id: typeof item.id === "string" ? item.id : null, reason: `${extra.map((k) => `'${k}'`).join(", ")}: not a field` });
+    if (extra.length > 0) {
+      problems.push({ line, id: typeof item.id === "string" ? item.id : null, reason: `${extra.map((k) => `'${k}'`).join(", ")}: not a field` });
+      continue;
+    }
     raw.push({ ...item, line });
-  });
+  }
   return { raw, problems };
 }
 
