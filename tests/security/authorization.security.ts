@@ -186,6 +186,19 @@ async function newRule(): Promise<string> {
 /** A webhook channel without a secret; its URL refuses connections, so a test send answers at once. */
 const CHANNEL = { name: "sec-channel", kind: "webhook", webhook: { url: "http://127.0.0.1:9/hook" }, triggers: ["alarm.raised"] };
 
+async function newGroup(): Promise<string> {
+  const id = next("sec-group");
+  expect((await admin.post("/api/v1/groups", { id })).status).toBe(201);
+  return id;
+}
+
+/** A static group that lists sec-device, for the route that takes a device out of one. */
+async function newMembership(): Promise<string> {
+  const id = await newGroup();
+  expect((await admin.post(`/api/v1/groups/${id}/members`, { deviceIds: ["sec-device"] })).status).toBe(200);
+  return id;
+}
+
 async function newChannel(): Promise<string> {
   const created = await admin.post("/api/v1/notification-channels", CHANNEL);
   expect(created.status).toBe(201);
@@ -201,6 +214,7 @@ let seededRule: string;
 async function seed(): Promise<void> {
   expect((await admin.post("/api/v1/thing-models", { id: "sec-model", definition: MODEL })).status).toBe(201);
   expect((await admin.post("/api/v1/devices", { id: "sec-device", vendor: "generic", model: { id: "sec-model" } })).status).toBe(201);
+  expect((await admin.post("/api/v1/groups", { id: "sec-group" })).status).toBe(201);
   // A request the device asked (DJI `requests`), for the reply route to answer.
   await writeBatch(db.sql, [
     {
@@ -239,6 +253,15 @@ const fixtures: Record<string, () => Promise<Call>> = {
   "GET /api/v1/devices/{id}/telemetry/values": async () => ({ path: "/api/v1/devices/sec-device/telemetry/values?property=level" }),
   "GET /api/v1/devices/{id}/telemetry/event-list": async () => ({ path: "/api/v1/devices/sec-device/telemetry/event-list?event=door" }),
   "GET /api/v1/devices/{id}/telemetry/export": async () => ({ path: "/api/v1/devices/sec-device/telemetry/export?name=level" }),
+  "POST /api/v1/devices/import": async () => ({ path: "/api/v1/devices/import", body: { devices: [{ id: next("sec-imported"), vendor: "generic" }] } }),
+  "GET /api/v1/groups": async () => ({ path: "/api/v1/groups" }),
+  "POST /api/v1/groups": async () => ({ path: "/api/v1/groups", body: { id: next("sec-group"), query: 'tag = "roof"' } }),
+  "GET /api/v1/groups/{id}": async () => ({ path: "/api/v1/groups/sec-group" }),
+  "PATCH /api/v1/groups/{id}": async () => ({ path: "/api/v1/groups/sec-group", body: { name: "patched" } }),
+  "DELETE /api/v1/groups/{id}": async () => ({ path: `/api/v1/groups/${await newGroup()}` }),
+  "GET /api/v1/groups/{id}/members": async () => ({ path: "/api/v1/groups/sec-group/members" }),
+  "POST /api/v1/groups/{id}/members": async () => ({ path: "/api/v1/groups/sec-group/members", body: { deviceIds: ["sec-device"] } }),
+  "DELETE /api/v1/groups/{id}/members/{deviceId}": async () => ({ path: `/api/v1/groups/${await newMembership()}/members/sec-device` }),
   "GET /api/v1/retention": async () => ({ path: "/api/v1/retention" }),
   "PUT /api/v1/retention": async () => ({ path: "/api/v1/retention", body: { deadLetters: 30 } }),
   "POST /api/v1/devices/{id}/commands": async () => ({ path: "/api/v1/devices/sec-device/commands", body: { service: "blink" } }),

@@ -34,6 +34,7 @@ console.log(`fuzz seed ${SEED} (FUZZ_SEED=<n> to replay or change)`);
 
 const DEVICE_ID = "fuzz-dev";
 const MODEL_ID = "fuzz-model";
+const GROUP_ID = "fuzz-group";
 const WEBHOOK_TOKEN = "webhook-token-for-fuzzing-0123";
 /** Generated cases per operation that takes a body or a query, and per operation with path parameters only. */
 const CASES_PER_OPERATION = 200;
@@ -419,6 +420,7 @@ function existingParameter(template: string, name: string): string {
   if (name === "version") return "1";
   // No device request is logged, so a reply gets its 404 from the handler, past validation.
   if (name === "tid") return "fuzz-tid";
+  if (template.startsWith("/api/v1/groups") && name === "id") return GROUP_ID;
   return template.startsWith("/api/v1/thing-models") ? MODEL_ID : DEVICE_ID;
 }
 
@@ -547,6 +549,10 @@ function edgeCases(config: UmosConfig): HttpCase[] {
     post(JSON.stringify({ id: "fuzz-big", vendor: "generic", name: "x".repeat(config.api.bodyLimitBytes) })),
     post(deep(20_000)),
     post(`{"id":"fuzz-deep","vendor":"generic","metadata":{"a":${deep(20_000)}}}`),
+    // Bulk provisioning reads CSV itself: an unclosed quote, a NUL, a row of 10,000 cells.
+    ...['id,vendor\n"fuzz-unclosed,generic\n', "id,vendor\nfuzz-\u0000,generic\n", `id,vendor\n${"x,".repeat(10_000)}generic\n`].map(
+      (body): HttpCase => ({ method: "POST", path: "/api/v1/devices/import", query: "dryRun=true", headers: { "content-type": "text/csv" }, body }),
+    ),
     {
       method: "POST",
       path: "/api/v1/webhooks/vernemq",
@@ -601,6 +607,7 @@ describe("fuzz: REST bodies and queries", () => {
     });
     expect(model.status).toBe(201);
     expect((await call("POST", "/api/v1/devices", { id: DEVICE_ID, vendor: "generic", model: { id: MODEL_ID } })).status).toBe(201);
+    expect((await call("POST", "/api/v1/groups", { id: GROUP_ID })).status).toBe(201);
     document = (await (await fetch(`${base}/openapi/json`)).json()) as OpenApiDocument;
   }, 30_000);
 
