@@ -1,4 +1,4 @@
-import type { CommandCall, CommandStatus } from "@umos/contracts";
+import { type CommandCall, type CommandStatus, KINDS } from "@umos/contracts";
 import { ConflictError, NotFoundError } from "@umos/core";
 import { json, type Sql } from "./database";
 
@@ -33,6 +33,8 @@ export type NewCommand = Pick<Command, "id" | "deviceId" | "vendor" | "kind" | "
   ttlMs: number;
   traceparent?: string;
   idempotencyKey?: string;
+  /** The job this command is one device's attempt of (docs/fleet.md). */
+  jobId?: string;
 };
 
 const columns = (sql: Sql, table = sql`commands`) => sql`
@@ -45,6 +47,11 @@ const columns = (sql: Sql, table = sql`commands`) => sql`
 export interface CommandRepository {
   /** Stores a queued command; with an idempotency key already used for this device, returns that command instead. */
   create(command: NewCommand, desired?: Record<string, unknown>): Promise<{ command: Command; replayed: boolean }>;
+  /**
+   * Stores many queued commands in one statement (a job's turn), a property set's values as desired
+   * state; one whose idempotency key its device already used is left out of the answer.
+   */
+  createMany(commands: NewCommand[]): Promise<Command[]>;
   get(id: string): Promise<Command>;
   /** The command and every transition it made, read together: the history always ends at the status. */
   withHistory(id: string): Promise<Command & { history: Transition[] }>;
@@ -128,6 +135,33 @@ export function commandRepository(sql: Sql): CommandRepository {
         throw new ConflictError(`Idempotency-Key '${command.idempotencyKey}' was used for another command (${existing.id})`);
       }
       return { command: existing, replayed: true };
+    },
+
+    async createMany(commands: NewCommand[]): Promise<Command[]> {
+      if (commands.length === 0) return [];
+      const column = <T>(pick: (c: NewCommand) => T) => commands.map(pick);
+      return sql<Command[]>`
+        with created as (
+          insert into commands (id, device_id, vendor, kind, service, params, status, timeout_ms, expires_at, idempotency_key, traceparent, job_id)
+          select r.id, r.device_id, r.vendor, r.kind, r.service, r.params::jsonb, 'queued', r.timeout_ms,
+            now() + make_interval(secs => r.ttl_ms / 1000.0), r.idempotency_key, r.traceparent, r.job_id
+          from unnest(
+            ${column((c) => c.id)}::uuid[], ${column((c) => c.deviceId)}::text[], ${column((c) => c.vendor)}::text[], ${column((c) => c.kind)}::text[],
+            ${column((c) => c.service)}::text[], ${column((c) => JSON.stringify(c.params))}::text[], ${column((c) => c.timeoutMs)}::int[],
+            ${column((c) => c.ttlMs)}::bigint[], ${column((c) => c.idempotencyKey ?? null)}::text[], ${column((c) => c.traceparent ?? null)}::text[],
+            ${column((c) => c.jobId ?? null)}::uuid[]
+          ) as r(id, device_id, vendor, kind, service, params, timeout_ms, ttl_ms, idempotency_key, traceparent, job_id)
+          on conflict (device_id, idempotency_key) do nothing
+          returning *
+        ), history as (
+          insert into command_transitions (command_id, status, reason) select id, 'queued', null from created
+        ), wanted as (
+          insert into device_desired (device_id, property, value, command_id)
+          select created.device_id, p.key, p.value, created.id from created, jsonb_each(created.params) as p
+          where created.kind = ${KINDS.propertySet}
+          on conflict (device_id, property) do update set value = excluded.value, command_id = excluded.command_id, set_at = now()
+        )
+        select ${columns(sql, sql`created`)} from created`;
     },
 
     async get(id: string): Promise<Command> {

@@ -11,6 +11,7 @@ import telemetry from "../migrations/007_telemetry.sql" with { type: "text" };
 import alarms from "../migrations/008_alarms.sql" with { type: "text" };
 import notifications from "../migrations/009_notifications.sql" with { type: "text" };
 import fleet from "../migrations/010_fleet.sql" with { type: "text" };
+import jobs from "../migrations/011_jobs.sql" with { type: "text" };
 
 /** A numbered schema change (`NNN_name.sql`) and its SQL. */
 export interface Migration {
@@ -29,4 +30,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { file: "008_alarms.sql", sql: alarms },
   { file: "009_notifications.sql", sql: notifications },
   { file: "010_fleet.sql", sql: fleet },
+  { file: "011_jobs.sql", sql: jobs },
 ];
