@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { launchBrowser, type TestBrowser } from "../browser";
-import { behaviours, startFleet, type SimulatedDevice } from "@umos/simulator";
+import { behaviours, startFleet } from "@umos/simulator";
 import { jsonClient, testToken } from "@umos/testkit";
-import { freeStandalonePorts, startStandalone, type StandalonePorts, type StandaloneProcess } from "./standalone-process";
+import { standaloneConsole } from "./console-fixture";
 
 /**
  * Alarms in the console of a fresh `bun run start`: a rule made through the API, a simulated
@@ -15,40 +13,11 @@ import { freeStandalonePorts, startStandalone, type StandalonePorts, type Standa
 const DEVICE = "alarm-generic-0";
 const ARTIFACTS = resolve(import.meta.dir, "../artifacts");
 
-let dataDir: string;
-let ports: StandalonePorts;
-let standalone: StandaloneProcess | undefined;
-let devices: SimulatedDevice[] = [];
-let browser: TestBrowser | undefined;
-
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "umos-standalone-alarms-"));
-  ports = await freeStandalonePorts();
-  standalone = await startStandalone(dataDir, ports);
-  devices = await startFleet(behaviours({ generic: 1, dji: 0, tuya: 0 }, "alarm-"), {
-    brokerUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
-    answerDelayMs: 0,
-    register: { apiUrl: `http://127.0.0.1:${ports.api}`, token: await testToken("admin") },
-  });
-  browser = await launchBrowser();
-}, 90_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await Promise.all(devices.map((d) => d.close().catch(() => {})));
-  await standalone?.stop();
-  await rm(dataDir, { recursive: true, force: true });
-}, 30_000);
+const fixture = standaloneConsole("alarms", (options) => startFleet(behaviours({ generic: 1, dji: 0, tuya: 0 }, "alarm-"), options));
 
 test("an alarm a device raises shows live in the console's list and badge, and an operator acknowledges, assigns and clears it there", async () => {
-  const api = jsonClient(`http://127.0.0.1:${ports.api}`, await testToken("admin"));
-  const page = await browser!.context.newPage();
-  const failures: string[] = [];
-  page.on("pageerror", (err) => failures.push(err.message));
-  page.on("console", (message) => void (message.text().includes("Content Security Policy") && failures.push(message.text())));
-  await page.goto(`http://127.0.0.1:${ports.api}/#/alarms`);
-  await page.fill("#token", await testToken("operator"));
-  await page.click("#sign-in");
+  const api = jsonClient(fixture.apiUrl, await testToken("admin"));
+  const { page, failures } = await fixture.signedIn("operator", "#/alarms");
   const badge = page.locator("#alarm-badge");
   await page.locator("#live.on").waitFor({ timeout: 15_000 });
   await page.locator('#alarm-badge:text("0 alarms")').waitFor({ timeout: 15_000 });
@@ -63,7 +32,7 @@ test("an alarm a device raises shows live in the console's list and badge, and a
 
   // The thermostat reports 45 °C every second until the alarm shows: iot-rules reads a device's rules
   // again within rules.ruleCacheMs (5 s), and the device announced itself before the rule existed.
-  const device = devices[0]!;
+  const device = fixture.devices[0]!;
   let sent = 0;
   const hot = setInterval(
     () => device.publish(`generic/${DEVICE}/property/report`, JSON.stringify({ id: `hot-${++sent}`, ts: Date.now(), data: { temperature: 45 } })),

@@ -11,6 +11,7 @@ export interface Device {
   online: boolean;
   lastSeenAt: string | null;
   parentId: string | null;
+  tags: string[];
 }
 
 export interface DeviceDetail extends Device {
@@ -91,11 +92,42 @@ export interface Rule {
   status: { devices: number; evaluatedAt: string | null; lastError: string | null; activeAlarms: number };
 }
 
-/** A refused request, with the API's own message (`{"error": {code, message}}`). */
+/** GET /api/v1/devices: a page by id; `total` where `count=true` asked for it. */
+export interface DevicePage {
+  items: Device[];
+  nextCursor: string | null;
+  total?: number;
+}
+
+/** A device group (GET /api/v1/groups): static lists its members, dynamic is a saved device query. */
+export interface Group {
+  id: string;
+  name: string;
+  description: string;
+  kind: "static" | "dynamic";
+  query: string | null;
+}
+
+/** A bulk import's row that cannot go in; `line` counts the file's lines, the header being 1. */
+export interface ImportProblem {
+  line: number;
+  id: string | null;
+  reason: string;
+}
+
+/** POST /api/v1/devices/import?dryRun=true. */
+export interface ImportCheck {
+  rows: number;
+  valid: boolean;
+  errors: ImportProblem[];
+}
+
+/** A refused request, with the API's own message and details (`{"error": {code, message, details}}`). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly details?: unknown,
   ) {
     super(message);
   }
@@ -105,28 +137,50 @@ const TOKEN_KEY = "umos.token";
 export const storedToken = () => sessionStorage.getItem(TOKEN_KEY);
 export const storeToken = (token: string | null) => (token ? sessionStorage.setItem(TOKEN_KEY, token) : sessionStorage.removeItem(TOKEN_KEY));
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const headers: Record<string, string> = { authorization: `Bearer ${storedToken() ?? ""}` };
-  if (init.body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(path, { method: init.method ?? "GET", headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+/**
+ * The token's role claim, so the page offers only what the role may do (the API still decides);
+ * null where the token is not a JWT the page can read, as where the API runs without authentication.
+ */
+export function tokenRole(): string | null {
+  try {
+    const payload = storedToken()!.split(".")[1]!.replaceAll("-", "+").replaceAll("_", "/");
+    const role = JSON.parse(atob(payload)).role;
+    return typeof role === "string" ? role : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A request with the signed-in token; an answer other than 2xx throws an ApiError. */
+async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: BodyInit }): Promise<Response> {
+  const headers = { authorization: `Bearer ${storedToken() ?? ""}`, ...init.headers };
+  const res = await fetch(path, { method: init.method ?? "GET", headers, body: init.body });
+  if (res.ok) return res;
   const text = await res.text();
-  const body = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new ApiError(res.status, body?.error?.message ?? `HTTP ${res.status}`);
-  return body as T;
+  let error: { message?: string; details?: unknown } | undefined;
+  try {
+    error = JSON.parse(text).error;
+  } catch {
+    // Not the API's JSON (a proxy's page, say): the status says what there is to say.
+  }
+  throw new ApiError(res.status, error?.message ?? `HTTP ${res.status}`, error?.details);
+}
+
+export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const json = init.body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(init.body) };
+  const text = await (await send(path, { method: init.method, ...json })).text();
+  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 export const consoleConfig = async (): Promise<ConsoleConfig> => (await fetch("/console/config")).json();
 
-export async function allDevices(): Promise<Device[]> {
-  const devices: Device[] = [];
-  let after: string | null = null;
-  // The list is paged by id; a console shows the first thousand.
-  do {
-    const page: { items: Device[]; nextCursor: string | null } = await api(`/api/v1/devices?limit=200${after ? `&after=${encodeURIComponent(after)}` : ""}`);
-    devices.push(...page.items);
-    after = page.nextCursor;
-  } while (after && devices.length < 1000);
-  return devices;
+/** A page of the devices a query (the device query language; empty: all) matches; the first page counts them all. */
+export function devicePage(query: string, after: string | null, limit: number): Promise<DevicePage> {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (query) params.set("q", query);
+  if (after === null) params.set("count", "true");
+  else params.set("after", after);
+  return api<DevicePage>(`/api/v1/devices?${params}`);
 }
 
 export const device = (id: string) => api<DeviceDetail>(`/api/v1/devices/${encodeURIComponent(id)}`);
@@ -183,3 +237,33 @@ export const clearAlarm = (id: string) => api<Alarm>(`${alarmPath(id)}/clear`, {
 export const assignAlarm = (id: string, assignee: string | null) => api<Alarm>(`${alarmPath(id)}/assignee`, { method: "PUT", body: { assignee } });
 
 export const rules = () => api<Rule[]>("/api/v1/rules");
+
+/** Groups in id order, page after page up to `max`. */
+export async function groupList(max: number): Promise<{ items: Group[]; more: boolean }> {
+  const items: Group[] = [];
+  let after: string | null = null;
+  do {
+    const params = new URLSearchParams({ limit: String(Math.min(500, max - items.length)) });
+    if (after) params.set("after", after);
+    const page: { items: Group[]; nextCursor: string | null } = await api(`/api/v1/groups?${params}`);
+    items.push(...page.items);
+    after = page.nextCursor;
+  } while (after && items.length < max);
+  return { items, more: after !== null };
+}
+
+/** A query makes it dynamic; without one it is static, its members added through the API. */
+export const createGroup = (group: { id: string; name?: string; query?: string }) => api<Group>("/api/v1/groups", { method: "POST", body: group });
+
+/** The file as it is: `type` is text/csv or application/json. */
+export const checkImport = (file: Blob, type: string) =>
+  send("/api/v1/devices/import?dryRun=true", { method: "POST", headers: { "content-type": type }, body: file }).then(
+    (res) => res.json() as Promise<ImportCheck>,
+  );
+
+/** Registers every device in the file or none; answers with the one-time credentials CSV (username,password) and the API's name for it. */
+export async function importDevices(file: Blob, type: string): Promise<{ csv: string; filename: string }> {
+  const res = await send("/api/v1/devices/import", { method: "POST", headers: { "content-type": type, accept: "text/csv" }, body: file });
+  const named = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "");
+  return { csv: await res.text(), filename: named?.[1] ?? "umos-credentials.csv" };
+}

@@ -1,27 +1,32 @@
 import * as rest from "./api";
-import { ApiError, storedToken, storeToken, type Alarm, type ConsoleConfig, type Device, type Envelope } from "./api";
+import { ApiError, storedToken, storeToken, tokenRole, type Alarm, type ConsoleConfig, type Envelope } from "./api";
 import { alarmTable } from "./alarm-table";
 import { ALARM_KINDS } from "./alarms";
 import { alarmBadgeUpdater, alarmsView } from "./alarms-view";
 import { chartPanel } from "./chart-panel";
+import { deviceList, hrefQuery } from "./device-list";
 import { $, el } from "./dom";
+import { groupsView } from "./groups-view";
+import { importPanel } from "./import-panel";
 import { connectLive } from "./live";
 import { openRules } from "./rules-view";
-import { ago, display, millis, numericValues } from "./values";
+import { display, millis, numericValues } from "./values";
 
 /**
- * The web console: devices and their online state, one device's live properties, events, charts over
- * a chosen range, commands and alarms; the alarms and the rules; over the public REST and WebSocket
- * APIs only, with the token pasted at sign-in.
+ * The web console: devices found by a query with their online state, one device's live properties,
+ * events, charts over a chosen range, commands and alarms; the alarms, the rules and the device groups;
+ * for admins, groups made and devices imported; over the public REST and WebSocket APIs only, with the
+ * token pasted at sign-in.
  */
 const PRESENCE = ["status.online", "status.offline"];
-const VIEWS = ["login", "devices-view", "device-view", "alarms-view", "rules-view"] as const;
+const VIEWS = ["login", "devices-view", "device-view", "alarms-view", "rules-view", "groups-view"] as const;
+/** What only an admin may do; the API refuses anyone else all the same. */
+const ADMIN_PARTS = ["import-panel", "group-create"];
 /** The header's counts are read again this often, besides when an event says they changed. */
 const HEADER_REFRESH_MS = 30_000;
 
 let config: ConsoleConfig;
 let live: ReturnType<typeof connectLive> | undefined;
-const devices = new Map<string, Device>();
 let current: {
   id: string;
   loaded: boolean;
@@ -32,6 +37,9 @@ let current: {
 const charts = chartPanel();
 const badge = alarmBadgeUpdater();
 const alarms = alarmsView(badge.refresh);
+const list = deviceList(signOut);
+const groups = groupsView();
+const importer = importPanel(list.refresh);
 const deviceAlarms = alarmTable($("device-alarms"), $("device-alarm-error"), { deviceColumn: false, changed: badge.refresh });
 let headerTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -54,6 +62,7 @@ function show(view: (typeof VIEWS)[number]) {
     else link.removeAttribute("aria-current");
   }
   if (view !== "alarms-view") alarms.close();
+  if (view !== "devices-view") list.close();
 }
 
 async function signIn(event: Event) {
@@ -77,6 +86,7 @@ function signOut() {
   live = undefined;
   clearInterval(headerTimer);
   badge.stop();
+  importer.forget();
   $("sign-out").hidden = true;
   $("dead-letters").hidden = true;
   show("login");
@@ -84,6 +94,8 @@ function signOut() {
 
 function start() {
   $("sign-out").hidden = false;
+  const admin = [null, "admin"].includes(tokenRole());
+  for (const id of ADMIN_PARTS) $(id).hidden = !admin;
   let wasDown = false;
   live = connectLive(config.wsUrl, storedToken()!, {
     message: onMessage,
@@ -121,7 +133,8 @@ async function route() {
     if (match) await openDevice(decodeURIComponent(match[1]!));
     else if (location.hash === "#/alarms") await openAlarms();
     else if (location.hash === "#/rules") await openRulesView();
-    else await openDevices();
+    else if (location.hash === "#/groups") await openGroups();
+    else await openDevices(hrefQuery(location.hash));
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return signOut();
     throw err;
@@ -136,46 +149,12 @@ function leaveDevice() {
 
 // ---- the device list -------------------------------------------------------------------------
 
-async function openDevices() {
+async function openDevices(query: string) {
   leaveDevice();
   show("devices-view");
-  devices.clear();
-  for (const d of await rest.allDevices()) devices.set(d.id, d);
-  renderDevices();
-}
-
-function renderDevices() {
-  const body = $("devices").querySelector("tbody")!;
-  body.replaceChildren(
-    ...[...devices.values()].map((d) => {
-      const row = el("tr", { "data-device": d.id }, [
-        el("td", {}, [el("span", { class: `dot${d.online ? " online" : ""}`, title: d.online ? "online" : "offline" })]),
-        el("td", { class: "mono" }, [d.id]),
-        el("td", {}, [d.vendor]),
-        el("td", {}, [d.name ?? ""]),
-        el("td", { class: "mono" }, [d.parentId ?? ""]),
-        el("td", {}, [ago(d.lastSeenAt)]),
-      ]);
-      row.addEventListener("click", () => (location.hash = `#/devices/${encodeURIComponent(d.id)}`));
-      return row;
-    }),
-  );
-  const online = [...devices.values()].filter((d) => d.online).length;
-  $("device-count").textContent = `${online} of ${devices.size} online`;
-}
-
-let reload: ReturnType<typeof setTimeout> | undefined;
-function onPresence(m: Envelope) {
-  const known = devices.get(m.deviceId);
-  if (known) {
-    known.online = m.kind === "status.online";
-    known.lastSeenAt = new Date(millis(m.ts)).toISOString();
-    if (!current) renderDevices();
-  } else if (!current) {
-    // A device registered since (a DJI aircraft from its dock's topology): read the list again, once.
-    clearTimeout(reload);
-    reload = setTimeout(() => void openDevices(), 500);
-  }
+  // The device page leads back to the list as it was searched.
+  $<HTMLAnchorElement>("devices-back").href = location.hash || "#/";
+  await list.open(query);
 }
 
 // ---- one device --------------------------------------------------------------------------------
@@ -281,7 +260,7 @@ async function submitCommand(event: Event) {
   }
 }
 
-// ---- alarms and rules ----------------------------------------------------------------------------
+// ---- alarms, rules and groups ------------------------------------------------------------------
 
 async function openAlarms() {
   leaveDevice();
@@ -295,6 +274,12 @@ async function openRulesView() {
   await openRules();
 }
 
+async function openGroups() {
+  leaveDevice();
+  show("groups-view");
+  await groups.open();
+}
+
 /** An alarm event (data `{change, by, alarm}`): the badge, and the alarm where a page shows it. */
 function onAlarm(alarm: Alarm) {
   badge.soon();
@@ -303,7 +288,7 @@ function onAlarm(alarm: Alarm) {
 }
 
 function onMessage(m: Envelope) {
-  if (PRESENCE.includes(m.kind)) onPresence(m);
+  if (PRESENCE.includes(m.kind)) list.presence(m);
   if (ALARM_KINDS.includes(m.kind)) return onAlarm(m.data.alarm);
   if (!current || m.deviceId !== current.id) return;
   switch (m.kind) {

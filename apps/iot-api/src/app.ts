@@ -14,6 +14,7 @@ import {
   deadLetterRepository,
   deviceRepository,
   groupRepository,
+  jobRepository,
   notificationRepository,
   policyOf,
   retentionRepository,
@@ -40,6 +41,7 @@ import { commandRoutes } from "./routes/commands";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { deviceRoutes } from "./routes/devices";
 import { groupRoutes } from "./routes/groups";
+import { jobRoutes } from "./routes/jobs";
 import { messageRoutes } from "./routes/messages";
 import { notificationRoutes } from "./routes/notifications";
 import { requestRoutes } from "./routes/requests";
@@ -150,6 +152,7 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
         new Elysia({ prefix: API_PREFIX })
           .use(deviceRoutes(db.sql, devices, groups, credentials, submit, sessions, timeseries))
           .use(groupRoutes(groups, devices))
+          .use(jobRoutes({ jobs: jobRepository(db.sql), models, limits: config.commands, callerOf }))
           .use(messageRoutes(db.sql, devices))
           .use(commandRoutes(submit, commands, bus))
           .use(thingModelRoutes(thingModels))

@@ -3,10 +3,11 @@ import type { DownlinkConfig } from "@umos/config";
 import { KINDS, QUEUES, type Envelope } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { commandRepository, deviceRepository, thingModelRepository, withOutagesAsUnavailable, type Database } from "@umos/store";
+import { commandRepository, deviceRepository, jobRepository, thingModelRepository, withOutagesAsUnavailable, type Database } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { startCommandScheduler } from "./command-scheduler";
 import { createCommandSender } from "./command-sender";
+import { startJobRunner } from "./job-runner";
 import { createReplyCorrelation } from "./reply-correlation";
 import { createRequestReply } from "./request-reply";
 import { createStatusAnnouncer } from "./status-announcer";
@@ -17,7 +18,7 @@ export interface DownlinkParts extends AppDeps {
   db: Database;
 }
 
-/** iot-downlink: turns commands into vendor frames and follows each until the device answers or it times out. */
+/** iot-downlink: turns commands into vendor frames, follows each until the device answers or it times out, and runs jobs. */
 export function createApp(config: DownlinkConfig, { log, obs, bus, db }: DownlinkParts): App {
   return serviceApp(log, config.downlink.port, async (resources) => {
     const commands = commandRepository(db.sql);
@@ -38,6 +39,19 @@ export function createApp(config: DownlinkConfig, { log, obs, bus, db }: Downlin
       startCommandScheduler({ commands, announce, send, intervalMs: config.downlink.sweepIntervalMs, log }),
       (s) => s.stop(),
       "the command scheduler",
+    );
+    resources.use(
+      startJobRunner({
+        jobs: jobRepository(db.sql),
+        models,
+        send,
+        publisher: bus,
+        metrics: obs.metrics,
+        intervalMs: config.downlink.jobIntervalMs,
+        log,
+      }),
+      (r) => r.stop(),
+      "the job runner",
     );
     // A database outage is waited out, not counted against the message (fault suite: PostgreSQL unreachable).
     const consumer = await bus.consume(

@@ -1,6 +1,6 @@
 import { readEnvelope, type Bus } from "@umos/bus";
 import type { RulesConfig } from "@umos/config";
-import { QUEUES, type Envelope } from "@umos/contracts";
+import { HEADERS, QUEUES, type Envelope } from "@umos/contracts";
 import { createBatcher, every, UnavailableError } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
 import { alarmOutboxFlusher, alarmRepository, asUnavailable, deviceRepository, withOutagesAsUnavailable, type AlarmSeverity, type Database } from "@umos/store";
@@ -90,6 +90,9 @@ export function createApp(config: RulesConfig, { log, obs, clock, bus, db }: Rul
     const consumer = await bus.consume(
       { queue: QUEUES.rules, prefetch: config.rules.prefetch },
       withOutagesAsUnavailable(async (message) => {
+        // An event of no device (a platform alarm's change, a job's progress) is no rule's input; its
+        // empty deviceId would otherwise fail the envelope's check and be dead-lettered.
+        if (!message.headers[HEADERS.deviceId]) return;
         const envelope = readEnvelope(message);
         try {
           await batches.add([envelope]);

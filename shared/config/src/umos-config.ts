@@ -159,6 +159,8 @@ export const UmosConfigSchema = T.Object(
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8083 }),
         /** How often timeouts, expiries and commands waiting for an offline device are checked. */
         sweepIntervalMs: T.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
+        /** How often jobs are started, settled and given their turn (docs/fleet.md). */
+        jobIntervalMs: T.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
       },
       { default: {}, additionalProperties: false },
     ),

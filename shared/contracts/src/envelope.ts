@@ -47,4 +47,6 @@ export const KINDS = {
   alarmRaised: "alarm.raised",
   alarmUpdated: "alarm.updated",
   alarmCleared: "alarm.cleared",
+  /** A job's status or counts changed (docs/fleet.md); no device: `deviceId` is empty. */
+  jobProgress: "job.progress",
 } as const;

@@ -5,9 +5,10 @@ import { messageIds, readings } from "./readings";
  * A generic thermostat on the canonical protocol (docs/interfaces.md: Generic): reports `temperature`,
  * `humidity`, `target` and `mode`, raises `window_open`, answers every service call and property
  * set on `service/reply` with the command's `correlationId`, and has a last will that marks it
- * offline when its connection dies.
+ * offline when its connection dies. One told to fail (`failing`) refuses every service call, as a
+ * broken unit in a fleet would: what a job's abort threshold is for.
  */
-export function genericDevice(id: string, clock: () => number = Date.now): DeviceBehaviour {
+export function genericDevice(id: string, clock: () => number = Date.now, options: { failing?: boolean } = {}): DeviceBehaviour {
   const base = `generic/${id}`;
   const nextId = messageIds();
   const state = readings(
@@ -32,6 +33,7 @@ export function genericDevice(id: string, clock: () => number = Date.now): Devic
       if (topic === `${base}/service/call`) {
         const service = String(body.service);
         if (service === FAILING_SERVICE) return [reply(body.correlationId, 1, { message: "the device refused the call" })];
+        if (options.failing) return [reply(body.correlationId, 1, { message: "the device was told to fail" })];
         return [reply(body.correlationId, 0, { service, params: body.params ?? {}, doneAt: clock() })];
       }
       if (topic === `${base}/property/set`) {

@@ -15,6 +15,23 @@ export {
 } from "./devices";
 export { parseDeviceQuery, MAX_QUERY_LENGTH, type QueryNode } from "./device-query";
 export { checkImport, importDevices, importRefused, MAX_IMPORT_ROWS, type ImportRow, type ImportProblem } from "./device-import";
+export {
+  jobRepository,
+  placeInWaves,
+  EXECUTION_STATUSES,
+  type Job,
+  type NewJob,
+  type JobRepository,
+  type JobStatus,
+  type JobTarget,
+  type JobOperation,
+  type Rollout,
+  type Wave,
+  type Execution,
+  type ExecutionStatus,
+  type CheckOperation,
+  type Turn,
+} from "./jobs";
 export { groupRepository, MAX_MEMBERS_PER_CALL, type DeviceGroup, type NewGroup, type GroupPatch, type GroupRepository } from "./groups";
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export {

@@ -90,7 +90,7 @@ export interface Turn {
 }
 
 /** Whether a device may take the operation (its thing model); a reason when it may not. */
-export type CheckOperation = (device: { id: string; modelId: string | null; modelVersion: number | null }) => Promise<string | null>;
+export type CheckOperation = (device: { id: string; modelId: string | null; modelVersion: number | null }, operation: JobOperation) => Promise<string | null>;
 
 const PACE_WINDOW_MS = 10_000;
 const FINAL_COMMAND = ["acked", "failed", "timeout", "cancelled", "expired"];
@@ -121,6 +121,11 @@ export interface JobRepository {
   /** Stops the job for good: executions not yet sent are cancelled; commands already out finish. */
   cancel(id: string, by: string): Promise<Job>;
 
+  /**
+   * What a target names now, to check a job before it is created: how many devices, the thing
+   * model versions among them, and listed ids that do not exist. A bad query or group is refused.
+   */
+  survey(target: JobTarget): Promise<{ devices: number; models: { id: string; version: number }[]; missing: string[] }>;
   /** Starts the scheduled jobs whose time came: resolves their devices into waves. Returns them. */
   startDue(): Promise<Job[]>;
   /** Settles executions whose command reached a final status: success, a retry, or failure. Returns the jobs touched. */
@@ -178,6 +183,20 @@ export function jobRepository(sql: Sql): JobRepository {
         order by device_id limit ${options.limit + 1}`;
       const items = rows.slice(0, options.limit);
       return { items, nextCursor: rows.length > options.limit ? items[items.length - 1]!.deviceId : null };
+    },
+
+    async survey(target) {
+      const { where } = await targetFilter(sql, target);
+      const [row] = await sql<{ devices: number; models: { id: string; version: number }[] }[]>`
+        select count(*)::int as devices,
+          coalesce(jsonb_agg(distinct jsonb_build_object('id', model_id, 'version', model_version)) filter (where model_id is not null), '[]') as models
+        from devices where ${where}`;
+      let missing: string[] = [];
+      if ("devices" in target) {
+        const found = new Set((await sql<{ id: string }[]>`select id from devices where id = any(${target.devices}::text[])`).map((r) => r.id));
+        missing = target.devices.filter((d) => !found.has(d));
+      }
+      return { devices: row!.devices, models: row!.models, missing };
     },
 
     pause: (id) => move(id, ["scheduled", "running"], () => "paused", "paused"),
@@ -328,23 +347,24 @@ async function takeTurn(sql: Sql, job: JobRow & { nextWaveAt: Date | null; pastD
   return { commands, changed: changed || commands.length > 0 };
 }
 
+/** A target as a condition on `devices` (wrapped: a fragment is a thenable). */
+async function targetFilter(sql: Sql, target: JobTarget) {
+  if ("devices" in target) return { where: sql`devices.id = any(${target.devices}::text[])` };
+  // A group id cannot hold a quote (its pattern), so it reads back as itself.
+  const query = "group" in target ? `group = "${target.group}"` : target.query;
+  return deviceFilter(sql, parseDeviceQuery(query), groupQueries(sql));
+}
+
 /** The devices a job's target names when it starts, in a spread order so a canary wave is not one corner of the fleet. */
 async function resolveTargets(sql: Sql, jobId: string, target: JobTarget): Promise<string[]> {
-  if ("devices" in target) {
-    const rows = await sql<{ id: string }[]>`select id from devices where id = any(${target.devices}::text[]) order by md5(${jobId} || id)`;
-    return rows.map((r) => r.id);
-  }
-  const query = "group" in target ? `group = "${target.group}"` : target.query;
-  const { where } = await deviceFilter(sql, parseDeviceQuery(query), groupQueries(sql));
+  const { where } = await targetFilter(sql, target);
   const rows = await sql<{ id: string }[]>`select id from devices where ${where} order by md5(${jobId} || id)`;
   return rows.map((r) => r.id);
 }
 
 /** Devices that came to match a group or query target while the job runs join its last wave. */
 async function joinNewDevices(sql: Sql, job: Pick<Job, "id" | "target" | "waves">): Promise<number> {
-  const target = job.target as { group: string } | { query: string };
-  const query = "group" in target ? `group = "${target.group}"` : target.query;
-  const { where } = await deviceFilter(sql, parseDeviceQuery(query), groupQueries(sql));
+  const { where } = await targetFilter(sql, job.target);
   const added = await sql`
     insert into job_executions (job_id, device_id, wave, position, status)
     select ${job.id}, devices.id, ${job.waves - 1}, 1000000000, 'pending' from devices
@@ -394,7 +414,7 @@ async function dispatch(sql: Sql, job: JobRow, wave: number, check: CheckOperati
   const refused: { deviceId: string; reason: string }[] = [];
   const accepted: (typeof turn)[number][] = [];
   for (const device of turn) {
-    const problem = await check({ id: device.deviceId, modelId: device.modelId, modelVersion: device.modelVersion });
+    const problem = await check({ id: device.deviceId, modelId: device.modelId, modelVersion: device.modelVersion }, job.operation);
     if (problem) refused.push({ deviceId: device.deviceId, reason: problem });
     else accepted.push(device);
   }
