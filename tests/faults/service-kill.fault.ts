@@ -56,10 +56,40 @@ async function expectEvaluatedOnce(ruleId: string, name: string): Promise<void> 
     expect({ device: r.device, alarms: r.alarms, occurrences: r.occurrences }).toEqual({ device: r.device, alarms: 1, occurrences: r.logged });
 }
 
+/** A job over the case's devices, paced to one command per 10 s, so it is still running when the service dies. */
+async function startJob(name: string, devices: string[]): Promise<string> {
+  const created = await rig.ends.api.post("/api/v1/jobs", {
+    name,
+    target: { devices },
+    operation: { kind: "service", service: "ping", params: { job: name } },
+    rollout: { ratePerMinute: 6, maxInFlight: 1, offlineRetryMs: 1000, timeoutMs: 20_000 },
+  });
+  expect(created.status).toBe(201);
+  return created.body.id;
+}
+
+/** The job finished with every device done, each sent one command of it: none forgotten, none sent twice. */
+async function expectJobDone(jobId: string, devices: string[], name: string): Promise<void> {
+  const job = await eventually(
+    async () => {
+      const j = (await rig.ends.api.get(`/api/v1/jobs/${jobId}`)).body;
+      return j.status === "completed" ? j : undefined;
+    },
+    60_000,
+    `${name}: the job completed`,
+  );
+  const sent = await rig.ends.sql<{ device: string; commands: number }[]>`
+    select device_id as device, count(*)::int as commands from commands where job_id = ${jobId} group by device_id order by device_id`;
+  console.log(`fault report | ${name} | job: ${job.counts.succeeded}/${devices.length} succeeded, commands per device ${sent.map((s) => s.commands).join(",")}`);
+  expect(job.counts).toMatchObject({ succeeded: devices.length, failed: 0, timed_out: 0 });
+  expect([...sent]).toEqual(devices.map((device) => ({ device, commands: 1 })).sort((a, b) => a.device.localeCompare(b.device)));
+}
+
 describe("a service killed mid-stream", () => {
   for (const { service, wsLive } of kills) {
-    test(`iot-${service} SIGKILLed and restarted: no report lost or stored twice, every command acked, every report evaluated by iot-rules once`, async () => {
+    test(`iot-${service} SIGKILLed and restarted: no report lost or stored twice, every command acked, every report evaluated by iot-rules once, the running job done once per device`, async () => {
       const tag = `kill-${service}`;
+      let job: { id: string; devices: string[] } | undefined;
       const report = await runFaultStream(
         rig.ends,
         `iot-${service} SIGKILL`,
@@ -67,10 +97,17 @@ describe("a service killed mid-stream", () => {
           await rig.platform.kill(service, "SIGKILL");
           await rig.platform.restart(service);
         },
-        { tag, beforeStream: (ids) => alwaysHolding(`${tag}-rule`, ids) },
+        {
+          tag,
+          beforeStream: async (ids) => {
+            await alwaysHolding(`${tag}-rule`, ids);
+            job = { id: await startJob(`${tag}-job`, ids), devices: ids };
+          },
+        },
       );
       expectNoLoss(report, { wsLive });
       await expectEvaluatedOnce(`${tag}-rule`, report.name);
+      await expectJobDone(job!.id, job!.devices, report.name);
     }, 120_000);
   }
 });

@@ -183,6 +183,8 @@ async function newRule(): Promise<string> {
   return id;
 }
 
+const JOB = { name: "sec-job", target: { devices: ["sec-device"] }, operation: { kind: "service", service: "blink" } };
+
 /** A webhook channel without a secret; its URL refuses connections, so a test send answers at once. */
 const CHANNEL = { name: "sec-channel", kind: "webhook", webhook: { url: "http://127.0.0.1:9/hook" }, triggers: ["alarm.raised"] };
 
@@ -196,6 +198,19 @@ async function newGroup(): Promise<string> {
 async function newMembership(): Promise<string> {
   const id = await newGroup();
   expect((await admin.post(`/api/v1/groups/${id}/members`, { deviceIds: ["sec-device"] })).status).toBe(200);
+  return id;
+}
+
+/** A job that starts in an hour, so every state change of the matrix finds it scheduled. */
+async function newJob(): Promise<string> {
+  const created = await admin.post("/api/v1/jobs", { ...JOB, startAt: new Date(Date.now() + 3_600_000).toISOString() });
+  expect(created.status).toBe(201);
+  return created.body.id;
+}
+
+async function newPausedJob(): Promise<string> {
+  const id = await newJob();
+  expect((await admin.post(`/api/v1/jobs/${id}/pause`, {})).status).toBe(200);
   return id;
 }
 
@@ -262,6 +277,13 @@ const fixtures: Record<string, () => Promise<Call>> = {
   "GET /api/v1/groups/{id}/members": async () => ({ path: "/api/v1/groups/sec-group/members" }),
   "POST /api/v1/groups/{id}/members": async () => ({ path: "/api/v1/groups/sec-group/members", body: { deviceIds: ["sec-device"] } }),
   "DELETE /api/v1/groups/{id}/members/{deviceId}": async () => ({ path: `/api/v1/groups/${await newMembership()}/members/sec-device` }),
+  "POST /api/v1/jobs": async () => ({ path: "/api/v1/jobs", body: { ...JOB, startAt: new Date(Date.now() + 3_600_000).toISOString() } }),
+  "GET /api/v1/jobs": async () => ({ path: "/api/v1/jobs" }),
+  "GET /api/v1/jobs/{id}": async () => ({ path: `/api/v1/jobs/${await newJob()}` }),
+  "GET /api/v1/jobs/{id}/executions": async () => ({ path: `/api/v1/jobs/${await newJob()}/executions` }),
+  "POST /api/v1/jobs/{id}/pause": async () => ({ path: `/api/v1/jobs/${await newJob()}/pause` }),
+  "POST /api/v1/jobs/{id}/resume": async () => ({ path: `/api/v1/jobs/${await newPausedJob()}/resume` }),
+  "POST /api/v1/jobs/{id}/cancel": async () => ({ path: `/api/v1/jobs/${await newJob()}/cancel` }),
   "GET /api/v1/retention": async () => ({ path: "/api/v1/retention" }),
   "PUT /api/v1/retention": async () => ({ path: "/api/v1/retention", body: { deadLetters: 30 } }),
   "POST /api/v1/devices/{id}/commands": async () => ({ path: "/api/v1/devices/sec-device/commands", body: { service: "blink" } }),
