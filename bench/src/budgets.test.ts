@@ -3,7 +3,7 @@ import { judge, loadBudgets, METRICS } from "./budgets";
 import type { BenchRun, PhaseResult } from "./results";
 
 const phase = (p: Partial<PhaseResult>): PhaseResult => ({ messages: 1000, usage: {}, ...p });
-const latency = (p99: number) => ({ count: 1000, p50: 1, p99, max: p99 });
+const latency = (p99: number) => ({ count: 1000, p50: 1, p95: p99, p99, max: p99 });
 
 function run(scenarios: Record<string, Record<string, PhaseResult>>): BenchRun {
   return { mode: "full", startedAt: "", machine: {}, scenarios: Object.entries(scenarios).map(([id, phases]) => ({ id, title: id, phases })) };

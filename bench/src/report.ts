@@ -29,24 +29,28 @@ function figuresTable(run: BenchRun): string {
       phaseLabel(name, p),
       whole(p.throughput),
       fixed(p.latency?.p50, 2),
+      fixed(p.latency?.p95, 2),
       fixed(p.latency?.p99, 2),
       fixed(p.latency?.max, 2),
       whole(p.messages),
       p.missing ? whole(p.missing) : "0",
     ]),
   );
-  return table(["scenario", "phase", "msg/s", "p50 ms", "p99 ms", "max ms", "messages", "lost"], rows);
+  return table(["scenario", "phase", "msg/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "messages", "lost"], rows);
 }
 
 function usageTable(run: BenchRun): string {
+  // Phases that read no CPU (the fleet's searches, timed request by request) have no row.
   const rows = run.scenarios.flatMap((s) =>
-    Object.entries(s.phases).map(([name, p]) => [
-      s.title,
-      phaseLabel(name, p),
-      Object.entries(p.usage)
-        .map(([proc, u]) => `${proc} ${fixed(u.cpuSecondsPer1000, 3)}${u.peakRssMiB === undefined ? "" : ` (${whole(u.peakRssMiB)} MiB)`}`)
-        .join(", "),
-    ]),
+    Object.entries(s.phases)
+      .filter(([, p]) => Object.keys(p.usage).length > 0)
+      .map(([name, p]) => [
+        s.title,
+        phaseLabel(name, p),
+        Object.entries(p.usage)
+          .map(([proc, u]) => `${proc} ${fixed(u.cpuSecondsPer1000, 3)}${u.peakRssMiB === undefined ? "" : ` (${whole(u.peakRssMiB)} MiB)`}`)
+          .join(", "),
+      ]),
   );
   return table(["scenario", "phase", "CPU s per 1,000 messages (peak RSS)"], rows);
 }

@@ -2,6 +2,7 @@ import type { Profile, ScenarioResult } from "./results";
 import { commands } from "./scenarios/commands";
 import { deviceToLog } from "./scenarios/device-to-log";
 import { deviceToWs } from "./scenarios/device-to-ws";
+import { fleet } from "./scenarios/fleet";
 import { runOnPlatform, type PlatformScenario } from "./scenarios/platform";
 import { RELAYS, runRelays } from "./scenarios/relays";
 import { restReads } from "./scenarios/rest-reads";
@@ -21,7 +22,7 @@ export interface SuiteStep {
  * The fan-outs last: their 10,000 connections are the heaviest thing the platform carries here. The
  * bare server's goes just before iot-ws's, so both meet the machine in the same state.
  */
-const ON_PLATFORM: readonly PlatformScenario[] = [deviceToWs, deviceToLog, commands, restReads, rules, wsFanoutBare, wsFanout];
+const ON_PLATFORM: readonly PlatformScenario[] = [deviceToWs, deviceToLog, commands, restReads, rules, fleet, wsFanoutBare, wsFanout];
 
 /** The references and our relay side by side, then the whole platform. */
 export const SUITE: readonly SuiteStep[] = [

@@ -3,6 +3,7 @@ import { WORK_QUEUES } from "@umos/bus";
 import { QUEUES } from "@umos/contracts";
 import { eventually, startStack, type TestStack } from "@umos/testkit";
 import { connectFleet, type DeviceFleet } from "../clients/devices";
+import { created } from "../clients/rest";
 import type { Profile, ScenarioResult } from "../results";
 import type { WatchedProcess } from "../stats/process-usage";
 import { watched } from "../stats/watched";
@@ -54,10 +55,7 @@ export async function runOnPlatform(
     ],
     async devices(prefix, count) {
       const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
-      for (const id of ids) {
-        const res = await stack.api.post("/api/v1/devices", { id, vendor: "generic" });
-        if (res.status !== 201) throw new Error(`registering ${id}: ${res.status} ${JSON.stringify(res.body)}`);
-      }
+      for (const id of ids) await created(stack.api, "/api/v1/devices", { id, vendor: "generic" });
       return connectFleet(stack.broker.url, ids);
     },
   };

@@ -5,6 +5,7 @@ import { eventually, type TestStack } from "@umos/testkit";
 import { scrape, total } from "../../../tests/deploy/exposition";
 import { consumeQueue } from "../clients/amqp-sink";
 import { connectFleet } from "../clients/devices";
+import { created } from "../clients/rest";
 import type { Path } from "../load/path";
 import { pace } from "../load/pace";
 import { growth, saturate } from "../load/saturate";
@@ -89,12 +90,8 @@ function reading(i: number, now: number): Record<string, number> {
  * model); the devices straight into the store, which is not what is measured.
  */
 async function register(stack: TestStack, sql: Sql, ids: readonly string[]): Promise<void> {
-  const created = async (path: string, body: Record<string, unknown>) => {
-    const res = await stack.api.post(path, body);
-    if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-  };
-  await created("/api/v1/thing-models", { id: MODEL, definition: MODEL_DEFINITION });
-  for (const rule of RULES) await created("/api/v1/rules", { ...rule, model: MODEL });
+  await created(stack.api, "/api/v1/thing-models", { id: MODEL, definition: MODEL_DEFINITION });
+  for (const rule of RULES) await created(stack.api, "/api/v1/rules", { ...rule, model: MODEL });
   const devices = deviceRepository(sql);
   await Promise.all(ids.map((id) => devices.create({ id, vendor: "generic", model: { id: MODEL } })));
 }

@@ -4,6 +4,7 @@ import * as hdr from "hdr-histogram-js";
 export interface LatencySummary {
   count: number;
   p50: number;
+  p95: number;
   p99: number;
   max: number;
 }
@@ -29,6 +30,7 @@ export function latencyRecorder() {
       return {
         count: histogram.totalCount,
         p50: ms(histogram.getValueAtPercentile(50)),
+        p95: ms(histogram.getValueAtPercentile(95)),
         p99: ms(histogram.getValueAtPercentile(99)),
         max: ms(histogram.maxValue),
       };

@@ -154,8 +154,17 @@ function jsonCompare(sql: Sql, target: Filter, op: "<" | "<=" | ">" | ">=" | "~"
   const asText = sql`case when jsonb_typeof(${target}) = 'string' then ${target} #>> '{}' end`;
   if (op === "~") return sql`${asText} ilike ${containsPattern(value as string)}`;
   if (typeof value === "number") return sql`case when jsonb_typeof(${target}) = 'number' then (${target})::numeric end ${comparison(sql, op)} ${value}`;
-  return sql`natural_key(${asText}) ${comparison(sql, op)} natural_key(${value as string})`;
+  const text = value as string;
+  // natural_key costs ~9 us a value (bench: 0.9 s to count 100,000 devices by firmware version).
+  // Dotted numbers, the usual version, order the same as arrays of numbers at a fraction of that.
+  if (DOTTED_NUMBER.test(text))
+    return sql`(case when ${asText} ~ ${DOTTED_NUMBER.source} then string_to_array(${asText}, '.')::numeric[] ${comparison(sql, op)} ${text.split(".")}::numeric[]
+      else natural_key(${asText}) ${comparison(sql, op)} natural_key(${text}) end)`;
+  return sql`natural_key(${asText}) ${comparison(sql, op)} natural_key(${text})`;
 }
+
+/** Versions like 10.1.8: each run at most 20 digits, as natural_key reads them. */
+const DOTTED_NUMBER = /^[0-9]{1,20}(\.[0-9]{1,20})*$/;
 
 function comparison(sql: Sql, op: string): Filter {
   switch (op) {

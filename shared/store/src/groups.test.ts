@@ -54,6 +54,10 @@ describe("device queries on PostgreSQL", () => {
     ['vendor = dji and online and state.firmware_version < "10.1.8"', []],
     ['vendor = dji and state.firmware_version < "10.1.8"', ["dock-old"]],
     ['state.firmware_version >= "10"', ["dock-new"]],
+    ['state.firmware_version > "9.2"', ["dock-new", "dock-old"]],
+    ['state.firmware_version <= "9.2.0"', ["dock-old"]],
+    // Natural order, not semver: a suffix sorts after the bare version.
+    ['state.firmware_version < "10.1.8-rc"', ["dock-new", "dock-old"]],
     ["state.drone_charge_state.capacity_percent < 20", ["dock-old"]],
     ["state.drone_charge_state.capacity_percent != 15", ["dock-new", "plug-1", "sensor-1"]],
     ["state.firmware_version = null", ["plug-1", "sensor-1"]],
