@@ -29,6 +29,8 @@ export interface StreamOptions {
   settleMs?: number;
   /** Runs once the case's devices are registered, before any traffic (a case's own setup for them). */
   beforeStream?: (deviceIds: string[]) => Promise<void>;
+  /** Runs once everything is counted, while the devices are still connected and answering (a job still running). */
+  afterStream?: () => Promise<void>;
 }
 
 export interface StreamEnds {
@@ -137,7 +139,7 @@ export async function runFaultStream(ends: StreamEnds, name: string, fault: () =
       const unacked = await ends.sql`
         select c.id, c.status, c.reason, c.created_at, array_agg(t.status || '@' || to_char(t.at, 'HH24:MI:SS.MS') order by t.seq) as history
         from commands c join command_transitions t on t.command_id = c.id
-        where c.device_id = any(${ids}) and c.status <> 'acked' group by c.id`;
+        where c.device_id = any(${ids}) and c.job_id is null and c.status <> 'acked' group by c.id`;
       const replies = await ends.sql`
         select correlation_id, kind, received_at from message_log where correlation_id = any(${unacked.map((c) => c.id)})`;
       const calls = devices.flatMap((d) => unacked.filter((c) => d.calls.has(c.id)).map((c) => `${d.id} got ${c.id} x${d.calls.get(c.id)}`));
@@ -162,6 +164,7 @@ export async function runFaultStream(ends: StreamEnds, name: string, fault: () =
     const deliveredToDevices = commandIds.filter((id) => devices.some((d) => d.calls.has(id))).length;
     if (deliveredToDevices !== commandIds.length) throw new Error(`${name}: ${commandIds.length - deliveredToDevices} commands never reached their device`);
 
+    await options.afterStream?.();
     console.log(
       `fault report | ${name} | sent ${report.sent} | received ${report.received} | duplicates suppressed ${report.duplicatesSuppressed} | duplicate rows ${report.duplicateRows} | dead letters ${report.deadLetters}` +
         ` | ws live ${report.wsLive} + ${report.wsBackfilled} from the log (${report.wsDuplicates} twice) | commands ${report.commandsAcked}/${report.commands} acked (${report.commandRedeliveries} redelivered, ${report.apiStalls} API stalls) | recovered in ${report.recoverMs} ms`,
@@ -248,11 +251,12 @@ async function deadLetterCount(sql: postgres.Sql, ids: string[]): Promise<number
   return row!.n;
 }
 
+/** The stream's own REST commands (a case may run a job over the same devices, counted apart). */
 async function commandStates(sql: postgres.Sql, ids: string[]): Promise<{ open: number; acked: number }> {
   const [row] = await sql<{ open: number; acked: number }[]>`
     select count(*) filter (where status not in ('acked', 'failed', 'timeout', 'cancelled', 'expired'))::int as open,
            count(*) filter (where status = 'acked')::int as acked
-    from commands where device_id = any(${ids})`;
+    from commands where device_id = any(${ids}) and job_id is null`;
   return row!;
 }
 
