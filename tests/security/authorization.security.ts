@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { grants, isRole, mintToken, ROLES } from "@umos/auth";
@@ -41,6 +44,7 @@ let jwks: ReturnType<typeof Bun.serve>;
 let admin: ReturnType<typeof jsonClient>;
 const credentials: Record<string, string | undefined> = {};
 let rsSwapToken: string;
+let firmwareDir: string | undefined;
 
 /** Pages iot-api serves to anyone that the OpenAPI document does not list. */
 const HIDDEN_PUBLIC = ["/health", "/ready", "/metrics", "/openapi", "/openapi/json", "/openapi/assets/swagger-ui.css", "/console/config", "/"];
@@ -48,7 +52,9 @@ const HIDDEN_PUBLIC = ["/health", "/ready", "/metrics", "/openapi", "/openapi/js
 beforeAll(async () => {
   [vhost, database, influx] = await Promise.all([createVhost(), createDatabase(), createInfluxDatabase()]);
   const endpoints = { busUrl: vhost.url, postgresUrl: database.url };
+  firmwareDir = mkdtempSync(join(tmpdir(), "umos-sec-firmware-"));
   const common = {
+    UMOS_FIRMWARE__DIR: firmwareDir,
     UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN,
     UMOS_MQTT__USERNAME: "iot-gateway",
     UMOS_MQTT__PASSWORD: "gateway-password",
@@ -101,6 +107,7 @@ afterAll(async () => {
   jwks?.stop(true);
   await db?.close();
   await Promise.all([vhost?.dispose(), database?.dispose(), influx?.dispose()]);
+  if (firmwareDir) rmSync(firmwareDir, { recursive: true, force: true });
 });
 
 const b64 = (text: string) => Buffer.from(text).toString("base64url");
@@ -194,6 +201,13 @@ async function newGroup(): Promise<string> {
   return id;
 }
 
+/** A two-byte firmware package: what it holds does not matter to who may touch it. */
+async function newPackage(): Promise<string> {
+  const created = await admin.post(`/api/v1/firmware?vendor=generic&version=${next("1.0")}&fileName=sec.bin`, {});
+  expect(created.status).toBe(201);
+  return created.body.id;
+}
+
 /** A static group that lists sec-device, for the route that takes a device out of one. */
 async function newMembership(): Promise<string> {
   const id = await newGroup();
@@ -225,6 +239,7 @@ let seededCommand: string;
 let seededDeadLetter: string;
 let seededAlarm: string;
 let seededRule: string;
+let seededPackage: string;
 
 async function seed(): Promise<void> {
   expect((await admin.post("/api/v1/thing-models", { id: "sec-model", definition: MODEL })).status).toBe(201);
@@ -251,6 +266,7 @@ async function seed(): Promise<void> {
   seededAlarm = await newAlarm();
   seededRule = await newRule();
   seededChannel = await newChannel();
+  seededPackage = await newPackage();
 }
 
 const fixtures: Record<string, () => Promise<Call>> = {
@@ -284,6 +300,12 @@ const fixtures: Record<string, () => Promise<Call>> = {
   "POST /api/v1/jobs/{id}/pause": async () => ({ path: `/api/v1/jobs/${await newJob()}/pause` }),
   "POST /api/v1/jobs/{id}/resume": async () => ({ path: `/api/v1/jobs/${await newPausedJob()}/resume` }),
   "POST /api/v1/jobs/{id}/cancel": async () => ({ path: `/api/v1/jobs/${await newJob()}/cancel` }),
+  "POST /api/v1/firmware": async () => ({ path: `/api/v1/firmware?vendor=generic&version=${next("2.0")}&fileName=sec.bin`, body: {} }),
+  "GET /api/v1/firmware": async () => ({ path: "/api/v1/firmware" }),
+  "GET /api/v1/firmware/{id}": async () => ({ path: `/api/v1/firmware/${seededPackage}` }),
+  "DELETE /api/v1/firmware/{id}": async () => ({ path: `/api/v1/firmware/${await newPackage()}` }),
+  "POST /api/v1/firmware/{id}/links": async () => ({ path: `/api/v1/firmware/${seededPackage}/links`, body: {} }),
+  "GET /api/v1/firmware/{id}/download": async () => ({ path: `/api/v1/firmware/${seededPackage}/download` }),
   "GET /api/v1/retention": async () => ({ path: "/api/v1/retention" }),
   "PUT /api/v1/retention": async () => ({ path: "/api/v1/retention", body: { deadLetters: 30 } }),
   "POST /api/v1/devices/{id}/commands": async () => ({ path: "/api/v1/devices/sec-device/commands", body: { service: "blink" } }),
@@ -378,6 +400,8 @@ async function send(port: number, method: string, call: Call, token: string | un
 /** The class of answer the rules give this credential on this route: "2xx", 401 or 403. */
 function expected(access: string, credential: string): "2xx" | 401 | 403 {
   if (access === "public") return "2xx";
+  // A signed route checks its link, not who calls: without the link, nobody gets in.
+  if (access === "signed") return 403;
   if (access === "webhook" || !isRole(credential)) return 401;
   return grants(credential, access as (typeof ROLES)[number]) ? "2xx" : 403;
 }
@@ -388,7 +412,7 @@ describe("authorization matrix", () => {
   test("every route answers every credential as its declared access says: 2xx, 401 or 403", async () => {
     const family = tally("authorization: routes x credentials");
     const all = await routes();
-    expect(all.filter((r) => !["public", "webhook", ...ROLES].includes(r.access)).map((r) => r.key)).toEqual([]);
+    expect(all.filter((r) => !["public", "webhook", "signed", ...ROLES].includes(r.access)).map((r) => r.key)).toEqual([]);
     for (const route of all) {
       for (const [name, token] of Object.entries(credentials)) {
         const want = expected(route.access, name);
@@ -396,9 +420,28 @@ describe("authorization matrix", () => {
         family.check(`${route.key} with ${name}`, matches(status, want), { refusal: want !== "2xx", detail: `got ${status}, want ${want}` });
       }
       // The algorithm-confusion attack, against the API that verifies RS256 against a JWKS.
-      const want = route.access === "public" ? "2xx" : 401;
+      const want = route.access === "public" ? "2xx" : route.access === "signed" ? 403 : 401;
       const status = await send(rsApi.port, route.method, await prepare(route), rsSwapToken);
-      family.check(`${route.key} with an HS256 token keyed by the RS256 public key`, matches(status, want), { refusal: want === 401, detail: `got ${status}` });
+      family.check(`${route.key} with an HS256 token keyed by the RS256 public key`, matches(status, want), {
+        refusal: want !== "2xx",
+        detail: `got ${status}`,
+      });
+      if (route.access === "signed") {
+        // The link the route signs opens it to anyone holding it; one for another package does not.
+        const link = await admin.post(`/api/v1/firmware/${seededPackage}/links`, {});
+        const other = await admin.post(`/api/v1/firmware/${await newPackage()}/links`, {});
+        const swapped = new URL(other.body.url).search;
+        for (const [name, url, want] of [
+          ["its signed link", link.body.url as string, 200],
+          ["another package's signature", `${new URL(link.body.url).pathname}${swapped}`, 403],
+        ] as const) {
+          const res = await fetch(
+            url.startsWith("http") ? url.replace(/^http:\/\/[^/]+/, `http://127.0.0.1:${hsApi.port}`) : `http://127.0.0.1:${hsApi.port}${url}`,
+          );
+          await res.arrayBuffer();
+          family.check(`${route.key} with ${name}`, res.status === want, { refusal: want === 403, detail: `got ${res.status}` });
+        }
+      }
       if (route.access === "webhook") {
         const call = await prepare(route);
         for (const [token, want] of [

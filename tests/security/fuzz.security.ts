@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { UmosConfig } from "@umos/config";
@@ -585,12 +588,14 @@ describe("fuzz: REST bodies and queries", () => {
   /** The API's error log, so a 5xx is reported with what the server saw. */
   const serverErrors: string[] = [];
 
+  const firmwareDir = mkdtempSync(join(tmpdir(), "umos-fuzz-firmware-"));
+
   beforeAll(async () => {
     [vhost, database, influx] = await Promise.all([createVhost(), createDatabase(), createInfluxDatabase()]);
     config = testConfig(
       { busUrl: vhost.url, postgresUrl: database.url },
       // Telemetry configured, so its route is fuzzed rather than answering 501 to everything.
-      { UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN, UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database },
+      { UMOS_AUTH__WEBHOOK_TOKEN: WEBHOOK_TOKEN, UMOS_INFLUX__URL: influx.url, UMOS_INFLUX__BUCKET: influx.database, UMOS_FIRMWARE__DIR: firmwareDir },
     );
     const log = createLogger("iot-api", { level: "error", format: "json", write: (line) => serverErrors.push(line) });
     api = inProcess(createApp, config, "iot-api", { log });
@@ -614,6 +619,7 @@ describe("fuzz: REST bodies and queries", () => {
   afterAll(async () => {
     await api?.stop();
     await Promise.all([vhost?.dispose(), database?.dispose(), influx?.dispose()]);
+    rmSync(firmwareDir, { recursive: true, force: true });
   });
 
   function call(method: string, path: string, body: unknown) {

@@ -12,8 +12,9 @@ import { freeStandalonePorts, startStandalone, type StandalonePorts, type Standa
  * The console tests' setting, for one test file: a fresh `bun run start` on free ports with a data
  * directory of its own, the simulated devices `fleet` starts against it (registered through its API),
  * and headless Chromium. Started before the file's tests, all of it stopped and removed after them.
+ * `env` sets its configuration (UMOS_* variables), as a user's environment would.
  */
-export function standaloneConsole(name: string, fleet?: (options: FleetOptions) => Promise<SimulatedDevice[]>) {
+export function standaloneConsole(name: string, fleet?: (options: FleetOptions) => Promise<SimulatedDevice[]>, env: Record<string, string> = {}) {
   let dataDir: string | undefined;
   let ports: StandalonePorts | undefined;
   let standalone: StandaloneProcess | undefined;
@@ -23,7 +24,7 @@ export function standaloneConsole(name: string, fleet?: (options: FleetOptions) 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), `umos-standalone-${name}-`));
     ports = await freeStandalonePorts();
-    standalone = await startStandalone(dataDir, ports);
+    standalone = await startStandalone(dataDir, ports, env);
     const apiUrl = `http://127.0.0.1:${ports.api}`;
     devices = (await fleet?.({ brokerUrl: `mqtt://127.0.0.1:${ports.mqtt}`, answerDelayMs: 0, register: { apiUrl, token: await testToken("admin") } })) ?? [];
     browser = await launchBrowser();

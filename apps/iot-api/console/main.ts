@@ -8,20 +8,25 @@ import { deviceList, hrefQuery } from "./device-list";
 import { $, el } from "./dom";
 import { groupsView } from "./groups-view";
 import { importPanel } from "./import-panel";
+import { jobDetail } from "./job-detail";
+import { JOB_PROGRESS } from "./job-figures";
+import { jobForm } from "./job-form";
+import { jobsView } from "./jobs-view";
 import { connectLive } from "./live";
 import { openRules } from "./rules-view";
 import { display, millis, numericValues } from "./values";
 
 /**
  * The web console: devices found by a query with their online state, one device's live properties,
- * events, charts over a chosen range, commands and alarms; the alarms, the rules and the device groups;
- * for admins, groups made and devices imported; over the public REST and WebSocket APIs only, with the
- * token pasted at sign-in.
+ * events, charts over a chosen range, commands and alarms; the alarms, the rules, the device groups and
+ * the jobs; for operators, jobs started, paused and cancelled; for admins, groups made and devices
+ * imported; over the public REST and WebSocket APIs only, with the token pasted at sign-in.
  */
 const PRESENCE = ["status.online", "status.offline"];
-const VIEWS = ["login", "devices-view", "device-view", "alarms-view", "rules-view", "groups-view"] as const;
-/** What only an admin may do; the API refuses anyone else all the same. */
+const VIEWS = ["login", "devices-view", "device-view", "alarms-view", "rules-view", "groups-view", "jobs-view", "job-view"] as const;
+/** What only an admin, and what an operator or an admin, may do; the API refuses anyone else all the same. */
 const ADMIN_PARTS = ["import-panel", "group-create"];
+const OPERATOR_PARTS = ["job-create", "job-actions"];
 /** The header's counts are read again this often, besides when an event says they changed. */
 const HEADER_REFRESH_MS = 30_000;
 
@@ -40,6 +45,9 @@ const alarms = alarmsView(badge.refresh);
 const list = deviceList(signOut);
 const groups = groupsView();
 const importer = importPanel(list.refresh);
+const jobs = jobsView();
+const job = jobDetail();
+jobForm(jobs.created);
 const deviceAlarms = alarmTable($("device-alarms"), $("device-alarm-error"), { deviceColumn: false, changed: badge.refresh });
 let headerTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -63,6 +71,11 @@ function show(view: (typeof VIEWS)[number]) {
   }
   if (view !== "alarms-view") alarms.close();
   if (view !== "devices-view") list.close();
+  if (view !== "jobs-view") jobs.close();
+  if (view !== "job-view") job.close();
+  // Job progress only while a jobs page shows it: a large job changes every second.
+  if (view === "jobs-view" || view === "job-view") live?.subscribe("jobs", { kinds: [JOB_PROGRESS] });
+  else live?.unsubscribe("jobs");
 }
 
 async function signIn(event: Event) {
@@ -94,8 +107,9 @@ function signOut() {
 
 function start() {
   $("sign-out").hidden = false;
-  const admin = [null, "admin"].includes(tokenRole());
-  for (const id of ADMIN_PARTS) $(id).hidden = !admin;
+  const role = tokenRole();
+  for (const id of ADMIN_PARTS) $(id).hidden = ![null, "admin"].includes(role);
+  for (const id of OPERATOR_PARTS) $(id).hidden = ![null, "admin", "operator"].includes(role);
   let wasDown = false;
   live = connectLive(config.wsUrl, storedToken()!, {
     message: onMessage,
@@ -129,11 +143,14 @@ function start() {
 
 async function route() {
   const match = /^#\/devices\/(.+)$/.exec(location.hash);
+  const jobMatch = /^#\/jobs\/(.+)$/.exec(location.hash);
   try {
     if (match) await openDevice(decodeURIComponent(match[1]!));
-    else if (location.hash === "#/alarms") await openAlarms();
-    else if (location.hash === "#/rules") await openRulesView();
-    else if (location.hash === "#/groups") await openGroups();
+    else if (jobMatch) await openView("job-view", () => job.open(decodeURIComponent(jobMatch[1]!)));
+    else if (location.hash === "#/jobs") await openView("jobs-view", jobs.open);
+    else if (location.hash === "#/alarms") await openView("alarms-view", alarms.open);
+    else if (location.hash === "#/rules") await openView("rules-view", openRules);
+    else if (location.hash === "#/groups") await openView("groups-view", groups.open);
     else await openDevices(hrefQuery(location.hash));
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return signOut();
@@ -260,24 +277,13 @@ async function submitCommand(event: Event) {
   }
 }
 
-// ---- alarms, rules and groups ------------------------------------------------------------------
+// ---- alarms, rules, groups and jobs -------------------------------------------------------------
 
-async function openAlarms() {
+/** A page of its own (alarms, rules, groups, jobs, a job): shown, then read. */
+async function openView(view: (typeof VIEWS)[number], open: () => Promise<void>) {
   leaveDevice();
-  show("alarms-view");
-  await alarms.open();
-}
-
-async function openRulesView() {
-  leaveDevice();
-  show("rules-view");
-  await openRules();
-}
-
-async function openGroups() {
-  leaveDevice();
-  show("groups-view");
-  await groups.open();
+  show(view);
+  await open();
 }
 
 /** An alarm event (data `{change, by, alarm}`): the badge, and the alarm where a page shows it. */
@@ -290,6 +296,10 @@ function onAlarm(alarm: Alarm) {
 function onMessage(m: Envelope) {
   if (PRESENCE.includes(m.kind)) list.presence(m);
   if (ALARM_KINDS.includes(m.kind)) return onAlarm(m.data.alarm);
+  if (m.kind === JOB_PROGRESS) {
+    jobs.progress(m.data.job);
+    return job.progress(m.data.job);
+  }
   if (!current || m.deviceId !== current.id) return;
   switch (m.kind) {
     case "property.report": {

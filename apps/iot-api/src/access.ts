@@ -2,8 +2,11 @@ import type { DocumentDecoration } from "elysia";
 import { bearerToken, grants, sameSecret, type Principal, type Role, type Verifier } from "@umos/auth";
 import { ForbiddenError, UnauthorizedError } from "@umos/core";
 
-/** Who may call a route: a role (admin, operator, viewer), anyone, or the MQTT broker with the webhook token. */
-export type Access = Role | "public" | "webhook";
+/**
+ * Who may call a route: a role (admin, operator, viewer), anyone, the MQTT broker with the webhook
+ * token, or (`signed`) whoever holds a link the route itself checks: a firmware download.
+ */
+export type Access = Role | "public" | "webhook" | "signed";
 
 /** The OpenAPI extension that carries a route's access, so the document says who may call what. */
 export const ACCESS_KEY = "x-umos-access";
@@ -58,7 +61,8 @@ export function createAccessCheck(table: ReadonlyMap<string, Access>, verify: Ve
     const needed = table.get(`${method} ${route}`);
     // Every route the router can match is in the table; anything else is refused, not waved through.
     if (needed === undefined) throw new ForbiddenError(`${request.method} ${route} is not open to anyone`);
-    if (needed === "public") return null;
+    // A signed link is checked by its route, which knows what was signed.
+    if (needed === "public" || needed === "signed") return null;
     if (needed === "webhook") {
       if (!webhookToken) throw new UnauthorizedError("the broker webhook is off: set auth.webhookToken and add ?token=<it> to the webhook URL");
       if (!sameSecret(new URL(request.url).searchParams.get("token") ?? undefined, webhookToken))

@@ -2,7 +2,7 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { createVerifier, type Principal } from "@umos/auth";
 import { tracedFetch } from "@umos/observability";
-import type { Bus } from "@umos/bus";
+import { publishEnvelope, type Bus } from "@umos/bus";
 import type { ApiConfig } from "@umos/config";
 import { storageProblem } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
@@ -13,7 +13,9 @@ import {
   credentialRepository,
   deadLetterRepository,
   deviceRepository,
+  firmwareRepository,
   groupRepository,
+  jobProgressEvent,
   jobRepository,
   notificationRepository,
   policyOf,
@@ -42,6 +44,9 @@ import { deadLetterRoutes } from "./routes/dead-letters";
 import { deviceRoutes } from "./routes/devices";
 import { groupRoutes } from "./routes/groups";
 import { jobRoutes } from "./routes/jobs";
+import { FIRMWARE_UPLOAD_PATH, firmwareRoutes } from "./routes/firmware";
+import { firmwareLinks, linkKey } from "./firmware/links";
+import { directoryStorage } from "./firmware/storage";
 import { messageRoutes } from "./routes/messages";
 import { notificationRoutes } from "./routes/notifications";
 import { requestRoutes } from "./routes/requests";
@@ -110,6 +115,7 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
     const callers = new WeakMap<Request, string>();
     const callerOf = (request: Request) => callers.get(request) ?? "an admin (authentication off)";
     const flushAlarms = startingAlarmFlush(db.sql, bus, log);
+    const linksKey = linkKey(config.firmware.urlSecret, config.auth.algorithm === "HS256" ? config.auth.secret : undefined);
     const verify = config.auth.enabled ? createVerifier(config.auth, clock) : null;
     const tls = config.api.tls ? { cert: Bun.file(config.api.tls.certFile), key: Bun.file(config.api.tls.keyFile) } : undefined;
     // Filled by the router for the HTTP metrics' route label and the span name (tracedFetch).
@@ -152,7 +158,31 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
         new Elysia({ prefix: API_PREFIX })
           .use(deviceRoutes(db.sql, devices, groups, credentials, submit, sessions, timeseries))
           .use(groupRoutes(groups, devices))
-          .use(jobRoutes({ jobs: jobRepository(db.sql), models, limits: config.commands, callerOf }))
+          .use(
+            jobRoutes({
+              jobs: jobRepository(db.sql),
+              announce: async (job) => {
+                const event = jobProgressEvent(job);
+                await publishEnvelope(bus, event.routingKey, event.envelope).catch((err: unknown) =>
+                  log.warn("job progress not published", { jobId: job.id, err }),
+                );
+              },
+              models,
+              limits: config.commands,
+              callerOf,
+            }),
+          )
+          .use(
+            firmwareRoutes({
+              packages: firmwareRepository(db.sql),
+              storage: directoryStorage(config.firmware.dir),
+              links: linksKey === undefined ? null : firmwareLinks(linksKey),
+              maxBytes: config.firmware.maxBytes,
+              urlTtlSec: config.firmware.urlTtlSec,
+              publicUrl: config.firmware.publicUrl,
+              callerOf,
+            }),
+          )
           .use(messageRoutes(db.sql, devices))
           .use(commandRoutes(submit, commands, bus))
           .use(thingModelRoutes(thingModels))
@@ -191,9 +221,11 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
     const guard = createHttpGuard(config.api.host, config.allowedHosts);
     const handle = withDeadline((request) => elysia.handle(request), config.api.requestTimeoutMs, log);
     const serve = async (request: Request) => {
-      const limit = bodyLimit(request, config.api);
+      const limit = bodyLimit(request, config);
       const refused = guard.refuse(request) ?? tooLarge(request, limit);
       if (refused) return refused;
+      // A firmware upload streams to storage for as long as it takes, under its own limit (routes/firmware.ts).
+      if (limit.streamed) return elysia.handle(request);
       const read = await readUndeclared(request, limit);
       return read instanceof Response ? read : handle(read);
     };
@@ -205,7 +237,7 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
       // Bun's own refusal past this is an empty 413; bodies that declare their length are refused
       // before it, as the JSON error every client expects (tooLarge), and chunked ones once they
       // pass the limit (readUndeclared).
-      maxRequestBodySize: Math.max(config.api.bodyLimitBytes, config.api.importLimitBytes) * 4,
+      maxRequestBodySize: Math.max(config.api.bodyLimitBytes * 4, config.api.importLimitBytes * 4, config.firmware.maxBytes + 1_048_576),
       development: false,
       fetch: tracedFetch(obs, serve, (request) => routes.get(request)),
     });
@@ -226,11 +258,17 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
 
 const IMPORT_PATH = `${API_PREFIX}/devices/import`;
 
-/** api.importLimitBytes for a bulk import (that exact path: another spelling gets the smaller limit), api.bodyLimitBytes otherwise. */
-function bodyLimit(request: Request, api: ApiConfig["api"]): { bytes: number; setting: string } {
-  return new URL(request.url).pathname === IMPORT_PATH
-    ? { bytes: api.importLimitBytes, setting: "api.importLimitBytes" }
-    : { bytes: api.bodyLimitBytes, setting: "api.bodyLimitBytes" };
+/**
+ * A request body's limit: api.importLimitBytes for a bulk import, firmware.maxBytes for a firmware
+ * upload (streamed: read by its route, not here), api.bodyLimitBytes otherwise. Only those exact
+ * paths: another spelling gets the smallest limit.
+ */
+function bodyLimit(request: Request, config: Pick<ApiConfig, "api" | "firmware">): { bytes: number; setting: string; streamed?: boolean } {
+  const { pathname } = new URL(request.url);
+  if (request.method === "POST" && pathname === FIRMWARE_UPLOAD_PATH) return { bytes: config.firmware.maxBytes, setting: "firmware.maxBytes", streamed: true };
+  return pathname === IMPORT_PATH
+    ? { bytes: config.api.importLimitBytes, setting: "api.importLimitBytes" }
+    : { bytes: config.api.bodyLimitBytes, setting: "api.bodyLimitBytes" };
 }
 
 /** 413 as the JSON error for a body that declares more than its limit, before any of it is read. */

@@ -20,6 +20,7 @@ export function toHttpError(code: string | number, thrown: unknown, log: Logger)
   if (error instanceof NotFoundError) return reply(404, error.code, error.message, error.details);
   if (error instanceof ConflictError) return reply(409, error.code, error.message, error.details);
   if (error instanceof UnavailableError) return reply(503, error.code, error.message);
+  if (error instanceof UmosError && error.code === "body_too_large") return reply(413, error.code, error.message);
   // A feature this server was not set up for (telemetry without influx.url): not the caller's fault, nor passing.
   if (error instanceof UmosError && error.code === "not_configured") return reply(501, error.code, error.message);
   if (error instanceof UmosError) return reply(error.retryable ? 503 : 400, error.code, error.message, error.details);

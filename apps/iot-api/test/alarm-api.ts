@@ -7,13 +7,13 @@ import { createBusFile, createMigratedDatabase, eventually, testConfig, testDeps
 import { createApp } from "../src/app";
 
 /**
- * iot-api in process for the alarm and rule tests: its own database and embedded bus in a
+ * iot-api in process for the alarm, rule and fleet tests (settings in `extra`, as UMOS_ variables): its own database and embedded bus in a
  * temporary file, called through handle() with a token of each role, and the notifier's queue
  * (every alarm event) read on the same bus.
  */
-export async function startAlarmApi() {
+export async function startAlarmApi(extra: Record<string, string> = {}) {
   const [busFile, database] = await Promise.all([createBusFile(), createMigratedDatabase()]);
-  const config = testConfig({ busUrl: busFile.url, postgresUrl: database.url });
+  const config = testConfig({ busUrl: busFile.url, postgresUrl: database.url }, extra);
   const deps = testDeps("iot-api");
   const bus = await connectBus({ ...config.bus, name: "alarm-test", log: silentLogger });
   const api = createApp(config, { ...deps, bus: shareBus(bus, config.bus.url, deps.obs), db: database.db });

@@ -1,8 +1,7 @@
 import { publishEnvelope, type Publisher } from "@umos/bus";
-import { KINDS, routingKey } from "@umos/contracts";
 import type { Logger } from "@umos/core";
 import type { Metrics } from "@umos/observability";
-import type { CheckOperation, Job, JobRepository } from "@umos/store";
+import { type CheckOperation, type Job, type JobRepository, jobProgressEvent } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
 
 /**
@@ -36,19 +35,8 @@ export function startJobRunner({ jobs, models, send, publisher, metrics, interva
 
   /** `job.progress` on the event stage, for the console and WebSocket clients; a lost one is made good by the next. */
   const progress = async (job: Job) => {
-    const { id, name, status, wave, waves, counts, reason, startedAt, finishedAt } = job;
-    try {
-      await publishEnvelope(publisher, routingKey("generic", "event", KINDS.jobProgress), {
-        id: Bun.randomUUIDv7(),
-        ts: Date.now(),
-        vendor: "generic",
-        deviceId: "",
-        kind: KINDS.jobProgress,
-        data: { job: { id, name, status, wave, waves, counts, reason, startedAt, finishedAt } },
-      });
-    } catch (err) {
-      log.warn("job progress not published", { jobId: id, err });
-    }
+    const event = jobProgressEvent(job);
+    await publishEnvelope(publisher, event.routingKey, event.envelope).catch((err: unknown) => log.warn("job progress not published", { jobId: job.id, err }));
   };
 
   const tick = async () => {

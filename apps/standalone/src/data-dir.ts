@@ -8,6 +8,8 @@ export function dataLayout(dataDir: string) {
     postgres: join(dataDir, "postgres"),
     mqtt: join(dataDir, "mqtt.sqlite"),
     bus: join(dataDir, "bus.sqlite"),
+    /** Firmware package files (not in a backup: copy the directory beside it). */
+    firmware: join(dataDir, "firmware"),
     lock: join(dataDir, "standalone.pid"),
     /** Where the running process takes commands of its own user (backup), HTTP on a Unix socket. */
     control: join(dataDir, "control.sock"),

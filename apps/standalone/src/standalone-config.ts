@@ -130,6 +130,8 @@ export async function standaloneSettings(
   const embeddedBus =
     merged.UMOS_BUS__URL === undefined && merged.UMOS_RABBITMQ__URL === undefined && sections.bus?.url === undefined && sections.rabbitmq?.url === undefined;
   if (embeddedBus) merged.UMOS_BUS__URL = `embedded:${dataLayout(dataDir).bus}`;
+  // Firmware packages beside the rest of this installation's data, unless configured elsewhere.
+  if ((file as { firmware?: { dir?: string } }).firmware?.dir === undefined) merged.UMOS_FIRMWARE__DIR ??= dataLayout(dataDir).firmware;
   // The gateway's broker account lives as long as this process: nobody else needs its password.
   merged.UMOS_MQTT__PASSWORD ??= Bun.randomUUIDv7();
   // The development secret is public: this installation signs with its own unless given one.

@@ -11,7 +11,7 @@ const COMMON = ["env", "instance", "shutdownTimeoutMs", "log", "bus", "tracing",
  * on the whole UmosConfig.
  */
 export const SERVICE_SECTIONS = {
-  "iot-api": [...COMMON, "api", "ws", "auth", "postgres", "mqtt", "commands", "timeseries", "influx", "retention", "notifications"],
+  "iot-api": [...COMMON, "api", "ws", "auth", "postgres", "mqtt", "commands", "timeseries", "influx", "retention", "notifications", "firmware"],
   "iot-ws": [...COMMON, "ws", "auth", "presence"],
   "iot-uplink": [...COMMON, "uplink", "postgres", "presence", "timeseries", "influx", "retention"],
   "iot-downlink": [...COMMON, "downlink", "postgres"],

@@ -1,3 +1,4 @@
+import { FirmwareSection } from "./firmware-section";
 import { Type as T, type Static } from "@sinclair/typebox";
 
 import { ListenHost, Millis } from "./schema-types";
@@ -251,6 +252,7 @@ export const UmosConfigSchema = T.Object(
     retention: RetentionSection,
     rules: RulesSection,
     notifications: NotificationsSection,
+    firmware: FirmwareSection,
   },
   { additionalProperties: false },
 );

@@ -17,6 +17,7 @@ export { parseDeviceQuery, MAX_QUERY_LENGTH, type QueryNode } from "./device-que
 export { checkImport, importDevices, importRefused, MAX_IMPORT_ROWS, type ImportRow, type ImportProblem } from "./device-import";
 export {
   jobRepository,
+  jobProgressEvent,
   placeInWaves,
   EXECUTION_STATUSES,
   type Job,
@@ -32,6 +33,7 @@ export {
   type CheckOperation,
   type Turn,
 } from "./jobs";
+export { firmwareRepository, type FirmwarePackage, type NewFirmwarePackage, type FirmwareRepository } from "./firmware";
 export { groupRepository, MAX_MEMBERS_PER_CALL, type DeviceGroup, type NewGroup, type GroupPatch, type GroupRepository } from "./groups";
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export {

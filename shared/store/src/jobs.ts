@@ -1,4 +1,4 @@
-import { KINDS, type Vendor } from "@umos/contracts";
+import { type Envelope, KINDS, routingKey, type Vendor } from "@umos/contracts";
 import { ConflictError, InvalidInputError, NotFoundError } from "@umos/core";
 import { type Command, commandRepository } from "./commands";
 import { json, type Sql } from "./database";
@@ -55,6 +55,8 @@ export interface Job {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** When its status, wave or reason last changed: an older progress event is stale. */
+  updatedAt: Date;
   /** Executions per status. */
   counts: Record<ExecutionStatus, number>;
 }
@@ -98,7 +100,7 @@ const FINAL_COMMAND = ["acked", "failed", "timeout", "cancelled", "expired"];
 const jobColumns = (sql: Sql) => sql`
   j.id, j.name, j.status, j.target, j.follow_new as "followNew", j.operation, j.rollout, j.start_at as "startAt",
   j.deadline_at as "deadlineAt", j.wave, j.waves, j.reason, j.created_by as "createdBy", j.created_at as "createdAt",
-  j.started_at as "startedAt", j.finished_at as "finishedAt",
+  j.started_at as "startedAt", j.finished_at as "finishedAt", j.updated_at as "updatedAt",
   (select coalesce(jsonb_object_agg(s.status, s.n), '{}') from
     (select status, count(*)::int as n from job_executions e where e.job_id = j.id group by status) s) as counts`;
 
@@ -107,6 +109,26 @@ const toJob = (row: JobRow): Job => ({
   ...row,
   counts: Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, row.counts[s] ?? 0])) as Record<ExecutionStatus, number>,
 });
+
+/**
+ * The event that announces a job's status or counts: `iot.generic.event.job.progress`, of no device
+ * (`deviceId` empty), so WebSocket clients take it by kind. iot-downlink sends one when a turn or an
+ * outcome changes a job, iot-api when a person pauses, resumes or cancels it.
+ */
+export function jobProgressEvent(job: Job): { routingKey: string; envelope: Envelope } {
+  const { id, name, status, wave, waves, counts, reason, startedAt, finishedAt, updatedAt } = job;
+  return {
+    routingKey: routingKey("generic", "event", KINDS.jobProgress),
+    envelope: {
+      id: Bun.randomUUIDv7(),
+      ts: Date.now(),
+      vendor: "generic",
+      deviceId: "",
+      kind: KINDS.jobProgress,
+      data: { job: { id, name, status, wave, waves, counts, reason, startedAt, finishedAt, updatedAt } },
+    },
+  };
+}
 
 export interface JobRepository {
   create(job: NewJob): Promise<Job>;

@@ -12,6 +12,7 @@ import alarms from "../migrations/008_alarms.sql" with { type: "text" };
 import notifications from "../migrations/009_notifications.sql" with { type: "text" };
 import fleet from "../migrations/010_fleet.sql" with { type: "text" };
 import jobs from "../migrations/011_jobs.sql" with { type: "text" };
+import firmware from "../migrations/012_firmware.sql" with { type: "text" };
 
 /** A numbered schema change (`NNN_name.sql`) and its SQL. */
 export interface Migration {
@@ -31,4 +32,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { file: "009_notifications.sql", sql: notifications },
   { file: "010_fleet.sql", sql: fleet },
   { file: "011_jobs.sql", sql: jobs },
+  { file: "012_firmware.sql", sql: firmware },
 ];

@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createObservability } from "@umos/observability";
 import { silentLogger, systemClock, type Clock, type Logger } from "@umos/core";
@@ -43,6 +45,8 @@ export function testEnv(endpoints: TestEndpoints, extra: Record<string, string> 
     UMOS_DOWNLINK__PORT: "0",
     UMOS_GATEWAY__PORT: "0",
     UMOS_AUTH__SECRET: TEST_JWT_SECRET,
+    // Never the checkout's data/firmware: a test that uploads gives a directory of its own.
+    UMOS_FIRMWARE__DIR: join(tmpdir(), "umos-test-firmware"),
     ...extra,
   };
 }

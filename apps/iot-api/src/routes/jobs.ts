@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import type { UmosConfig } from "@umos/config";
 import { InvalidInputError } from "@umos/core";
-import type { JobOperation, JobRepository, JobTarget, Rollout } from "@umos/store";
+import type { Job, JobOperation, JobRepository, JobTarget, Rollout } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
 import { API_PREFIX, DeviceId, ErrorBody, Limit } from "../schemas";
 import { DeviceQuery } from "./groups";
@@ -95,6 +95,7 @@ const JobSchema = t.Object({
   createdAt: t.Date(),
   startedAt: t.Nullable(t.Date()),
   finishedAt: t.Nullable(t.Date()),
+  updatedAt: t.Date(),
   counts: Counts,
 });
 const ExecutionSchema = t.Object({
@@ -110,13 +111,21 @@ const ExecutionSchema = t.Object({
 
 export interface JobRouteParts {
   jobs: JobRepository;
+  /** Announces a job a person changed (job.progress); never throws. */
+  announce(job: Job): Promise<void>;
   models: ModelCache;
   limits: UmosConfig["commands"];
   callerOf(request: Request): string;
 }
 
 /** Jobs (docs/fleet.md): an operation over a group, a query or a list of devices, rolled out by iot-downlink. */
-export function jobRoutes({ jobs, models, limits, callerOf }: JobRouteParts) {
+export function jobRoutes({ jobs, announce, models, limits, callerOf }: JobRouteParts) {
+  /** A change a person made reaches every open console at once, not at the runner's next turn. */
+  const announced = async (change: Promise<Job>) => {
+    const job = await change;
+    await announce(job);
+    return job;
+  };
   /** The target names devices now, and every thing model among them takes the operation. */
   const check = async (target: JobTarget, operation: JobOperation) => {
     const survey = await jobs.survey(target);
@@ -212,17 +221,17 @@ export function jobRoutes({ jobs, models, limits, callerOf }: JobRouteParts) {
       response: { 200: t.Object({ items: t.Array(ExecutionSchema), nextCursor: t.Nullable(t.String()) }), 404: ErrorBody },
       detail: needs("viewer", { summary: "Each device's execution of a job, by device id (pass nextCursor as after)" }),
     })
-    .post("/:id/pause", ({ params }) => jobs.pause(params.id), {
+    .post("/:id/pause", ({ params }) => announced(jobs.pause(params.id)), {
       params: t.Object({ id: t.String({ format: "uuid" }) }),
       response: { 200: JobSchema, 404: ErrorBody, 409: ErrorBody },
       detail: needs("operator", { summary: "Stop sending (commands already out finish); resume carries on" }),
     })
-    .post("/:id/resume", ({ params }) => jobs.resume(params.id), {
+    .post("/:id/resume", ({ params }) => announced(jobs.resume(params.id)), {
       params: t.Object({ id: t.String({ format: "uuid" }) }),
       response: { 200: JobSchema, 404: ErrorBody, 409: ErrorBody },
       detail: needs("operator", { summary: "Carry on with a paused job" }),
     })
-    .post("/:id/cancel", ({ params, request }) => jobs.cancel(params.id, callerOf(request)), {
+    .post("/:id/cancel", ({ params, request }) => announced(jobs.cancel(params.id, callerOf(request))), {
       params: t.Object({ id: t.String({ format: "uuid" }) }),
       response: { 200: JobSchema, 404: ErrorBody, 409: ErrorBody },
       detail: needs("operator", { summary: "Stop a job for good: executions not yet sent are cancelled; commands already out finish" }),
