@@ -1,5 +1,5 @@
 import { publishEnvelope, type Publisher } from "@umos/bus";
-import type { Logger } from "@umos/core";
+import { every, type Logger } from "@umos/core";
 import type { Metrics } from "@umos/observability";
 import { type CheckOperation, type Job, type JobRepository, jobProgressEvent } from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
@@ -39,8 +39,10 @@ export function startJobRunner({ jobs, models, send, publisher, metrics, interva
     await publishEnvelope(publisher, event.routingKey, event.envelope).catch((err: unknown) => log.warn("job progress not published", { jobId: job.id, err }));
   };
 
-  const tick = async () => {
-    try {
+  return every(
+    "job turn",
+    intervalMs,
+    async () => {
       for (const job of await jobs.startDue()) {
         log.info("job started", { jobId: job.id, devices: Object.values(job.counts).reduce((a, b) => a + b, 0) });
         await progress(job);
@@ -61,19 +63,7 @@ export function startJobRunner({ jobs, models, send, publisher, metrics, interva
           log.info(`job ${turn.job.status}`, { jobId: id, reason: turn.job.reason, counts: turn.job.counts });
         }
       }
-    } catch (err) {
-      log.warn("job turn failed; the next one retries", { err });
-    }
-  };
-  let running: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(tick);
-  }, intervalMs);
-
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
     },
-  };
+    log,
+  );
 }

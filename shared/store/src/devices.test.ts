@@ -1,32 +1,24 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import postgres from "postgres";
-import { silentLogger, UmosError } from "@umos/core";
+import { UmosError } from "@umos/core";
 import { commandRepository } from "./commands";
-import { openMigratedDatabase, type Database } from "./database";
+import type { Database } from "./database";
+import { scratchDatabase } from "./scratch-database";
 import { deviceRepository } from "./devices";
 
-const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const name = `umos_test_devices_${Bun.randomUUIDv7().replaceAll("-", "").slice(-12)}`;
+let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
 let db: Database;
 let devices: ReturnType<typeof deviceRepository>;
 
 beforeAll(async () => {
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  db = await openMigratedDatabase({ url: url.toString(), maxConnections: 4 }, silentLogger);
+  scratch = await scratchDatabase("devices");
+  db = scratch.db;
   devices = deviceRepository(db.sql);
   for (const id of ["dock-a", "dock-b", "drone-own"]) await devices.create({ id, vendor: "dji" });
   await devices.create({ id: "lamp", vendor: "generic" });
 });
 
 afterAll(async () => {
-  await db?.close();
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await scratch?.dispose();
 });
 
 const parentOf = async (id: string) => (await devices.get(id)).parentId;

@@ -1,23 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import postgres from "postgres";
-import { silentLogger, UmosError } from "@umos/core";
-import { openMigratedDatabase, type Database } from "./database";
+import { UmosError } from "@umos/core";
+import type { Database } from "./database";
+import { scratchDatabase } from "./scratch-database";
 import { deviceRepository } from "./devices";
 import { groupRepository } from "./groups";
 
-const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const name = `umos_test_groups_${Bun.randomUUIDv7().replaceAll("-", "").slice(-12)}`;
+let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
 let db: Database;
 let devices: ReturnType<typeof deviceRepository>;
 let groups: ReturnType<typeof groupRepository>;
 
 beforeAll(async () => {
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  db = await openMigratedDatabase({ url: url.toString(), maxConnections: 4 }, silentLogger);
+  scratch = await scratchDatabase("groups");
+  db = scratch.db;
   devices = deviceRepository(db.sql);
   groups = groupRepository(db.sql);
   await devices.create({ id: "dock-old", vendor: "dji", name: "North roof dock", tags: ["roof", "north"], metadata: { site: "north", floor: 3 } });
@@ -36,10 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await db?.close();
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await scratch?.dispose();
 });
 
 const ids = async (query: string) => (await devices.list({ limit: 100, query })).items.map((d) => d.id);

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import postgres from "postgres";
-import { silentLogger } from "@umos/core";
-import { openMigratedDatabase, type Database } from "./database";
+import type { Database } from "./database";
+import { scratchDatabase } from "./scratch-database";
 import { deviceRepository } from "./devices";
 import { type CheckOperation, type JobRepository, jobRepository, type NewJob, placeInWaves, type Rollout } from "./jobs";
 
-const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const name = `umos_test_jobs_${Bun.randomUUIDv7().replaceAll("-", "").slice(-12)}`;
+let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
 let db: Database;
 let jobs: JobRepository;
 
@@ -24,12 +22,8 @@ const ROLLOUT: Rollout = {
 };
 
 beforeAll(async () => {
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  db = await openMigratedDatabase({ url: url.toString(), maxConnections: 6 }, silentLogger);
+  scratch = await scratchDatabase("jobs", 6);
+  db = scratch.db;
   jobs = jobRepository(db.sql);
   const devices = deviceRepository(db.sql);
   for (let i = 0; i < 20; i++) await devices.create({ id: `d-${String(i).padStart(2, "0")}`, vendor: "generic", tags: i < 10 ? ["even"] : [] });
@@ -37,10 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await db?.close();
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await scratch?.dispose();
 });
 
 const newJob = (job: Partial<Omit<NewJob, "rollout">> & { rollout?: Partial<Rollout> }): NewJob => ({

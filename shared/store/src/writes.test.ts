@@ -1,32 +1,23 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import postgres from "postgres";
 import type { Envelope } from "@umos/contracts";
-import { silentLogger } from "@umos/core";
 import { commandRepository } from "./commands";
-import { openMigratedDatabase, type Database } from "./database";
+import type { Database } from "./database";
+import { scratchDatabase } from "./scratch-database";
 import { deviceRepository } from "./devices";
 import { writeBatch, type LogEntry } from "./messages";
 
-const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const name = `umos_test_store_${Bun.randomUUIDv7().replaceAll("-", "").slice(-12)}`;
+let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
 let db: Database;
 
 beforeAll(async () => {
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  db = await openMigratedDatabase({ url: url.toString(), maxConnections: 4 }, silentLogger);
+  scratch = await scratchDatabase("store");
+  db = scratch.db;
   const devices = deviceRepository(db.sql);
   for (const id of ["w-1", "w-2"]) await devices.create({ id, vendor: "generic" });
 });
 
 afterAll(async () => {
-  await db?.close();
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await scratch?.dispose();
 });
 
 function entry(deviceId: string, kind: string, data: unknown, ts: number, dedupeKey: string): LogEntry {
