@@ -34,21 +34,18 @@ export function createCommandIntake({ publisher, devices, commands, models, limi
     await checkAgainstModel(models, device, request);
     const timeoutMs = bounded("timeoutMs", request.timeoutMs ?? limits.defaultTimeoutMs, limits.maxTimeoutMs);
     const ttlMs = bounded("ttlMs", request.ttlMs ?? limits.defaultTtlMs, limits.maxTtlMs);
-    const { command, replayed } = await commands.create(
-      {
-        id: Bun.randomUUIDv7(),
-        deviceId: device.id,
-        vendor: device.vendor,
-        kind: request.kind,
-        service: request.service,
-        params: request.params,
-        timeoutMs,
-        ttlMs,
-        idempotencyKey: request.idempotencyKey,
-        traceparent: recordedTraceparent(),
-      },
-      request.kind === KINDS.propertySet ? request.params : undefined,
-    );
+    const { command, replayed } = await commands.create({
+      id: Bun.randomUUIDv7(),
+      deviceId: device.id,
+      vendor: device.vendor,
+      kind: request.kind,
+      service: request.service,
+      params: request.params,
+      timeoutMs,
+      ttlMs,
+      idempotencyKey: request.idempotencyKey,
+      traceparent: recordedTraceparent(),
+    });
     if (replayed) return { command, replayed };
     const envelope = commandEnvelope(command, Bun.randomUUIDv7());
     try {

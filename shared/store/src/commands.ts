@@ -45,11 +45,15 @@ const columns = (sql: Sql, table = sql`commands`) => sql`
 
 /** Commands and their transitions: the state iot-downlink owns (docs/design.md §4). */
 export interface CommandRepository {
-  /** Stores a queued command; with an idempotency key already used for this device, returns that command instead. */
-  create(command: NewCommand, desired?: Record<string, unknown>): Promise<{ command: Command; replayed: boolean }>;
   /**
-   * Stores many queued commands in one statement (a job's turn), a property set's values as desired
-   * state; one whose idempotency key its device already used is left out of the answer.
+   * Stores a queued command (a property set's values as the device's desired state); with an
+   * idempotency key already used for this device, returns that command instead.
+   */
+  create(command: NewCommand): Promise<{ command: Command; replayed: boolean }>;
+  /**
+   * Stores queued commands in one statement, so one round trip and no transaction around it: each
+   * command, its first transition and a property set's values as desired state are stored together
+   * or not at all. One whose idempotency key its device already used is left out of the answer.
    */
   createMany(commands: NewCommand[]): Promise<Command[]>;
   get(id: string): Promise<Command>;
@@ -105,28 +109,10 @@ export function commandRepository(sql: Sql): CommandRepository {
       select ${columns(sql, sql`moved`)} from moved`;
   }
 
-  return {
+  const repository: CommandRepository = {
     /** Stores a queued command; with an idempotency key already used for this device, returns that command instead. */
-    async create(command: NewCommand, desired?: Record<string, unknown>): Promise<{ command: Command; replayed: boolean }> {
-      // One statement, so one round trip and no transaction to open and commit around it: the
-      // command, its first transition and the desired values are stored together or not at all.
-      const props = desired ? Object.keys(desired) : [];
-      const [created] = await sql<Command[]>`
-        with created as (
-          insert into commands (id, device_id, vendor, kind, service, params, status, timeout_ms, expires_at, idempotency_key, traceparent)
-          values (${command.id}, ${command.deviceId}, ${command.vendor}, ${command.kind}, ${command.service}, ${json(sql, command.params)},
-            'queued', ${command.timeoutMs}, now() + make_interval(secs => ${command.ttlMs} / 1000.0), ${command.idempotencyKey ?? null},
-            ${command.traceparent ?? null})
-          on conflict (device_id, idempotency_key) do nothing
-          returning *
-        ), history as (
-          insert into command_transitions (command_id, status, reason) select id, 'queued', null from created
-        ), wanted as (
-          insert into device_desired (device_id, property, value, command_id)
-          select created.device_id, p, (${json(sql, desired ?? {})}::jsonb) -> p, created.id from created, unnest(${props}::text[]) as p
-          on conflict (device_id, property) do update set value = excluded.value, command_id = excluded.command_id, set_at = now()
-        )
-        select ${columns(sql, sql`created`)} from created`;
+    async create(command: NewCommand): Promise<{ command: Command; replayed: boolean }> {
+      const [created] = await repository.createMany([command]);
       if (created) return { command: created, replayed: false };
       const [existing] = await sql<Command[]>`
         select ${columns(sql)} from commands where device_id = ${command.deviceId} and idempotency_key = ${command.idempotencyKey!}`;
@@ -269,4 +255,5 @@ export function commandRepository(sql: Sql): CommandRepository {
       return rows.map((r) => r.id);
     },
   };
+  return repository;
 }

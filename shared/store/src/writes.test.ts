@@ -86,7 +86,7 @@ test("a command is stored queued with its first transition and desired values; i
     ttlMs: 60_000,
     idempotencyKey: "k-1",
   };
-  const first = await commands.create({ ...base, id: Bun.randomUUIDv7() }, { mode: "eco" });
+  const first = await commands.create({ ...base, id: Bun.randomUUIDv7() });
   expect(first.replayed).toBe(false);
   expect(first.command.status).toBe("queued");
   expect(first.command.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 50_000);
@@ -94,7 +94,7 @@ test("a command is stored queued with its first transition and desired values; i
   const [desired] = await db.sql`select value, command_id from device_desired where device_id = 'w-2' and property = 'mode'`;
   expect(desired).toEqual({ value: "eco", command_id: first.command.id });
 
-  const again = await commands.create({ ...base, id: Bun.randomUUIDv7() }, { mode: "eco" });
+  const again = await commands.create({ ...base, id: Bun.randomUUIDv7() });
   expect(again).toEqual({ command: first.command, replayed: true });
   const other = await commands.create({ ...base, id: Bun.randomUUIDv7(), kind: "service.call", service: "boost" }).catch((e: unknown) => e);
   expect((other as Error).message).toContain("Idempotency-Key 'k-1' was used for another command");
