@@ -3,6 +3,7 @@ import { commands } from "./scenarios/commands";
 import { deviceToLog } from "./scenarios/device-to-log";
 import { deviceToWs } from "./scenarios/device-to-ws";
 import { fleet } from "./scenarios/fleet";
+import { jobs } from "./scenarios/jobs";
 import { runOnPlatform, type PlatformScenario } from "./scenarios/platform";
 import { RELAYS, runRelays } from "./scenarios/relays";
 import { restReads } from "./scenarios/rest-reads";
@@ -20,9 +21,10 @@ export interface SuiteStep {
 
 /**
  * The fan-outs last: their 10,000 connections are the heaviest thing the platform carries here. The
- * bare server's goes just before iot-ws's, so both meet the machine in the same state.
+ * bare server's goes just before iot-ws's, so both meet the machine in the same state. Jobs go before
+ * the fleet's 110,000 devices, so they meet the database the other scenarios meet.
  */
-const ON_PLATFORM: readonly PlatformScenario[] = [deviceToWs, deviceToLog, commands, restReads, rules, fleet, wsFanoutBare, wsFanout];
+const ON_PLATFORM: readonly PlatformScenario[] = [deviceToWs, deviceToLog, commands, restReads, rules, jobs, fleet, wsFanoutBare, wsFanout];
 
 /** The references and our relay side by side, then the whole platform. */
 export const SUITE: readonly SuiteStep[] = [

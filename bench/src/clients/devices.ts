@@ -8,6 +8,8 @@ export interface DeviceFleet {
   answerCalls(): Promise<void>;
   /** The birth message of every device (docs/interfaces.md: presence), so commands are sent to them at once. */
   announceOnline(): Promise<void>;
+  /** Frames each device has received so far (commands, for a generic device), in the order of `ids`. */
+  received(): number[];
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function connectFleet(brokerUrl: string, ids: readonly string[]): P
     },
     answerCalls: async () => void (await Promise.all(devices.map((d) => d.listen()))),
     announceOnline: async () => void (await Promise.all(devices.map((d) => d.announce()))),
+    received: () => devices.map((d) => d.counters.received),
     close: async () => void (await Promise.all(devices.map((d) => d.close()))),
   };
 }

@@ -79,7 +79,7 @@ export async function runOnPlatform(
 const SETTLED_QUEUES = [...WORK_QUEUES.map((q) => q.queue), QUEUES.rules, QUEUES.notify];
 
 /** Waits until the queues are empty, so a scenario does not pay for the backlog of the one before. */
-async function settled(vhostUrl: string): Promise<void> {
+export async function settled(vhostUrl: string): Promise<void> {
   const connection = await amqplib.connect(vhostUrl);
   try {
     const channel = await connection.createChannel();
