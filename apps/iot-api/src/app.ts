@@ -1,6 +1,6 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
-import { createVerifier, type Principal } from "@umos/auth";
+import { createVerifier, firmwareLinks, linkKey, type Principal } from "@umos/auth";
 import { tracedFetch } from "@umos/observability";
 import { publishEnvelope, type Bus } from "@umos/bus";
 import type { ApiConfig } from "@umos/config";
@@ -45,7 +45,6 @@ import { deviceRoutes } from "./routes/devices";
 import { groupRoutes } from "./routes/groups";
 import { jobRoutes } from "./routes/jobs";
 import { FIRMWARE_UPLOAD_PATH, firmwareRoutes } from "./routes/firmware";
-import { firmwareLinks, linkKey } from "./firmware/links";
 import { directoryStorage } from "./firmware/storage";
 import { messageRoutes } from "./routes/messages";
 import { notificationRoutes } from "./routes/notifications";
@@ -161,6 +160,8 @@ export function createApp(config: ApiConfig, { log, obs, clock, bus, db, session
           .use(
             jobRoutes({
               jobs: jobRepository(db.sql),
+              packages: firmwareRepository(db.sql),
+              firmwareLinks: linksKey !== undefined && config.firmware.publicUrl !== undefined,
               announce: async (job) => {
                 const event = jobProgressEvent(job);
                 await publishEnvelope(bus, event.routingKey, event.envelope).catch((err: unknown) =>

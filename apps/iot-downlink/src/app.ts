@@ -1,9 +1,18 @@
+import { firmwareLinks, linkKey } from "@umos/auth";
 import { readEnvelope, type Bus } from "@umos/bus";
 import type { DownlinkConfig } from "@umos/config";
 import { KINDS, QUEUES, type Envelope } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import { commandRepository, deviceRepository, jobRepository, thingModelRepository, withOutagesAsUnavailable, type Database } from "@umos/store";
+import {
+  commandRepository,
+  deviceRepository,
+  firmwareRepository,
+  jobRepository,
+  thingModelRepository,
+  withOutagesAsUnavailable,
+  type Database,
+} from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { startCommandScheduler } from "./command-scheduler";
 import { createCommandSender } from "./command-sender";
@@ -26,6 +35,7 @@ export function createApp(config: DownlinkConfig, { log, obs, bus, db }: Downlin
     const thingModels = thingModelRepository(db.sql);
     const announce = createStatusAnnouncer(bus, obs.tracer, obs.metrics);
     const models = createModelCache((id, version) => thingModels.get(id, version));
+    const linksKey = linkKey(config.firmware.urlSecret, config.auth.algorithm === "HS256" ? config.auth.secret : undefined);
     const send = createCommandSender({ publisher: bus, commands, models, announce, tracer: obs.tracer, log });
     const correlate = createReplyCorrelation(commands, announce, log);
     // One table to dispatch: the kinds on iot.*.service.#.
@@ -44,6 +54,12 @@ export function createApp(config: DownlinkConfig, { log, obs, bus, db }: Downlin
       startJobRunner({
         jobs: jobRepository(db.sql),
         models,
+        firmware: {
+          packages: firmwareRepository(db.sql),
+          links: linksKey === undefined ? null : firmwareLinks(linksKey),
+          publicUrl: config.firmware.publicUrl,
+          urlTtlSec: config.firmware.urlTtlSec,
+        },
         send,
         publisher: bus,
         metrics: obs.metrics,

@@ -137,13 +137,14 @@ export async function standaloneSettings(
   // The development secret is public: this installation signs with its own unless given one.
   const configured = merged.UMOS_AUTH__SECRET ?? (file as { auth?: { secret?: string } }).auth?.secret;
   if (configured === undefined || configured === DEV_JWT_SECRET) merged.UMOS_AUTH__SECRET = secretOf(dataDir);
-  const config = resolveConfig(UmosConfigSchema, {
-    file,
-    fileName: fileName ?? "the standalone defaults",
-    env: merged,
-    prefix: "UMOS",
-    warn: (line) => console.warn(line),
-  });
+  const resolveMerged = () =>
+    resolveConfig(UmosConfigSchema, { file, fileName: fileName ?? "the standalone defaults", env: merged, prefix: "UMOS", warn: (line) => console.warn(line) });
+  let config = resolveMerged();
+  if (config.firmware.publicUrl === undefined) {
+    // Devices download firmware from this process's API: on loopback unless told the address they reach it at.
+    merged.UMOS_FIRMWARE__PUBLIC_URL = `http://${isLoopback(config.api.host) ? config.api.host : "127.0.0.1"}:${config.api.port}`;
+    config = resolveMerged();
+  }
   // UMOS_ENV=prod holds standalone mode to production's rules too: a secret of its own, TLS.
   const problems = [...productionProblems(config), ...listenerProblems(config)];
   const mqttUrl = new URL(config.mqtt.url);

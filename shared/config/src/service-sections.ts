@@ -14,7 +14,7 @@ export const SERVICE_SECTIONS = {
   "iot-api": [...COMMON, "api", "ws", "auth", "postgres", "mqtt", "commands", "timeseries", "influx", "retention", "notifications", "firmware"],
   "iot-ws": [...COMMON, "ws", "auth", "presence"],
   "iot-uplink": [...COMMON, "uplink", "postgres", "presence", "timeseries", "influx", "retention"],
-  "iot-downlink": [...COMMON, "downlink", "postgres"],
+  "iot-downlink": [...COMMON, "downlink", "postgres", "firmware", "auth"],
   "iot-gateway": [...COMMON, "gateway", "mqtt", "presence"],
   "iot-rules": [...COMMON, "rules", "notifications", "postgres"],
 } as const;

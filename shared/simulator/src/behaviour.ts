@@ -9,7 +9,8 @@ export interface Frame {
 /**
  * How one kind of device speaks its vendor's protocol (docs/interfaces.md: Devices). Pure: it turns
  * its own state and the frames it receives into the frames it sends, so each vendor's replies test
- * without a broker; `device.ts` puts it on an MQTT connection.
+ * without a broker; `device.ts` puts it on an MQTT connection. The one exception is work a command
+ * starts that outlives its answer (`Answer.later`).
  */
 export interface DeviceBehaviour {
   readonly vendor: Vendor;
@@ -26,7 +27,22 @@ export interface DeviceBehaviour {
   /** One event of the kind this device raises. */
   event(): Frame[];
   /** The answer to a frame it received, and any report of changed properties that follows it. */
-  receive(topic: string, payload: string): Frame[];
+  receive(topic: string, payload: string): Frame[] | Answer;
+}
+
+/** A command's answer, sent at once, and the work it started that goes on after it. */
+export interface Answer {
+  frames: Frame[];
+  /**
+   * Frames the work sends as it goes, such as a firmware update's progress: started once `frames`
+   * are sent, and the one place a behaviour waits on the world (a download), which is why it is apart.
+   */
+  later?: AsyncIterable<Frame>;
+}
+
+/** Either shape `receive` returns, as an `Answer`. */
+export function answerOf(received: Frame[] | Answer): Answer {
+  return Array.isArray(received) ? { frames: received } : received;
 }
 
 /** A service name that every simulated device refuses, to try the `failed` path of the command lifecycle. */

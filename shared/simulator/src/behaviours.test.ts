@@ -1,45 +1,22 @@
 import { describe, expect, test } from "bun:test";
-import { KINDS, type Envelope, type Vendor } from "@umos/contracts";
-import { adapterFor, routeTopic, type DecodedMessage } from "@umos/vendors";
+import { KINDS } from "@umos/contracts";
 import djiServicesReply from "../../vendors/src/dji/fixtures/services_reply.json";
 import djiSetReply from "../../vendors/src/dji/fixtures/property_set_reply.json";
 import tuyaExecuteResponse from "../../vendors/src/tuya/fixtures/action_execute_response.json";
-import { FAILING_SERVICE, type DeviceBehaviour, type Frame } from "./behaviour";
+import { answerOf, FAILING_SERVICE, type DeviceBehaviour, type Frame } from "./behaviour";
 import { aircraftOf, djiDock } from "./dji";
 import { genericDevice } from "./generic";
+import { COMMAND_ID, command, decode } from "./platform.testing";
 import { tuyaPlug } from "./tuya";
 
 /**
- * Each simulated device is checked against the platform's own vendor adapters: what the device
- * sends must decode as the message it stands for, and its answer to a command the platform encodes
- * must carry that command's id back (docs/interfaces.md: Command lifecycle), as the vendors' example frames do.
+ * The device's answers to a command, decoded: the service reply first, then whatever it reports. An
+ * answer must carry the command's id back (docs/interfaces.md: Command lifecycle), as the vendors'
+ * example frames do.
  */
-const COMMAND_ID = "01936d3f-5a2b-7c4d-8e9f-0a1b2c3d4e5f";
-
-function decode(frame: Frame): { messages: DecodedMessage[]; replies: Frame[] } {
-  const route = routeTopic(frame.topic);
-  if (!route) throw new Error(`the platform takes no frames on ${frame.topic}`);
-  const decoded = adapterFor(route.vendor).decode({
-    deviceId: route.deviceId,
-    action: route.action,
-    topic: frame.topic,
-    payload: Buffer.from(frame.payload),
-    messageId: "01900000-0000-7000-8000-000000000001",
-    receivedAt: Date.now(),
-  });
-  return { messages: decoded.messages, replies: decoded.replies.map((r) => ({ topic: r.topic, payload: Buffer.from(r.payload).toString() })) };
-}
-
-function command(vendor: Vendor, deviceId: string, kind: string, data: unknown, gatewayId: string | null = null): Frame {
-  const envelope: Envelope = { id: COMMAND_ID, ts: Date.now(), vendor, deviceId, kind, data, correlationId: COMMAND_ID };
-  const encoded = adapterFor(vendor).encode(envelope, { definition: null, gatewayId });
-  return { topic: encoded.topic, payload: Buffer.from(encoded.payload).toString() };
-}
-
-/** The device's answers to a command, decoded: the service reply first, then whatever it reports. */
 function answer(device: DeviceBehaviour, frame: Frame) {
   expect(device.subscriptions).toContain(frame.topic);
-  return device.receive(frame.topic, frame.payload).map((out) => ({ out, decoded: decode(out) }));
+  return answerOf(device.receive(frame.topic, frame.payload)).frames.map((out) => ({ out, decoded: decode(out) }));
 }
 
 const keys = (value: unknown) => Object.keys(value as object).sort();

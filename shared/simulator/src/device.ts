@@ -1,5 +1,5 @@
 import mqtt from "mqtt";
-import type { DeviceBehaviour } from "./behaviour";
+import { answerOf, type DeviceBehaviour, type Frame } from "./behaviour";
 
 export interface ConnectOptions {
   brokerUrl: string;
@@ -55,6 +55,7 @@ export async function connectDevice(behaviour: DeviceBehaviour, options: Connect
   };
   let listening = false;
   let announcing = false;
+  let closed = false;
   const open = async () => {
     const client = await mqtt.connectAsync(options.brokerUrl, {
       clientId: options.clientId ?? behaviour.id,
@@ -69,14 +70,15 @@ export async function connectDevice(behaviour: DeviceBehaviour, options: Connect
     client.on("error", onError);
     client.on("message", (topic, payload) => {
       counters.received++;
-      const answers = behaviour.receive(topic, payload.toString());
+      const { frames, later } = answerOf(behaviour.receive(topic, payload.toString()));
       const answer = () => {
-        for (const out of answers) {
+        for (const out of frames) {
           counters.answered++;
           send(out.topic, out.payload);
         }
+        if (later) void follow(later);
       };
-      if (answers.length > 0 && options.answerDelayMs) setTimeout(answer, options.answerDelayMs);
+      if (frames.length > 0 && options.answerDelayMs) setTimeout(answer, options.answerDelayMs);
       else answer();
     });
     // mqtt.js subscribes again by itself after a reconnect; the birth message is ours to repeat.
@@ -90,6 +92,17 @@ export async function connectDevice(behaviour: DeviceBehaviour, options: Connect
   const send = (topic: string, payload: string | Buffer) => {
     counters.sent++;
     client.publish(topic, payload, { qos: 1 }, onError);
+  };
+  // Sends a command's later frames as they come, on whichever connection is up by then; close() ends it.
+  const follow = async (work: AsyncIterable<Frame>) => {
+    try {
+      for await (const out of work) {
+        if (closed) break;
+        send(out.topic, out.payload);
+      }
+    } catch (err) {
+      onError(err instanceof Error ? err : new Error(String(err)));
+    }
   };
   const announceNow = () =>
     Promise.all(
@@ -129,6 +142,7 @@ export async function connectDevice(behaviour: DeviceBehaviour, options: Connect
       if (announcing) await announceNow();
     },
     async close() {
+      closed = true;
       await client.endAsync();
     },
   };

@@ -9,7 +9,7 @@ create table jobs (
   target           jsonb not null,
   -- Devices that come to match a group or query target while the job runs join its last wave.
   follow_new       boolean not null default false,
-  -- {"kind": "service", "service", "params"} | {"kind": "property", "params"}
+  -- {"kind": "service", "service", "params"} | {"kind": "property", "params"} | {"kind": "firmware", "packages": [ids]}
   operation        jsonb not null,
   -- {ratePerMinute, maxInFlight, waves, waveGapMs, abort: {failurePercent, minFinished}, timeoutMs, retries, retryDelayMs, offlineRetryMs}
   rollout          jsonb not null,
@@ -43,6 +43,9 @@ create table job_executions (
   command_id       uuid,
   next_attempt_at  timestamptz,
   dispatched_at    timestamptz,
+  -- A firmware update: the version the device must report to be done, and its last reported progress.
+  expected_version text,
+  progress         integer check (progress between 0 and 100),
   reason           text,
   updated_at       timestamptz not null default now(),
   primary key (job_id, device_id)
@@ -53,3 +56,6 @@ create index job_executions_dispatched on job_executions (job_id, dispatched_at)
 
 alter table commands add column job_id uuid references jobs (id) on delete set null;
 create index commands_job on commands (job_id) where job_id is not null;
+
+-- A firmware update's progress events carry its command's id (DJI's bid, our correlationId).
+create index message_log_correlation on message_log (correlation_id) where correlation_id is not null;

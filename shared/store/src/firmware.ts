@@ -67,3 +67,9 @@ export function firmwareRepository(sql: Sql): FirmwareRepository {
     },
   };
 }
+
+/** The package for a device: the one of its vendor and thing model, else the one of its vendor for any model. */
+export function packageFor(packages: readonly FirmwarePackage[], device: { vendor: Vendor; modelId: string | null }): FirmwarePackage | undefined {
+  const ofVendor = packages.filter((p) => p.vendor === device.vendor);
+  return ofVendor.find((p) => p.model !== null && p.model === device.modelId) ?? ofVendor.find((p) => p.model === null);
+}

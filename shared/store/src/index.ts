@@ -30,10 +30,11 @@ export {
   type Wave,
   type Execution,
   type ExecutionStatus,
-  type CheckOperation,
+  type PrepareCommand,
+  type PreparedCommand,
   type Turn,
 } from "./jobs";
-export { firmwareRepository, type FirmwarePackage, type NewFirmwarePackage, type FirmwareRepository } from "./firmware";
+export { firmwareRepository, packageFor, type FirmwarePackage, type NewFirmwarePackage, type FirmwareRepository } from "./firmware";
 export { groupRepository, MAX_MEMBERS_PER_CALL, type DeviceGroup, type NewGroup, type GroupPatch, type GroupRepository } from "./groups";
 export { writeBatch, pageMessages, findRequest, type LogEntry, type BatchResult, type StoredMessage, type MessagePage } from "./messages";
 export {

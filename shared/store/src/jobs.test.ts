@@ -2,13 +2,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Database } from "./database";
 import { scratchDatabase } from "./scratch-database";
 import { deviceRepository } from "./devices";
-import { type CheckOperation, type JobRepository, jobRepository, type NewJob, placeInWaves, type Rollout } from "./jobs";
+import { type PrepareCommand, type JobRepository, jobRepository, type NewJob, placeInWaves, type Rollout } from "./jobs";
 
 let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
 let db: Database;
 let jobs: JobRepository;
 
-const allowed: CheckOperation = async () => null;
+/** Every device takes the job's service call as it is. */
+const allowed: PrepareCommand = async (_device, operation) =>
+  operation.kind === "service" ? { kind: "service.call", service: operation.service, params: operation.params } : { refused: "a service call only" };
 const ROLLOUT: Rollout = {
   ratePerMinute: 6000,
   maxInFlight: 100,
@@ -117,7 +119,8 @@ describe("a job's rollout", () => {
     await db.sql`update devices set online = false where id = 'd-02'`;
     const job = await jobs.create(newJob({ target: { devices: ["d-02", "d-03", "d-04"] }, rollout: { offlineRetryMs: 100 } }));
     await jobs.startDue();
-    const refuse: CheckOperation = async (device) => (device.id === "d-04" ? "service 'reboot' is not in its thing model" : null);
+    const refuse: PrepareCommand = async (device, operation) =>
+      device.id === "d-04" ? { refused: "service 'reboot' is not in its thing model" } : allowed(device, operation);
     expect((await jobs.turn(job.id, refuse))!.commands.map((c) => c.deviceId)).toEqual(["d-03"]);
     expect((await jobs.executions(job.id, { limit: 5 })).items.map((e) => [e.deviceId, e.status, e.reason])).toEqual([
       ["d-02", "pending", "offline at its turn; tried again until the job's deadline"],
@@ -163,5 +166,44 @@ describe("a job's rollout", () => {
     await expect(jobs.cancel(job.id, "admin")).rejects.toThrow("is completed");
     const later = await jobs.create(newJob({ startAt: new Date(Date.now() + 60_000) }));
     expect(await jobs.cancel(later.id, "admin")).toMatchObject({ status: "cancelled", reason: "cancelled by admin" });
+  });
+});
+
+describe("a firmware job", () => {
+  /** The update command of a test package: its version is what each device must report. */
+  const update: PrepareCommand = async () => ({ kind: "service.call", service: "ota", params: { url: "http://x/fw" }, expectVersion: "2.0.0" });
+  const progressEvent = (deviceId: string, commandId: string, data: Record<string, unknown>) =>
+    db.sql`insert into message_log (id, device_id, dedupe_key, vendor, kind, ts, received_at, data, correlation_id)
+      values (${Bun.randomUUIDv7()}, ${deviceId}, ${Bun.randomUUIDv7()}, 'generic', 'event.report', now(), now(),
+        ${db.sql.json({ event: "ota.progress", data } as never)}, ${commandId})`;
+
+  test("is done for a device only when it reports the new version, follows its progress, and fails or times out with the reason", async () => {
+    const devices = ["d-10", "d-11", "d-12", "d-13"];
+    await db.sql`insert into device_state (device_id, property, value, reported_at)
+      select unnest(${devices}::text[]), 'firmware_version', '"1.0.0"'::jsonb, now()`;
+    const job = await jobs.create(
+      newJob({ target: { devices }, operation: { kind: "firmware", packages: [Bun.randomUUIDv7()] }, rollout: { timeoutMs: 800 } }),
+    );
+    await jobs.startDue();
+    const sent = (await jobs.turn(job.id, update))!.commands;
+    const commandOf = (id: string) => sent.find((c) => c.deviceId === id)!.id;
+    expect(sent.map((c) => c.timeoutMs)).toEqual([800, 800, 800, 800]);
+    // Every device accepted the command: that alone finishes nothing.
+    await db.sql`update commands set status = 'acked' where job_id = ${job.id}`;
+    await db.sql`update device_state set value = '"2.0.0"'::jsonb where device_id = 'd-10'`;
+    await progressEvent("d-11", commandOf("d-11"), { state: "failed", percent: 30, message: "the checksum does not match" });
+    await progressEvent("d-12", commandOf("d-12"), { state: "downloading", percent: 40 });
+    await jobs.settle();
+    const states = async () =>
+      Object.fromEntries((await jobs.executions(job.id, { limit: 10 })).items.map((e) => [e.deviceId, [e.status, e.progress, e.reason]]));
+    expect(await states()).toEqual({
+      "d-10": ["succeeded", 100, null],
+      "d-11": ["failed", 30, "attempt 1: the checksum does not match"],
+      "d-12": ["in_progress", 40, null],
+      "d-13": ["in_progress", null, null],
+    });
+    await Bun.sleep(900);
+    await jobs.settle();
+    expect((await states())["d-13"]).toEqual(["timed_out", null, "attempt 1: no version 2.0.0 reported in time; it reports 1.0.0"]);
   });
 });

@@ -13,7 +13,11 @@ export type ExecutionStatus = "pending" | "in_progress" | "succeeded" | "failed"
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ["pending", "in_progress", "succeeded", "failed", "timed_out", "cancelled"];
 
 export type JobTarget = { group: string } | { query: string } | { devices: string[] };
-export type JobOperation = { kind: "service"; service: string; params: Record<string, unknown> } | { kind: "property"; params: Record<string, unknown> };
+export type JobOperation =
+  | { kind: "service"; service: string; params: Record<string, unknown> }
+  | { kind: "property"; params: Record<string, unknown> }
+  /** Each device gets the package of its vendor and thing model (or of its vendor alone) from `packages`. */
+  | { kind: "firmware"; packages: string[] };
 
 /** A wave takes a number of devices or a percentage of the job's; the last wave takes what is left. */
 export type Wave = { devices: number } | { percent: number };
@@ -78,6 +82,8 @@ export interface Execution {
   wave: number;
   status: ExecutionStatus;
   attempts: number;
+  /** A firmware update's last reported progress, 0-100. */
+  progress: number | null;
   commandId: string | null;
   nextAttemptAt: Date | null;
   reason: string | null;
@@ -91,10 +97,26 @@ export interface Turn {
   changed: boolean;
 }
 
-/** Whether a device may take the operation (its thing model); a reason when it may not. */
-export type CheckOperation = (device: { id: string; modelId: string | null; modelVersion: number | null }, operation: JobOperation) => Promise<string | null>;
+/** The command a device's turn sends; for a firmware update, the version it must then report. */
+export interface PreparedCommand {
+  kind: string;
+  service: string | null;
+  params: Record<string, unknown>;
+  expectVersion?: string;
+}
+
+/**
+ * What a device is sent for the operation, or why it cannot take it (its thing model refuses the
+ * call, no firmware package fits it): iot-downlink's, which knows the models and the vendors' drivers.
+ */
+export type PrepareCommand = (
+  device: { id: string; vendor: Vendor; modelId: string | null; modelVersion: number | null },
+  operation: JobOperation,
+) => Promise<PreparedCommand | { refused: string }>;
 
 const PACE_WINDOW_MS = 10_000;
+/** How long a device has to accept a firmware update command (not to finish the update). */
+const FIRMWARE_ACCEPT_MS = 60_000;
 const FINAL_COMMAND = ["acked", "failed", "timeout", "cancelled", "expired"];
 
 const jobColumns = (sql: Sql) => sql`
@@ -147,7 +169,9 @@ export interface JobRepository {
    * What a target names now, to check a job before it is created: how many devices, the thing
    * model versions among them, and listed ids that do not exist. A bad query or group is refused.
    */
-  survey(target: JobTarget): Promise<{ devices: number; models: { id: string; version: number }[]; missing: string[] }>;
+  survey(
+    target: JobTarget,
+  ): Promise<{ devices: number; models: { id: string; version: number }[]; kinds: { vendor: Vendor; model: string | null }[]; missing: string[] }>;
   /** Starts the scheduled jobs whose time came: resolves their devices into waves. Returns them. */
   startDue(): Promise<Job[]>;
   /** Settles executions whose command reached a final status: success, a retry, or failure. Returns the jobs touched. */
@@ -155,7 +179,7 @@ export interface JobRepository {
   /** Jobs the runner drives: running, or paused with commands out. */
   open(): Promise<string[]>;
   /** One turn of a running job, under its row lock: deadline, abort, waves, then the commands to send. */
-  turn(id: string, check: CheckOperation): Promise<Turn | undefined>;
+  turn(id: string, prepare: PrepareCommand): Promise<Turn | undefined>;
 }
 
 export function jobRepository(sql: Sql): JobRepository {
@@ -198,7 +222,7 @@ export function jobRepository(sql: Sql): JobRepository {
     async executions(id, options) {
       await get(id);
       const rows = await sql<Execution[]>`
-        select device_id as "deviceId", wave, status, attempts, command_id as "commandId", next_attempt_at as "nextAttemptAt", reason,
+        select device_id as "deviceId", wave, status, attempts, progress, command_id as "commandId", next_attempt_at as "nextAttemptAt", reason,
           updated_at as "updatedAt"
         from job_executions where job_id = ${id}
           ${options.after ? sql`and device_id > ${options.after}` : sql``} ${options.status ? sql`and status = ${options.status}` : sql``}
@@ -209,16 +233,17 @@ export function jobRepository(sql: Sql): JobRepository {
 
     async survey(target) {
       const { where } = await targetFilter(sql, target);
-      const [row] = await sql<{ devices: number; models: { id: string; version: number }[] }[]>`
+      const [row] = await sql<{ devices: number; models: { id: string; version: number }[]; kinds: { vendor: Vendor; model: string | null }[] }[]>`
         select count(*)::int as devices,
-          coalesce(jsonb_agg(distinct jsonb_build_object('id', model_id, 'version', model_version)) filter (where model_id is not null), '[]') as models
+          coalesce(jsonb_agg(distinct jsonb_build_object('id', model_id, 'version', model_version)) filter (where model_id is not null), '[]') as models,
+          coalesce(jsonb_agg(distinct jsonb_build_object('vendor', vendor, 'model', model_id)), '[]') as kinds
         from devices where ${where}`;
       let missing: string[] = [];
       if ("devices" in target) {
         const found = new Set((await sql<{ id: string }[]>`select id from devices where id = any(${target.devices}::text[])`).map((r) => r.id));
         missing = target.devices.filter((d) => !found.has(d));
       }
-      return { devices: row!.devices, models: row!.models, missing };
+      return { devices: row!.devices, models: row!.models, kinds: row!.kinds, missing };
     },
 
     pause: (id) => move(id, ["scheduled", "running"], () => "paused", "paused"),
@@ -268,7 +293,7 @@ export function jobRepository(sql: Sql): JobRepository {
           from job_executions e
           join commands c on c.id = e.command_id
           join jobs j on j.id = e.job_id
-          where e.status = 'in_progress' and c.status = any(${FINAL_COMMAND}::text[])
+          where e.status = 'in_progress' and c.status = any(${FINAL_COMMAND}::text[]) and j.operation->>'kind' <> 'firmware'
           for update of e skip locked
         ), verdict as (
           select done.*, case
@@ -288,7 +313,8 @@ export function jobRepository(sql: Sql): JobRepository {
         from verdict v
         where e.job_id = v.job_id and e.device_id = v.device_id
         returning e.job_id as "jobId"`;
-      return [...new Set(rows.map((r) => r.jobId))];
+      const updates = await settleFirmware(sql);
+      return [...new Set([...rows.map((r) => r.jobId), ...updates])];
     },
 
     async open(): Promise<string[]> {
@@ -299,14 +325,14 @@ export function jobRepository(sql: Sql): JobRepository {
       return rows.map((r) => r.id);
     },
 
-    async turn(id, check): Promise<Turn | undefined> {
+    async turn(id, prepare): Promise<Turn | undefined> {
       const outcome = await sql.begin(async (tx) => {
         const t = tx as unknown as Sql;
         const [job] = await t<(JobRow & { nextWaveAt: Date | null; pastDeadline: boolean })[]>`
           select ${jobColumns(t)}, j.next_wave_at as "nextWaveAt", now() >= j.deadline_at as "pastDeadline"
           from jobs j where j.id = ${id} and j.status = 'running' for update skip locked`;
         if (!job) return undefined;
-        const step = await takeTurn(t, job, check);
+        const step = await takeTurn(t, job, prepare);
         if (step.finish)
           await t`update jobs set status = ${step.finish}, reason = coalesce(${step.reason ?? null}, reason), finished_at = now(), updated_at = now()
             where id = ${id}`;
@@ -326,7 +352,7 @@ interface Step {
 }
 
 /** One turn of a running job whose row is locked: deadline, new devices, abort, waves, then dispatch. */
-async function takeTurn(sql: Sql, job: JobRow & { nextWaveAt: Date | null; pastDeadline: boolean }, check: CheckOperation): Promise<Step> {
+async function takeTurn(sql: Sql, job: JobRow & { nextWaveAt: Date | null; pastDeadline: boolean }, prepare: PrepareCommand): Promise<Step> {
   const counts = toJob(job).counts;
   if (job.pastDeadline) {
     const missed = await sql`
@@ -365,8 +391,70 @@ async function takeTurn(sql: Sql, job: JobRow & { nextWaveAt: Date | null; pastD
     await sql`update jobs set wave = ${wave}, next_wave_at = null, updated_at = now() where id = ${job.id}`;
     changed = true;
   }
-  const commands = await dispatch(sql, job, wave, check);
+  const commands = await dispatch(sql, job, wave, prepare);
   return { commands, changed: changed || commands.length > 0 };
+}
+
+/** DJI's `ota_progress` statuses and ours (`ota.progress` state) that end an update without the new version. */
+const FIRMWARE_FAILED = ["failed", "canceled", "cancelled", "timeout", "rejected"];
+
+/**
+ * Firmware updates are done when the device reports the new version (`firmware_version` in its
+ * state), not when it accepts the command. Until then an execution follows its command's latest
+ * progress event (DJI `ota_progress` by bid, our `ota.progress` by correlationId); it fails when the
+ * device refuses the command or reports a failed update, and times out when rollout.timeoutMs passes
+ * without the version. A failure is retried as any other while attempts and the deadline allow.
+ */
+async function settleFirmware(sql: Sql): Promise<string[]> {
+  const rows = await sql<{ jobId: string }[]>`
+    with current as (
+      select e.job_id, e.device_id, e.attempts, e.expected_version, e.progress as was, j.rollout, j.status as job_status, j.deadline_at,
+        c.status as command, c.reason as cause,
+        (select s.value #>> '{}' from device_state s where s.device_id = e.device_id and s.property = 'firmware_version') as reported,
+        (select m.data -> 'data' from message_log m
+          where m.correlation_id = e.command_id::text and m.kind = 'event.report' and m.data ->> 'event' in ('ota_progress', 'ota.progress')
+          order by m.id desc limit 1) as event,
+        now() > e.dispatched_at + make_interval(secs => (j.rollout->>'timeoutMs')::bigint / 1000.0) as overdue
+      from job_executions e join jobs j on j.id = e.job_id left join commands c on c.id = e.command_id
+      where e.status = 'in_progress' and j.operation->>'kind' = 'firmware'
+      for update of e skip locked
+    ), read as (
+      select current.*,
+        coalesce(event #>> '{output,status}', event ->> 'state') as state,
+        case when jsonb_typeof(coalesce(event #> '{output,progress,percent}', event -> 'percent')) = 'number'
+          then least(100, greatest(0, (coalesce(event #> '{output,progress,percent}', event -> 'percent'))::numeric::int)) end as percent
+      from current
+    ), verdict as (
+      select read.*, case
+        when reported = expected_version then 'succeeded'
+        when command in ('failed', 'cancelled', 'expired') then 'failed'
+        when state = any(${FIRMWARE_FAILED}::text[]) then 'failed'
+        when overdue then 'timed_out'
+        end as outcome,
+        case
+          when command in ('failed', 'cancelled', 'expired') then coalesce(cause, command)
+          when state = any(${FIRMWARE_FAILED}::text[]) then coalesce(event #>> '{message}', format('the device reported %s%s', state,
+            coalesce(' at ' || (event #>> '{output,progress,current_step}'), '') || coalesce(' (result ' || (event ->> 'result') || ')', '')))
+          else format('no version %s reported in time; it reports %s', expected_version, coalesce(reported, 'none'))
+        end as why
+      from read
+    )
+    update job_executions e set
+      status = case
+        when v.outcome is null then 'in_progress'
+        when v.outcome = 'succeeded' then 'succeeded'
+        when e.attempts <= (v.rollout->>'retries')::int and v.job_status in ('running', 'paused')
+          and now() + make_interval(secs => (v.rollout->>'retryDelayMs')::bigint / 1000.0) < v.deadline_at then 'pending'
+        else v.outcome end,
+      progress = case when v.outcome = 'succeeded' then 100 else coalesce(v.percent, e.progress) end,
+      reason = case when v.outcome is null or v.outcome = 'succeeded' then null else format('attempt %s: %s', e.attempts, v.why) end,
+      next_attempt_at = case when v.outcome is not null and v.outcome <> 'succeeded'
+        then now() + make_interval(secs => (v.rollout->>'retryDelayMs')::bigint / 1000.0) end,
+      updated_at = now()
+    from verdict v
+    where e.job_id = v.job_id and e.device_id = v.device_id and (v.outcome is not null or v.percent is distinct from v.was)
+    returning e.job_id as "jobId"`;
+  return rows.map((r) => r.jobId);
 }
 
 /** A target as a condition on `devices` (wrapped: a fragment is a thenable). */
@@ -412,7 +500,7 @@ export function placeInWaves(count: number, waves: readonly Wave[]): number[] {
  * online devices, as many as the in-flight limit and the pace allow. A device offline at its turn
  * waits offlineRetryMs; one its thing model refuses the operation for fails with the model's reason.
  */
-async function dispatch(sql: Sql, job: JobRow, wave: number, check: CheckOperation): Promise<Command[]> {
+async function dispatch(sql: Sql, job: JobRow, wave: number, prepare: PrepareCommand): Promise<Command[]> {
   const rollout = job.rollout;
   const [load] = await sql<{ inFlight: number; recent: number }[]>`
     select count(*) filter (where status = 'in_progress')::int as "inFlight",
@@ -434,39 +522,42 @@ async function dispatch(sql: Sql, job: JobRow, wave: number, check: CheckOperati
     order by e.wave, e.position limit ${budget}
     for update of e`;
   const refused: { deviceId: string; reason: string }[] = [];
-  const accepted: (typeof turn)[number][] = [];
+  const accepted: { device: (typeof turn)[number]; command: PreparedCommand }[] = [];
   for (const device of turn) {
-    const problem = await check({ id: device.deviceId, modelId: device.modelId, modelVersion: device.modelVersion }, job.operation);
-    if (problem) refused.push({ deviceId: device.deviceId, reason: problem });
-    else accepted.push(device);
+    const prepared = await prepare({ id: device.deviceId, vendor: device.vendor, modelId: device.modelId, modelVersion: device.modelVersion }, job.operation);
+    if ("refused" in prepared) refused.push({ deviceId: device.deviceId, reason: prepared.refused });
+    else accepted.push({ device, command: prepared });
   }
   if (refused.length > 0)
     await sql`
       update job_executions e set status = 'failed', reason = r.reason, updated_at = now()
       from unnest(${refused.map((r) => r.deviceId)}::text[], ${refused.map((r) => r.reason)}::text[]) as r(device_id, reason)
       where e.job_id = ${job.id} and e.device_id = r.device_id`;
-  const operation = job.operation;
+  // A firmware command only has to be accepted in this time; the update itself has rollout.timeoutMs.
+  const timeoutMs = job.operation.kind === "firmware" ? Math.min(rollout.timeoutMs, FIRMWARE_ACCEPT_MS) : rollout.timeoutMs;
   const created = await commandRepository(sql).createMany(
-    accepted.map((device) => ({
+    accepted.map(({ device, command }) => ({
       id: Bun.randomUUIDv7(),
       deviceId: device.deviceId,
       vendor: device.vendor,
-      kind: operation.kind === "service" ? KINDS.serviceCall : KINDS.propertySet,
-      service: operation.kind === "service" ? operation.service : null,
-      params: operation.params,
-      timeoutMs: rollout.timeoutMs,
-      ttlMs: rollout.timeoutMs,
+      kind: command.kind,
+      service: command.service,
+      params: command.params,
+      timeoutMs,
+      ttlMs: timeoutMs,
       idempotencyKey: `job:${job.id}:${device.attempts + 1}`,
       jobId: job.id,
     })),
   );
   if (created.length !== accepted.length)
     throw new InvalidInputError("job_attempt_repeated", `job ${job.id}: an attempt was already made; its execution is out of step with its commands`);
+  const expected = new Map(accepted.map(({ device, command }) => [device.deviceId, command.expectVersion ?? null]));
   if (created.length > 0)
     await sql`
       update job_executions e set status = 'in_progress', attempts = attempts + 1, command_id = r.command_id, dispatched_at = now(),
-        next_attempt_at = null, updated_at = now()
-      from unnest(${created.map((c) => c.deviceId)}::text[], ${created.map((c) => c.id)}::uuid[]) as r(device_id, command_id)
+        next_attempt_at = null, expected_version = r.version, progress = null, updated_at = now()
+      from unnest(${created.map((c) => c.deviceId)}::text[], ${created.map((c) => c.id)}::uuid[], ${created.map((c) => expected.get(c.deviceId) ?? null)}::text[])
+        as r(device_id, command_id, version)
       where e.job_id = ${job.id} and e.device_id = r.device_id`;
   return created;
 }

@@ -47,7 +47,8 @@ export async function startPlatform(
   const root = resolve(import.meta.dir, "../../..");
   const spawn = (s: ServiceName) =>
     Bun.spawn(["bun", resolve(root, `apps/iot-${s}/src/main.ts`)], {
-      env: { ...env, [`UMOS_${s.toUpperCase()}__PORT`]: String(ports[s]) },
+      // Firmware links point at this platform's own API unless the test says otherwise.
+      env: { UMOS_FIRMWARE__PUBLIC_URL: `http://127.0.0.1:${ports.api}`, ...env, [`UMOS_${s.toUpperCase()}__PORT`]: String(ports[s]) },
       cwd: root,
       stdout: "inherit",
       stderr: "inherit",

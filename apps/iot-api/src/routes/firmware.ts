@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import { ForbiddenError, InvalidInputError, UmosError } from "@umos/core";
 import type { FirmwarePackage, FirmwareRepository } from "@umos/store";
-import type { FirmwareLinks } from "../firmware/links";
+import type { FirmwareLinks } from "@umos/auth";
 import type { PackageStorage } from "../firmware/storage";
 import { API_PREFIX, ErrorBody, Limit, Vendor } from "../schemas";
 

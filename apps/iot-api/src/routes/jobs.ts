@@ -2,7 +2,17 @@ import { Elysia, t } from "elysia";
 import { needs } from "../access";
 import type { UmosConfig } from "@umos/config";
 import { InvalidInputError } from "@umos/core";
-import type { Job, JobOperation, JobRepository, JobTarget, Rollout } from "@umos/store";
+import type { Vendor } from "@umos/contracts";
+import {
+  type FirmwarePackage,
+  type FirmwareRepository,
+  type Job,
+  type JobOperation,
+  type JobRepository,
+  type JobTarget,
+  packageFor,
+  type Rollout,
+} from "@umos/store";
 import type { ModelCache } from "@umos/thing-model";
 import { API_PREFIX, DeviceId, ErrorBody, Limit } from "../schemas";
 import { DeviceQuery } from "./groups";
@@ -40,6 +50,18 @@ const Params = t.Record(t.String(), t.Unknown());
 const Operation = t.Union([
   t.Object({ kind: t.Literal("service"), service: t.String({ minLength: 1, maxLength: 128 }), params: t.Optional(Params) }, { additionalProperties: false }),
   t.Object({ kind: t.Literal("property"), params: t.Record(t.String(), t.Unknown(), { minProperties: 1 }) }, { additionalProperties: false }),
+  t.Object(
+    {
+      kind: t.Literal("firmware"),
+      packages: t.Array(t.String({ format: "uuid" }), {
+        minItems: 1,
+        maxItems: 20,
+        uniqueItems: true,
+        description: "firmware packages; each device gets the one of its vendor and thing model, else the one of its vendor for any model",
+      }),
+    },
+    { additionalProperties: false },
+  ),
 ]);
 const Wave = t.Union([
   t.Object({ devices: t.Integer({ minimum: 1, maximum: MAX_JOB_DEVICES }) }, { additionalProperties: false }),
@@ -110,6 +132,9 @@ const ExecutionSchema = t.Object({
 });
 
 export interface JobRouteParts {
+  packages: FirmwareRepository;
+  /** Whether iot-downlink can sign download links (firmware.publicUrl and a key are set). */
+  firmwareLinks: boolean;
   jobs: JobRepository;
   /** Announces a job a person changed (job.progress); never throws. */
   announce(job: Job): Promise<void>;
@@ -119,7 +144,7 @@ export interface JobRouteParts {
 }
 
 /** Jobs (docs/fleet.md): an operation over a group, a query or a list of devices, rolled out by iot-downlink. */
-export function jobRoutes({ jobs, announce, models, limits, callerOf }: JobRouteParts) {
+export function jobRoutes({ jobs, packages, firmwareLinks, announce, models, limits, callerOf }: JobRouteParts) {
   /** A change a person made reaches every open console at once, not at the runner's next turn. */
   const announced = async (change: Promise<Job>) => {
     const job = await change;
@@ -135,11 +160,30 @@ export function jobRoutes({ jobs, announce, models, limits, callerOf }: JobRoute
         `${survey.missing.length} of the listed devices do not exist: '${survey.missing.slice(0, 10).join("', '")}'`,
       );
     if (survey.devices === 0 && !("devices" in target)) throw new InvalidInputError("no_devices", "the target matches no device now");
+    if (operation.kind === "firmware") return checkFirmware(survey.kinds, operation.packages);
     for (const ref of survey.models) {
       const { model } = await models(ref.id, ref.version);
       const problems = operation.kind === "service" ? model.checkServiceCall(operation.service, operation.params) : model.checkPropertySet(operation.params);
       if (problems[0])
         throw new InvalidInputError("invalid_command", `thing model '${ref.id}' version ${ref.version}: ${problems[0].path}: ${problems[0].message}`, problems);
+    }
+  };
+
+  /** Every kind of device the target holds has a package that fits it, and its vendor has an update driver. */
+  const checkFirmware = async (kinds: { vendor: Vendor; model: string | null }[], ids: string[]) => {
+    if (!firmwareLinks)
+      throw new InvalidInputError("invalid_job", "firmware updates need download links: set firmware.publicUrl and firmware.urlSecret (or auth.secret)");
+    const found = await Promise.all(ids.map((id) => packages.get(id).catch(() => undefined)));
+    const missing = ids.filter((_, i) => !found[i]);
+    if (missing.length > 0) throw new InvalidInputError("unknown_package", `firmware package '${missing[0]}' does not exist`);
+    for (const kind of kinds) {
+      if (kind.vendor === "tuya")
+        throw new InvalidInputError("invalid_job", "firmware updates of Tuya devices are not built yet: leave them out of the target");
+      if (!packageFor(found as FirmwarePackage[], { vendor: kind.vendor, modelId: kind.model }))
+        throw new InvalidInputError(
+          "no_package",
+          `the target holds ${kind.vendor} devices of model ${kind.model ?? "none"}, and no package of the job fits them`,
+        );
     }
   };
 

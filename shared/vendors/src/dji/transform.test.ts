@@ -63,6 +63,26 @@ describe("DJI frames -> envelopes", () => {
     expect(dji.decode(rawFrame(dji, quiet)).replies).toEqual([]);
   });
 
+  test("a service's progress event carries the bid of the call it reports on (ota_progress), other events none", () => {
+    expect(decodeFixture("events").messages[0]!.envelope.correlationId).toBeUndefined();
+    const progress = {
+      ...fixture("events"),
+      payload: {
+        tid: "t-1",
+        bid: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        timestamp: 1_700_000_000_000,
+        method: "ota_progress",
+        need_reply: 0,
+        data: { result: 0, output: { status: "in_progress", progress: { percent: 40, current_step: "download_firmware" } } },
+      },
+    };
+    expect(dji.decode(rawFrame(dji, progress)).messages[0]!.envelope).toMatchObject({
+      kind: "event.report",
+      correlationId: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+      data: { event: "ota_progress", data: { output: { status: "in_progress", progress: { percent: 40 } } } },
+    });
+  });
+
   test("a request is passed on with its method, tid and bid", () => {
     expect(decodeFixture("requests").messages[0]).toMatchObject({
       stage: "event",

@@ -54,6 +54,8 @@ export function decode(frame: RawFrame): Decoded {
       const body = parseFrame(frame.payload, checkers.method, "dji events");
       const replies = Number(body.need_reply) === 1 ? [answer(frame.deviceId, "events_reply", body)] : [];
       const envelope = base(body, KINDS.eventReport, { event: body.method, data: body.data ?? {} });
+      // A service's progress (`ota_progress`, `flighttask_progress`) carries the bid of the call it reports on: our command id.
+      if (body.method.endsWith("_progress") && body.bid) envelope.correlationId = body.bid;
       return one({ stage: "event", action: KINDS.eventReport, deviceMessageId: idOf(body), envelope }, replies);
     }
     case "requests": {

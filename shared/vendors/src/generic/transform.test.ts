@@ -41,6 +41,8 @@ describe("generic frames -> envelopes", () => {
       kind: "event.report",
       data: { event: "door", data: { open: true } },
     });
+    const progress = decode(frame("event.report", { event: "ota.progress", correlationId: "cmd-1", data: { percent: 50, state: "downloading" } }));
+    expect(progress.messages[0]!.envelope).toMatchObject({ correlationId: "cmd-1", data: { event: "ota.progress", data: { percent: 50 } } });
     const [reply] = decode(frame("service.reply", { correlationId: "c", code: 3 })).messages;
     expect(reply).toMatchObject({ stage: "service", action: "service.reply", envelope: { correlationId: "c", data: { code: 3, output: null } } });
     expect(decode(frame("status", { state: "offline" })).messages[0]).toMatchObject({

@@ -45,8 +45,10 @@ function decodeMessages(frame: RawFrame): DecodedMessage[] {
       return [{ stage: "event", action, deviceMessageId, envelope: { ...base, kind: KINDS.propertyReport, data: b.data } }];
     }
     case "event.report": {
-      const b = body as { event: string; data?: Record<string, unknown> };
-      return [{ stage: "event", action, deviceMessageId, envelope: { ...base, kind: KINDS.eventReport, data: { event: b.event, data: b.data ?? {} } } }];
+      const b = body as { event: string; data?: Record<string, unknown>; correlationId?: string };
+      const envelope: Envelope = { ...base, kind: KINDS.eventReport, data: { event: b.event, data: b.data ?? {} } };
+      if (b.correlationId !== undefined) envelope.correlationId = b.correlationId;
+      return [{ stage: "event", action, deviceMessageId, envelope }];
     }
     case "service.reply": {
       const b = body as { correlationId: string; code: number; data?: unknown };

@@ -13,6 +13,8 @@ export const EventReport = T.Object({
   ts: T.Optional(Timestamp),
   event: T.String({ minLength: 1, maxLength: 128 }),
   data: T.Optional(Properties),
+  /** The command this event reports on (an update's `ota.progress`): its correlationId. */
+  correlationId: T.Optional(T.String({ minLength: 1, maxLength: 128 })),
 });
 export const ServiceReply = T.Object({
   id: T.Optional(MessageId),

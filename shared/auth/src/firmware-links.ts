@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { sameSecret } from "@umos/auth";
+import { sameSecret } from "./local-secret";
 
 /**
  * Download links for firmware: `/api/v1/firmware/<id>/download?expires=<unix s>&signature=<hex>`,
