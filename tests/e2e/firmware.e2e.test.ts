@@ -9,13 +9,14 @@ import { eventually, startStack, type Json, type TestStack } from "@umos/testkit
 /**
  * The issue's "done when" through all six services as processes and simulated devices on a Mosquitto
  * of the test's own: firmware packages uploaded, then an update rolled out to a group of generic
- * devices and DJI docks in waves, surviving a restart of iot-downlink, each device ending on the new
+ * devices, DJI docks and Tuya plugs in waves, surviving a restart of iot-downlink, each device ending on the new
  * version; a second rollout over devices that fail their update stops by itself at the threshold,
  * each device ending on the new version or with a reason. Devices download by the signed links their
  * commands carry, over real HTTP from iot-api.
  */
 const GENERIC = 16;
 const DOCKS = 4;
+const PLUGS = 2;
 let stack: TestStack;
 let sql: postgres.Sql;
 let firmwareDir: string;
@@ -42,14 +43,15 @@ beforeAll(async () => {
   const fleet = [
     ...Array.from({ length: GENERIC }, (_, i) => genericDevice(`fw-gen-${i}`, Date.now, { failUpdates: i >= 12 })),
     ...Array.from({ length: DOCKS }, (_, i) => djiDock(`fw-dock-${i}`, Date.now, { failUpdates: i === 3 })),
-    tuyaPlug("fw-plug-0"),
+    ...Array.from({ length: PLUGS }, (_, i) => tuyaPlug(`fw-plug-${i}`, Date.now, { installMs: 50 })),
   ];
   devices = await startFleet(fleet, { brokerUrl: stack.broker.url, register: { apiUrl: stack.platform.apiUrl, token: stack.token } });
   for (const d of devices) d.report();
   packages.generic = await upload("generic", "2.0.0", file(256 * 1024, 7));
   packages.dji = await upload("dji", "2.0.0", file(300 * 1024, 13));
+  packages.tuya = await upload("tuya", "2.0.0", file(128 * 1024, 17));
   // Healthy ones first, then those told to fail their update (generic 12-15, dock 3).
-  const healthy = [...Array.from({ length: 12 }, (_, i) => `fw-gen-${i}`), "fw-dock-0", "fw-dock-1", "fw-dock-2"];
+  const healthy = [...Array.from({ length: 12 }, (_, i) => `fw-gen-${i}`), "fw-dock-0", "fw-dock-1", "fw-dock-2", "fw-plug-0", "fw-plug-1"];
   const failing = ["fw-gen-12", "fw-gen-13", "fw-gen-14", "fw-gen-15", "fw-dock-3"];
   for (const [group, members] of [
     ["site-a", healthy],
@@ -60,7 +62,8 @@ beforeAll(async () => {
   }
   await eventually(
     async () =>
-      (await stack.api.get(`/api/v1/devices?q=${encodeURIComponent('state.firmware_version = "1.0.0"')}&count=true&limit=1`)).body.total >= GENERIC + DOCKS,
+      (await stack.api.get(`/api/v1/devices?q=${encodeURIComponent('state.firmware_version = "1.0.0"')}&count=true&limit=1`)).body.total >=
+      GENERIC + DOCKS + PLUGS,
     20_000,
     "every device reporting firmware 1.0.0",
   );
@@ -77,11 +80,11 @@ const job = async (id: string): Promise<Json> => (await stack.api.get(`/api/v1/j
 const executions = async (id: string): Promise<Json[]> => (await stack.api.get(`/api/v1/jobs/${id}/executions?limit=100`)).body.items;
 const versionOf = async (id: string) => (await stack.api.get(`/api/v1/devices/${id}`)).body.state.firmware_version?.value;
 
-test("an update rolls out to generic devices and DJI docks in waves, survives a restart of iot-downlink, and each device ends on the new version", async () => {
+test("an update rolls out to generic devices, DJI docks and Tuya plugs in waves, survives a restart of iot-downlink, and each device ends on the new version", async () => {
   const created = await stack.api.post("/api/v1/jobs", {
     name: "firmware 2.0.0, site A",
     target: { group: "site-a" },
-    operation: { kind: "firmware", packages: [packages.generic, packages.dji] },
+    operation: { kind: "firmware", packages: [packages.generic, packages.dji, packages.tuya] },
     rollout: { waves: [{ devices: 3 }, { percent: 100 }], waveGapMs: 300, maxInFlight: 6, timeoutMs: 30_000, ratePerMinute: 6000 },
   });
   expect(created.status).toBe(201);
@@ -91,16 +94,17 @@ test("an update rolls out to generic devices and DJI docks in waves, survives a 
   await Bun.sleep(300);
   await stack.platform.restart("downlink");
   const done = await eventually(async () => ((await job(id)).status === "completed" ? job(id) : undefined), 60_000, "the rollout completed");
-  expect(done.counts).toEqual({ pending: 0, in_progress: 0, succeeded: 15, failed: 0, timed_out: 0, cancelled: 0 });
+  expect(done.counts).toEqual({ pending: 0, in_progress: 0, succeeded: 17, failed: 0, timed_out: 0, cancelled: 0 });
   for (const e of await executions(id)) {
     expect({ device: e.deviceId, progress: e.progress, attempts: e.attempts }).toEqual({ device: e.deviceId, progress: 100, attempts: 1 });
     expect(await versionOf(e.deviceId)).toBe("2.0.0");
   }
-  // Each device was sent the update once; the docks got DJI's ota_create, the others our ota call.
+  // Each device was sent the update once: the docks DJI's ota_create, the plugs TuyaLink's ota/issue, the others our ota call.
   const sent = await sql<{ service: string; devices: number; commands: number }[]>`
     select service, count(distinct device_id)::int as devices, count(*)::int as commands from commands where job_id = ${id} group by service order by service`;
   expect([...sent]).toEqual([
     { service: "ota", devices: 12, commands: 12 },
+    { service: "ota.issue", devices: 2, commands: 2 },
     { service: "ota_create", devices: 3, commands: 3 },
   ]);
   // The canary wave was done before the next wave's first command.
@@ -140,10 +144,13 @@ test("an update over devices that fail it stops by itself at the threshold, each
   }
 }, 90_000);
 
-test("a firmware job is refused when a device in its target has no package that fits, or is a Tuya device", async () => {
+test("a firmware job is refused when a device in its target has no package that fits, or a package does not exist", async () => {
   const refuse = async (target: Json, packageIds: string[]) =>
     (await stack.api.post("/api/v1/jobs", { name: "x", target, operation: { kind: "firmware", packages: packageIds } })).body.error;
   expect(await refuse({ devices: ["fw-dock-0"] }, [packages.generic!])).toMatchObject({ code: "no_package" });
-  expect(await refuse({ devices: ["fw-plug-0"] }, [packages.generic!])).toMatchObject({ code: "invalid_job" });
+  expect(await refuse({ devices: ["fw-plug-0", "fw-gen-0"] }, [packages.generic!])).toMatchObject({
+    code: "no_package",
+    message: "the target holds tuya devices of model none, and no package of the job fits them",
+  });
   expect(await refuse({ devices: ["fw-gen-0"] }, ["0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"])).toMatchObject({ code: "unknown_package" });
 }, 30_000);

@@ -1,5 +1,6 @@
 import { KINDS, type Vendor } from "@umos/contracts";
 import type { FirmwarePackage, PreparedCommand } from "@umos/store";
+import { TUYA_OTA_ISSUE } from "@umos/vendors";
 
 /**
  * The update command each vendor's devices take for a package (docs/fleet.md, Firmware updates),
@@ -37,6 +38,22 @@ export function firmwareCommand(device: { id: string; vendor: Vendor }, pkg: Fir
         expectVersion: pkg.version,
       };
     case "tuya":
-      return { refused: "firmware updates of Tuya devices are not built yet (TuyaLink's ota/issue topic)" };
+      // TuyaLink `ota/issue` (the shape Tuya's cloud sends; size as text); progress comes on `ota/progress/report`,
+      // the new version on `ota/firmware/report`. No hmac: it is keyed by a secret of Tuya's cloud.
+      return {
+        kind: KINDS.serviceCall,
+        service: TUYA_OTA_ISSUE,
+        params: {
+          channel: 0,
+          url,
+          ...(url.startsWith("https:") ? { httpsUrl: url } : {}),
+          size: String(pkg.size),
+          md5: pkg.md5,
+          version: pkg.version,
+          upgradeType: 0,
+          execTime: 0,
+        },
+        expectVersion: pkg.version,
+      };
   }
 }

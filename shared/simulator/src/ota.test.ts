@@ -3,6 +3,7 @@ import { KINDS } from "@umos/contracts";
 import { answerOf, type DeviceBehaviour, type Frame } from "./behaviour";
 import { aircraftOf, djiDock, OTA_CREATE } from "./dji";
 import { genericDevice, OTA_SERVICE } from "./generic";
+import { tuyaPlug } from "./tuya";
 import type { FirmwareOptions } from "./ota";
 import { COMMAND_ID, command, decode } from "./platform.testing";
 
@@ -195,5 +196,32 @@ describe("DJI dock updates", () => {
     const { answer, after } = await update(dji.make(fast), call);
     expect(body(answer[0]!).data.result).not.toBe(0);
     expect(after).toEqual([]);
+  });
+});
+
+describe("Tuya plug updates (TuyaLink OTA topics)", () => {
+  const issue = (file: Package, version: string): Frame => ({
+    topic: "tylink/plug-1/ota/issue",
+    payload: JSON.stringify({ msgId: "m1", time: 1, version: "1.0", data: { channel: 0, url: file.url, size: String(file.size), md5: file.md5, version } }),
+  });
+  /** What the platform reads from each frame the update sent: the progress state, or the version reported. */
+  const read = (frames: Frame[]) =>
+    frames.map((f) => {
+      const envelope = decode(f).messages[0]!.envelope as { kind: string; data: { data?: { state: string }; firmware_version?: string } };
+      return envelope.kind === "event.report" ? envelope.data.data!.state : `version ${envelope.data.firmware_version}`;
+    });
+
+  test("announces its version, reports progress on ota/progress/report and the new version on ota/firmware/report", async () => {
+    const device = tuyaPlug("plug-1", Date.now, fast);
+    expect(read(device.announce().filter((f) => f.topic.includes("/ota/")))).toEqual(["version 1.0.0"]);
+    const { answer, after } = await update(device, issue(good, "2.0.0"));
+    expect(answer).toEqual([]);
+    expect(runs(read(after))).toEqual(["in_progress", "done", "version 2.0.0"]);
+  });
+
+  test("a wrong checksum ends with progress -1, read as failed, and no new version", async () => {
+    const { after } = await update(tuyaPlug("plug-1", Date.now, fast), issue({ ...good, md5: "0".repeat(32) }, "2.0.0"));
+    expect(read(after).at(-1)).toBe("failed");
+    expect(read(after)).not.toContain("version 2.0.0");
   });
 });

@@ -401,7 +401,8 @@ const FIRMWARE_FAILED = ["failed", "canceled", "cancelled", "timeout", "rejected
 /**
  * Firmware updates are done when the device reports the new version (`firmware_version` in its
  * state), not when it accepts the command. Until then an execution follows its command's latest
- * progress event (DJI `ota_progress` by bid, our `ota.progress` by correlationId); it fails when the
+ * progress event (DJI `ota_progress` by bid, our `ota.progress` by correlationId, Tuya's by device
+ * and time, as TuyaLink names no command); it fails when the
  * device refuses the command or reports a failed update, and times out when rollout.timeoutMs passes
  * without the version. A failure is retried as any other while attempts and the deadline allow.
  */
@@ -411,9 +412,15 @@ async function settleFirmware(sql: Sql): Promise<string[]> {
       select e.job_id, e.device_id, e.attempts, e.expected_version, e.progress as was, j.rollout, j.status as job_status, j.deadline_at,
         c.status as command, c.reason as cause,
         (select s.value #>> '{}' from device_state s where s.device_id = e.device_id and s.property = 'firmware_version') as reported,
-        (select m.data -> 'data' from message_log m
-          where m.correlation_id = e.command_id::text and m.kind = 'event.report' and m.data ->> 'event' in ('ota_progress', 'ota.progress')
-          order by m.id desc limit 1) as event,
+        coalesce(
+          (select m.data -> 'data' from message_log m
+            where m.correlation_id = e.command_id::text and m.kind = 'event.report' and m.data ->> 'event' in ('ota_progress', 'ota.progress')
+            order by m.id desc limit 1),
+          -- TuyaLink's progress names no command: the device's latest since this attempt was sent.
+          (select m.data -> 'data' from message_log m
+            where m.device_id = e.device_id and m.correlation_id is null and m.kind = 'event.report' and m.data ->> 'event' = 'ota.progress'
+              and m.received_at >= e.dispatched_at
+            order by m.id desc limit 1)) as event,
         now() > e.dispatched_at + make_interval(secs => (j.rollout->>'timeoutMs')::bigint / 1000.0) as overdue
       from job_executions e join jobs j on j.id = e.job_id left join commands c on c.id = e.command_id
       where e.status = 'in_progress' and j.operation->>'kind' = 'firmware'

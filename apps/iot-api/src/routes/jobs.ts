@@ -169,7 +169,7 @@ export function jobRoutes({ jobs, packages, firmwareLinks, announce, models, lim
     }
   };
 
-  /** Every kind of device the target holds has a package that fits it, and its vendor has an update driver. */
+  /** Every kind of device the target holds has a package that fits it. */
   const checkFirmware = async (kinds: { vendor: Vendor; model: string | null }[], ids: string[]) => {
     if (!firmwareLinks)
       throw new InvalidInputError("invalid_job", "firmware updates need download links: set firmware.publicUrl and firmware.urlSecret (or auth.secret)");
@@ -177,8 +177,6 @@ export function jobRoutes({ jobs, packages, firmwareLinks, announce, models, lim
     const missing = ids.filter((_, i) => !found[i]);
     if (missing.length > 0) throw new InvalidInputError("unknown_package", `firmware package '${missing[0]}' does not exist`);
     for (const kind of kinds) {
-      if (kind.vendor === "tuya")
-        throw new InvalidInputError("invalid_job", "firmware updates of Tuya devices are not built yet: leave them out of the target");
       if (!packageFor(found as FirmwarePackage[], { vendor: kind.vendor, modelId: kind.model }))
         throw new InvalidInputError(
           "no_package",

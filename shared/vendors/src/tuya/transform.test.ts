@@ -69,6 +69,32 @@ describe("Tuya frames -> envelopes", () => {
     expect(replies[0]!.topic).toBe("tylink/tuya_gw/thing/data/batch_report_response");
   });
 
+  test("OTA progress and firmware reports (TuyaLink OTA topics) become an ota.progress event and the firmware_version property", () => {
+    const frame = (topic: string, payload: unknown) => tuya.decode(rawFrame(tuya, { ...fixture("property_report"), topic, payload }));
+    expect(tuya.routeTopic("tylink/tuya_dev/ota/progress/report")?.action).toBe("ota.progress");
+    const progress = frame("tylink/tuya_dev/ota/progress/report", { msgId: "45lkj3551234", time: 1626197189638, data: { channel: 0, progress: 98 } });
+    expect(progress.messages[0]!.envelope).toMatchObject({
+      kind: "event.report",
+      ts: 1626197189638,
+      data: { event: "ota.progress", data: { percent: 98, state: "in_progress", channel: 0 } },
+    });
+    expect(progress.messages[0]!.envelope.correlationId).toBeUndefined();
+    const report = frame("tylink/tuya_dev/ota/firmware/report", {
+      msgId: "45lkj3551235",
+      time: 1626197189638,
+      data: {
+        bizType: "UPDATE",
+        pid: "5k8h97qska6pf",
+        otaChannel: [
+          { channel: 9, version: "1.0.0" },
+          { channel: 0, version: "1.1.7" },
+        ],
+      },
+    });
+    expect(report.messages[0]!.envelope).toMatchObject({ kind: "property.report", data: { firmware_version: "1.1.7" } });
+    expect(() => frame("tylink/tuya_dev/ota/firmware/report", { msgId: "m", data: { otaChannel: [] } })).toThrow(InvalidInputError);
+  });
+
   test("a bad frame is refused naming what is wrong", () => {
     const bad = { ...fixture("property_report"), payload: { msgId: "x".repeat(40), data: {} } };
     expect(() => tuya.decode(rawFrame(tuya, bad))).toThrow(InvalidInputError);
@@ -92,6 +118,16 @@ describe("commands -> Tuya frames", () => {
     );
     expect(frame.topic).toBe(fixture("action_execute").topic);
     expect(parse(frame.payload)).toEqual({ ...documented, msgId: COMMAND.replaceAll("-", "") });
+  });
+
+  test("a firmware update goes out on ota/issue with the package's link, size and md5, the command id as msgId", () => {
+    const params = { channel: 0, url: "http://umos/fw", size: "4496", md5: "949c276b81e0f01bf722d2c1320800f0", version: "1.1.7", upgradeType: 0, execTime: 0 };
+    const frame = tuya.encode(
+      { id: "m", ts: 1, vendor: "tuya", deviceId: "tuya_dev", kind: "service.call", correlationId: COMMAND, data: { service: "ota.issue", params } },
+      { definition: null, gatewayId: null },
+    );
+    expect(frame.topic).toBe("tylink/tuya_dev/ota/issue");
+    expect(parse(frame.payload)).toEqual({ msgId: COMMAND.replaceAll("-", ""), time: 1, version: "1.0", data: params });
   });
 
   test("a property set scales to wire values and asks for set_response", () => {

@@ -13,6 +13,8 @@ const UPLINK = new Map<string, string>([
   ["thing/data/batch_report", "data.batch_report"],
   ["thing/property/set_response", "property.set_response"],
   ["thing/action/execute_response", "action.execute_response"],
+  ["ota/progress/report", "ota.progress"],
+  ["ota/firmware/report", "ota.firmware_report"],
 ]);
 
 export const uplinkFilters = [...UPLINK.keys()].map((suffix) => `tylink/+/${suffix}`);
@@ -53,6 +55,24 @@ export function decode(frame: RawFrame): Decoded {
         envelope: envelope(frame.deviceId, KINDS.eventReport, ts, data),
       };
       return { messages: [message], replies: acknowledged(body.sys?.ack, frame.deviceId, "thing/event/trigger_response", body.msgId) };
+    }
+    case "ota.progress": {
+      // TuyaLink's progress names no command: the platform ties it to the update sent to this device last.
+      const body = parseFrame(frame.payload, checkers.otaProgress, "tuya ota/progress/report");
+      const { progress, channel } = body.data;
+      const state = progress < 0 ? "failed" : progress >= 100 ? "done" : "in_progress";
+      const data = { event: "ota.progress", data: { percent: Math.max(progress, 0), state, channel: channel ?? 0 } };
+      const event = envelope(frame.deviceId, KINDS.eventReport, toMillis(body.time, frame.receivedAt), data);
+      return { messages: [{ stage: "event", action: KINDS.eventReport, deviceMessageId: body.msgId, envelope: event }], replies: [] };
+    }
+    case "ota.firmware_report": {
+      // The main module's channel (0) is the device's firmware version; without it, the first channel listed.
+      const body = parseFrame(frame.payload, checkers.otaFirmwareReport, "tuya ota/firmware/report");
+      const channels = body.data.otaChannel;
+      const main = channels.find((c) => c.channel === 0) ?? channels[0]!;
+      const data = { firmware_version: main.version };
+      const report = envelope(frame.deviceId, KINDS.propertyReport, toMillis(body.time, frame.receivedAt), data);
+      return { messages: [{ stage: "event", action: KINDS.propertyReport, deviceMessageId: body.msgId, envelope: report }], replies: [] };
     }
     case "property.set_response":
     case "action.execute_response": {
@@ -116,12 +136,18 @@ function commandIdOf(msgId: string): string {
   return /^[0-9a-f]{32}$/i.test(msgId) ? `${msgId.slice(0, 8)}-${msgId.slice(8, 12)}-${msgId.slice(12, 16)}-${msgId.slice(16, 20)}-${msgId.slice(20)}` : msgId;
 }
 
+/** The service name that sends a firmware update to a Tuya device (on `ota/issue`, not `action/execute`). */
+export const TUYA_OTA_ISSUE = "ota.issue";
+
 export function encode(envelope: Envelope, target: TargetContext): EncodedFrame {
   const msgId = msgIdOf(envelope.correlationId ?? envelope.id);
   const base = `tylink/${envelope.deviceId}/thing`;
   switch (envelope.kind) {
     case KINDS.serviceCall: {
       const { service, params } = envelope.data as { service: string; params?: Record<string, unknown> };
+      // A firmware update goes out on TuyaLink's own OTA topic, which has no response: the job judges it by the version reported.
+      if (service === TUYA_OTA_ISSUE)
+        return jsonFrame(`tylink/${envelope.deviceId}/ota/issue`, { msgId, time: envelope.ts, version: "1.0", data: params ?? {} });
       return jsonFrame(`${base}/action/execute`, { msgId, time: envelope.ts, data: { actionCode: service, inputParams: params ?? {} } });
     }
     case KINDS.propertySet: {

@@ -47,9 +47,36 @@ export const BatchReport = T.Object({
 export type Values = Static<typeof Values>;
 export type Events = Static<typeof Events>;
 
+/** `ota/progress/report` (TuyaLink OTA): how far the update of one firmware channel is, 0-100. */
+export const OtaProgress = T.Object({
+  msgId: MsgId,
+  time: T.Optional(Time),
+  data: T.Object({ channel: T.Optional(T.Integer({ minimum: 0 })), progress: T.Integer({ minimum: -1, maximum: 100 }) }, { additionalProperties: true }),
+});
+/** `ota/firmware/report`: the version of each firmware channel, at start (`INIT`) and after an update (`UPDATE`). */
+export const OtaFirmwareReport = T.Object({
+  msgId: MsgId,
+  time: T.Optional(Time),
+  data: T.Object(
+    {
+      bizType: T.Optional(T.String({ maxLength: 32 })),
+      otaChannel: T.Array(
+        T.Object({ channel: T.Integer({ minimum: 0 }), version: T.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: true }),
+        {
+          minItems: 1,
+          maxItems: 32,
+        },
+      ),
+    },
+    { additionalProperties: true },
+  ),
+});
+
 export const checkers = {
   propertyReport: TypeCompiler.Compile(PropertyReport),
   eventTrigger: TypeCompiler.Compile(EventTrigger),
   response: TypeCompiler.Compile(Response),
   batchReport: TypeCompiler.Compile(BatchReport),
+  otaProgress: TypeCompiler.Compile(OtaProgress),
+  otaFirmwareReport: TypeCompiler.Compile(OtaFirmwareReport),
 };
