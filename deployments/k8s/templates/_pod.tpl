@@ -92,6 +92,10 @@ spec:
         {{- end }}
         - name: tmp
           mountPath: /tmp
+        {{- if eq .name "iot-api" }}
+        - name: firmware
+          mountPath: /var/lib/umos/firmware
+        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -103,6 +107,17 @@ spec:
     {{- end }}
     - name: tmp
       emptyDir: {}
+    {{- if eq .name "iot-api" }}
+    # Firmware packages: a claim that every iot-api replica mounts (ReadWriteMany with more than one),
+    # or a pod's own directory that is lost with the pod.
+    - name: firmware
+      {{- if $root.Values.firmware.existingClaim }}
+      persistentVolumeClaim:
+        claimName: {{ $root.Values.firmware.existingClaim }}
+      {{- else }}
+      emptyDir: {}
+      {{- end }}
+    {{- end }}
   {{- with $svc.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}
