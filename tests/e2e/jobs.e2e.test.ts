@@ -125,6 +125,10 @@ test("a job is refused when its target or operation cannot work, and is paused, 
   expect(await refuse({ target: { devices: ["ghost-1"] } })).toMatchObject({ code: "unknown_device" });
   expect(await refuse({ target: { query: 'tag = "none"' } })).toMatchObject({ code: "no_devices" });
   expect(await refuse({ target: { devices: [idOf(0)] }, followNew: true })).toMatchObject({ code: "invalid_job" });
+  expect(await refuse({ target: { devices: [idOf(0)] }, cron: "61 * * * *" })).toMatchObject({
+    code: "invalid_job",
+    message: "cron: '61 * * * *' is not a cron expression: Constraint error, got value 61 expected range 0-59",
+  });
   const later = await stack.api.post("/api/v1/jobs", {
     name: "tonight",
     target: { group: "site-a" },

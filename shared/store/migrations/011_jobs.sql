@@ -15,6 +15,10 @@ create table jobs (
   rollout          jsonb not null,
   start_at         timestamptz not null,
   deadline_at      timestamptz not null,
+  -- A recurring job: at each time its cron expression names (UTC), it starts a run of its own, a copy
+  -- whose parent_id is this job; start_at is then its next time, deadline_at that run's deadline.
+  cron             text check (length(cron) <= 100),
+  parent_id        uuid references jobs (id) on delete set null,
   -- The wave being rolled out, and when the next may start once it is done (its gap).
   wave             integer not null default 0,
   waves            integer not null default 1,

@@ -18,6 +18,7 @@ export { checkImport, importDevices, importRefused, MAX_IMPORT_ROWS, type Import
 export {
   jobRepository,
   jobProgressEvent,
+  nextRun,
   placeInWaves,
   EXECUTION_STATUSES,
   type Job,

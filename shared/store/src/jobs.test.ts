@@ -207,3 +207,30 @@ describe("a firmware job", () => {
     expect((await states())["d-13"]).toEqual(["timed_out", null, "attempt 1: no version 2.0.0 reported in time; it reports 1.0.0"]);
   });
 });
+
+describe("a recurring job", () => {
+  test("starts a run of its own at each time its cron names, and moves on to the next", async () => {
+    const start = new Date();
+    const recurring = await jobs.create(
+      newJob({ target: { devices: ["d-06"] }, cron: "*/1 * * * * *", startAt: start, deadlineAt: new Date(start.getTime() + 60_000) }),
+    );
+    expect(recurring).toMatchObject({ status: "scheduled", cron: "*/1 * * * * *", parentId: null });
+    expect(recurring.startAt.getTime()).toBeGreaterThan(start.getTime() - 1000);
+    expect(recurring.deadlineAt.getTime() - recurring.startAt.getTime()).toBe(60_000);
+    await Bun.sleep(1100);
+    const first = (await jobs.startDue()).filter((j) => j.parentId === recurring.id);
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ status: "running", cron: null, counts: { pending: 1 } });
+    expect(first[0]!.name).toStartWith("reboot 20");
+    // Nothing more until its next time.
+    expect((await jobs.startDue()).filter((j) => j.parentId === recurring.id)).toEqual([]);
+    const moved = await jobs.get(recurring.id);
+    expect(moved.startAt.getTime()).toBeGreaterThan(first[0]!.startAt.getTime());
+    expect(moved).toMatchObject({ status: "scheduled", counts: { pending: 0 } });
+    await Bun.sleep(1100);
+    expect((await jobs.startDue()).filter((j) => j.parentId === recurring.id)).toHaveLength(1);
+    await jobs.cancel(recurring.id, "test");
+    await Bun.sleep(1100);
+    expect((await jobs.startDue()).filter((j) => j.parentId === recurring.id)).toEqual([]);
+  });
+});

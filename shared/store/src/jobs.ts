@@ -1,3 +1,4 @@
+import { CronExpressionParser } from "cron-parser";
 import { type Envelope, KINDS, routingKey, type Vendor } from "@umos/contracts";
 import { ConflictError, InvalidInputError, NotFoundError } from "@umos/core";
 import { type Command, commandRepository } from "./commands";
@@ -51,6 +52,10 @@ export interface Job {
   rollout: Rollout;
   startAt: Date;
   deadlineAt: Date;
+  /** A recurring job's cron expression (UTC): it starts a run of its own at each time; null for a single run. */
+  cron: string | null;
+  /** The recurring job this run was started by. */
+  parentId: string | null;
   /** The wave being rolled out (0-based) of `waves`. */
   wave: number;
   waves: number;
@@ -75,6 +80,8 @@ export interface NewJob {
   startAt: Date;
   deadlineAt: Date;
   createdBy: string | null;
+  /** Recurring: each run starts at the next time this names after `startAt`, and lasts until its start + (deadlineAt - startAt). */
+  cron?: string;
 }
 
 export interface Execution {
@@ -121,7 +128,7 @@ const FINAL_COMMAND = ["acked", "failed", "timeout", "cancelled", "expired"];
 
 const jobColumns = (sql: Sql) => sql`
   j.id, j.name, j.status, j.target, j.follow_new as "followNew", j.operation, j.rollout, j.start_at as "startAt",
-  j.deadline_at as "deadlineAt", j.wave, j.waves, j.reason, j.created_by as "createdBy", j.created_at as "createdAt",
+  j.deadline_at as "deadlineAt", j.cron, j.parent_id as "parentId", j.wave, j.waves, j.reason, j.created_by as "createdBy", j.created_at as "createdAt",
   j.started_at as "startedAt", j.finished_at as "finishedAt", j.updated_at as "updatedAt",
   (select coalesce(jsonb_object_agg(s.status, s.n), '{}') from
     (select status, count(*)::int as n from job_executions e where e.job_id = j.id group by status) s) as counts`;
@@ -201,10 +208,15 @@ export function jobRepository(sql: Sql): JobRepository {
 
   return {
     async create(job: NewJob): Promise<Job> {
+      let { startAt, deadlineAt } = job;
+      if (job.cron !== undefined) {
+        startAt = nextRun(job.cron, new Date(Math.max(Date.now(), job.startAt.getTime()) - 1));
+        deadlineAt = new Date(startAt.getTime() + (job.deadlineAt.getTime() - job.startAt.getTime()));
+      }
       await sql`
-        insert into jobs (id, name, status, target, follow_new, operation, rollout, start_at, deadline_at, waves, created_by)
+        insert into jobs (id, name, status, target, follow_new, operation, rollout, start_at, deadline_at, cron, waves, created_by)
         values (${job.id}, ${job.name}, 'scheduled', ${json(sql, job.target)}, ${job.followNew}, ${json(sql, job.operation)},
-          ${json(sql, job.rollout)}, ${job.startAt}, ${job.deadlineAt}, ${job.rollout.waves.length || 1}, ${job.createdBy})`;
+          ${json(sql, job.rollout)}, ${startAt}, ${deadlineAt}, ${job.cron ?? null}, ${job.rollout.waves.length || 1}, ${job.createdBy})`;
       return get(job.id);
     },
 
@@ -267,10 +279,15 @@ export function jobRepository(sql: Sql): JobRepository {
       const started: Job[] = [];
       for (;;) {
         const id = await sql.begin(async (tx) => {
-          const [job] = await tx<{ id: string; target: JobTarget; rollout: Rollout }[]>`
-            select id, target, rollout from jobs where status = 'scheduled' and start_at <= now()
+          const [job] = await tx<{ id: string; target: JobTarget; rollout: Rollout; cron: string | null; startAt: Date; deadlineAt: Date }[]>`
+            select id, target, rollout, cron, start_at as "startAt", deadline_at as "deadlineAt" from jobs
+            where status = 'scheduled' and start_at <= now()
             order by start_at limit 1 for update skip locked`;
           if (!job) return undefined;
+          if (job.cron !== null) {
+            await startRun(tx as unknown as Sql, { ...job, cron: job.cron });
+            return null;
+          }
           const devices = await resolveTargets(tx as unknown as Sql, job.id, job.target);
           const placed = placeInWaves(devices.length, job.rollout.waves);
           await tx`
@@ -279,8 +296,8 @@ export function jobRepository(sql: Sql): JobRepository {
           await tx`update jobs set status = 'running', started_at = now(), updated_at = now() where id = ${job.id}`;
           return job.id;
         });
-        if (!id) return started;
-        started.push(await get(id));
+        if (id === undefined) return started;
+        if (id !== null) started.push(await get(id));
       }
     },
 
@@ -462,6 +479,30 @@ async function settleFirmware(sql: Sql): Promise<string[]> {
     where e.job_id = v.job_id and e.device_id = v.device_id and (v.outcome is not null or v.percent is distinct from v.was)
     returning e.job_id as "jobId"`;
   return rows.map((r) => r.jobId);
+}
+
+/** The first time a cron expression (UTC; 5 fields, or 6 with seconds) names after `after`; refuses a bad one. */
+export function nextRun(cron: string, after: Date): Date {
+  try {
+    return CronExpressionParser.parse(cron, { currentDate: after, tz: "UTC" }).next().toDate();
+  } catch (err) {
+    throw new InvalidInputError("invalid_job", `cron: '${cron}' is not a cron expression: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A recurring job's time came: a run of its own starts (a copy, named for its time), and the job
+ * moves on to its next time. Times missed while nobody ran (iot-downlink down) start one run, not one each.
+ */
+async function startRun(sql: Sql, job: { id: string; cron: string; startAt: Date; deadlineAt: Date }): Promise<void> {
+  const window = job.deadlineAt.getTime() - job.startAt.getTime();
+  await sql`
+    insert into jobs (id, name, status, target, follow_new, operation, rollout, start_at, deadline_at, waves, parent_id, created_by)
+    select ${Bun.randomUUIDv7()}, left(name || ' ' || to_char(start_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI'), 200), 'scheduled', target,
+      follow_new, operation, rollout, start_at, deadline_at, waves, id, created_by
+    from jobs where id = ${job.id}`;
+  const next = nextRun(job.cron, new Date(Math.max(Date.now(), job.startAt.getTime())));
+  await sql`update jobs set start_at = ${next}, deadline_at = ${new Date(next.getTime() + window)}, updated_at = now() where id = ${job.id}`;
 }
 
 /** A target as a condition on `devices` (wrapped: a fragment is a thenable). */

@@ -10,6 +10,7 @@ import {
   type JobOperation,
   type JobRepository,
   type JobTarget,
+  nextRun,
   packageFor,
   type Rollout,
 } from "@umos/store";
@@ -108,8 +109,10 @@ const JobSchema = t.Object({
   followNew: t.Boolean(),
   operation: t.Unknown(),
   rollout: t.Unknown(),
-  startAt: t.Date(),
+  startAt: t.Date({ description: "a recurring job: the time of its next run" }),
   deadlineAt: t.Date(),
+  cron: t.Nullable(t.String({ description: "a recurring job's cron expression (UTC): it starts a run of its own at each time" })),
+  parentId: t.Nullable(t.String({ description: "the recurring job that started this run" })),
   wave: t.Integer({ description: "the wave being rolled out, from 0" }),
   waves: t.Integer(),
   reason: t.Nullable(t.String({ description: "why it was aborted, cancelled or ended" })),
@@ -213,6 +216,8 @@ export function jobRoutes({ jobs, packages, firmwareLinks, announce, models, lim
           offlineRetryMs: r.offlineRetryMs ?? 60_000,
         };
         await check(body.target, operation);
+        // A bad cron expression is refused before anything is stored.
+        if (body.cron !== undefined) nextRun(body.cron, startAt);
         const job = await jobs.create({
           id: Bun.randomUUIDv7(),
           name: body.name,
@@ -222,6 +227,7 @@ export function jobRoutes({ jobs, packages, firmwareLinks, announce, models, lim
           rollout,
           startAt,
           deadlineAt,
+          cron: body.cron,
           createdBy: callerOf(request),
         });
         set.status = 201;
@@ -235,7 +241,15 @@ export function jobRoutes({ jobs, packages, firmwareLinks, announce, models, lim
             target: Target,
             followNew: t.Optional(t.Boolean({ description: "devices that come to match a group or query while the job runs join its last wave" })),
             operation: Operation,
-            startAt: t.Optional(t.Date({ description: "default now" })),
+            startAt: t.Optional(t.Date({ description: "default now; with cron, the runs start at its times from then on" })),
+            cron: t.Optional(
+              t.String({
+                minLength: 9,
+                maxLength: 100,
+                description:
+                  "recurring: a cron expression in UTC (minute hour day month weekday, e.g. 0 2 * * 1-5); each time starts a run, a copy of this job",
+              }),
+            ),
             deadlineAt: t.Optional(t.Date({ description: "default a day after the start; what was not done by then fails with the reason" })),
             rollout: t.Optional(RolloutBody),
           },
