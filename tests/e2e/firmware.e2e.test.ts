@@ -107,6 +107,9 @@ test("an update rolls out to generic devices, DJI docks and Tuya plugs in waves,
     { service: "ota.issue", devices: 2, commands: 2 },
     { service: "ota_create", devices: 3, commands: 3 },
   ]);
+  // The device list shows the version each device reports.
+  const listed = (await stack.api.get(`/api/v1/devices?q=${encodeURIComponent('group = "site-a"')}&limit=100`)).body.items as Json[];
+  expect(listed.map((d) => d.firmwareVersion)).toEqual(listed.map(() => "2.0.0"));
   // The canary wave was done before the next wave's first command.
   const [order] = await sql<{ canaryDone: Date; nextStarted: Date }[]>`
     select max(e.updated_at) filter (where e.wave = 0) as "canaryDone", min(c.created_at) filter (where e.wave = 1) as "nextStarted"

@@ -33,6 +33,7 @@ export const Device = t.Object({
   parentId: t.Nullable(t.String({ description: "the gateway this device is reached through (from the gateway's topology reports)" })),
   online: t.Boolean(),
   lastSeenAt: t.Nullable(t.Date()),
+  firmwareVersion: t.Nullable(t.String({ description: "the firmware it reports (its firmware_version property)" })),
   createdAt: t.Date(),
   updatedAt: t.Date(),
 });

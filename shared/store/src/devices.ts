@@ -20,6 +20,8 @@ export interface Device {
   parentId: string | null;
   online: boolean;
   lastSeenAt: Date | null;
+  /** The firmware it reports (its `firmware_version` property), for lists and firmware updates. */
+  firmwareVersion: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -59,7 +61,8 @@ type Row = Omit<Device, "model"> & { modelId: string | null; modelVersion: numbe
 
 const columns = (sql: Sql) => sql`
   id, vendor, name, metadata, tags, model_id as "modelId", model_version as "modelVersion", parent_id as "parentId", online,
-  last_seen_at as "lastSeenAt", created_at as "createdAt", updated_at as "updatedAt"`;
+  last_seen_at as "lastSeenAt", created_at as "createdAt", updated_at as "updatedAt",
+  (select s.value #>> '{}' from device_state s where s.device_id = devices.id and s.property = 'firmware_version') as "firmwareVersion"`;
 
 const toDevice = ({ modelId, modelVersion, ...rest }: Row): Device => ({
   ...rest,
