@@ -1,4 +1,4 @@
-import { connectDevice, genericDevice, type SimulatedDevice } from "@umos/simulator";
+import { connectDevice, type GenericOptions, genericDevice, type SimulatedDevice } from "@umos/simulator";
 
 export interface DeviceFleet {
   readonly ids: readonly string[];
@@ -10,17 +10,20 @@ export interface DeviceFleet {
   announceOnline(): Promise<void>;
   /** Frames each device has received so far (commands, for a generic device), in the order of `ids`. */
   received(): number[];
+  /** Frames each device has sent so far (reports, answers, events), in the order of `ids`. */
+  sent(): number[];
   close(): Promise<void>;
 }
 
 /**
  * The simulator's generic devices (shared/simulator), one MQTT 5 connection each, reporting the
  * bench's own payloads: the same devices `bun run simulate` runs, driven at the bench's pace.
+ * `options` are the devices' own (e.g. `installMs`, how long a firmware update takes to install).
  */
-export async function connectFleet(brokerUrl: string, ids: readonly string[]): Promise<DeviceFleet> {
+export async function connectFleet(brokerUrl: string, ids: readonly string[], options: GenericOptions = {}): Promise<DeviceFleet> {
   const devices: SimulatedDevice[] = await Promise.all(
     ids.map((id) =>
-      connectDevice(genericDevice(id), {
+      connectDevice(genericDevice(id, Date.now, options), {
         brokerUrl,
         clientId: `bench-${id}`,
         protocolVersion: 5,
@@ -38,6 +41,7 @@ export async function connectFleet(brokerUrl: string, ids: readonly string[]): P
     answerCalls: async () => void (await Promise.all(devices.map((d) => d.listen()))),
     announceOnline: async () => void (await Promise.all(devices.map((d) => d.announce()))),
     received: () => devices.map((d) => d.counters.received),
+    sent: () => devices.map((d) => d.counters.sent),
     close: async () => void (await Promise.all(devices.map((d) => d.close()))),
   };
 }

@@ -33,13 +33,24 @@ const JOBS = [
 const [PACED_PHASE, FLAT_OUT_PHASE, WAVES_PHASE] = JOBS.map((j) => j.phase) as [string, string, string];
 
 /**
+ * The firmware update after them, at the paced job's rate so the two stand side by side: one generic
+ * package, downloaded by every device from iot-api by its signed link, installed in `installMs`.
+ */
+const FIRMWARE = { version: "2.0.0", bytes: 64 * 1024, installMs: 20 };
+const FIRMWARE_PHASE = "firmware at 600/min";
+const FIRMWARE_ROLLOUT = { ...PACED, timeoutMs: 120_000 };
+
+/**
  * Jobs (docs/fleet.md) over 1,000 simulated generic devices connected to the stack's Mosquitto and
  * registered straight into the store, one service call each, three jobs in turn over the same
  * devices: at a rate the platform meets easily, at a rate above what it can do, and that again in
  * three waves. Before them, the processes' CPU with nothing to do, which the paced job pays for every
- * second it runs. Each job is timed from its creation to `completed` by the server's clock; the
- * scenario checks that every device succeeded, that each has exactly one command of the job in
- * PostgreSQL, and that each device received exactly one call.
+ * second it runs. Last, a firmware job (docs/fleet.md: Firmware updates) at the paced job's rate: a
+ * 64 KiB generic package uploaded through the REST API, which every device downloads from iot-api,
+ * checks and installs, coming back with version 2.0.0. Each job is timed from its creation to
+ * `completed` by the server's clock; the scenario checks that every device succeeded, that each has
+ * exactly one command of the job in PostgreSQL, that each device received exactly one call, and for
+ * the firmware job that every device's `firmware_version` in PostgreSQL is the package's.
  */
 export const jobs: PlatformScenario = {
   id: "jobs",
@@ -49,21 +60,56 @@ export const jobs: PlatformScenario = {
     const cleanups: (() => Promise<unknown>)[] = [() => db.close()];
     try {
       await register(stack, db.sql, ids);
-      const fleet = await connectFleet(stack.broker.url, ids);
+      const fleet = await connectFleet(stack.broker.url, ids, { installMs: FIRMWARE.installMs });
       cleanups.unshift(() => fleet.close());
       await fleet.answerCalls();
       const phases: Record<string, PhaseResult> = { idle: await idle(stack, db.sql, fleet, processes, profile.seconds) };
       for (const { phase, rollout } of JOBS) {
-        phases[phase] = await runJob(stack, db.sql, fleet, processes, phase, rollout);
+        phases[phase] = await runJob(stack, db.sql, fleet, processes, phase, CALL, rollout);
         console.error(`bench: jobs: ${phase}: ${JSON.stringify(phases[phase]!.figures)}`);
       }
+      const pkg = await upload(stack, firmwareFile(FIRMWARE.bytes));
+      // Its record and its file (testkit's firmware directory, shared by every test stack) go with the scenario.
+      cleanups.unshift(() => stack.api.delete(`/api/v1/firmware/${pkg}`));
+      phases[FIRMWARE_PHASE] = await runJob(stack, db.sql, fleet, processes, FIRMWARE_PHASE, { kind: "firmware", packages: [pkg] }, FIRMWARE_ROLLOUT, {
+        "devices reporting firmware 2.0.0": async () => updated(db.sql, ids),
+      });
+      console.error(`bench: jobs: ${FIRMWARE_PHASE}: ${JSON.stringify(phases[FIRMWARE_PHASE]!.figures)}`);
       compare(phases);
-      return { id: "jobs", title: `Jobs: one service call over ${DEVICES.toLocaleString("en-US")} devices`, phases };
+      return { id: "jobs", title: `Jobs: one service call, then a firmware update, over ${DEVICES.toLocaleString("en-US")} devices`, phases };
     } finally {
       for (const cleanup of cleanups) await cleanup().catch((err) => console.error(`bench cleanup: ${String(err)}`));
     }
   },
 };
+
+const CALL = { kind: "service", service: SERVICE, params: {} };
+
+/** A package file that is not all one byte, so a torn download fails its checksum. */
+function firmwareFile(size: number): Uint8Array {
+  return Uint8Array.from({ length: size }, (_, i) => (i * 7 + (i >> 7)) & 0xff);
+}
+
+/** Uploads the generic package (docs/fleet.md: Firmware packages), the raw file as the body; its id. */
+async function upload(stack: TestStack, bytes: Uint8Array): Promise<string> {
+  const query = `vendor=generic&version=${FIRMWARE.version}&fileName=fw.bin`;
+  const res = await fetch(`${stack.platform.apiUrl}/api/v1/firmware?${query}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${stack.token}`, "content-type": "application/octet-stream" },
+    body: bytes,
+  });
+  const body = (await res.json()) as Json;
+  if (res.status !== 201 || body.size !== bytes.byteLength) throw new Error(`POST /api/v1/firmware: ${res.status} ${JSON.stringify(body)}`);
+  return body.id as string;
+}
+
+/** Devices whose latest `firmware_version` in PostgreSQL is the package's. */
+async function updated(sql: Sql, ids: readonly string[]): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from device_state
+    where property = 'firmware_version' and value #>> '{}' = ${FIRMWARE.version} and device_id = any(${ids as string[]})`;
+  return row!.n;
+}
 
 /** The devices straight into the store (not what is measured), and the group the jobs target through the REST API. */
 async function register(stack: TestStack, sql: Sql, ids: readonly string[]): Promise<void> {
@@ -116,12 +162,16 @@ async function runJob(
   fleet: DeviceFleet,
   processes: () => WatchedProcess[],
   name: string,
+  operation: Record<string, unknown>,
   rollout: Record<string, unknown>,
+  /** Further checks after the job: counts that must each come to DEVICES. */
+  expected: Record<string, () => Promise<number>> = {},
 ): Promise<PhaseResult> {
   await ready(stack, sql, fleet);
   const receivedBefore = fleet.received();
+  const sentBefore = fleet.sent();
   const usage = startUsage(processes());
-  const res = await stack.api.post("/api/v1/jobs", { name, target: { group: GROUP }, operation: { kind: "service", service: SERVICE, params: {} }, rollout });
+  const res = await stack.api.post("/api/v1/jobs", { name, target: { group: GROUP }, operation, rollout });
   if (res.status !== 201) throw new Error(`POST /api/v1/jobs: ${res.status} ${JSON.stringify(res.body)}`);
   const id = res.body.id as string;
   await ended(stack, sql, id);
@@ -129,6 +179,7 @@ async function runJob(
   const job = (await stack.api.get(`/api/v1/jobs/${id}`)).body as Json;
 
   const received = fleet.received().map((n, i) => n - receivedBefore[i]!);
+  const sent = fleet.sent().reduce((s, n, i) => s + n - sentBefore[i]!, 0);
   const [per] = await sql<{ once: number; more: number; devices: number; commands: number; acked: number }[]>`
     select count(*) filter (where n = 1)::int as once, count(*) filter (where n > 1)::int as more, count(*)::int as devices,
       coalesce(sum(n), 0)::int as commands, coalesce(sum(acked), 0)::int as acked
@@ -142,12 +193,14 @@ async function runJob(
     "devices with none": DEVICES - per!.devices,
     "devices that received one call": received.filter((n) => n === 1).length,
   };
+  for (const [label, count] of Object.entries(expected)) counts[label] = await count();
   const complete =
     job.status === "completed" &&
     job.counts.succeeded === DEVICES &&
     per!.once === DEVICES &&
     per!.acked === DEVICES &&
-    counts["devices that received one call"] === DEVICES;
+    counts["devices that received one call"] === DEVICES &&
+    Object.keys(expected).every((label) => counts[label] === DEVICES);
   if (!complete) throw new Error(`job '${name}' ${job.status} (${job.reason}): ${JSON.stringify(counts)}; ${DEVICES} of each expected`);
 
   const wallS = (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
@@ -167,6 +220,7 @@ async function runJob(
       "ideal s at the rate asked": idealS,
       "wall / ideal": wallS / idealS,
       "devices/s": DEVICES / wallS,
+      "frames sent per device": sent / DEVICES,
       ...timeline(turns, Date.parse(job.createdAt), Date.parse(job.finishedAt)),
       ...Object.fromEntries(Object.entries(SIDE_BY_SIDE).map(([p, label]) => [`${label} CPU ms/device`, used[p]?.cpuSecondsPer1000 ?? 0])),
     },
@@ -208,18 +262,22 @@ function timeline(turns: readonly TurnRow[], createdAt: number, finishedAt: numb
   };
 }
 
-/** The flat-out job beside the paced one (rate and CPU per device), and the waves' cost beside the flat-out job. */
+/**
+ * The flat-out job beside the paced one (rate and CPU per device), the waves' cost beside the flat-out
+ * job, and the firmware update beside the paced call at the same rate (wall time and CPU per device).
+ */
 function compare(phases: Record<string, PhaseResult>): void {
   const paced = phases[PACED_PHASE]!;
   const flatOut = phases[FLAT_OUT_PHASE]!;
   const waves = phases[WAVES_PHASE]!;
+  const firmware = phases[FIRMWARE_PHASE]!;
   const idle = phases.idle!;
   /** CPU ms per device beyond what the process spends idle over the job's wall time (its timers, sweeps, heartbeats). */
   const netOfIdle = (phase: PhaseResult, p: string) => {
     const idleCpuS = ((idle.usage[p]?.cpuSeconds ?? 0) / idle.figures!.seconds!) * phase.figures!["wall s"]!;
     return (((phase.usage[p]?.cpuSeconds ?? 0) - idleCpuS) * 1000) / DEVICES;
   };
-  for (const phase of [paced, flatOut, waves])
+  for (const phase of [paced, flatOut, waves, firmware])
     for (const [p, label] of Object.entries(SIDE_BY_SIDE)) phase.figures![`${label} CPU ms/device net of idle`] = netOfIdle(phase, p);
   flatOut.figures!["devices/s, x paced job"] = flatOut.throughput! / paced.throughput!;
   for (const [p, label] of Object.entries(SIDE_BY_SIDE)) {
@@ -230,4 +288,15 @@ function compare(phases: Record<string, PhaseResult>): void {
     if (net > 0.1) flatOut.figures![`${label} CPU/device net of idle, x paced job`] = netOfIdle(flatOut, p) / net;
   }
   waves.figures!["wall, x one wave"] = waves.figures!["wall s"]! / flatOut.figures!["wall s"]!;
+
+  const megabytes = (DEVICES * FIRMWARE.bytes) / 1e6;
+  firmware.figures!["MB downloaded from iot-api"] = megabytes;
+  firmware.figures!["MB/s downloaded"] = megabytes / firmware.figures!["wall s"]!;
+  firmware.figures!["wall, x paced call"] = firmware.figures!["wall s"]! / paced.figures!["wall s"]!;
+  const all = (phase: PhaseResult) => Object.values(phase.usage).reduce((s, u) => s + u.cpuSecondsPer1000, 0);
+  firmware.figures!["all processes CPU/device, x paced call"] = all(firmware) / all(paced);
+  for (const [p, label] of Object.entries(SIDE_BY_SIDE)) {
+    const raw = (phase: PhaseResult) => phase.usage[p]?.cpuSecondsPer1000 ?? 0;
+    if (raw(paced) > 0) firmware.figures![`${label} CPU/device, x paced call`] = raw(firmware) / raw(paced);
+  }
 }
