@@ -62,9 +62,9 @@ test("an operator starts a job from the form and watches it complete live, then 
   expect(await figure(page, "operation").textContent()).toBe("service locate {}");
   expect(await executions.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-device")))).toEqual(DEVICES);
   for (const cells of await executions.evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent)))) {
-    // device, wave, status, attempts, reason, command
-    expect(cells.slice(2, 4)).toEqual(["succeeded", "1"]);
-    expect(cells[5]).toMatch(/^[0-9a-f-]{36}$/);
+    // device, wave, status, progress (firmware updates only), attempts, reason, command
+    expect(cells.slice(2, 5)).toEqual(["succeeded", "", "1"]);
+    expect(cells[6]).toMatch(/^[0-9a-f-]{36}$/);
   }
   // One device in the canary wave, the other two in the second.
   expect((await executions.locator("td:nth-child(2)").allTextContents()).sort()).toEqual(["1", "2", "2"]);

@@ -152,7 +152,7 @@ export function tokenRole(): string | null {
 }
 
 /** A request with the signed-in token; an answer other than 2xx throws an ApiError. */
-async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: BodyInit }): Promise<Response> {
+export async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: BodyInit }): Promise<Response> {
   const headers = { authorization: `Bearer ${storedToken() ?? ""}`, ...init.headers };
   const res = await fetch(path, { method: init.method ?? "GET", headers, body: init.body });
   if (res.ok) return res;

@@ -176,6 +176,7 @@ const executionRow = (e: Execution) =>
     el("td", {}, [el("a", { class: "mono", href: `#/devices/${encodeURIComponent(e.deviceId)}` }, [e.deviceId])]),
     el("td", { class: "count" }, [String(e.wave + 1)]),
     el("td", { title: e.nextAttemptAt ? `next attempt ${new Date(e.nextAttemptAt).toLocaleString()}` : "" }, [statusBadge(e.status)]),
+    el("td", { class: "count" }, [e.progress === null ? "" : `${e.progress} %`]),
     el("td", { class: "count" }, [String(e.attempts)]),
     el("td", {}, [e.reason ?? ""]),
     el("td", { class: "mono" }, [e.commandId ?? ""]),

@@ -25,8 +25,16 @@ export function targetLine(target: JobTarget): string {
   return `devices ${target.devices.slice(0, 3).join(", ")}${more}`;
 }
 
-export const operationLine = ({ operation }: Pick<Job, "operation">) =>
-  operation.kind === "service" ? `service ${operation.service} ${JSON.stringify(operation.params)}` : `set properties ${JSON.stringify(operation.params)}`;
+export function operationLine({ operation }: Pick<Job, "operation">): string {
+  switch (operation.kind) {
+    case "service":
+      return `service ${operation.service} ${JSON.stringify(operation.params)}`;
+    case "property":
+      return `set properties ${JSON.stringify(operation.params)}`;
+    case "firmware":
+      return `firmware ${operation.packages.join(", ")}`;
+  }
+}
 
 /** "600/min · 50 in flight · waves 2 devices, 100% · abort past 20% failed of 5 finished · 1 retry". */
 export function rolloutLine({ rollout }: Pick<Job, "rollout">): string {

@@ -8,6 +8,7 @@ const fields = (over: Partial<JobFields> = {}): JobFields => ({
   operationKind: "service",
   service: "locate",
   params: "{}",
+  packages: [],
   ratePerMinute: "600",
   maxInFlight: "50",
   canary: "",
@@ -39,6 +40,13 @@ test("a group target and a property set", () => {
     target: { group: "roof" },
     operation: { kind: "property", params: { target: 21 } },
   });
+});
+
+test("a firmware update takes the packages ticked, and neither a service nor params", () => {
+  expect(jobRequest(fields({ operationKind: "firmware", service: "", params: "not JSON", packages: ["p-1", "p-2"] }))).toMatchObject({
+    operation: { kind: "firmware", packages: ["p-1", "p-2"] },
+  });
+  expect(jobRequest(fields({ operationKind: "firmware" }))).toBe("tick the firmware packages to install");
 });
 
 test("what the form can tell is wrong, it says before asking the API", () => {

@@ -5,7 +5,11 @@ import { api } from "./api";
 export type JobStatus = "scheduled" | "running" | "paused" | "completed" | "cancelled" | "aborted";
 export type ExecutionStatus = "pending" | "in_progress" | "succeeded" | "failed" | "timed_out" | "cancelled";
 export type JobTarget = { group: string } | { query: string } | { devices: string[] };
-export type JobOperation = { kind: "service"; service: string; params: Record<string, unknown> } | { kind: "property"; params: Record<string, unknown> };
+export type JobOperation =
+  | { kind: "service"; service: string; params: Record<string, unknown> }
+  | { kind: "property"; params: Record<string, unknown> }
+  /** Package ids: each device gets the one of its vendor and model, else of its vendor for any model. */
+  | { kind: "firmware"; packages: string[] };
 export type Wave = { devices: number } | { percent: number };
 
 /** What a `job.progress` event says of a job (iot-downlink's job runner), and what the list shows. */
@@ -45,6 +49,8 @@ export interface Execution {
   wave: number;
   status: ExecutionStatus;
   attempts: number;
+  /** A firmware update's last reported progress, 0-100; null for other operations or before the device reports any. */
+  progress: number | null;
   commandId: string | null;
   nextAttemptAt: string | null;
   reason: string | null;

@@ -6,6 +6,7 @@ import { alarmBadgeUpdater, alarmsView } from "./alarms-view";
 import { chartPanel } from "./chart-panel";
 import { deviceList, hrefQuery } from "./device-list";
 import { $, el } from "./dom";
+import { firmwareView } from "./firmware-view";
 import { groupsView } from "./groups-view";
 import { importPanel } from "./import-panel";
 import { jobDetail } from "./job-detail";
@@ -19,13 +20,14 @@ import { display, millis, numericValues } from "./values";
 /**
  * The web console: devices found by a query with their online state, one device's live properties,
  * events, charts over a chosen range, commands and alarms; the alarms, the rules, the device groups and
- * the jobs; for operators, jobs started, paused and cancelled; for admins, groups made and devices
- * imported; over the public REST and WebSocket APIs only, with the token pasted at sign-in.
+ * the jobs and the firmware packages; for operators, jobs started, paused and cancelled; for admins,
+ * groups made, devices imported and firmware packages uploaded and deleted; over the public REST and
+ * WebSocket APIs only, with the token pasted at sign-in.
  */
 const PRESENCE = ["status.online", "status.offline"];
-const VIEWS = ["login", "devices-view", "device-view", "alarms-view", "rules-view", "groups-view", "jobs-view", "job-view"] as const;
+const VIEWS = ["login", "devices-view", "device-view", "alarms-view", "rules-view", "groups-view", "jobs-view", "job-view", "firmware-view"] as const;
 /** What only an admin, and what an operator or an admin, may do; the API refuses anyone else all the same. */
-const ADMIN_PARTS = ["import-panel", "group-create"];
+const ADMIN_PARTS = ["import-panel", "group-create", "firmware-upload"];
 const OPERATOR_PARTS = ["job-create", "job-actions"];
 /** The header's counts are read again this often, besides when an event says they changed. */
 const HEADER_REFRESH_MS = 30_000;
@@ -47,6 +49,7 @@ const groups = groupsView();
 const importer = importPanel(list.refresh);
 const jobs = jobsView();
 const job = jobDetail();
+const firmware = firmwareView(() => roleIs("admin"));
 jobForm(jobs.created);
 const deviceAlarms = alarmTable($("device-alarms"), $("device-alarm-error"), { deviceColumn: false, changed: badge.refresh });
 let headerTimer: ReturnType<typeof setInterval> | undefined;
@@ -105,11 +108,16 @@ function signOut() {
   show("login");
 }
 
+/** Whether the token's role is one of these; a token the page cannot read is offered everything (the API decides). */
+function roleIs(...roles: string[]) {
+  const role = tokenRole();
+  return role === null || roles.includes(role);
+}
+
 function start() {
   $("sign-out").hidden = false;
-  const role = tokenRole();
-  for (const id of ADMIN_PARTS) $(id).hidden = ![null, "admin"].includes(role);
-  for (const id of OPERATOR_PARTS) $(id).hidden = ![null, "admin", "operator"].includes(role);
+  for (const id of ADMIN_PARTS) $(id).hidden = !roleIs("admin");
+  for (const id of OPERATOR_PARTS) $(id).hidden = !roleIs("admin", "operator");
   let wasDown = false;
   live = connectLive(config.wsUrl, storedToken()!, {
     message: onMessage,
@@ -151,6 +159,7 @@ async function route() {
     else if (location.hash === "#/alarms") await openView("alarms-view", alarms.open);
     else if (location.hash === "#/rules") await openView("rules-view", openRules);
     else if (location.hash === "#/groups") await openView("groups-view", groups.open);
+    else if (location.hash === "#/firmware") await openView("firmware-view", firmware.open);
     else await openDevices(hrefQuery(location.hash));
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return signOut();
@@ -277,9 +286,9 @@ async function submitCommand(event: Event) {
   }
 }
 
-// ---- alarms, rules, groups and jobs -------------------------------------------------------------
+// ---- alarms, rules, groups, jobs and firmware ---------------------------------------------------
 
-/** A page of its own (alarms, rules, groups, jobs, a job): shown, then read. */
+/** A page of its own (alarms, rules, groups, jobs, a job, firmware): shown, then read. */
 async function openView(view: (typeof VIEWS)[number], open: () => Promise<void>) {
   leaveDevice();
   show(view);

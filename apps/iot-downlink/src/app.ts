@@ -4,15 +4,7 @@ import type { DownlinkConfig } from "@umos/config";
 import { KINDS, QUEUES, type Envelope } from "@umos/contracts";
 import { InvalidInputError } from "@umos/core";
 import { serveHealth, serviceApp, type App, type AppDeps } from "@umos/runtime";
-import {
-  commandRepository,
-  deviceRepository,
-  firmwareRepository,
-  jobRepository,
-  thingModelRepository,
-  withOutagesAsUnavailable,
-  type Database,
-} from "@umos/store";
+import { commandRepository, deviceRepository, jobRepository, thingModelRepository, withOutagesAsUnavailable, type Database } from "@umos/store";
 import { createModelCache } from "@umos/thing-model";
 import { startCommandScheduler } from "./command-scheduler";
 import { createCommandSender } from "./command-sender";
@@ -53,9 +45,7 @@ export function createApp(config: DownlinkConfig, { log, obs, bus, db }: Downlin
     resources.use(
       startJobRunner({
         jobs: jobRepository(db.sql),
-        models,
         firmware: {
-          packages: firmwareRepository(db.sql),
           links: linksKey === undefined ? null : firmwareLinks(linksKey),
           publicUrl: config.firmware.publicUrl,
           urlTtlSec: config.firmware.urlTtlSec,

@@ -3,8 +3,19 @@ import type { FirmwareLinks } from "@umos/auth";
 import { KINDS } from "@umos/contracts";
 import { every, type Logger } from "@umos/core";
 import type { Metrics } from "@umos/observability";
-import { type FirmwareRepository, type Job, type JobRepository, jobProgressEvent, packageFor, type PrepareCommand } from "@umos/store";
-import type { ModelCache } from "@umos/thing-model";
+import {
+  type FirmwarePackage,
+  firmwareRepository,
+  type Job,
+  type JobOperation,
+  type JobRepository,
+  jobProgressEvent,
+  packageFor,
+  type PrepareCommand,
+  type PreparedCommand,
+  thingModelRepository,
+} from "@umos/store";
+import { createModelCache, type ModelCache } from "@umos/thing-model";
 import { firmwareCommand } from "./firmware-command";
 
 /** Sends of one turn in flight at once: each holds a database connection while its publish is confirmed. */
@@ -19,9 +30,8 @@ const SEND_CONCURRENCY = 8;
  */
 export interface JobRunnerOptions {
   jobs: JobRepository;
-  models: ModelCache;
-  /** Firmware updates: the packages, and the links devices download them by (null: no key, so none). */
-  firmware: { packages: FirmwareRepository; links: FirmwareLinks | null; publicUrl: string | undefined; urlTtlSec: number };
+  /** Firmware updates: the links devices download packages by (null: no key, so none). */
+  firmware: { links: FirmwareLinks | null; publicUrl: string | undefined; urlTtlSec: number };
   send: (commandId: string) => Promise<void>;
   publisher: Publisher;
   metrics: Metrics;
@@ -29,26 +39,50 @@ export interface JobRunnerOptions {
   log: Logger;
 }
 
-export function startJobRunner({ jobs, models, firmware, send, publisher, metrics, intervalMs, log }: JobRunnerOptions) {
+export function startJobRunner({ jobs, firmware, send, publisher, metrics, intervalMs, log }: JobRunnerOptions) {
   const dispatched = metrics.counter("iot_job_commands_total", "Commands made by jobs' turns", []);
   const finished = metrics.counter("iot_jobs_finished_total", "Jobs that finished, by final status", ["status"]);
 
   /**
-   * A device's command: a firmware update by its vendor's driver with the package that fits it, or the
-   * service call or property set, if its thing model (if any) says the call or the values are valid.
+   * One turn's preparer: a device's command is a firmware update by its vendor's driver with the
+   * package that fits it, or the service call or property set, if its thing model (if any) says the
+   * call or the values are valid. Packages and models are read through the turn's own transaction and
+   * kept for the turn: standalone's embedded PostgreSQL serves one transaction at a time, so a read on
+   * another connection would wait for the turn that waits for it.
    */
-  const prepare: PrepareCommand = async (device, operation) => {
-    if (operation.kind === "firmware") {
-      if (!firmware.links || !firmware.publicUrl)
-        return { refused: "firmware links cannot be made: set firmware.publicUrl and firmware.urlSecret (or auth.secret) for iot-downlink" };
-      const candidates = await Promise.all(operation.packages.map((id) => firmware.packages.get(id).catch(() => undefined)));
-      const pkg = packageFor(
-        candidates.filter((p) => p !== undefined),
-        device,
-      );
-      if (!pkg) return { refused: `no package of the job fits a ${device.vendor} device of model ${device.modelId ?? "none"}` };
-      return firmwareCommand(device, pkg, firmware.links.sign(pkg.id, firmware.publicUrl, firmware.urlTtlSec).url);
-    }
+  const preparer = (): PrepareCommand => {
+    const packages = new Map<string, Promise<FirmwarePackage | undefined>>();
+    let models: ModelCache | undefined;
+    return async (device, operation, sql) => {
+      if (operation.kind === "firmware") {
+        if (!firmware.links || !firmware.publicUrl)
+          return { refused: "firmware links cannot be made: set firmware.publicUrl and firmware.urlSecret (or auth.secret) for iot-downlink" };
+        for (const id of operation.packages)
+          if (!packages.has(id))
+            packages.set(
+              id,
+              firmwareRepository(sql)
+                .get(id)
+                .catch(() => undefined),
+            );
+        const candidates = await Promise.all(operation.packages.map((id) => packages.get(id)!));
+        const pkg = packageFor(
+          candidates.filter((p) => p !== undefined),
+          device,
+        );
+        if (!pkg) return { refused: `no package of the job fits a ${device.vendor} device of model ${device.modelId ?? "none"}` };
+        return firmwareCommand(device, pkg, firmware.links.sign(pkg.id, firmware.publicUrl, firmware.urlTtlSec).url);
+      }
+      models ??= createModelCache((id, version) => thingModelRepository(sql).get(id, version));
+      return commandOf(device, operation, models);
+    };
+  };
+
+  const commandOf = async (
+    device: { modelId: string | null; modelVersion: number | null },
+    operation: Exclude<JobOperation, { kind: "firmware" }>,
+    models: ModelCache,
+  ): Promise<PreparedCommand | { refused: string }> => {
     if (device.modelId !== null) {
       const { model } = await models(device.modelId, device.modelVersion!);
       const problems = operation.kind === "service" ? model.checkServiceCall(operation.service, operation.params) : model.checkPropertySet(operation.params);
@@ -87,7 +121,7 @@ export function startJobRunner({ jobs, models, firmware, send, publisher, metric
       }
       const settled = new Set(await jobs.settle());
       for (const id of await jobs.open()) {
-        const turn = await jobs.turn(id, prepare);
+        const turn = await jobs.turn(id, preparer());
         if (!turn) {
           // Paused, cancelled or aborted with commands still out: only their outcomes move it.
           if (settled.has(id)) await progress(await jobs.get(id));

@@ -119,8 +119,8 @@ describe("a job's rollout", () => {
     await db.sql`update devices set online = false where id = 'd-02'`;
     const job = await jobs.create(newJob({ target: { devices: ["d-02", "d-03", "d-04"] }, rollout: { offlineRetryMs: 100 } }));
     await jobs.startDue();
-    const refuse: PrepareCommand = async (device, operation) =>
-      device.id === "d-04" ? { refused: "service 'reboot' is not in its thing model" } : allowed(device, operation);
+    const refuse: PrepareCommand = async (device, operation, sql) =>
+      device.id === "d-04" ? { refused: "service 'reboot' is not in its thing model" } : allowed(device, operation, sql);
     expect((await jobs.turn(job.id, refuse))!.commands.map((c) => c.deviceId)).toEqual(["d-03"]);
     expect((await jobs.executions(job.id, { limit: 5 })).items.map((e) => [e.deviceId, e.status, e.reason])).toEqual([
       ["d-02", "pending", "offline at its turn; tried again until the job's deadline"],

@@ -119,6 +119,8 @@ export interface PreparedCommand {
 export type PrepareCommand = (
   device: { id: string; vendor: Vendor; modelId: string | null; modelVersion: number | null },
   operation: JobOperation,
+  /** The turn's transaction: what the preparer reads, it reads through this (one connection may be all there is). */
+  sql: Sql,
 ) => Promise<PreparedCommand | { refused: string }>;
 
 const PACE_WINDOW_MS = 10_000;
@@ -572,7 +574,11 @@ async function dispatch(sql: Sql, job: JobRow, wave: number, prepare: PrepareCom
   const refused: { deviceId: string; reason: string }[] = [];
   const accepted: { device: (typeof turn)[number]; command: PreparedCommand }[] = [];
   for (const device of turn) {
-    const prepared = await prepare({ id: device.deviceId, vendor: device.vendor, modelId: device.modelId, modelVersion: device.modelVersion }, job.operation);
+    const prepared = await prepare(
+      { id: device.deviceId, vendor: device.vendor, modelId: device.modelId, modelVersion: device.modelVersion },
+      job.operation,
+      sql,
+    );
     if ("refused" in prepared) refused.push({ deviceId: device.deviceId, reason: prepared.refused });
     else accepted.push({ device, command: prepared });
   }

@@ -128,6 +128,7 @@ const ExecutionSchema = t.Object({
   wave: t.Integer(),
   status: ExecutionStatus,
   attempts: t.Integer(),
+  progress: t.Nullable(t.Integer({ description: "a firmware update's last reported progress, 0-100" })),
   commandId: t.Nullable(t.String({ description: "the command of its latest attempt: GET /api/v1/commands/:id" })),
   nextAttemptAt: t.Nullable(t.Date()),
   reason: t.Nullable(t.String()),
