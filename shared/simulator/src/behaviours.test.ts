@@ -6,7 +6,7 @@ import tuyaExecuteResponse from "../../vendors/src/tuya/fixtures/action_execute_
 import { answerOf, FAILING_SERVICE, type DeviceBehaviour, type Frame } from "./behaviour";
 import { aircraftOf, djiDock } from "./dji";
 import { genericDevice } from "./generic";
-import { COMMAND_ID, command, decode } from "./platform.testing";
+import { COMMAND_ID, command, decode } from "./test/platform";
 import { tuyaPlug } from "./tuya";
 
 /**

@@ -5,7 +5,7 @@ import { aircraftOf, djiDock, OTA_CREATE } from "./dji";
 import { genericDevice, OTA_SERVICE } from "./generic";
 import { tuyaPlug } from "./tuya";
 import type { FirmwareOptions } from "./ota";
-import { COMMAND_ID, command, decode } from "./platform.testing";
+import { COMMAND_ID, command, decode } from "./test/platform";
 
 /**
  * Firmware updates over real HTTP (docs/protocols.md: Firmware updates): the device answers the

@@ -1,6 +1,6 @@
 import type { Envelope, Vendor } from "@umos/contracts";
 import { adapterFor, routeTopic, type DecodedMessage } from "@umos/vendors";
-import type { Frame } from "./behaviour";
+import type { Frame } from "../behaviour";
 
 /**
  * For the tests only: simulated devices are checked against the platform's own vendor adapters, so
