@@ -147,6 +147,19 @@ test("an update over devices that fail it stops by itself at the threshold, each
   }
 }, 90_000);
 
+test("a device already on the package's version is done without a command", async () => {
+  const created = await stack.api.post("/api/v1/jobs", {
+    name: "firmware 2.0.0 again",
+    target: { devices: ["fw-gen-1"] },
+    operation: { kind: "firmware", packages: [packages.generic] },
+  });
+  const id = created.body.id;
+  await eventually(async () => (await job(id)).status === "completed", 20_000, "the job completed");
+  expect(await executions(id)).toMatchObject([
+    { deviceId: "fw-gen-1", status: "succeeded", attempts: 0, commandId: null, progress: 100, reason: "it already reports 2.0.0" },
+  ]);
+}, 30_000);
+
 test("a firmware job is refused when a device in its target has no package that fits, or a package does not exist", async () => {
   const refuse = async (target: Json, packageIds: string[]) =>
     (await stack.api.post("/api/v1/jobs", { name: "x", target, operation: { kind: "firmware", packages: packageIds } })).body.error;

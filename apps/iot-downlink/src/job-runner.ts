@@ -71,6 +71,7 @@ export function startJobRunner({ jobs, firmware, send, publisher, metrics, inter
           device,
         );
         if (!pkg) return { refused: `no package of the job fits a ${device.vendor} device of model ${device.modelId ?? "none"}` };
+        if (device.firmwareVersion === pkg.version) return { done: `it already reports ${pkg.version}` };
         return firmwareCommand(device, pkg, firmware.links.sign(pkg.id, firmware.publicUrl, firmware.urlTtlSec).url);
       }
       models ??= createModelCache((id, version) => thingModelRepository(sql).get(id, version));

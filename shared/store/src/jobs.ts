@@ -117,11 +117,11 @@ export interface PreparedCommand {
  * call, no firmware package fits it): iot-downlink's, which knows the models and the vendors' drivers.
  */
 export type PrepareCommand = (
-  device: { id: string; vendor: Vendor; modelId: string | null; modelVersion: number | null },
+  device: { id: string; vendor: Vendor; modelId: string | null; modelVersion: number | null; firmwareVersion: string | null },
   operation: JobOperation,
   /** The turn's transaction: what the preparer reads, it reads through this (one connection may be all there is). */
   sql: Sql,
-) => Promise<PreparedCommand | { refused: string }>;
+) => Promise<PreparedCommand | { refused: string } | { done: string }>;
 
 const PACE_WINDOW_MS = 10_000;
 /** How long a device has to accept a firmware update command (not to finish the update). */
@@ -565,27 +565,33 @@ async function dispatch(sql: Sql, job: JobRow, wave: number, prepare: PrepareCom
     where e.job_id = ${job.id} and e.status = 'pending' and e.wave <= ${wave} and (e.next_attempt_at is null or e.next_attempt_at <= now())
       and d.id = e.device_id and not d.online`;
   if (budget <= 0) return [];
-  const turn = await sql<{ deviceId: string; vendor: Vendor; modelId: string | null; modelVersion: number | null; attempts: number }[]>`
-    select e.device_id as "deviceId", d.vendor, d.model_id as "modelId", d.model_version as "modelVersion", e.attempts
+  const turn = await sql<
+    { deviceId: string; vendor: Vendor; modelId: string | null; modelVersion: number | null; firmwareVersion: string | null; attempts: number }[]
+  >`
+    select e.device_id as "deviceId", d.vendor, d.model_id as "modelId", d.model_version as "modelVersion", e.attempts,
+      (select s.value #>> '{}' from device_state s where s.device_id = d.id and s.property = 'firmware_version') as "firmwareVersion"
     from job_executions e join devices d on d.id = e.device_id
     where e.job_id = ${job.id} and e.status = 'pending' and e.wave <= ${wave} and (e.next_attempt_at is null or e.next_attempt_at <= now()) and d.online
     order by e.wave, e.position limit ${budget}
     for update of e`;
-  const refused: { deviceId: string; reason: string }[] = [];
+  const settled: { deviceId: string; status: "failed" | "succeeded"; reason: string }[] = [];
   const accepted: { device: (typeof turn)[number]; command: PreparedCommand }[] = [];
   for (const device of turn) {
     const prepared = await prepare(
-      { id: device.deviceId, vendor: device.vendor, modelId: device.modelId, modelVersion: device.modelVersion },
+      { id: device.deviceId, vendor: device.vendor, modelId: device.modelId, modelVersion: device.modelVersion, firmwareVersion: device.firmwareVersion },
       job.operation,
       sql,
     );
-    if ("refused" in prepared) refused.push({ deviceId: device.deviceId, reason: prepared.refused });
+    if ("refused" in prepared) settled.push({ deviceId: device.deviceId, status: "failed", reason: prepared.refused });
+    else if ("done" in prepared) settled.push({ deviceId: device.deviceId, status: "succeeded", reason: prepared.done });
     else accepted.push({ device, command: prepared });
   }
-  if (refused.length > 0)
+  // Refused (its thing model, no package), or nothing to do (already on the version): decided without a command.
+  if (settled.length > 0)
     await sql`
-      update job_executions e set status = 'failed', reason = r.reason, updated_at = now()
-      from unnest(${refused.map((r) => r.deviceId)}::text[], ${refused.map((r) => r.reason)}::text[]) as r(device_id, reason)
+      update job_executions e set status = r.status, reason = r.reason, progress = case when r.status = 'succeeded' then 100 end, updated_at = now()
+      from unnest(${settled.map((r) => r.deviceId)}::text[], ${settled.map((r) => r.status)}::text[], ${settled.map((r) => r.reason)}::text[])
+        as r(device_id, status, reason)
       where e.job_id = ${job.id} and e.device_id = r.device_id`;
   // A firmware command only has to be accepted in this time; the update itself has rollout.timeoutMs.
   const timeoutMs = job.operation.kind === "firmware" ? Math.min(rollout.timeoutMs, FIRMWARE_ACCEPT_MS) : rollout.timeoutMs;
