@@ -70,19 +70,10 @@ export interface Job {
   counts: Record<ExecutionStatus, number>;
 }
 
-export interface NewJob {
-  id: string;
-  name: string;
-  target: JobTarget;
-  followNew: boolean;
-  operation: JobOperation;
-  rollout: Rollout;
-  startAt: Date;
-  deadlineAt: Date;
-  createdBy: string | null;
+export type NewJob = Pick<Job, "id" | "name" | "target" | "followNew" | "operation" | "rollout" | "startAt" | "deadlineAt" | "createdBy"> & {
   /** Recurring: each run starts at the next time this names after `startAt`, and lasts until its start + (deadlineAt - startAt). */
   cron?: string;
-}
+};
 
 export interface Execution {
   deviceId: string;
