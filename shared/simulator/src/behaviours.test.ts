@@ -70,7 +70,10 @@ describe("DJI dock", () => {
     expect(device.subscriptions).toContain(decoded.replies[0]!.topic);
   });
 
-  test("reports osd for itself and, through its connection, for its aircraft", () => {
+  test("reports osd for itself and, once the platform answered its update_topo, for its aircraft through its connection", () => {
+    expect(device.report().map((f) => decode(f).messages[0]!.envelope.deviceId)).toEqual(["dock-1"]);
+    const [reply] = decode(device.announce()[0]!).replies;
+    expect(answer(device, { topic: reply!.topic, payload: Buffer.from(reply!.payload).toString() })).toEqual([]);
     const [dock, drone] = device.report().map((f) => decode(f).messages[0]!.envelope);
     expect(dock).toMatchObject({ deviceId: "dock-1", kind: KINDS.propertyReport, data: { drone_in_dock: 1 } });
     expect(drone).toMatchObject({ deviceId: aircraft, data: { battery: { capacity_percent: expect.any(Number) } } });

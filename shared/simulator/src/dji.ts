@@ -31,12 +31,16 @@ type Update = { unit: Unit; firmware: Firmware };
  * answers `services` on `services_reply` and `property/set` on `property/set_reply`, echoing tid and
  * bid. Commands for the aircraft arrive on the dock's topics. DJI defines no last will: the platform
  * sees a silent dock go offline after `presence.silenceMs`. Both report `firmware_version` in their
- * osd; `ota_create` updates either or both, with `ota_progress` events on the task's bid.
+ * osd; `ota_create` updates either or both, with `ota_progress` events on the task's bid. The
+ * aircraft's osd waits for the answer to `update_topo` (`status_reply`): until the platform has
+ * recorded the aircraft as the dock's, a frame for it is one the dock may not send, and a broker
+ * that checks closes the connection for it.
  */
 export function djiDock(sn: string, clock: () => number = Date.now, options: FirmwareOptions = {}): DeviceBehaviour {
   const aircraft = aircraftOf(sn);
   const nextId = messageIds();
   const firmware_version = options.firmwareVersion ?? FIRST_FIRMWARE;
+  let aircraftKnown = false;
   const dock = readings(
     { mode_code: 1, cover_state: 0, drone_in_dock: 1, environment_temperature: 24, humidity: 40, night_lights_state: 0, height_limit: 120, firmware_version },
     { environment_temperature: { min: 10, max: 40, step: 0.5, decimals: 1 }, humidity: { min: 10, max: 90, step: 1, decimals: 0 } },
@@ -127,7 +131,7 @@ export function djiDock(sn: string, clock: () => number = Date.now, options: Fir
         envelope({ type: 98, sub_type: 0, sub_devices: [{ sn: aircraft, type: 116, sub_type: 0, index: "A" }] }, { method: "update_topo" }),
       ),
     ],
-    report: () => [dockOsd(), aircraftOsd()],
+    report: () => (aircraftKnown ? [dockOsd(), aircraftOsd()] : [dockOsd()]),
     event: () => [
       frame(
         `thing/product/${sn}/events`,
@@ -149,7 +153,8 @@ export function djiDock(sn: string, clock: () => number = Date.now, options: Fir
         const results = Object.fromEntries(Object.keys(changes).map((name) => [name, { result: 0 }]));
         return [answer("property/set_reply", body, results), frame(`thing/product/${sn}/state`, envelope(changes))];
       }
-      // events_reply, status_reply, requests_reply: the platform's answers, nothing to do.
+      if (topic === `sys/product/${sn}/status_reply` && body.method === "update_topo") aircraftKnown = true;
+      // events_reply, requests_reply: the platform's answers, nothing to do.
       return [];
     },
   };
